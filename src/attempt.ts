@@ -1,0 +1,92 @@
+/**
+ * One attempt of a tool's function (execute, verify, checkpoint, compensate) under a
+ * timeout, settled exactly once. The context's abort signal is made only if the function
+ * asks for it or the attempt has to be cancelled: the happy path does no abort work.
+ * A function that ignores its signal still times out; its late result is dropped.
+ */
+import type { Clock } from "./clock.js";
+import type { ToolContext } from "./tool.js";
+
+export type AttemptResult<T> =
+  | { status: "ok"; value: T }
+  | { status: "error"; error: unknown }
+  | { status: "timeout" }
+  | { status: "cancelled"; reason: unknown };
+
+/** A ToolContext whose signal is created on first use. */
+export class AttemptContext implements ToolContext {
+  private controller: AbortController | undefined;
+  constructor(
+    readonly runId: string,
+    readonly callId: string,
+    readonly attempt: number,
+    readonly idempotencyKey: string | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  abort(reason: unknown) {
+    (this.controller ??= new AbortController()).abort(reason);
+  }
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms}ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/**
+ * Run `fn(ctx)` until it settles, `timeoutMs` passes, or `cancel` aborts (a stopped run,
+ * a closing runtime). Cancellation aborts the context's signal and settles at once.
+ */
+export function attempt<T>(
+  fn: (ctx: AttemptContext) => Promise<T> | T,
+  ctx: AttemptContext,
+  timeoutMs: number,
+  clock: Clock,
+  cancel?: AbortSignal,
+): Promise<AttemptResult<T>> {
+  if (cancel?.aborted) return Promise.resolve({ status: "cancelled", reason: cancel.reason });
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: AttemptResult<T>) => {
+      if (settled) return;
+      settled = true;
+      stopTimer();
+      cancel?.removeEventListener("abort", onCancel);
+      resolve(r);
+    };
+    const stopTimer = clock.timer(timeoutMs, () => {
+      ctx.abort(new TimeoutError(timeoutMs));
+      settle({ status: "timeout" });
+    });
+    const onCancel = () => {
+      ctx.abort(cancel!.reason);
+      settle({ status: "cancelled", reason: cancel!.reason });
+    };
+    cancel?.addEventListener("abort", onCancel, { once: true });
+    let pending: Promise<T> | T;
+    try {
+      pending = fn(ctx);
+    } catch (error) {
+      settle({ status: "error", error });
+      return;
+    }
+    if (isThenable(pending)) {
+      Promise.resolve(pending).then(
+        (value) => settle({ status: "ok", value }),
+        (error) => settle({ status: "error", error }),
+      );
+    } else {
+      settle({ status: "ok", value: pending as T });
+    }
+  });
+}
+
+function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return v instanceof Promise || (typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function");
+}

@@ -1,0 +1,70 @@
+/**
+ * The call in progress, as the stages see it, and what the runtime lends them. A stage
+ * reads and fills in the call; it never calls another stage (run.ts composes them).
+ */
+import type { Clock } from "./clock.js";
+import type { Failure, Outcome } from "./failure.js";
+import type { Policy } from "./policy.js";
+import type { HealthRegistry } from "./resilience/tool-health.js";
+import type { RunMode, Store } from "./store/types.js";
+import type { Tool, ToolContext } from "./tool.js";
+
+/** The run's state that stages read and the record stage updates. */
+export interface RunState {
+  readonly runId: string;
+  readonly agent: string;
+  policy: Policy;
+  mode: RunMode;
+  /** Why the run left normal mode. */
+  reason?: string;
+  steps: number;
+  consecutiveFailures: number;
+  /** The failures of the current streak, for the halt reason. */
+  streak: { tool: string; kind: string }[];
+  destructiveDone: number;
+  /** Destructive calls admitted and not yet settled. */
+  destructivePending: number;
+  unverifiedDepth: number;
+  readonly startedAt: number;
+  ended: boolean;
+  /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
+  readonly stopSignal: AbortSignal;
+}
+
+export interface Call {
+  readonly callId: string;
+  readonly tool: Tool;
+  readonly run: RunState;
+  /** The arguments; the parsed value once the input schema has passed. */
+  args: unknown;
+  readonly startedAt: number;
+  /** Idempotency key, forwarded to the tool as ctx.idempotencyKey. */
+  key?: string;
+  fingerprint?: string;
+  /** The tool's response, once executed. */
+  output?: unknown;
+  /** Attempts made by the execute stage. */
+  attempts: number;
+  /** Whether the tool was executed (some attempt started). */
+  executed: boolean;
+  /** Hands this call's outcome to duplicates that joined it in flight (idempotency stage). */
+  settleDuplicates?: (outcome: Outcome<unknown>) => void;
+  /** Whether a read-back confirmed the effect (verify stage). */
+  verified?: boolean;
+  /** The context of the last attempt, for hooks that run after execute (verify, compensate). */
+  context?: ToolContext;
+}
+
+export interface Env {
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly health: HealthRegistry;
+  readonly random: () => number;
+  /** Idempotency records are kept this long after completion. */
+  readonly retentionMs: number;
+  /** Report an error that has no caller to go to (a background write that failed). */
+  readonly onError: (error: unknown) => void;
+}
+
+/** What a stage says: go on (undefined) or a failure. */
+export type StageResult = Failure | undefined;

@@ -1,0 +1,59 @@
+/**
+ * Canonical JSON: one text for one value, whatever the key order, so that arguments can be
+ * compared and hashed (idempotency fingerprints, approval lookups, fact comparison).
+ * Written by hand because it is twenty lines and sits on the hot path of every write call.
+ */
+import { createHash } from "node:crypto";
+
+export class NotJsonError extends Error {
+  constructor(readonly path: string, readonly what: string) {
+    super(`${path || "the value"} is ${what}, which JSON cannot represent`);
+    this.name = "NotJsonError";
+  }
+}
+
+/** Canonical JSON text of `value`; throws NotJsonError for what JSON cannot carry. */
+export function canonicalJson(value: unknown): string {
+  return write(value, "", new Set());
+}
+
+function write(v: unknown, path: string, seen: Set<object>): string {
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "number":
+      if (!Number.isFinite(v)) throw new NotJsonError(path, String(v));
+      // -0 and 0, 1.0 and 1 are one number in JSON: one text.
+      return JSON.stringify(v);
+    case "boolean":
+      return v ? "true" : "false";
+    case "bigint":
+      throw new NotJsonError(path, "a bigint");
+    case "undefined":
+      throw new NotJsonError(path, "undefined");
+    case "function":
+      throw new NotJsonError(path, "a function");
+    case "symbol":
+      throw new NotJsonError(path, "a symbol");
+  }
+  if (v === null) return "null";
+  const o = v as object;
+  if (seen.has(o)) throw new NotJsonError(path, "a circular reference");
+  if (o instanceof Date) return JSON.stringify(o.toJSON());
+  if (o instanceof Map || o instanceof Set) throw new NotJsonError(path, `a ${o.constructor.name}`);
+  seen.add(o);
+  let out: string;
+  if (Array.isArray(o)) {
+    out = `[${o.map((x, i) => write(x, `${path}[${i}]`, seen)).join(",")}]`;
+  } else {
+    const keys = Object.keys(o).filter((k) => (o as Record<string, unknown>)[k] !== undefined).sort();
+    out = `{${keys.map((k) => `${JSON.stringify(k)}:${write((o as Record<string, unknown>)[k], path ? `${path}.${k}` : k, seen)}`).join(",")}}`;
+  }
+  seen.delete(o);
+  return out;
+}
+
+/** A short stable hash of a text, for keys and fingerprints. */
+export function digest(text: string): string {
+  return createHash("sha256").update(text).digest("base64url").slice(0, 32);
+}

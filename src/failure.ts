@@ -1,0 +1,267 @@
+/**
+ * Failures as values. Every refusal or failure of a guarded call is a `Failure` with a
+ * stable `kind` for code and a `message` written for the model: what happened, and what
+ * to do instead. All wording lives here so that it stays consistent.
+ */
+
+export type FailureKind =
+  | "invalid_input"
+  | "invalid_output"
+  | "implausible_output"
+  | "timeout"
+  | "tool_error"
+  | "breaker_open"
+  | "retry_budget_exhausted"
+  | "idempotency_conflict"
+  | "write_unverified"
+  | "contradiction"
+  | "stale_data"
+  | "destructive_budget_exceeded"
+  | "frozen"
+  | "approval_required"
+  | "approval_denied"
+  | "verification_required"
+  | "run_halted"
+  | "read_only"
+  | "deadline_exceeded"
+  | "step_limit"
+  /** The state store could not be reached: mutations fail closed. */
+  | "store_unavailable";
+
+export interface Failure {
+  kind: FailureKind;
+  /** Written for the model: what happened, and what to do instead. */
+  message: string;
+  /** Whether the same call may succeed if repeated later. */
+  retryable: boolean;
+  /** Structured details for code and dashboards (never needed by the model). */
+  detail?: Record<string, unknown>;
+}
+
+export type Outcome<O> =
+  | { ok: true; value: O; callId: string; replayed: boolean }
+  | { ok: false; failure: Failure; callId: string; replayed?: boolean };
+
+const make = (
+  kind: FailureKind,
+  message: string,
+  retryable: boolean,
+  detail?: Record<string, unknown>,
+): Failure => (detail ? { kind, message, retryable, detail } : { kind, message, retryable });
+
+const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms)}ms`);
+
+/** The one place where failures are made. */
+export const failures = {
+  invalidInput: (tool: string, problems: string[]) =>
+    make(
+      "invalid_input",
+      `The arguments for ${tool} are invalid: ${problems.join("; ")}. Fix these arguments and call ${tool} again; do not guess values you do not have, ask the user instead.`,
+      false,
+      { problems },
+    ),
+
+  invalidOutput: (tool: string, problems: string[]) =>
+    make(
+      "invalid_output",
+      `${tool} returned a malformed response (${problems.join("; ")}). Do not use any part of it. The tool may be broken: try another way, or tell the user this information is unavailable right now.`,
+      false,
+      { problems },
+    ),
+
+  implausibleOutput: (tool: string, reason: string) =>
+    make(
+      "implausible_output",
+      `${tool} returned a response that failed a sanity check: ${reason}. Do not act on it or repeat it to the user; verify through another source or tell the user it could not be confirmed.`,
+      false,
+      { reason },
+    ),
+
+  timeout: (tool: string, ms: number, attempts: number) =>
+    make(
+      "timeout",
+      `${tool} did not answer within ${seconds(ms)}${attempts > 1 ? ` (${attempts} attempts)` : ""}. Its effect, if any, is unknown. Do not assume it succeeded; you may call it again later with the same arguments, which is safe.`,
+      true,
+      { timeoutMs: ms, attempts },
+    ),
+
+  bulkheadTimeout: (tool: string, ms: number, limit: number) =>
+    make(
+      "timeout",
+      `${tool} is saturated (${limit} calls already in flight) and no slot freed within ${seconds(ms)}. It was not called. Wait before calling it again, or do something else first.`,
+      true,
+      { timeoutMs: ms, concurrency: limit, saturated: true },
+    ),
+
+  toolError: (tool: string, error: string, attempts: number, retryable: boolean) =>
+    make(
+      "tool_error",
+      `${tool} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${error}. ${retryable ? "It may work later; do not call it again in a loop." : "Calling it again with the same arguments will fail the same way; change the approach or tell the user."}`,
+      retryable,
+      { error, attempts },
+    ),
+
+  breakerOpen: (tool: string, failed: number, of: number, retryInMs: number, lastError?: string) =>
+    make(
+      "breaker_open",
+      `${tool} is failing (${failed} of the last ${of} calls${lastError ? `; last error: ${lastError}` : ""}) and is cut off for ${seconds(retryInMs)}. It was not called. Do not retry it now; continue without it or tell the user this action cannot be done right now.`,
+      true,
+      { failed, of, retryInMs, lastError },
+    ),
+
+  retryBudgetExhausted: (tool: string, error: string) =>
+    make(
+      "retry_budget_exhausted",
+      `${tool} failed (${error}) and its retry budget is spent: too many calls to it are failing across all runs, so it was not retried. Do not call it again now; tell the user this action could not be completed.`,
+      true,
+      { error },
+    ),
+
+  idempotencyConflict: (tool: string, key: string) =>
+    make(
+      "idempotency_conflict",
+      `${tool} was already called with the idempotency key ${key} but different arguments. Nothing was done. If you mean a new, separate action, it needs its own key; if you meant the earlier action, repeat it with the original arguments.`,
+      false,
+      { key },
+    ),
+
+  unsettledEffect: (tool: string, key: string, why: string) =>
+    make(
+      "write_unverified",
+      `An earlier ${tool} call with the same intent (key ${key}) was interrupted after it may have taken effect, and ${why}. It was not run again, so nothing is done twice. Do not tell the user it was done or not done: a person must check it.`,
+      false,
+      { key, why, unsettled: true },
+    ),
+
+  writeUnverified: (tool: string, reason: string) =>
+    make(
+      "write_unverified",
+      `${tool} reported success, but the change could not be confirmed by reading it back (${reason}). Do not tell the user it was done. Check the state yourself, or hand this to a person.`,
+      false,
+      { reason },
+    ),
+
+  contradiction: (key: string, detail: string) =>
+    make(
+      "contradiction",
+      `Sources of equal authority disagree about ${key}: ${detail}. Do not pick one; tell the user you cannot confirm this and that a person will check it.`,
+      false,
+      { key },
+    ),
+
+  staleData: (key: string, ageMs: number, maxAgeMs: number, source: string) =>
+    make(
+      "stale_data",
+      `The value of ${key} from ${source} is ${seconds(ageMs)} old, older than the allowed ${seconds(maxAgeMs)}. Do not rely on it; fetch a fresh value first.`,
+      true,
+      { key, ageMs, maxAgeMs, source },
+    ),
+
+  destructiveBudgetExceeded: (tool: string, limit: number) =>
+    make(
+      "destructive_budget_exceeded",
+      `${tool} was not run: this run has already made ${limit} destructive change${limit === 1 ? "" : "s"}, its limit. No more changes can be made in this run; stop and tell the user a person must review what was done.`,
+      false,
+      { limit },
+    ),
+
+  frozen: (tool: string, until?: number) =>
+    make(
+      "frozen",
+      `${tool} was not run: changes are frozen${until !== undefined ? ` until ${new Date(until).toISOString()}` : ""}. Do not try to make this change another way. Reading is still allowed; tell the user the change must wait until the freeze ends.`,
+      false,
+      until !== undefined ? { until } : undefined,
+    ),
+
+  approvalRequired: (tool: string, approvalId: string) =>
+    make(
+      "approval_required",
+      `${tool} needs a person's approval before it runs; request ${approvalId} is waiting. It was not run. Tell the user the action is waiting for approval; once approved, the same call will go through.`,
+      true,
+      { approvalId },
+    ),
+
+  approvalDenied: (tool: string, by: string | undefined, reason: string | undefined) =>
+    make(
+      "approval_denied",
+      `${tool} was denied by ${by ?? "a reviewer"}${reason ? `: ${reason}` : ""}. It was not run and will not be. Do not try to achieve the same effect another way; tell the user it was declined.`,
+      false,
+      { by, reason },
+    ),
+
+  verificationRequired: (tool: string, depth: number) =>
+    make(
+      "verification_required",
+      `${tool} was not run: the last ${depth} changes in this run were not verified. Verify the current state first (read it back, or ask for approval) before making further changes.`,
+      false,
+      { depth },
+    ),
+
+  storeUnavailable: (tool: string, error: string) =>
+    make(
+      "store_unavailable",
+      `${tool} was not run: Bulwark's state store is unavailable (${error}), and a change cannot be made safely without it. Nothing was changed. Try again in a moment, or tell the user the action is delayed.`,
+      true,
+      { error },
+    ),
+
+  runHalted: (reason: string) =>
+    make(
+      "run_halted",
+      `This run has been halted: ${reason}. No further actions will be carried out. Stop, and tell the user what was done so far and that a person will follow up.`,
+      false,
+      { reason },
+    ),
+
+  readOnly: (tool: string, reason: string) =>
+    make(
+      "read_only",
+      `${tool} was not run: this run may only read now (${reason}). Do not try to make changes; tell the user a person will complete this.`,
+      false,
+      { reason },
+    ),
+
+  deadlineExceeded: (deadlineMs: number) =>
+    make(
+      "deadline_exceeded",
+      `This run's time limit of ${seconds(deadlineMs)} is used up. No further actions will be carried out; give the user your answer from what you already have.`,
+      false,
+      { deadlineMs },
+    ),
+
+  stepLimit: (maxSteps: number) =>
+    make(
+      "step_limit",
+      `This run has used all of its ${maxSteps} steps. No further actions will be carried out; give the user your answer from what you already have.`,
+      false,
+      { maxSteps },
+    ),
+};
+
+/** A short one-line description of whatever was thrown, for messages and logs. */
+export function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message || thrown.name;
+  if (typeof thrown === "string") return thrown;
+  try {
+    const json = JSON.stringify(thrown);
+    if (json !== undefined) return `non-Error value thrown: ${json.slice(0, 200)}`;
+  } catch {
+    // fall through: circular or otherwise unserialisable
+  }
+  return `non-Error value thrown: ${String(thrown)}`;
+}
+
+/**
+ * An error a tool may throw to say how it should be treated: not retryable (a 4xx,
+ * a business rule) or retryable after a delay (a rate limit's Retry-After).
+ */
+export class ToolError extends Error {
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = "ToolError";
+    this.retryable = options.retryable ?? true;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Run policy: the limits a run is held to. The runtime's policy is the base, each run may
+ * override it; `resolvePolicy` checks the result once and throws a clear error for
+ * nonsense (a negative limit, a freeze window that ends before it starts).
+ */
+import type { FailureKind } from "./failure.js";
+
+export interface FreezeWindow {
+  from: number | string | Date;
+  to: number | string | Date;
+}
+
+export interface Policy {
+  /** Tool calls per run [50]. Replays of an earlier call use none. */
+  maxSteps: number;
+  /** Wall time per run, from its start [none]. */
+  deadlineMs?: number;
+  /** Chain breaker: after this many failed calls in a row the run halts [2]. */
+  maxConsecutiveFailures: number;
+  /**
+   * Which failures count toward the chain breaker. By default all but those that ask the
+   * caller to wait for someone (`approval_required`) and those that are already terminal.
+   */
+  countsTowardChain: (kind: FailureKind) => boolean;
+  /** Mutations in a row whose effect was not verified before a gate is required [3]. */
+  maxUnverifiedDepth: number;
+  destructive: { maxPerRun: number };
+  /** No write or destructive call while frozen [false]. */
+  freeze: boolean | FreezeWindow[];
+  /** Facts older than this are stale [none]. */
+  maxFactAgeMs?: number;
+  /** How long a call waits for a human's approval before returning approval_required [0]. */
+  approvalWaitMs: number;
+}
+
+export type PolicyInput = Partial<Omit<Policy, "destructive">> & { destructive?: Partial<Policy["destructive"]> };
+
+/** Failures that say nothing about the health of the run's reasoning. */
+const CHAIN_NEUTRAL: ReadonlySet<FailureKind> = new Set<FailureKind>([
+  "approval_required",
+  "run_halted",
+  "deadline_exceeded",
+  "step_limit",
+]);
+
+export const defaultPolicy: Policy = {
+  maxSteps: 50,
+  maxConsecutiveFailures: 2,
+  countsTowardChain: (kind) => !CHAIN_NEUTRAL.has(kind),
+  maxUnverifiedDepth: 3,
+  destructive: { maxPerRun: 3 },
+  freeze: false,
+  approvalWaitMs: 0,
+};
+
+export class PolicyError extends TypeError {
+  constructor(message: string) {
+    super(`invalid policy: ${message}`);
+    this.name = "PolicyError";
+  }
+}
+
+/** Merge `overrides` onto `base` (later wins) and check the result. */
+export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefined)[]): Policy {
+  let p: Policy = base;
+  for (const o of overrides) {
+    if (o === undefined) continue;
+    if (typeof o !== "object" || o === null) throw new PolicyError(`expected an object, got ${JSON.stringify(o)}`);
+    p = { ...p, ...stripUndefined(o), destructive: { ...p.destructive, ...stripUndefined(o.destructive ?? {}) } } as Policy;
+  }
+  wholeAtLeast("maxSteps", p.maxSteps, 1);
+  wholeAtLeast("maxConsecutiveFailures", p.maxConsecutiveFailures, 1);
+  wholeAtLeast("maxUnverifiedDepth", p.maxUnverifiedDepth, 1);
+  wholeAtLeast("destructive.maxPerRun", p.destructive.maxPerRun, 0);
+  if (p.deadlineMs !== undefined) positive("deadlineMs", p.deadlineMs);
+  if (p.maxFactAgeMs !== undefined) positive("maxFactAgeMs", p.maxFactAgeMs);
+  if (!(p.approvalWaitMs >= 0 && Number.isFinite(p.approvalWaitMs)))
+    throw new PolicyError(`approvalWaitMs must be 0 or more milliseconds, not ${JSON.stringify(p.approvalWaitMs)}`);
+  if (typeof p.countsTowardChain !== "function") throw new PolicyError("countsTowardChain must be a function of a failure kind");
+  p.freeze = normalizeFreeze(p.freeze);
+  return p;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function wholeAtLeast(name: string, v: unknown, min: number) {
+  if (!Number.isInteger(v) || (v as number) < min)
+    throw new PolicyError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(v)}`);
+}
+
+function positive(name: string, v: unknown) {
+  if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v))
+    throw new PolicyError(`${name} must be a positive number of milliseconds, not ${JSON.stringify(v)}`);
+}
+
+/** Turn a date-ish value into epoch ms, or undefined when it is not a valid time. */
+export function toEpochMs(v: unknown): number | undefined {
+  const ms = v instanceof Date ? v.getTime() : typeof v === "string" ? Date.parse(v) : typeof v === "number" ? v : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function normalizeFreeze(freeze: unknown): boolean | { from: number; to: number }[] {
+  if (typeof freeze === "boolean") return freeze;
+  if (!Array.isArray(freeze)) throw new PolicyError(`freeze must be true, false or a list of { from, to } windows, not ${JSON.stringify(freeze)}`);
+  return freeze.map((w, i) => {
+    const from = toEpochMs(w?.from);
+    const to = toEpochMs(w?.to);
+    if (from === undefined || to === undefined)
+      throw new PolicyError(`freeze[${i}] needs valid from and to times (epoch ms, ISO text or Date), got ${JSON.stringify(w)}`);
+    if (to <= from)
+      throw new PolicyError(`freeze[${i}] ends (${new Date(to).toISOString()}) before it starts (${new Date(from).toISOString()})`);
+    return { from, to };
+  });
+}
+
+/** Whether mutations are frozen at `now`, and until when if that is known. */
+export function frozenAt(freeze: Policy["freeze"], now: number): { frozen: boolean; until?: number } {
+  if (freeze === true) return { frozen: true };
+  if (freeze === false) return { frozen: false };
+  for (const w of freeze as { from: number; to: number }[]) if (now >= w.from && now < w.to) return { frozen: true, until: w.to };
+  return { frozen: false };
+}

@@ -1,0 +1,37 @@
+/**
+ * Admission: may this call start at all? Checks the run's state and limits, the freeze,
+ * the destructive budget, the verification gate and the tool's breaker, cheapest first.
+ * Refuses with a failure; admits by reserving a step (and a destructive slot) that the
+ * run gives back if the call turns out to be a replay or never executes.
+ */
+import { failures } from "../failure.js";
+import { frozenAt } from "../policy.js";
+import type { Call, Env, StageResult } from "../call.js";
+
+export function admission(call: Call, env: Env): StageResult {
+  const { run, tool } = call;
+  const { policy } = run;
+  if (run.ended) return failures.runHalted("the run has ended");
+  if (run.mode === "halted" || run.mode === "handed_off") return failures.runHalted(run.reason ?? run.mode);
+  const now = env.clock.now();
+  if (policy.deadlineMs !== undefined && now >= run.startedAt + policy.deadlineMs) return failures.deadlineExceeded(policy.deadlineMs);
+  if (run.steps >= policy.maxSteps) return failures.stepLimit(policy.maxSteps);
+  if (tool.effect !== "read") {
+    if (run.mode === "read_only") return failures.readOnly(tool.name, run.reason ?? "confidence is low");
+    const freeze = frozenAt(policy.freeze, now);
+    if (freeze.frozen) return failures.frozen(tool.name, freeze.until);
+    if (tool.effect === "destructive" && run.destructiveDone + run.destructivePending >= policy.destructive.maxPerRun)
+      return failures.destructiveBudgetExceeded(tool.name, policy.destructive.maxPerRun);
+    if (run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth);
+  }
+  const breaker = env.health.for(tool).breaker;
+  if (breaker && breaker.state === "open") {
+    const verdict = breaker.check(now);
+    // A verdict that allows is a half-open probe permit: execute takes its own, so give it back.
+    if (verdict.allowed) breaker.abandonProbe();
+    else return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
+  }
+  run.steps++;
+  if (tool.effect === "destructive") run.destructivePending++;
+  return undefined;
+}

@@ -1,0 +1,92 @@
+/**
+ * Execute: run the tool under its bulkhead and timeout, retrying a bounded number of
+ * times with capped exponential backoff and full jitter, while the tool's retry budget
+ * and breaker allow. Each attempt's outcome feeds the breaker; a breaker that opens
+ * mid-retries ends them. Fails with timeout, tool_error, breaker_open,
+ * retry_budget_exhausted or deadline_exceeded.
+ *
+ * What counts as retryable is the tool's to say (a thrown ToolError with
+ * `retryable: false`, or any error with `retryable === false`); the mechanism is here.
+ */
+import { attempt, AttemptContext, type AttemptResult } from "../attempt.js";
+import { describeThrown, failures, type Failure } from "../failure.js";
+import { fullJitterDelay } from "../resilience/backoff.js";
+import type { Call, Env, StageResult } from "../call.js";
+
+export async function execute(call: Call, env: Env): Promise<StageResult> {
+  const { tool, run } = call;
+  const health = env.health.for(tool);
+  const { breaker, budget, bulkhead } = health;
+  const maxAttempts = tool.retry ? tool.retry.maxAttempts : 1;
+  budget.deposit();
+
+  for (let n = 1; ; n++) {
+    const now = env.clock.now();
+    const remaining = run.policy.deadlineMs !== undefined ? run.startedAt + run.policy.deadlineMs - now : Infinity;
+    if (remaining <= 0) return failures.deadlineExceeded(run.policy.deadlineMs!);
+    const timeoutMs = Math.min(tool.timeoutMs, remaining);
+
+    if (breaker) {
+      const verdict = breaker.check(now);
+      if (!verdict.allowed) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
+    }
+    if (bulkhead && !bulkhead.tryAcquire()) {
+      const got = await bulkhead.acquire((giveUp) => env.clock.timer(timeoutMs, giveUp));
+      if (!got) {
+        breaker?.abandonProbe();
+        return failures.bulkheadTimeout(tool.name, timeoutMs, bulkhead.limit);
+      }
+    }
+
+    const ctx = new AttemptContext(run.runId, call.callId, n, call.key);
+    call.context = ctx;
+    call.attempts = n;
+    call.executed = true;
+    let result: AttemptResult<unknown>;
+    try {
+      result = await attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, run.stopSignal);
+    } finally {
+      bulkhead?.release();
+    }
+
+    if (result.status === "ok") {
+      breaker?.onSuccess(env.clock.now());
+      call.output = result.value;
+      return undefined;
+    }
+    if (result.status === "cancelled") {
+      breaker?.abandonProbe();
+      return failures.runHalted(describeThrown(result.reason ?? "stopped"));
+    }
+
+    const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
+    const error = result.status === "timeout" ? `timed out after ${timeoutMs}ms` : describeThrown(result.error);
+    breaker?.onFailure(env.clock.now(), error);
+    if (cutByDeadline) return failures.deadlineExceeded(run.policy.deadlineMs!);
+
+    const retryable = result.status === "timeout" || isRetryable(result.error);
+    const final = (): Failure =>
+      result.status === "timeout" ? failures.timeout(tool.name, timeoutMs, n) : failures.toolError(tool.name, error, n, retryable);
+    if (!retryable || n >= maxAttempts || !tool.retry) return final();
+    if (!budget.tryWithdraw(env.clock.now())) return failures.retryBudgetExhausted(tool.name, error);
+
+    const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
+    if (env.clock.now() + delay >= run.startedAt + (run.policy.deadlineMs ?? Infinity)) return final();
+    try {
+      await env.clock.sleep(delay, run.stopSignal);
+    } catch (reason) {
+      return failures.runHalted(describeThrown(reason ?? "stopped"));
+    }
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  return !(typeof error === "object" && error !== null && (error as { retryable?: unknown }).retryable === false);
+}
+
+/** A rate limit's Retry-After, when the error carries one. */
+function retryAfter(result: AttemptResult<unknown>): number | undefined {
+  if (result.status !== "error" || typeof result.error !== "object" || result.error === null) return undefined;
+  const ms = (result.error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof ms === "number" && ms >= 0 && Number.isFinite(ms) ? ms : undefined;
+}

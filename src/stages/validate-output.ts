@@ -1,0 +1,38 @@
+/**
+ * Validate out: a response must be representable as JSON, match the output schema, and
+ * pass the tool's semantic `check`. A malformed or implausible response dies here; it
+ * does not travel three hops into the agent's next decision.
+ */
+import { canonicalJson, NotJsonError } from "../canonical-json.js";
+import { describeThrown, failures } from "../failure.js";
+import { validate } from "../schema.js";
+import type { Call, StageResult } from "../call.js";
+
+export async function validateOutput(call: Call): Promise<StageResult> {
+  const { tool } = call;
+  if (call.output !== undefined) {
+    try {
+      // Checked for every tool: a response that JSON cannot carry cannot reach the model
+      // intact, nor be recorded for a replay.
+      canonicalJson(call.output);
+    } catch (e) {
+      if (e instanceof NotJsonError) return failures.invalidOutput(tool.name, [e.message]);
+      throw e;
+    }
+  }
+  if (tool.spec.output) {
+    const r = await validate(tool.spec.output, call.output);
+    if (!r.ok) return failures.invalidOutput(tool.name, r.problems);
+    call.output = r.value;
+  }
+  if (tool.spec.check) {
+    let reason: string | undefined;
+    try {
+      reason = tool.spec.check(call.output, call.args);
+    } catch (e) {
+      reason = `the check itself failed: ${describeThrown(e)}`;
+    }
+    if (reason) return failures.implausibleOutput(tool.name, reason);
+  }
+  return undefined;
+}

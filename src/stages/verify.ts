@@ -1,0 +1,33 @@
+/**
+ * Verify: read-your-writes. After a write or destructive call succeeds, the tool's
+ * `verify(args, output, ctx)` reads the state back; the call succeeds only if the effect
+ * is confirmed. A mismatch, a probe that throws or one that times out is
+ * `write_unverified`: a write that cannot be confirmed is never reported as success.
+ * Tools without a probe pass, and deepen the run's unverified streak (see admission).
+ */
+import { attempt, AttemptContext } from "../attempt.js";
+import { describeThrown, failures } from "../failure.js";
+import type { Call, Env, StageResult } from "../call.js";
+
+export async function verify(call: Call, env: Env): Promise<StageResult> {
+  const { tool, run } = call;
+  if (tool.effect === "read" || !tool.spec.verify) return undefined;
+  const ctx = new AttemptContext(run.runId, call.callId, call.attempts, call.key);
+  const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
+  if (probe.status === "ok" && probe.value === true) {
+    call.verified = true;
+    return undefined;
+  }
+  const reason =
+    probe.status === "ok"
+      ? typeof probe.value === "string" && probe.value
+        ? probe.value
+        : "the state read back does not match"
+      : probe.status === "error"
+        ? `the read-back failed: ${describeThrown(probe.error)}`
+        : probe.status === "timeout"
+          ? `the read-back did not answer within ${tool.timeoutMs}ms`
+          : "the run was stopped during the read-back";
+  call.verified = false;
+  return failures.writeUnverified(tool.name, reason);
+}

@@ -1,0 +1,231 @@
+/**
+ * The memory store: everything in this process, gone when it exits. For tests, for
+ * single-process agents that need no durability, and as the reference the durable stores
+ * are checked against (they pass the same conformance suite).
+ */
+import type {
+  ApprovalRecord,
+  ApprovalStore,
+  BreakerRecord,
+  BreakerStore,
+  ClaimRequest,
+  ClaimResult,
+  HandoffRecord,
+  HandoffStore,
+  IdempotencyRecord,
+  IdempotencyStore,
+  MutationRecord,
+  MutationStore,
+  RunRecord,
+  RunStore,
+  Store,
+  StoredOutcome,
+} from "./types.js";
+
+// Records are copied in and out, so that callers cannot change what is stored by
+// mutating an object they hold, as with a real database.
+const copy = <T>(v: T): T => structuredClone(v);
+
+class MemoryIdempotency implements IdempotencyStore {
+  private readonly records = new Map<string, IdempotencyRecord>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  private id(scope: string, key: string) {
+    return `${scope}\u0000${key}`;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const id = this.id(req.scope, req.key);
+    const existing = this.records.get(id);
+    const fresh = (): IdempotencyRecord => ({
+      scope: req.scope,
+      key: req.key,
+      fingerprint: req.fingerprint,
+      state: "in_flight",
+      owner: req.owner,
+      runId: req.runId,
+      leaseUntil: req.now + req.leaseMs,
+      createdAt: req.now,
+      expiresAt: req.now + req.retentionMs,
+    });
+    if (!existing || (existing.state === "completed" && existing.expiresAt <= req.now)) {
+      this.records.set(id, fresh());
+      return { status: "claimed" };
+    }
+    if (existing.fingerprint !== req.fingerprint) return { status: "conflict", record: copy(existing) };
+    if (existing.state === "completed") return { status: "completed", record: copy(existing) };
+    if (existing.leaseUntil > req.now) return { status: "in_flight", record: copy(existing) };
+    const lapsed = copy(existing);
+    this.records.set(id, fresh());
+    return { status: "lease_expired", record: lapsed };
+  }
+
+  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
+    const r = this.records.get(this.id(scope, key));
+    if (!r || r.owner !== owner || r.state !== "in_flight") return false;
+    r.state = "completed";
+    r.outcome = copy(outcome);
+    r.expiresAt = Math.max(r.expiresAt, now);
+    this.wake(scope, key);
+    return true;
+  }
+
+  async release(scope: string, key: string, owner: string) {
+    const id = this.id(scope, key);
+    const r = this.records.get(id);
+    if (r && r.owner === owner && r.state === "in_flight") this.records.delete(id);
+    this.wake(scope, key);
+  }
+
+  async get(scope: string, key: string) {
+    const r = this.records.get(this.id(scope, key));
+    return r && copy(r);
+  }
+
+  waitForChange(scope: string, key: string, timeoutMs: number): Promise<void> {
+    const id = this.id(scope, key);
+    return new Promise((resolve) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      set.add(done);
+    });
+  }
+
+  async sweep(now: number) {
+    let n = 0;
+    for (const [id, r] of this.records) {
+      if (r.expiresAt <= now && (r.state === "completed" || r.leaseUntil <= now)) {
+        this.records.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private wake(scope: string, key: string) {
+    for (const w of [...(this.waiters.get(this.id(scope, key)) ?? [])]) w();
+  }
+}
+
+class MemoryBreakers implements BreakerStore {
+  private readonly records = new Map<string, BreakerRecord>();
+  async get(tool: string) {
+    const r = this.records.get(tool);
+    return r && copy(r);
+  }
+  async put(record: BreakerRecord) {
+    this.records.set(record.tool, copy(record));
+  }
+  async list() {
+    return [...this.records.values()].map(copy);
+  }
+}
+
+class MemoryRuns implements RunStore {
+  private readonly records = new Map<string, RunRecord>();
+  async get(runId: string) {
+    const r = this.records.get(runId);
+    return r && copy(r);
+  }
+  async put(record: RunRecord) {
+    // A stop requested by someone else survives the run saving its own state.
+    const stop = this.records.get(record.runId)?.stopRequested;
+    this.records.set(record.runId, copy({ ...record, stopRequested: record.stopRequested ?? stop }));
+  }
+  async requestStop(runId: string, reason: string, at: number) {
+    const r = this.records.get(runId);
+    if (!r) return false;
+    r.stopRequested ??= { reason, at };
+    return true;
+  }
+  async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
+    const all = [...this.records.values()]
+      .filter((r) => !filter.status || r.status === filter.status)
+      .sort((a, b) => b.startedAt - a.startedAt);
+    return all.slice(0, filter.limit ?? all.length).map(copy);
+  }
+}
+
+class MemoryMutations implements MutationStore {
+  private readonly records = new Map<string, MutationRecord>();
+  async record(m: MutationRecord) {
+    this.records.set(m.id, copy(m));
+  }
+  async list(runId: string) {
+    return [...this.records.values()].filter((m) => m.runId === runId).sort((a, b) => a.seq - b.seq).map(copy);
+  }
+  async transition(id: string, from: MutationRecord["status"], to: MutationRecord["status"], error?: string) {
+    const m = this.records.get(id);
+    if (!m || m.status !== from) return false;
+    m.status = to;
+    if (error !== undefined) m.error = error;
+    return true;
+  }
+}
+
+class MemoryApprovals implements ApprovalStore {
+  private readonly records = new Map<string, ApprovalRecord>();
+  async create(a: ApprovalRecord) {
+    this.records.set(a.id, copy(a));
+  }
+  async get(id: string) {
+    const a = this.records.get(id);
+    return a && copy(a);
+  }
+  async find(runId: string, fingerprint: string) {
+    let newest: ApprovalRecord | undefined;
+    for (const a of this.records.values()) {
+      if (a.runId === runId && a.fingerprint === fingerprint && (!newest || a.requestedAt >= newest.requestedAt)) newest = a;
+    }
+    return newest && copy(newest);
+  }
+  async list(filter: { status?: ApprovalRecord["status"]; runId?: string } = {}) {
+    return [...this.records.values()]
+      .filter((a) => (!filter.status || a.status === filter.status) && (!filter.runId || a.runId === filter.runId))
+      .sort((a, b) => a.requestedAt - b.requestedAt)
+      .map(copy);
+  }
+  async decide(id: string, d: { status: "approved" | "denied"; by: string; reason?: string; at: number }) {
+    const a = this.records.get(id);
+    if (!a) return undefined;
+    if (a.status === "pending") {
+      a.status = d.status;
+      a.by = d.by;
+      a.decidedAt = d.at;
+      if (d.reason !== undefined) a.reason = d.reason;
+    }
+    return copy(a);
+  }
+}
+
+class MemoryHandoffs implements HandoffStore {
+  private readonly records: HandoffRecord[] = [];
+  async create(h: HandoffRecord) {
+    this.records.push(copy(h));
+  }
+  async list(filter: { status?: HandoffRecord["status"]; runId?: string } = {}) {
+    return this.records
+      .filter((h) => (!filter.status || h.status === filter.status) && (!filter.runId || h.runId === filter.runId))
+      .map(copy);
+  }
+}
+
+export function memoryStore(): Store {
+  return {
+    kind: "memory",
+    idempotency: new MemoryIdempotency(),
+    breakers: new MemoryBreakers(),
+    runs: new MemoryRuns(),
+    mutations: new MemoryMutations(),
+    approvals: new MemoryApprovals(),
+    handoffs: new MemoryHandoffs(),
+    close: async () => {},
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * The Store: everything the runtime keeps beyond one call. Memory, SQLite and PostgreSQL
+ * implement it and pass one conformance suite (`conformance.ts`). Every method is async so
+ * that a networked store fits; times are epoch milliseconds passed in by the caller (the
+ * runtime's clock), never read from the store's own clock, so tests with fake time work.
+ */
+import type { Failure } from "../failure.js";
+
+// ---------------------------------------------------------------- idempotency
+
+/** What a completed call recorded, to be replayed to a repeat of the same call. */
+export type StoredOutcome = { ok: true; value: unknown } | { ok: false; failure: Failure };
+
+export interface IdempotencyRecord {
+  /** The tool's name: keys are unique within a scope. */
+  scope: string;
+  key: string;
+  /** Hash of the canonical arguments: the same key with other arguments is a conflict. */
+  fingerprint: string;
+  state: "in_flight" | "completed";
+  /** Who holds the claim (a call id). */
+  owner: string;
+  runId: string;
+  /** While in flight: when the claim lapses if its owner has died. */
+  leaseUntil: number;
+  createdAt: number;
+  /** When the record may be swept. */
+  expiresAt: number;
+  outcome?: StoredOutcome;
+}
+
+export interface ClaimRequest {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  owner: string;
+  runId: string;
+  now: number;
+  leaseMs: number;
+  retentionMs: number;
+}
+
+export type ClaimResult =
+  /** The caller now owns the key and should execute. */
+  | { status: "claimed" }
+  /** The key was completed before: replay its outcome. */
+  | { status: "completed"; record: IdempotencyRecord }
+  /** Another owner holds a live lease: wait for it. */
+  | { status: "in_flight"; record: IdempotencyRecord }
+  /** The key exists with another fingerprint. */
+  | { status: "conflict"; record: IdempotencyRecord }
+  /**
+   * The previous owner's lease lapsed without completing (it crashed, or was killed
+   * after a side effect but before recording it). The caller now owns the key, but must
+   * settle whether the effect happened (the tool's verify probe) before executing.
+   */
+  | { status: "lease_expired"; record: IdempotencyRecord };
+
+export interface IdempotencyStore {
+  /** Atomically claim `key`, or report who has it. An expired completed record is replaced. */
+  claim(req: ClaimRequest): Promise<ClaimResult>;
+  /** Record the outcome; false when `owner` no longer holds the claim. */
+  complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number): Promise<boolean>;
+  /** Drop an in-flight claim held by `owner` (execution failed: the key may run again). */
+  release(scope: string, key: string, owner: string): Promise<void>;
+  get(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * Resolve when the record for `key` may have changed (completed, released) or after
+   * `timeoutMs`, whichever is first. Callers re-`claim` afterwards; spurious wake-ups are fine.
+   */
+  waitForChange(scope: string, key: string, timeoutMs: number): Promise<void>;
+  /** Delete records whose `expiresAt` has passed; returns how many. */
+  sweep(now: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------- breakers
+
+/** A tool's breaker as shared between processes. */
+export interface BreakerRecord {
+  tool: string;
+  state: "closed" | "open" | "half_open";
+  /** When the breaker last opened (open, half_open). */
+  openedAt?: number;
+  reason?: string;
+  updatedAt: number;
+}
+
+export interface BreakerStore {
+  get(tool: string): Promise<BreakerRecord | undefined>;
+  put(record: BreakerRecord): Promise<void>;
+  list(): Promise<BreakerRecord[]>;
+}
+
+// ---------------------------------------------------------------- runs
+
+export type RunMode = "normal" | "read_only" | "handed_off" | "halted";
+export type RunStatus = "running" | "ended";
+
+export interface RunRecord {
+  runId: string;
+  agent: string;
+  status: RunStatus;
+  mode: RunMode;
+  /** Why the run left normal mode. */
+  reason?: string;
+  /** Set by `stop` from any process; the run enforces it at its next call. */
+  stopRequested?: { reason: string; at: number };
+  steps: number;
+  startedAt: number;
+  endedAt?: number;
+  updatedAt: number;
+}
+
+export interface RunStore {
+  get(runId: string): Promise<RunRecord | undefined>;
+  /** Insert or replace the whole record. */
+  put(record: RunRecord): Promise<void>;
+  /** Ask a run to stop, from any process; false when the run does not exist. */
+  requestStop(runId: string, reason: string, at: number): Promise<boolean>;
+  list(filter?: { status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
+}
+
+// ---------------------------------------------------------------- mutations (checkpoints, rollback)
+
+export interface MutationRecord {
+  /** The call id: one mutation per completed write or destructive call. */
+  id: string;
+  runId: string;
+  /** Order within the run; rollback goes in reverse. */
+  seq: number;
+  tool: string;
+  effect: "write" | "destructive";
+  args: unknown;
+  output: unknown;
+  /** What the tool's checkpoint hook returned before the action (e.g. a backup id). */
+  checkpoint?: unknown;
+  compensable: boolean;
+  status: "done" | "compensating" | "compensated" | "compensation_failed";
+  error?: string;
+  at: number;
+}
+
+export interface MutationStore {
+  record(m: MutationRecord): Promise<void>;
+  list(runId: string): Promise<MutationRecord[]>;
+  /**
+   * Move a mutation from one status to another atomically; false when it was not in
+   * `from` (another rollback got there first). This is what makes rollback run each
+   * compensation exactly once, even when interrupted and restarted.
+   */
+  transition(
+    id: string,
+    from: MutationRecord["status"],
+    to: MutationRecord["status"],
+    error?: string,
+  ): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- approvals
+
+export interface ApprovalRecord {
+  id: string;
+  runId: string;
+  tool: string;
+  args: unknown;
+  /** Canonical fingerprint of tool + args: a repeated call finds its request. */
+  fingerprint: string;
+  status: "pending" | "approved" | "denied";
+  requestedAt: number;
+  decidedAt?: number;
+  by?: string;
+  reason?: string;
+}
+
+export interface ApprovalStore {
+  create(a: ApprovalRecord): Promise<void>;
+  get(id: string): Promise<ApprovalRecord | undefined>;
+  /** The newest request of a run for this fingerprint. */
+  find(runId: string, fingerprint: string): Promise<ApprovalRecord | undefined>;
+  list(filter?: { status?: ApprovalRecord["status"]; runId?: string }): Promise<ApprovalRecord[]>;
+  /** Decide a pending request; returns the record as it is after the call, or undefined if unknown. */
+  decide(
+    id: string,
+    decision: { status: "approved" | "denied"; by: string; reason?: string; at: number },
+  ): Promise<ApprovalRecord | undefined>;
+}
+
+// ---------------------------------------------------------------- handoffs
+
+export interface HandoffRecord {
+  id: string;
+  runId: string;
+  agent: string;
+  reason: string;
+  /** What a person needs: facts in play, the last calls, the confidence. */
+  context: unknown;
+  status: "open" | "closed";
+  at: number;
+}
+
+export interface HandoffStore {
+  create(h: HandoffRecord): Promise<void>;
+  list(filter?: { status?: HandoffRecord["status"]; runId?: string }): Promise<HandoffRecord[]>;
+}
+
+// ---------------------------------------------------------------- the store
+
+export interface Store {
+  readonly kind: "memory" | "sqlite" | "postgres" | (string & {});
+  readonly idempotency: IdempotencyStore;
+  readonly breakers: BreakerStore;
+  readonly runs: RunStore;
+  readonly mutations: MutationStore;
+  readonly approvals: ApprovalStore;
+  readonly handoffs: HandoffStore;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- failures
+
+/**
+ * The store could not do what was asked (database unreachable or restarted, SQLite busy or
+ * locked beyond its busy timeout, disk full...). Every durable store throws only this, with
+ * the driver's error as `cause`, so that the runtime can fail closed on one class.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

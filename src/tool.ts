@@ -1,0 +1,159 @@
+/**
+ * defineTool and the tool types. A tool is a function with a declared effect; the options
+ * say how Bulwark guards it. `defineTool` checks the spec once and resolves the defaults
+ * so that nothing on the call path has to.
+ */
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+
+export type Effect = "read" | "write" | "destructive";
+
+export interface ToolContext {
+  runId: string;
+  callId: string;
+  /** 1 on the first attempt, then 2, 3… on retries. */
+  attempt: number;
+  /** For write and destructive tools: the same on every attempt and every repeat of the call. Forward it. */
+  idempotencyKey?: string;
+  /** Aborted when the call times out, the run is stopped or the runtime closes. */
+  signal: AbortSignal;
+}
+
+/** A claim a tool makes about the world, with its provenance (see the facts ledger). */
+export interface Fact {
+  key: string;
+  value: unknown;
+  source: string;
+  /** Higher is newer. Compared before `asOf`. */
+  version?: number | string;
+  /** When the source says the value was true: epoch ms, an ISO date text, or a Date. */
+  asOf?: number | string | Date;
+  /** Higher wins [0]. */
+  authority?: number;
+}
+
+export interface RetryOptions {
+  /** Attempts in all, the first included [3]. */
+  maxAttempts: number;
+  /** Backoff before the first retry, doubling after [100]. */
+  baseDelayMs: number;
+  /** Cap on any one backoff [5_000]. */
+  maxDelayMs: number;
+}
+
+export interface BreakerOptions {
+  /** How many of the latest attempts the failure rate is taken over [20]. */
+  windowSize: number;
+  /** Open at or above this share of failures in the window [0.5]. */
+  failureRate: number;
+  /** No verdict before this many attempts are in the window [5]. */
+  minCalls: number;
+  /** How long the breaker stays open before one probe is let through [30_000]. */
+  halfOpenAfterMs: number;
+}
+
+export interface KeyContext {
+  runId: string;
+  tool: string;
+}
+
+export interface ToolSpec<I, O> {
+  name: string;
+  description?: string;
+  effect: Effect;
+  execute: (args: I, ctx: ToolContext) => Promise<O> | O;
+  /** Standard Schema (zod, valibot, arktype…) for the arguments. */
+  input?: StandardSchemaV1<unknown, I>;
+  /** Standard Schema for the response: a malformed response dies at the boundary. */
+  output?: StandardSchemaV1<unknown, O>;
+  timeoutMs?: number;
+  retry?: Partial<RetryOptions> | false;
+  breaker?: Partial<BreakerOptions> | false;
+  /** Bulkhead: at most this many calls of this tool at once in this process [unbounded]. */
+  concurrency?: number;
+  /** A key for the intent of the call; global within the store, scoped by tool name. */
+  idempotencyKey?: (args: I, ctx: KeyContext) => string;
+  /** Semantic check of a valid response: a reason to reject it, or nothing. */
+  check?: (output: O, args: I) => string | undefined;
+  /** Read-your-writes: read the state back; true when it matches the intent, else false or why not. */
+  verify?: (args: I, output: O, ctx: ToolContext) => Promise<boolean | string> | boolean | string;
+  /** The facts this response asserts. */
+  facts?: (output: O, args: I) => Fact[];
+  /** Undo the call's effect, for rollback. */
+  compensate?: (args: I, output: O, ctx: ToolContext) => Promise<void> | void;
+  /** Runs before a destructive action (take a backup…); what it returns is recorded. */
+  checkpoint?: (args: I, ctx: ToolContext) => Promise<unknown> | unknown;
+  approval?: "always" | "never" | ((args: I) => boolean);
+}
+
+/** A tool with its spec checked and its defaults resolved. */
+export interface Tool<I = any, O = any> {
+  readonly name: string;
+  readonly effect: Effect;
+  readonly spec: ToolSpec<I, O>;
+  readonly timeoutMs: number;
+  readonly retry: RetryOptions | false;
+  readonly breaker: BreakerOptions | false;
+  /** Whether calls carry an idempotency key (write and destructive tools, or an explicit key). */
+  readonly keyed: boolean;
+}
+
+export const toolDefaults = {
+  timeoutMs: 10_000,
+  retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 5_000 } satisfies RetryOptions,
+  breaker: { windowSize: 20, failureRate: 0.5, minCalls: 5, halfOpenAfterMs: 30_000 } satisfies BreakerOptions,
+};
+
+const EFFECTS: readonly Effect[] = ["read", "write", "destructive"];
+
+export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
+  const where = `defineTool(${typeof spec?.name === "string" ? JSON.stringify(spec.name) : "?"})`;
+  const bad = (what: string): never => {
+    throw new TypeError(`${where}: ${what}`);
+  };
+  if (!spec || typeof spec !== "object") bad("expects a tool spec object");
+  if (typeof spec.name !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(spec.name))
+    bad("name must be 1 to 128 letters, digits, or _ . : -");
+  if (!EFFECTS.includes(spec.effect)) bad(`effect must be one of ${EFFECTS.join(", ")}, not ${JSON.stringify(spec.effect)}`);
+  if (typeof spec.execute !== "function") bad("execute must be a function");
+  for (const schema of ["input", "output"] as const) {
+    const s = spec[schema];
+    if (s !== undefined && typeof (s as StandardSchemaV1)?.["~standard"]?.validate !== "function")
+      bad(`${schema} must be a Standard Schema (zod, valibot, arktype…)`);
+  }
+  for (const fn of ["idempotencyKey", "check", "verify", "facts", "compensate", "checkpoint"] as const) {
+    if (spec[fn] !== undefined && typeof spec[fn] !== "function") bad(`${fn} must be a function`);
+  }
+  const timeoutMs = spec.timeoutMs ?? toolDefaults.timeoutMs;
+  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) bad(`timeoutMs must be a positive number of milliseconds, not ${spec.timeoutMs}`);
+  if (spec.concurrency !== undefined && !(Number.isInteger(spec.concurrency) && spec.concurrency >= 1))
+    bad(`concurrency must be a whole number of at least 1, not ${spec.concurrency}`);
+  const approval = spec.approval;
+  if (approval !== undefined && approval !== "always" && approval !== "never" && typeof approval !== "function")
+    bad(`approval must be "always", "never" or a function of the arguments`);
+
+  let retry: RetryOptions | false = false;
+  if (spec.retry !== false) {
+    retry = { ...toolDefaults.retry, ...spec.retry };
+    if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) bad(`retry.maxAttempts must be a whole number of at least 1, not ${retry.maxAttempts}`);
+    if (!(retry.baseDelayMs >= 0)) bad(`retry.baseDelayMs must be 0 or more, not ${retry.baseDelayMs}`);
+    if (!(retry.maxDelayMs >= retry.baseDelayMs)) bad(`retry.maxDelayMs (${retry.maxDelayMs}) must be at least retry.baseDelayMs (${retry.baseDelayMs})`);
+  }
+  let breaker: BreakerOptions | false = false;
+  if (spec.breaker !== false) {
+    breaker = { ...toolDefaults.breaker, ...spec.breaker };
+    if (!Number.isInteger(breaker.windowSize) || breaker.windowSize < 1) bad(`breaker.windowSize must be a whole number of at least 1, not ${breaker.windowSize}`);
+    if (!(breaker.failureRate > 0 && breaker.failureRate <= 1)) bad(`breaker.failureRate must be above 0 and at most 1, not ${breaker.failureRate}`);
+    if (!Number.isInteger(breaker.minCalls) || breaker.minCalls < 1 || breaker.minCalls > breaker.windowSize)
+      bad(`breaker.minCalls must be a whole number from 1 to windowSize (${breaker.windowSize}), not ${breaker.minCalls}`);
+    if (!(breaker.halfOpenAfterMs >= 0)) bad(`breaker.halfOpenAfterMs must be 0 or more, not ${breaker.halfOpenAfterMs}`);
+  }
+  return {
+    name: spec.name,
+    effect: spec.effect,
+    spec,
+    timeoutMs,
+    retry,
+    breaker,
+    keyed: spec.effect !== "read" || spec.idempotencyKey !== undefined,
+  };
+}
