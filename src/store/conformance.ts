@@ -1,0 +1,442 @@
+/**
+ * The conformance suite every Store passes: memory (the reference), SQLite, PostgreSQL.
+ * `describeStoreConformance(name, makeStore)` declares vitest tests; each test gets a fresh,
+ * empty store from `makeStore` and closes it afterwards. Times are passed in, never read.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type {
+  ApprovalRecord,
+  ClaimRequest,
+  HandoffRecord,
+  MutationRecord,
+  RunRecord,
+  Store,
+  StoredOutcome,
+} from "./types.js";
+
+export function describeStoreConformance(name: string, makeStore: () => Store | Promise<Store>) {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const T0 = 1_700_000_000_000;
+    const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
+      scope: "charge",
+      key: "k1",
+      fingerprint: "fp1",
+      owner: "call-a",
+      runId: "run-1",
+      now: T0,
+      leaseMs: 1_000,
+      retentionMs: 60_000,
+      ...over,
+    });
+    const ok = (value: unknown): StoredOutcome => ({ ok: true, value });
+
+    describe("idempotency", () => {
+      it("claims a fresh key and records it in flight", async () => {
+        expect(await store.idempotency.claim(req())).toEqual({ status: "claimed" });
+        expect(await store.idempotency.get("charge", "k1")).toEqual({
+          scope: "charge",
+          key: "k1",
+          fingerprint: "fp1",
+          state: "in_flight",
+          owner: "call-a",
+          runId: "run-1",
+          leaseUntil: T0 + 1_000,
+          createdAt: T0,
+          expiresAt: T0 + 60_000,
+        });
+        expect(await store.idempotency.get("charge", "other")).toBeUndefined();
+      });
+
+      it("keys are unique within a scope only", async () => {
+        expect((await store.idempotency.claim(req())).status).toBe("claimed");
+        expect((await store.idempotency.claim(req({ scope: "refund", owner: "call-b" }))).status).toBe("claimed");
+      });
+
+      it("replays a completed key", async () => {
+        await store.idempotency.claim(req());
+        expect(await store.idempotency.complete("charge", "k1", "call-a", ok({ id: "ch_1" }), T0 + 10)).toBe(true);
+        const r = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 20 }));
+        expect(r.status).toBe("completed");
+        if (r.status !== "completed") return;
+        expect(r.record.outcome).toEqual({ ok: true, value: { id: "ch_1" } });
+        expect(r.record.owner).toBe("call-a");
+        expect(r.record.state).toBe("completed");
+      });
+
+      it("records a failure outcome", async () => {
+        await store.idempotency.claim(req());
+        const outcome: StoredOutcome = {
+          ok: false,
+          failure: { kind: "tool_error", message: "card declined", retryable: false, detail: { code: 402 } },
+        };
+        await store.idempotency.complete("charge", "k1", "call-a", outcome, T0 + 1);
+        expect((await store.idempotency.get("charge", "k1"))?.outcome).toEqual(outcome);
+      });
+
+      it("reports a conflict for the same key with another fingerprint", async () => {
+        await store.idempotency.claim(req());
+        const r = await store.idempotency.claim(req({ fingerprint: "fp2", owner: "call-b" }));
+        expect(r.status).toBe("conflict");
+        if (r.status === "conflict") expect(r.record.fingerprint).toBe("fp1");
+        await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 1);
+        expect((await store.idempotency.claim(req({ fingerprint: "fp2", owner: "call-c", now: T0 + 2 }))).status).toBe(
+          "conflict",
+        );
+      });
+
+      it("reports in_flight while the lease is live", async () => {
+        await store.idempotency.claim(req());
+        const r = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 999 }));
+        expect(r.status).toBe("in_flight");
+        if (r.status === "in_flight") expect(r.record.owner).toBe("call-a");
+      });
+
+      it("hands over a lapsed lease as lease_expired, with the lapsed record", async () => {
+        await store.idempotency.claim(req());
+        const r = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 1_000 }));
+        expect(r.status).toBe("lease_expired");
+        if (r.status === "lease_expired") {
+          expect(r.record.owner).toBe("call-a");
+          expect(r.record.leaseUntil).toBe(T0 + 1_000);
+        }
+        const now = await store.idempotency.get("charge", "k1");
+        expect(now).toMatchObject({ owner: "call-b", state: "in_flight", leaseUntil: T0 + 2_000, createdAt: T0 + 1_000 });
+        // The old owner comes back: it no longer holds the claim.
+        expect(await store.idempotency.complete("charge", "k1", "call-a", ok("late"), T0 + 1_001)).toBe(false);
+        expect(await store.idempotency.complete("charge", "k1", "call-b", ok("b"), T0 + 1_002)).toBe(true);
+        expect((await store.idempotency.get("charge", "k1"))?.outcome).toEqual(ok("b"));
+      });
+
+      it("complete by a non-owner, or twice, returns false", async () => {
+        await store.idempotency.claim(req());
+        expect(await store.idempotency.complete("charge", "k1", "call-x", ok(1), T0)).toBe(false);
+        expect(await store.idempotency.complete("charge", "nope", "call-a", ok(1), T0)).toBe(false);
+        expect(await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0)).toBe(true);
+        expect(await store.idempotency.complete("charge", "k1", "call-a", ok(2), T0)).toBe(false);
+        expect((await store.idempotency.get("charge", "k1"))?.outcome).toEqual(ok(1));
+      });
+
+      it("complete keeps the record at least until now", async () => {
+        await store.idempotency.claim(req({ retentionMs: 100 }));
+        await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 500);
+        expect((await store.idempotency.get("charge", "k1"))?.expiresAt).toBe(T0 + 500);
+      });
+
+      it("release lets the key be claimed again; release by a non-owner does nothing", async () => {
+        await store.idempotency.claim(req());
+        await store.idempotency.release("charge", "k1", "call-x");
+        expect((await store.idempotency.claim(req({ owner: "call-b" }))).status).toBe("in_flight");
+        await store.idempotency.release("charge", "k1", "call-a");
+        expect(await store.idempotency.get("charge", "k1")).toBeUndefined();
+        expect(await store.idempotency.claim(req({ owner: "call-b", fingerprint: "fp2" }))).toEqual({ status: "claimed" });
+        expect((await store.idempotency.get("charge", "k1"))?.fingerprint).toBe("fp2");
+      });
+
+      it("release does not drop a completed record", async () => {
+        await store.idempotency.claim(req());
+        await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0);
+        await store.idempotency.release("charge", "k1", "call-a");
+        expect((await store.idempotency.get("charge", "k1"))?.state).toBe("completed");
+      });
+
+      it("replaces an expired completed record", async () => {
+        await store.idempotency.claim(req({ retentionMs: 100 }));
+        await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 1);
+        expect((await store.idempotency.claim(req({ owner: "call-b", now: T0 + 99 }))).status).toBe("completed");
+        expect(await store.idempotency.claim(req({ owner: "call-b", now: T0 + 100, fingerprint: "fp9" }))).toEqual({
+          status: "claimed",
+        });
+        expect(await store.idempotency.get("charge", "k1")).toMatchObject({ owner: "call-b", fingerprint: "fp9", state: "in_flight" });
+        expect((await store.idempotency.get("charge", "k1"))?.outcome).toBeUndefined();
+      });
+
+      it("concurrent claims: exactly one wins", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => store.idempotency.claim(req({ owner: `call-${i}` }))),
+        );
+        expect(results.filter((r) => r.status === "claimed")).toHaveLength(1);
+        expect(results.filter((r) => r.status === "in_flight")).toHaveLength(11);
+      });
+
+      it("sweep deletes expired records only", async () => {
+        await store.idempotency.claim(req({ key: "done-old", retentionMs: 100 }));
+        await store.idempotency.complete("charge", "done-old", "call-a", ok(1), T0);
+        await store.idempotency.claim(req({ key: "done-new", retentionMs: 10_000 }));
+        await store.idempotency.complete("charge", "done-new", "call-a", ok(1), T0);
+        // In flight, past retention, lease lapsed: swept.
+        await store.idempotency.claim(req({ key: "dead", retentionMs: 100, leaseMs: 50 }));
+        // In flight, past retention, lease still live: kept.
+        await store.idempotency.claim(req({ key: "live", retentionMs: 100, leaseMs: 5_000 }));
+        expect(await store.idempotency.sweep(T0 + 200)).toBe(2);
+        expect(await store.idempotency.get("charge", "done-old")).toBeUndefined();
+        expect(await store.idempotency.get("charge", "dead")).toBeUndefined();
+        expect(await store.idempotency.get("charge", "done-new")).toBeDefined();
+        expect(await store.idempotency.get("charge", "live")).toBeDefined();
+        expect(await store.idempotency.sweep(T0 + 200)).toBe(0);
+      });
+
+      it("waitForChange wakes on complete", async () => {
+        await store.idempotency.claim(req());
+        expect((await store.idempotency.claim(req({ owner: "call-b" }))).status).toBe("in_flight");
+        const started = Date.now();
+        const waiting = store.idempotency.waitForChange("charge", "k1", 10_000);
+        setTimeout(() => void store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 1), 30);
+        await waiting;
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect((await store.idempotency.claim(req({ owner: "call-b", now: T0 + 2 }))).status).toBe("completed");
+      });
+
+      it("waitForChange wakes on release", async () => {
+        await store.idempotency.claim(req());
+        const started = Date.now();
+        const waiting = store.idempotency.waitForChange("charge", "k1", 10_000);
+        setTimeout(() => void store.idempotency.release("charge", "k1", "call-a"), 30);
+        await waiting;
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect((await store.idempotency.claim(req({ owner: "call-b" }))).status).toBe("claimed");
+      });
+
+      it("waitForChange times out when nothing changes", async () => {
+        await store.idempotency.claim(req());
+        const started = Date.now();
+        await store.idempotency.waitForChange("charge", "k1", 120);
+        const waited = Date.now() - started;
+        expect(waited).toBeGreaterThanOrEqual(100);
+        expect(waited).toBeLessThan(3_000);
+      });
+
+      it("waitForChange is not woken by another key", async () => {
+        await store.idempotency.claim(req());
+        await store.idempotency.claim(req({ key: "k2" }));
+        const started = Date.now();
+        const waiting = store.idempotency.waitForChange("charge", "k1", 300);
+        await store.idempotency.complete("charge", "k2", "call-a", ok(1), T0);
+        await waiting;
+        expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      });
+
+      it("JSON values round-trip exactly", async () => {
+        const value = {
+          text: "naïve café — 日本語 🚀 \u0000 \n\t\"quoted\" \\ \u2028",
+          numbers: [0, -1, 1.5, -0.000001, 0.1 + 0.2, 1e300, -1e-300, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER],
+          nested: { a: { b: { c: [1, [2, [3, { d: null }]]] } }, empty: {}, list: [] },
+          flags: [true, false, null],
+          "key with spaces": "v",
+          "ключ": "значение",
+        };
+        await store.idempotency.claim(req());
+        await store.idempotency.complete("charge", "k1", "call-a", ok(value), T0);
+        const got = (await store.idempotency.get("charge", "k1"))?.outcome;
+        expect(got).toEqual(ok(value));
+        expect(JSON.stringify(got)).toBe(JSON.stringify(ok(value)));
+        expect(Object.keys((got as { value: Record<string, unknown> }).value)).toEqual(Object.keys(value));
+      });
+    });
+
+    describe("breakers", () => {
+      it("put, get, replace, list", async () => {
+        expect(await store.breakers.get("search")).toBeUndefined();
+        await store.breakers.put({ tool: "search", state: "closed", updatedAt: T0 });
+        await store.breakers.put({ tool: "db", state: "open", openedAt: T0, reason: "5 of 10 failed", updatedAt: T0 });
+        await store.breakers.put({ tool: "search", state: "half_open", openedAt: T0 + 1, updatedAt: T0 + 2 });
+        expect(await store.breakers.get("search")).toEqual({ tool: "search", state: "half_open", openedAt: T0 + 1, updatedAt: T0 + 2 });
+        const all = await store.breakers.list();
+        expect(all.map((b) => b.tool).sort()).toEqual(["db", "search"]);
+        expect(all.find((b) => b.tool === "db")).toEqual({ tool: "db", state: "open", openedAt: T0, reason: "5 of 10 failed", updatedAt: T0 });
+      });
+    });
+
+    describe("runs", () => {
+      const run = (over: Partial<RunRecord> = {}): RunRecord => ({
+        runId: "run-1",
+        agent: "support-bot",
+        status: "running",
+        mode: "normal",
+        steps: 0,
+        startedAt: T0,
+        updatedAt: T0,
+        ...over,
+      });
+
+      it("put, get, replace", async () => {
+        expect(await store.runs.get("run-1")).toBeUndefined();
+        await store.runs.put(run());
+        expect(await store.runs.get("run-1")).toEqual(run());
+        await store.runs.put(run({ steps: 3, mode: "read_only", reason: "low confidence", updatedAt: T0 + 5 }));
+        expect(await store.runs.get("run-1")).toEqual(run({ steps: 3, mode: "read_only", reason: "low confidence", updatedAt: T0 + 5 }));
+      });
+
+      it("requestStop: false for an unknown run; the first request is kept; it survives a later put", async () => {
+        expect(await store.runs.requestStop("ghost", "stop", T0)).toBe(false);
+        await store.runs.put(run());
+        expect(await store.runs.requestStop("run-1", "human said stop", T0 + 1)).toBe(true);
+        expect(await store.runs.requestStop("run-1", "again", T0 + 2)).toBe(true);
+        expect((await store.runs.get("run-1"))?.stopRequested).toEqual({ reason: "human said stop", at: T0 + 1 });
+        await store.runs.put(run({ steps: 7, updatedAt: T0 + 3 }));
+        const r = await store.runs.get("run-1");
+        expect(r?.steps).toBe(7);
+        expect(r?.stopRequested).toEqual({ reason: "human said stop", at: T0 + 1 });
+      });
+
+      it("a put carrying its own stopRequested keeps it", async () => {
+        await store.runs.put(run({ stopRequested: { reason: "self", at: T0 } }));
+        expect((await store.runs.get("run-1"))?.stopRequested).toEqual({ reason: "self", at: T0 });
+      });
+
+      it("list: newest first, by status, with a limit", async () => {
+        await store.runs.put(run({ runId: "a", startedAt: T0 }));
+        await store.runs.put(run({ runId: "b", startedAt: T0 + 2, status: "ended", endedAt: T0 + 3 }));
+        await store.runs.put(run({ runId: "c", startedAt: T0 + 1 }));
+        expect((await store.runs.list()).map((r) => r.runId)).toEqual(["b", "c", "a"]);
+        expect((await store.runs.list({ status: "running" })).map((r) => r.runId)).toEqual(["c", "a"]);
+        expect((await store.runs.list({ status: "ended" }))[0]).toEqual(run({ runId: "b", startedAt: T0 + 2, status: "ended", endedAt: T0 + 3 }));
+        expect((await store.runs.list({ limit: 2 })).map((r) => r.runId)).toEqual(["b", "c"]);
+        expect(await store.runs.list({ limit: 0 })).toEqual([]);
+      });
+    });
+
+    describe("mutations", () => {
+      const mutation = (over: Partial<MutationRecord> = {}): MutationRecord => ({
+        id: "call-1",
+        runId: "run-1",
+        seq: 1,
+        tool: "delete_table",
+        effect: "destructive",
+        args: { table: "users", where: { id: [1, 2] } },
+        output: { deleted: 2 },
+        checkpoint: { backup: "bk_1" },
+        compensable: true,
+        status: "done",
+        at: T0,
+        ...over,
+      });
+
+      it("record and list in seq order, per run", async () => {
+        await store.mutations.record(mutation({ id: "m3", seq: 3 }));
+        await store.mutations.record(mutation({ id: "m1", seq: 1, checkpoint: undefined, compensable: false }));
+        await store.mutations.record(mutation({ id: "m2", seq: 2, effect: "write" }));
+        await store.mutations.record(mutation({ id: "other", runId: "run-2" }));
+        const list = await store.mutations.list("run-1");
+        expect(list.map((m) => m.id)).toEqual(["m1", "m2", "m3"]);
+        expect(list[2]).toEqual(mutation({ id: "m3", seq: 3 }));
+        expect(list[0]?.checkpoint).toBeUndefined();
+        expect(await store.mutations.list("nope")).toEqual([]);
+      });
+
+      it("transition moves from the expected status only, and records an error", async () => {
+        await store.mutations.record(mutation());
+        expect(await store.mutations.transition("call-1", "compensating", "compensated")).toBe(false);
+        expect(await store.mutations.transition("ghost", "done", "compensating")).toBe(false);
+        expect(await store.mutations.transition("call-1", "done", "compensating")).toBe(true);
+        expect(await store.mutations.transition("call-1", "compensating", "compensation_failed", "backup gone")).toBe(true);
+        expect((await store.mutations.list("run-1"))[0]).toMatchObject({ status: "compensation_failed", error: "backup gone" });
+        expect(await store.mutations.transition("call-1", "compensation_failed", "compensating")).toBe(true);
+        expect((await store.mutations.list("run-1"))[0]).toMatchObject({ status: "compensating", error: "backup gone" });
+      });
+
+      it("concurrent transitions from the same status: exactly one wins", async () => {
+        await store.mutations.record(mutation());
+        const results = await Promise.all(
+          Array.from({ length: 8 }, () => store.mutations.transition("call-1", "done", "compensating")),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.mutations.list("run-1"))[0]?.status).toBe("compensating");
+      });
+    });
+
+    describe("approvals", () => {
+      const approval = (over: Partial<ApprovalRecord> = {}): ApprovalRecord => ({
+        id: "ap-1",
+        runId: "run-1",
+        tool: "refund",
+        args: { amount: 120, currency: "EUR" },
+        fingerprint: "fp-refund",
+        status: "pending",
+        requestedAt: T0,
+        ...over,
+      });
+
+      it("create, get, list with filters", async () => {
+        expect(await store.approvals.get("ap-1")).toBeUndefined();
+        await store.approvals.create(approval());
+        await store.approvals.create(approval({ id: "ap-2", runId: "run-2", requestedAt: T0 + 1 }));
+        await store.approvals.create(approval({ id: "ap-0", requestedAt: T0 - 1, status: "denied", by: "ops", decidedAt: T0 }));
+        expect(await store.approvals.get("ap-1")).toEqual(approval());
+        expect((await store.approvals.list()).map((a) => a.id)).toEqual(["ap-0", "ap-1", "ap-2"]);
+        expect((await store.approvals.list({ status: "pending" })).map((a) => a.id)).toEqual(["ap-1", "ap-2"]);
+        expect((await store.approvals.list({ runId: "run-1" })).map((a) => a.id)).toEqual(["ap-0", "ap-1"]);
+        expect((await store.approvals.list({ runId: "run-1", status: "pending" })).map((a) => a.id)).toEqual(["ap-1"]);
+        expect(await store.approvals.get("ap-0")).toEqual(approval({ id: "ap-0", requestedAt: T0 - 1, status: "denied", by: "ops", decidedAt: T0 }));
+      });
+
+      it("find returns the newest request of a run for a fingerprint", async () => {
+        await store.approvals.create(approval({ id: "old", requestedAt: T0 }));
+        await store.approvals.create(approval({ id: "new", requestedAt: T0 + 5 }));
+        await store.approvals.create(approval({ id: "mid", requestedAt: T0 + 2 }));
+        await store.approvals.create(approval({ id: "other-run", runId: "run-2", requestedAt: T0 + 9 }));
+        await store.approvals.create(approval({ id: "other-fp", fingerprint: "x", requestedAt: T0 + 9 }));
+        expect((await store.approvals.find("run-1", "fp-refund"))?.id).toBe("new");
+        expect(await store.approvals.find("run-1", "none")).toBeUndefined();
+      });
+
+      it("decide once: a second decision does not change the first", async () => {
+        expect(await store.approvals.decide("ghost", { status: "approved", by: "ann", at: T0 })).toBeUndefined();
+        await store.approvals.create(approval());
+        const first = await store.approvals.decide("ap-1", { status: "approved", by: "ann", at: T0 + 1 });
+        expect(first).toEqual(approval({ status: "approved", by: "ann", decidedAt: T0 + 1 }));
+        const second = await store.approvals.decide("ap-1", { status: "denied", by: "bob", reason: "no", at: T0 + 2 });
+        expect(second).toEqual(first);
+        expect(await store.approvals.get("ap-1")).toEqual(first);
+      });
+
+      it("decide with a reason; concurrent decisions: one wins", async () => {
+        await store.approvals.create(approval());
+        const [a, b] = await Promise.all([
+          store.approvals.decide("ap-1", { status: "denied", by: "ann", reason: "too much", at: T0 + 1 }),
+          store.approvals.decide("ap-1", { status: "approved", by: "bob", at: T0 + 2 }),
+        ]);
+        expect(a).toEqual(b);
+        expect([a?.by, a?.status]).toSatisfy((v: unknown[]) =>
+          JSON.stringify(v) === JSON.stringify(["ann", "denied"]) || JSON.stringify(v) === JSON.stringify(["bob", "approved"]),
+        );
+        if (a?.by === "ann") expect(a.reason).toBe("too much");
+      });
+    });
+
+    describe("handoffs", () => {
+      const handoff = (over: Partial<HandoffRecord> = {}): HandoffRecord => ({
+        id: "h-1",
+        runId: "run-1",
+        agent: "support-bot",
+        reason: "low confidence",
+        context: { facts: [{ key: "fare", value: "€120" }], lastCalls: ["lookup"], confidence: 0.4 },
+        status: "open",
+        at: T0,
+        ...over,
+      });
+
+      it("create and list with filters, in creation order", async () => {
+        expect(await store.handoffs.list()).toEqual([]);
+        await store.handoffs.create(handoff());
+        await store.handoffs.create(handoff({ id: "h-2", runId: "run-2", status: "closed" }));
+        await store.handoffs.create(handoff({ id: "h-3", at: T0 + 1 }));
+        expect(await store.handoffs.list()).toEqual([handoff(), handoff({ id: "h-2", runId: "run-2", status: "closed" }), handoff({ id: "h-3", at: T0 + 1 })]);
+        expect((await store.handoffs.list({ status: "open" })).map((h) => h.id)).toEqual(["h-1", "h-3"]);
+        expect((await store.handoffs.list({ runId: "run-2" })).map((h) => h.id)).toEqual(["h-2"]);
+        expect((await store.handoffs.list({ runId: "run-1", status: "closed" })).map((h) => h.id)).toEqual([]);
+      });
+    });
+
+    it("has a kind and closes", () => {
+      expect(typeof store.kind).toBe("string");
+    });
+  });
+}

@@ -1,0 +1,4 @@
+import { describeStoreConformance } from "./conformance.js";
+import { memoryStore } from "./memory.js";
+
+describeStoreConformance("memory", () => memoryStore());

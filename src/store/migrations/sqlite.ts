@@ -1,0 +1,83 @@
+/**
+ * SQLite schema, as numbered migrations. `sqliteStore` applies the ones not yet recorded in
+ * `schema_migrations`, in one IMMEDIATE transaction on open, so two processes opening the
+ * same file at once apply each exactly once. Never edit a released migration: add one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    sql: `
+      CREATE TABLE idempotency (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_flight', 'completed')),
+        owner TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        lease_until REAL NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        outcome TEXT,
+        PRIMARY KEY (scope, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX idempotency_expires ON idempotency (expires_at);
+
+      CREATE TABLE breakers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tool TEXT NOT NULL UNIQUE,
+        data TEXT NOT NULL
+      );
+
+      CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        stop_reason TEXT,
+        stop_at REAL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX runs_started ON runs (started_at);
+
+      CREATE TABLE mutations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        run_id TEXT NOT NULL,
+        run_seq REAL NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX mutations_run ON mutations (run_id, run_seq);
+
+      CREATE TABLE approvals (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        run_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        decided_at REAL,
+        decided_by TEXT,
+        decision_reason TEXT,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX approvals_find ON approvals (run_id, fingerprint, requested_at);
+
+      CREATE TABLE handoffs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        run_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+    `,
+  },
+];

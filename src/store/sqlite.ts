@@ -1,0 +1,558 @@
+/**
+ * The SQLite store: one file, WAL, shared safely by the processes of one machine. Writes
+ * that arrive in the same event-loop turn are committed together in one IMMEDIATE
+ * transaction (group commit); a failure (busy beyond the busy timeout, disk full, a closed
+ * store) is thrown as `StoreUnavailableError`.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import {
+  approvalRecord,
+  breakerRecord,
+  handoffRecord,
+  idempotencyRecord,
+  mutationRecord,
+  runData,
+  runRecord,
+  snapshotOf,
+  toJson,
+  Waiters,
+  type ApprovalRow,
+  type IdempotencyRow,
+  type MutationRow,
+  type RunRow,
+} from "./durable.js";
+import { sqliteMigrations } from "./migrations/sqlite.js";
+import {
+  StoreUnavailableError,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type BreakerRecord,
+  type BreakerStore,
+  type ClaimRequest,
+  type ClaimResult,
+  type HandoffRecord,
+  type HandoffStore,
+  type IdempotencyStore,
+  type MutationRecord,
+  type MutationStore,
+  type RunRecord,
+  type RunStore,
+  type Store,
+  type StoredOutcome,
+} from "./types.js";
+
+export interface SqliteStoreOptions {
+  /** A file path, or ":memory:" (one connection: not shared with other processes). */
+  path: string;
+  /** How long a write waits for another process's lock before failing [5000]. */
+  busyTimeoutMs?: number;
+  /** "normal": a commit survives a process crash, the last ones may be lost on power loss;
+   *  "full": survives power loss too, at the price of an fsync per commit ["normal"]. */
+  synchronous?: "normal" | "full";
+  /** How often a waiter checks for commits by other processes [20]. */
+  pollMs?: number;
+  /** Commit concurrent writes of one event-loop turn in one transaction [true]. */
+  groupCommit?: boolean;
+}
+
+type Db = Database.Database;
+
+interface PendingWrite {
+  op: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Runs writes in IMMEDIATE transactions. With group commit, the writes queued during one
+ * event-loop turn share a transaction, each executed in arrival order exactly as it would
+ * be alone; their promises settle only after the commit. If one write throws, the batch is
+ * rolled back and each write is retried in its own transaction, so that one bad write
+ * cannot fail the others.
+ */
+class Writer {
+  private queue: PendingWrite[] = [];
+  private scheduled = false;
+  private readonly begin;
+  private readonly commit;
+  private readonly rollback;
+
+  constructor(
+    private readonly db: Db,
+    private readonly fail: (e: unknown) => StoreUnavailableError,
+    private readonly group: boolean,
+  ) {
+    this.begin = db.prepare("BEGIN IMMEDIATE");
+    this.commit = db.prepare("COMMIT");
+    this.rollback = db.prepare("ROLLBACK");
+  }
+
+  run<T>(op: () => T): Promise<T> {
+    if (!this.group) {
+      try {
+        return Promise.resolve(this.alone(op));
+      } catch (e) {
+        return Promise.reject(this.fail(e));
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commit everything queued now (also called by close). */
+  flush() {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    if (batch.length === 1) return this.settleAlone(batch[0]!);
+    try {
+      this.begin.run();
+    } catch (e) {
+      for (const w of batch) w.reject(this.fail(e));
+      return;
+    }
+    const results: unknown[] = [];
+    try {
+      for (const w of batch) results.push(w.op());
+      this.commit.run();
+    } catch {
+      if (this.db.inTransaction) this.rollback.run();
+      for (const w of batch) this.settleAlone(w);
+      return;
+    }
+    batch.forEach((w, i) => w.resolve(results[i]));
+  }
+
+  private settleAlone(w: PendingWrite) {
+    try {
+      w.resolve(this.alone(w.op));
+    } catch (e) {
+      w.reject(this.fail(e));
+    }
+  }
+
+  private alone<T>(op: () => T): T {
+    this.begin.run();
+    try {
+      const r = op();
+      this.commit.run();
+      return r;
+    } catch (e) {
+      if (this.db.inTransaction) this.rollback.run();
+      throw e;
+    }
+  }
+}
+
+function migrate(db: Db) {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  db.prepare("BEGIN IMMEDIATE").run();
+  try {
+    const applied = new Set(db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[]);
+    const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+    for (const m of sqliteMigrations) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+    }
+    db.prepare("COMMIT").run();
+  } catch (e) {
+    if (db.inTransaction) db.prepare("ROLLBACK").run();
+    throw e;
+  }
+}
+
+/** Open (creating if needed) a SQLite store and bring its schema up to date. */
+export function sqliteStore(opts: SqliteStoreOptions | string): Store {
+  const o: SqliteStoreOptions = typeof opts === "string" ? { path: opts } : opts;
+  if (!o.path) throw new Error("sqliteStore: a path is required (or \":memory:\")");
+  const where = `SQLite at ${o.path}`;
+  const fail = (e: unknown) =>
+    e instanceof StoreUnavailableError
+      ? e
+      : new StoreUnavailableError(`${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  let db: Db;
+  try {
+    if (o.path !== ":memory:") mkdirSync(dirname(o.path), { recursive: true });
+    db = new Database(o.path, { timeout: o.busyTimeoutMs ?? 5000 });
+    db.pragma(`busy_timeout = ${Math.floor(o.busyTimeoutMs ?? 5000)}`);
+    if (o.path !== ":memory:") db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${o.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    migrate(db);
+  } catch (e) {
+    throw new StoreUnavailableError(`cannot open ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  return new SqliteStore(db, o, fail);
+}
+
+class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  readonly idempotency: IdempotencyStore;
+  readonly breakers: BreakerStore;
+  readonly runs: RunStore;
+  readonly mutations: MutationStore;
+  readonly approvals: ApprovalStore;
+  readonly handoffs: HandoffStore;
+  private readonly writer: Writer;
+  private closed = false;
+  private readonly idem: SqliteIdempotency;
+
+  constructor(
+    private readonly db: Db,
+    o: SqliteStoreOptions,
+    fail: (e: unknown) => StoreUnavailableError,
+  ) {
+    const writer = new Writer(db, fail, o.groupCommit ?? true);
+    this.writer = writer;
+    const guard = { write: <T>(op: () => T) => this.open(() => writer.run(op)), read: <T>(op: () => T) => this.open(() => read(op)) };
+    const read = async <T>(op: () => T): Promise<T> => {
+      try {
+        return op();
+      } catch (e) {
+        throw fail(e);
+      }
+    };
+    this.idem = new SqliteIdempotency(db, guard, o.pollMs ?? 20);
+    this.idempotency = this.idem;
+    this.breakers = new SqliteBreakers(db, guard);
+    this.runs = new SqliteRuns(db, guard);
+    this.mutations = new SqliteMutations(db, guard);
+    this.approvals = new SqliteApprovals(db, guard);
+    this.handoffs = new SqliteHandoffs(db, guard);
+  }
+
+  private open<T>(f: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError("the SQLite store is closed"));
+    return f();
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.writer.flush();
+    this.closed = true;
+    this.idem.stop();
+    this.db.close();
+  }
+}
+
+interface Guard {
+  write<T>(op: () => T): Promise<T>;
+  read<T>(op: () => T): Promise<T>;
+}
+
+class SqliteIdempotency implements IdempotencyStore {
+  private readonly select;
+  private readonly upsert;
+  private readonly completeStmt;
+  private readonly releaseStmt;
+  private readonly sweepStmt;
+  private readonly dataVersion;
+  private readonly waiters = new Waiters();
+  /** Keys waited on, with the snapshot each waiter started from. */
+  private readonly watched = new Map<string, { scope: string; key: string; snapshot: string }>();
+  private poller: NodeJS.Timeout | undefined;
+  private lastVersion = -1;
+
+  constructor(
+    db: Db,
+    private readonly g: Guard,
+    private readonly pollMs: number,
+  ) {
+    this.select = db.prepare<[string, string], IdempotencyRow>("SELECT * FROM idempotency WHERE scope = ? AND key = ?");
+    this.upsert = db.prepare(
+      `INSERT OR REPLACE INTO idempotency
+         (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
+       VALUES (?, ?, ?, 'in_flight', ?, ?, ?, ?, ?, NULL)`,
+    );
+    this.completeStmt = db.prepare(
+      `UPDATE idempotency SET state = 'completed', outcome = ?, expires_at = MAX(expires_at, ?)
+       WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'`,
+    );
+    this.releaseStmt = db.prepare("DELETE FROM idempotency WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'");
+    this.sweepStmt = db.prepare(
+      "DELETE FROM idempotency WHERE expires_at <= ? AND (state = 'completed' OR lease_until <= ?)",
+    );
+    this.dataVersion = db.prepare("PRAGMA data_version").pluck();
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const result = await this.g.write((): ClaimResult => {
+      const row = this.select.get(req.scope, req.key);
+      const take = () =>
+        this.upsert.run(
+          req.scope, req.key, req.fingerprint, req.owner, req.runId,
+          req.now + req.leaseMs, req.now, req.now + req.retentionMs,
+        );
+      if (!row || (row.state === "completed" && row.expires_at <= req.now)) {
+        take();
+        return { status: "claimed" };
+      }
+      const record = idempotencyRecord(row);
+      if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
+      if (row.state === "completed") return { status: "completed", record };
+      if (row.lease_until > req.now) return { status: "in_flight", record };
+      take();
+      return { status: "lease_expired", record };
+    });
+    if (result.status === "in_flight") this.waiters.saw(Waiters.id(req.scope, req.key), snapshotOf(result.record));
+    return result;
+  }
+
+  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
+    const json = toJson(outcome);
+    const ok = await this.g.write(() => this.completeStmt.run(json, now, scope, key, owner).changes === 1);
+    if (ok) this.waiters.wake(Waiters.id(scope, key));
+    return ok;
+  }
+
+  async release(scope: string, key: string, owner: string) {
+    await this.g.write(() => this.releaseStmt.run(scope, key, owner));
+    this.waiters.wake(Waiters.id(scope, key));
+  }
+
+  async get(scope: string, key: string) {
+    return this.g.read(() => {
+      const row = this.select.get(scope, key);
+      return row && idempotencyRecord(row);
+    });
+  }
+
+  async waitForChange(scope: string, key: string, timeoutMs: number): Promise<void> {
+    const id = Waiters.id(scope, key);
+    const now = await this.g.read(() => snapshotOf(this.select.get(scope, key)));
+    const seen = this.waiters.takeSeen(id);
+    if (seen !== undefined && seen !== now) return; // it changed between claim and this wait
+    const { promise } = this.waiters.wait(id, timeoutMs);
+    if (!this.watched.has(id)) this.watched.set(id, { scope, key, snapshot: now });
+    this.startPolling();
+    await promise;
+    if (!this.waiters.ids().includes(id)) this.watched.delete(id);
+  }
+
+  async sweep(now: number) {
+    return this.g.write(() => this.sweepStmt.run(now, now).changes);
+  }
+
+  /** Other processes' commits are seen by polling `data_version`, only while someone waits. */
+  private startPolling() {
+    if (this.poller) return;
+    this.lastVersion = this.dataVersion.get() as number;
+    this.poller = setInterval(() => this.poll(), this.pollMs);
+    this.poller.unref();
+  }
+
+  private poll() {
+    if (this.waiters.size === 0) {
+      clearInterval(this.poller);
+      this.poller = undefined;
+      this.watched.clear();
+      return;
+    }
+    try {
+      const v = this.dataVersion.get() as number;
+      if (v === this.lastVersion) return;
+      this.lastVersion = v;
+      for (const [id, w] of this.watched) {
+        if (snapshotOf(this.select.get(w.scope, w.key)) !== w.snapshot) {
+          this.watched.delete(id);
+          this.waiters.wake(id);
+        }
+      }
+    } catch {
+      // Busy or gone: wake everyone; their next claim reports the failure.
+      this.watched.clear();
+      this.waiters.wakeAll();
+    }
+  }
+
+  stop() {
+    clearInterval(this.poller);
+    this.poller = undefined;
+    this.waiters.wakeAll();
+  }
+}
+
+class SqliteBreakers implements BreakerStore {
+  private readonly selectOne;
+  private readonly selectAll;
+  private readonly upsert;
+  constructor(db: Db, private readonly g: Guard) {
+    this.selectOne = db.prepare<[string], { data: string }>("SELECT data FROM breakers WHERE tool = ?");
+    this.selectAll = db.prepare<[], { data: string }>("SELECT data FROM breakers ORDER BY seq");
+    this.upsert = db.prepare("INSERT INTO breakers (tool, data) VALUES (?, ?) ON CONFLICT (tool) DO UPDATE SET data = excluded.data");
+  }
+  async get(tool: string) {
+    return this.g.read(() => {
+      const r = this.selectOne.get(tool);
+      return r && breakerRecord(r);
+    });
+  }
+  async put(record: BreakerRecord) {
+    const data = JSON.stringify(record);
+    await this.g.write(() => this.upsert.run(record.tool, data));
+  }
+  async list() {
+    return this.g.read(() => this.selectAll.all().map(breakerRecord));
+  }
+}
+
+class SqliteRuns implements RunStore {
+  private readonly selectOne;
+  private readonly upsert;
+  private readonly stop;
+  private readonly selectList;
+  constructor(db: Db, private readonly g: Guard) {
+    this.selectList = db.prepare<[{ status: string | null; limit: number }], RunRow>(
+      `SELECT stop_reason, stop_at, data FROM runs WHERE (@status IS NULL OR status = @status)
+       ORDER BY started_at DESC, seq ASC LIMIT @limit`,
+    );
+    this.selectOne = db.prepare<[string], RunRow>("SELECT stop_reason, stop_at, data FROM runs WHERE run_id = ?");
+    // A stop requested by someone else survives the run saving its own state.
+    this.upsert = db.prepare(
+      `INSERT INTO runs (run_id, status, started_at, stop_reason, stop_at, data) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
+         stop_reason = COALESCE(excluded.stop_reason, runs.stop_reason),
+         stop_at = CASE WHEN excluded.stop_reason IS NULL THEN runs.stop_at ELSE excluded.stop_at END,
+         data = excluded.data`,
+    );
+    this.stop = db.prepare(
+      `UPDATE runs SET stop_at = CASE WHEN stop_reason IS NULL THEN ? ELSE stop_at END,
+         stop_reason = COALESCE(stop_reason, ?) WHERE run_id = ?`,
+    );
+  }
+  async get(runId: string) {
+    return this.g.read(() => {
+      const r = this.selectOne.get(runId);
+      return r && runRecord(r);
+    });
+  }
+  async put(record: RunRecord) {
+    const data = runData(record);
+    const stop = record.stopRequested;
+    await this.g.write(() =>
+      this.upsert.run(record.runId, record.status, record.startedAt, stop?.reason ?? null, stop?.at ?? null, data),
+    );
+  }
+  async requestStop(runId: string, reason: string, at: number) {
+    return this.g.write(() => this.stop.run(at, reason, runId).changes === 1);
+  }
+  async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
+    const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit));
+    return this.g.read(() => this.selectList.all({ status: filter.status ?? null, limit }).map(runRecord));
+  }
+}
+
+class SqliteMutations implements MutationStore {
+  private readonly upsert;
+  private readonly selectRun;
+  private readonly move;
+  constructor(db: Db, private readonly g: Guard) {
+    this.upsert = db.prepare(
+      `INSERT INTO mutations (id, run_id, run_seq, status, error, data) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, run_seq = excluded.run_seq,
+         status = excluded.status, error = excluded.error, data = excluded.data`,
+    );
+    this.selectRun = db.prepare<[string], MutationRow>(
+      "SELECT status, error, data FROM mutations WHERE run_id = ? ORDER BY run_seq, seq",
+    );
+    this.move = db.prepare("UPDATE mutations SET status = ?, error = COALESCE(?, error) WHERE id = ? AND status = ?");
+  }
+  async record(m: MutationRecord) {
+    const data = JSON.stringify(m);
+    await this.g.write(() => this.upsert.run(m.id, m.runId, m.seq, m.status, m.error ?? null, data));
+  }
+  async list(runId: string) {
+    return this.g.read(() => this.selectRun.all(runId).map(mutationRecord));
+  }
+  async transition(id: string, from: MutationRecord["status"], to: MutationRecord["status"], error?: string) {
+    return this.g.write(() => this.move.run(to, error ?? null, id, from).changes === 1);
+  }
+}
+
+class SqliteApprovals implements ApprovalStore {
+  private readonly upsert;
+  private readonly selectOne;
+  private readonly selectFind;
+  private readonly decideStmt;
+  private readonly selectList;
+  constructor(db: Db, private readonly g: Guard) {
+    this.upsert = db.prepare(
+      `INSERT INTO approvals (id, run_id, fingerprint, status, requested_at, decided_at, decided_by, decision_reason, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, fingerprint = excluded.fingerprint,
+         status = excluded.status, requested_at = excluded.requested_at, decided_at = excluded.decided_at,
+         decided_by = excluded.decided_by, decision_reason = excluded.decision_reason, data = excluded.data`,
+    );
+    const cols = "status, decided_at, decided_by, decision_reason, data";
+    this.selectOne = db.prepare<[string], ApprovalRow>(`SELECT ${cols} FROM approvals WHERE id = ?`);
+    this.selectFind = db.prepare<[string, string], ApprovalRow>(
+      `SELECT ${cols} FROM approvals WHERE run_id = ? AND fingerprint = ? ORDER BY requested_at DESC, seq DESC LIMIT 1`,
+    );
+    this.selectList = db.prepare<[{ status: string | null; runId: string | null }], ApprovalRow>(
+      `SELECT ${cols} FROM approvals WHERE (@status IS NULL OR status = @status) AND (@runId IS NULL OR run_id = @runId)
+       ORDER BY requested_at, seq`,
+    );
+    this.decideStmt = db.prepare(
+      `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, decision_reason = COALESCE(?, decision_reason)
+       WHERE id = ? AND status = 'pending'`,
+    );
+  }
+  async create(a: ApprovalRecord) {
+    const data = JSON.stringify(a);
+    await this.g.write(() =>
+      this.upsert.run(a.id, a.runId, a.fingerprint, a.status, a.requestedAt, a.decidedAt ?? null, a.by ?? null, a.reason ?? null, data),
+    );
+  }
+  async get(id: string) {
+    return this.g.read(() => {
+      const r = this.selectOne.get(id);
+      return r && approvalRecord(r);
+    });
+  }
+  async find(runId: string, fingerprint: string) {
+    return this.g.read(() => {
+      const r = this.selectFind.get(runId, fingerprint);
+      return r && approvalRecord(r);
+    });
+  }
+  async list(filter: { status?: ApprovalRecord["status"]; runId?: string } = {}) {
+    return this.g.read(() => this.selectList.all({ status: filter.status ?? null, runId: filter.runId ?? null }).map(approvalRecord));
+  }
+  async decide(id: string, d: { status: "approved" | "denied"; by: string; reason?: string; at: number }) {
+    return this.g.write(() => {
+      this.decideStmt.run(d.status, d.by, d.at, d.reason ?? null, id);
+      const r = this.selectOne.get(id);
+      return r && approvalRecord(r);
+    });
+  }
+}
+
+class SqliteHandoffs implements HandoffStore {
+  private readonly upsert;
+  private readonly selectList;
+  constructor(db: Db, private readonly g: Guard) {
+    this.selectList = db.prepare<[{ status: string | null; runId: string | null }], { data: string }>(
+      "SELECT data FROM handoffs WHERE (@status IS NULL OR status = @status) AND (@runId IS NULL OR run_id = @runId) ORDER BY seq",
+    );
+    this.upsert = db.prepare(
+      `INSERT INTO handoffs (id, run_id, status, data) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, status = excluded.status, data = excluded.data`,
+    );
+  }
+  async create(h: HandoffRecord) {
+    const data = JSON.stringify(h);
+    await this.g.write(() => this.upsert.run(h.id, h.runId, h.status, data));
+  }
+  async list(filter: { status?: HandoffRecord["status"]; runId?: string } = {}) {
+    return this.g.read(() => this.selectList.all({ status: filter.status ?? null, runId: filter.runId ?? null }).map(handoffRecord));
+  }
+}
