@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { canonicalJson, digest, NotJsonError } from "./canonical-json.js";
+
+describe("canonicalJson", () => {
+  it("gives one text for one value whatever the key order", () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: "x" } })).toBe(canonicalJson({ a: { c: "x", d: [1, 2] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+  });
+
+  it("treats number spellings as one number and keeps array order", () => {
+    expect(canonicalJson({ n: 1.0 })).toBe(canonicalJson({ n: 1 }));
+    expect(canonicalJson([2, 1])).not.toBe(canonicalJson([1, 2]));
+  });
+
+  it("drops undefined properties as JSON does, and writes dates as ISO text", () => {
+    expect(canonicalJson({ a: 1, b: undefined })).toBe('{"a":1}');
+    expect(canonicalJson({ at: new Date(0) })).toBe('{"at":"1970-01-01T00:00:00.000Z"}');
+  });
+
+  it.each([
+    [{ x: 1n }, "x is a bigint"],
+    [{ x: NaN }, "x is NaN"],
+    [{ x: [Infinity] }, "x[0] is Infinity"],
+    [{ f: () => 1 }, "f is a function"],
+    [{ m: new Map() }, "m is a Map"],
+    [undefined, "the value is undefined"],
+  ])("refuses what JSON cannot carry, naming where (%#)", (value, message) => {
+    expect(() => canonicalJson(value)).toThrow(NotJsonError);
+    expect(() => canonicalJson(value)).toThrow(message);
+  });
+
+  it("refuses cycles but not shared references", () => {
+    const shared = { v: 1 };
+    expect(canonicalJson({ a: shared, b: shared })).toBe('{"a":{"v":1},"b":{"v":1}}');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow("self is a circular reference");
+  });
+
+  it("digests to a short stable text", () => {
+    expect(digest("a")).toBe(digest("a"));
+    expect(digest("a")).not.toBe(digest("b"));
+    expect(digest("a")).toHaveLength(32);
+  });
+});
