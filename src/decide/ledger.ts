@@ -1,0 +1,278 @@
+/**
+ * The facts ledger: per run, for each fact key, the value that wins among the sources
+ * that asserted it. Higher authority wins; then a newer declared `version`; then a newer
+ * `asOf`. Equal authority and equal freshness with different values is a contradiction,
+ * and the key has no winner until a stronger source settles it.
+ *
+ * Values are compared structurally (canonical JSON): key order and number spelling make
+ * no difference. A fact is checked before it enters (`normalizeFact`): a key, a source,
+ * a JSON value of bounded size, a valid date. The ledger is a plain data structure; the
+ * facts stage decides what a call's outcome says about it.
+ */
+import { canonicalJson, NotJsonError } from "../canonical-json.js";
+import { toEpochMs } from "../policy.js";
+import type { Fact } from "../tool.js";
+
+/** Largest fact value accepted, as canonical JSON text (characters). Larger ones are refused, not truncated: a cut value would compare wrong. */
+export const MAX_FACT_VALUE_CHARS = 16 * 1024;
+/** Most facts one response may assert. */
+export const MAX_FACTS_PER_CALL = 256;
+const MAX_KEY_CHARS = 256;
+const MAX_SOURCE_CHARS = 256;
+/** Superseded values kept per key (to recognise an answer built on an old value). */
+const SUPERSEDED_KEPT = 8;
+
+/** A fact as the ledger holds it: checked, `asOf` as epoch ms, authority resolved. */
+export interface ReconciledFact {
+  key: string;
+  value: unknown;
+  source: string;
+  version?: number | string;
+  /** Epoch ms. */
+  asOf?: number;
+  authority: number;
+  /** The tool whose response asserted it, and the call. */
+  tool?: string;
+  callId?: string;
+  /** When the run recorded it (runtime clock). */
+  recordedAt: number;
+}
+
+export interface CheckedFact extends ReconciledFact {
+  /** Canonical JSON of the value: what "same value" means. */
+  readonly canonical: string;
+}
+
+/** A fact that could not be admitted, with the reason. */
+export class FactError extends Error {
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(`fact ${key}: ${problem}`);
+    this.name = "FactError";
+  }
+}
+
+/** Check a fact a tool asserted, and resolve it into the ledger's form. Throws FactError. */
+export function normalizeFact(raw: unknown, where: { tool?: string; callId?: string; now: number }): CheckedFact {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FactError("(unnamed)", `expected { key, value, source }, got ${preview(raw)}`);
+  const f = raw as Partial<Fact>;
+  const key = typeof f.key === "string" && f.key.length > 0 ? f.key : undefined;
+  if (!key) throw new FactError("(unnamed)", `key must be a non-empty text, got ${preview(f.key)}`);
+  const name = key.length > MAX_KEY_CHARS ? `${key.slice(0, 40)}…` : key;
+  if (key.length > MAX_KEY_CHARS) throw new FactError(name, `the key is ${key.length} characters long, more than ${MAX_KEY_CHARS}`);
+  if (typeof f.source !== "string" || f.source.length === 0 || f.source.length > MAX_SOURCE_CHARS)
+    throw new FactError(key, `source must be a text of 1 to ${MAX_SOURCE_CHARS} characters, got ${preview(f.source)}`);
+  if (!("value" in f) || f.value === undefined) throw new FactError(key, "it has no value");
+  let canonical: string;
+  try {
+    canonical = canonicalJson(f.value);
+  } catch (e) {
+    if (e instanceof NotJsonError) throw new FactError(key, `its value is not JSON: ${e.message}`);
+    throw e;
+  }
+  if (canonical.length > MAX_FACT_VALUE_CHARS)
+    throw new FactError(key, `its value is ${canonical.length} characters as JSON, more than the limit of ${MAX_FACT_VALUE_CHARS}; assert a smaller fact (an id, a digest, the one field that matters)`);
+  let asOf: number | undefined;
+  if (f.asOf !== undefined) {
+    asOf = toEpochMs(f.asOf);
+    if (asOf === undefined) throw new FactError(key, `asOf ${preview(f.asOf)} is not a valid time (use epoch ms, an ISO 8601 text or a Date)`);
+  }
+  if (f.version !== undefined && !(typeof f.version === "string" || (typeof f.version === "number" && Number.isFinite(f.version))))
+    throw new FactError(key, `version must be a number or a text, got ${preview(f.version)}`);
+  if (f.authority !== undefined && !(typeof f.authority === "number" && Number.isFinite(f.authority)))
+    throw new FactError(key, `authority must be a finite number, got ${preview(f.authority)}`);
+  return {
+    key,
+    value: JSON.parse(canonical) as unknown,
+    canonical,
+    source: f.source,
+    ...(f.version !== undefined ? { version: f.version } : {}),
+    ...(asOf !== undefined ? { asOf } : {}),
+    authority: f.authority ?? 0,
+    ...(where.tool !== undefined ? { tool: where.tool } : {}),
+    ...(where.callId !== undefined ? { callId: where.callId } : {}),
+    recordedAt: where.now,
+  };
+}
+
+/**
+ * How `a` ranks against `b`: > 0 when `a` wins. Authority first; then `version` when both
+ * declare one; then `asOf` when both declare one. Nothing else counts as freshness (not
+ * the order of arrival), so equal rank with different values is a contradiction.
+ */
+export function rank(a: ReconciledFact, b: ReconciledFact): { order: number; why: string } {
+  if (a.authority !== b.authority) return { order: a.authority - b.authority, why: `authority ${a.authority} against ${b.authority}` };
+  if (a.version !== undefined && b.version !== undefined) {
+    const v = compareVersions(a.version, b.version);
+    if (v !== 0) return { order: v, why: `version ${a.version} against ${b.version}` };
+  }
+  if (a.asOf !== undefined && b.asOf !== undefined && a.asOf !== b.asOf)
+    return { order: a.asOf - b.asOf, why: `as of ${iso(a.asOf)} against ${iso(b.asOf)}` };
+  return { order: 0, why: "equal authority and freshness" };
+}
+
+/** Natural order: "v2" < "v10", 3 < "2024-11" compares as text. */
+export function compareVersions(a: number | string, b: number | string): number {
+  if (typeof a === "number" && typeof b === "number") return Math.sign(a - b);
+  const pa = String(a).match(/\d+|\D+/g) ?? [];
+  const pb = String(b).match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    if (x === y) continue;
+    const nx = /^\d/.test(x) ? Number(x) : NaN;
+    const ny = /^\d/.test(y) ? Number(y) : NaN;
+    if (!Number.isNaN(nx) && !Number.isNaN(ny) && nx !== ny) return Math.sign(nx - ny);
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** What offering a fact did to the ledger. */
+export type Offer =
+  /** First value for the key. */
+  | { status: "new"; winner: ReconciledFact }
+  /** Same value as the current one (it may now carry the stronger provenance). */
+  | { status: "agrees"; winner: ReconciledFact }
+  /** A new value that outranks the old one, which is now superseded. */
+  | { status: "won"; winner: ReconciledFact; previous: ReconciledFact[]; why: string }
+  /** Outranked by the current value: the ledger keeps the current one. */
+  | { status: "lost"; winner: ReconciledFact; offered: ReconciledFact; why: string }
+  /** Equal rank, different values: the key has no winner now. */
+  | { status: "contradiction"; contenders: ReconciledFact[]; offered: ReconciledFact }
+  /** Outranked by values that contradict each other: the key stays disputed. */
+  | { status: "disputed"; contenders: ReconciledFact[]; offered: ReconciledFact };
+
+interface Slot {
+  /** The top-ranked entries: one is a winner, several (with different values) a contradiction. */
+  top: CheckedFact[];
+  superseded: CheckedFact[];
+}
+
+export interface LedgerSnapshot {
+  current: ReconciledFact[];
+  contested: { key: string; contenders: ReconciledFact[] }[];
+}
+
+export class FactLedger {
+  private readonly slots = new Map<string, Slot>();
+
+  /** The winning fact for `key`, or undefined when unknown or contested. */
+  get(key: string): ReconciledFact | undefined {
+    const top = this.slots.get(key)?.top;
+    return top && top.length === 1 ? strip(top[0]!) : undefined;
+  }
+
+  /** The equally ranked, disagreeing facts for `key`, or undefined when it is not contested. */
+  contested(key: string): ReconciledFact[] | undefined {
+    const top = this.slots.get(key)?.top;
+    return top && top.length > 1 ? top.map(strip) : undefined;
+  }
+
+  /** Values of `key` that lost to the current one, newest last. */
+  superseded(key: string): ReconciledFact[] {
+    return (this.slots.get(key)?.superseded ?? []).map(strip);
+  }
+
+  has(key: string): boolean {
+    return this.slots.has(key);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Whether `value` equals the current value of `key`, structurally. */
+  matches(key: string, value: unknown): boolean {
+    const top = this.slots.get(key)?.top;
+    if (!top || top.length !== 1) return false;
+    try {
+      return canonicalJson(value) === top[0]!.canonical;
+    } catch {
+      return false;
+    }
+  }
+
+  snapshot(): LedgerSnapshot {
+    const current: ReconciledFact[] = [];
+    const contested: LedgerSnapshot["contested"] = [];
+    for (const [key, slot] of this.slots) {
+      if (slot.top.length === 1) current.push(strip(slot.top[0]!));
+      else contested.push({ key, contenders: slot.top.map(strip) });
+    }
+    return { current, contested };
+  }
+
+  /** What `offer` would do, without changing the ledger. */
+  judge(fact: CheckedFact): Offer {
+    return this.place(fact, false);
+  }
+
+  /** Put a checked fact (from `normalizeFact`) into the ledger. */
+  offer(fact: CheckedFact): Offer {
+    return this.place(fact, true);
+  }
+
+  private place(fact: CheckedFact, commit: boolean): Offer {
+    const slot = this.slots.get(fact.key);
+    if (!slot) {
+      if (commit) this.slots.set(fact.key, { top: [fact], superseded: [] });
+      return { status: "new", winner: strip(fact) };
+    }
+    const head = slot.top[0]!;
+    const r = rank(fact, head);
+    if (r.order < 0) {
+      if (slot.top.length > 1) return { status: "disputed", contenders: slot.top.map(strip), offered: strip(fact) };
+      if (fact.canonical === head.canonical) return { status: "agrees", winner: strip(head) };
+      if (commit) pushSuperseded(slot, fact);
+      return { status: "lost", winner: strip(head), offered: strip(fact), why: rank(head, fact).why };
+    }
+    if (r.order > 0) {
+      const previous = slot.top;
+      if (commit) {
+        for (const p of previous) if (p.canonical !== fact.canonical) pushSuperseded(slot, p);
+        slot.top = [fact];
+      }
+      return previous.every((p) => p.canonical === fact.canonical)
+        ? { status: "agrees", winner: strip(fact) }
+        : { status: "won", winner: strip(fact), previous: previous.map(strip), why: r.why };
+    }
+    // Equal rank.
+    if (slot.top.some((t) => t.canonical === fact.canonical)) {
+      return slot.top.length === 1 ? { status: "agrees", winner: strip(head) } : { status: "disputed", contenders: slot.top.map(strip), offered: strip(fact) };
+    }
+    const contenders = [...slot.top, fact];
+    if (commit) slot.top = contenders;
+    return { status: "contradiction", contenders: contenders.map(strip), offered: strip(fact) };
+  }
+}
+
+function pushSuperseded(slot: Slot, e: CheckedFact) {
+  slot.superseded = slot.superseded.filter((s) => s.canonical !== e.canonical);
+  slot.superseded.push(e);
+  if (slot.superseded.length > SUPERSEDED_KEPT) slot.superseded.shift();
+}
+
+function strip(e: CheckedFact): ReconciledFact {
+  const { canonical: _c, ...fact } = e;
+  return fact;
+}
+
+function iso(ms: number) {
+  return new Date(ms).toISOString();
+}
+
+function preview(v: unknown): string {
+  if (v instanceof Date) return `Date(${Number.isNaN(v.getTime()) ? "invalid" : v.toISOString()})`;
+  let s: string;
+  try {
+    s = typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+}
