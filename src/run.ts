@@ -172,6 +172,7 @@ export class Run {
   }
 
   private async save(): Promise<void> {
+    await this.host.ready();
     const s = this.state;
     const now = this.host.env.clock.now();
     const rec: RunRecord = {

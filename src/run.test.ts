@@ -1,0 +1,282 @@
+import { describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import { createRuntime, defineTool, ManualClock, memoryStore, ToolError } from "bulwark";
+
+function runtime(policy = {}) {
+  const clock = new ManualClock();
+  const rt = createRuntime({ clock, policy, random: () => 0.5, onError: (e) => { throw e; } });
+  return { rt, clock };
+}
+
+describe("a guarded call, end to end", () => {
+  it("returns the value of a read tool as an outcome", async () => {
+    const { rt } = runtime();
+    const run = rt.startRun({ agent: "a" });
+    const lookup = defineTool({ name: "lookup", effect: "read", input: z.object({ id: z.string() }), execute: async ({ id }) => ({ id, name: "Ada" }) });
+    const o = await run.call(lookup, { id: "7" });
+    expect(o).toMatchObject({ ok: true, value: { id: "7", name: "Ada" }, replayed: false });
+    expect(typeof o.callId).toBe("string");
+  });
+
+  it("refuses invalid arguments before executing, naming the field", async () => {
+    const { rt } = runtime();
+    const fn = vi.fn(async () => 1);
+    const tool = defineTool({ name: "refund", effect: "write", input: z.object({ amount: z.number().positive(), order: z.string() }), execute: fn });
+    const o = await rt.startRun({ agent: "a" }).call(tool, { amount: -5 } as never);
+    expect(o.ok).toBe(false);
+    if (o.ok) return;
+    expect(o.failure.kind).toBe("invalid_input");
+    expect(o.failure.message).toContain("`amount`");
+    expect(o.failure.message).toContain("`order`");
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("rejects a malformed response at the boundary", async () => {
+    const { rt } = runtime();
+    const tool = defineTool({ name: "balance", effect: "read", output: z.object({ cents: z.number().int() }), execute: async () => ({ amount: "12.00" }) as never });
+    const o = await rt.startRun({ agent: "a" }).call(tool, {});
+    expect(o).toMatchObject({ ok: false, failure: { kind: "invalid_output" } });
+    if (!o.ok) expect(o.failure.message).toContain("`cents`");
+  });
+
+  it("rejects a response JSON cannot carry", async () => {
+    const { rt } = runtime();
+    const tool = defineTool({ name: "big", effect: "read", execute: async () => ({ n: 10n }) });
+    const o = await rt.startRun({ agent: "a" }).call(tool, {});
+    expect(o).toMatchObject({ ok: false, failure: { kind: "invalid_output" } });
+    if (!o.ok) expect(o.failure.message).toContain("n is a bigint");
+  });
+
+  it("rejects an implausible response through the semantic check", async () => {
+    const { rt } = runtime();
+    const tool = defineTool({
+      name: "fx",
+      effect: "read",
+      execute: async () => ({ eurUsd: 108 }),
+      check: (o: { eurUsd: number }) => (o.eurUsd > 10 ? `EUR/USD of ${o.eurUsd} is off by orders of magnitude` : undefined),
+    });
+    const o = await rt.startRun({ agent: "a" }).call(tool, {});
+    expect(o).toMatchObject({ ok: false, failure: { kind: "implausible_output", detail: { reason: "EUR/USD of 108 is off by orders of magnitude" } } });
+  });
+});
+
+describe("idempotency through the run", () => {
+  const charges: unknown[] = [];
+  const pay = defineTool({
+    name: "pay",
+    effect: "write",
+    input: z.object({ invoice: z.string(), cents: z.number() }),
+    execute: async (a, ctx) => {
+      charges.push({ ...a, key: ctx.idempotencyKey });
+      return { chargeId: `ch_${charges.length}` };
+    },
+  });
+
+  it("replays a repeated write without executing it, whatever the key order, using no step", async () => {
+    charges.length = 0;
+    const { rt } = runtime();
+    const run = rt.startRun({ agent: "a" });
+    const first = await run.call(pay, { invoice: "inv-1", cents: 500 });
+    const again = await run.call(pay, { cents: 500, invoice: "inv-1" } as never);
+    expect(first).toMatchObject({ ok: true, value: { chargeId: "ch_1" }, replayed: false });
+    expect(again).toMatchObject({ ok: true, value: { chargeId: "ch_1" }, replayed: true });
+    expect(charges).toHaveLength(1);
+    expect(run.steps).toBe(1);
+  });
+
+  it("keys by run by default: another run's same intent executes", async () => {
+    charges.length = 0;
+    const { rt } = runtime();
+    await rt.startRun({ agent: "a" }).call(pay, { invoice: "inv-1", cents: 500 });
+    await rt.startRun({ agent: "a" }).call(pay, { invoice: "inv-1", cents: 500 });
+    expect(charges).toHaveLength(2);
+  });
+
+  it("an explicit key is global within the store and conflicts on other arguments", async () => {
+    charges.length = 0;
+    const { rt } = runtime();
+    const payInvoice = defineTool({ ...pay.spec, name: "pay-invoice", idempotencyKey: (a: { invoice: string }) => `invoice:${a.invoice}` });
+    const a = await rt.startRun({ agent: "a" }).call(payInvoice, { invoice: "inv-9", cents: 100 });
+    const b = await rt.startRun({ agent: "b" }).call(payInvoice, { invoice: "inv-9", cents: 100 });
+    const c = await rt.startRun({ agent: "c" }).call(payInvoice, { invoice: "inv-9", cents: 999 });
+    expect(a).toMatchObject({ ok: true, replayed: false });
+    expect(b).toMatchObject({ ok: true, replayed: true, value: (a as { value: unknown }).value });
+    expect(c).toMatchObject({ ok: false, failure: { kind: "idempotency_conflict" } });
+    expect(charges).toHaveLength(1);
+    expect(charges[0]).toMatchObject({ key: "invoice:inv-9" });
+  });
+
+  it("concurrent duplicates wait for the first and get its outcome", async () => {
+    charges.length = 0;
+    const { rt, clock } = runtime();
+    const slow = defineTool({ ...pay.spec, name: "slow-pay", execute: async (a: { invoice: string }, ctx) => { await clock.sleep(100); return pay.spec.execute(a as never, ctx); } });
+    const run = rt.startRun({ agent: "a" });
+    const all = Promise.all([1, 2, 3].map(() => run.call(slow, { invoice: "inv-2", cents: 1 })));
+    await clock.advance(100);
+    const outcomes = await all;
+    expect(charges).toHaveLength(1);
+    expect(outcomes.map((o) => o.ok && o.value)).toEqual([{ chargeId: "ch_1" }, { chargeId: "ch_1" }, { chargeId: "ch_1" }]);
+    expect(outcomes.map((o) => o.replayed)).toEqual([false, true, true]);
+    expect(run.steps).toBe(1);
+  });
+
+  it("a failed write releases its key: the repeat runs again with the same key", async () => {
+    const keys: (string | undefined)[] = [];
+    let n = 0;
+    const { rt } = runtime({ maxConsecutiveFailures: 5 });
+    const flaky = defineTool({ name: "transfer", effect: "write", retry: false, execute: async (_: { to: string }, ctx) => { keys.push(ctx.idempotencyKey); if (++n === 1) throw new Error("connection reset"); return "done"; } });
+    const run = rt.startRun({ agent: "a" });
+    expect((await run.call(flaky, { to: "x" })).ok).toBe(false);
+    expect(await run.call(flaky, { to: "x" })).toMatchObject({ ok: true, replayed: false });
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toBe(keys[1]);
+  });
+
+  it("keeps completed keys for the retention period only", async () => {
+    charges.length = 0;
+    const clock = new ManualClock();
+    const rt = createRuntime({ clock, idempotency: { retentionMs: 1_000 } });
+    const payInvoice = defineTool({ ...pay.spec, name: "pay-once", idempotencyKey: (a: { invoice: string }) => a.invoice });
+    await rt.startRun({ agent: "a" }).call(payInvoice, { invoice: "i", cents: 1 });
+    await clock.advance(999);
+    expect(await rt.startRun({ agent: "a" }).call(payInvoice, { invoice: "i", cents: 1 })).toMatchObject({ replayed: true });
+    await clock.advance(1);
+    expect(await rt.startRun({ agent: "a" }).call(payInvoice, { invoice: "i", cents: 1 })).toMatchObject({ replayed: false });
+    expect(charges).toHaveLength(2);
+  });
+
+  it("refuses arguments that cannot be keyed", async () => {
+    const { rt } = runtime();
+    const o = await rt.startRun({ agent: "a" }).call(defineTool({ name: "w", effect: "write", execute: async () => 1 }), { n: 1n });
+    expect(o).toMatchObject({ ok: false, failure: { kind: "invalid_input" } });
+  });
+});
+
+describe("the chain breaker and run limits", () => {
+  const failing = defineTool({ name: "crm", effect: "read", retry: false, breaker: false, execute: async () => { throw new ToolError("500 from CRM"); } });
+  const fine = defineTool({ name: "echo", effect: "read", execute: async (x: unknown) => x });
+
+  it("halts the run after maxConsecutiveFailures failures in a row; later calls get run_halted with the reason", async () => {
+    const { rt } = runtime();
+    const run = rt.startRun({ agent: "a" });
+    await run.call(failing, {});
+    expect(run.mode).toBe("normal");
+    await run.call(failing, {});
+    expect(run.mode).toBe("halted");
+    const o = await run.call(fine, 1);
+    expect(o).toMatchObject({ ok: false, failure: { kind: "run_halted" } });
+    if (!o.ok) expect(o.failure.message).toContain("the last 2 calls failed (crm: tool_error, crm: tool_error)");
+  });
+
+  it("a success resets the streak", async () => {
+    const { rt } = runtime();
+    const run = rt.startRun({ agent: "a" });
+    await run.call(failing, {});
+    await run.call(fine, 1);
+    await run.call(failing, {});
+    expect(run.mode).toBe("normal");
+  });
+
+  it("approval_required does not count toward the chain", async () => {
+    const { rt } = runtime({ maxConsecutiveFailures: 1 });
+    const run = rt.startRun({ agent: "a", policy: { countsTowardChain: (k) => k !== "approval_required" && k !== "tool_error" } });
+    await run.call(failing, {});
+    expect(run.mode).toBe("normal");
+  });
+
+  it("refused mutations count: an agent insisting on a frozen action is halted", async () => {
+    const { rt } = runtime();
+    const drop = defineTool({ name: "drop_table", effect: "destructive", execute: vi.fn() });
+    const run = rt.startRun({ agent: "a", policy: { freeze: true } });
+    expect(await run.call(drop, { table: "users" })).toMatchObject({ ok: false, failure: { kind: "frozen" } });
+    await run.call(drop, { table: "users" });
+    expect(run.mode).toBe("halted");
+    expect(run.reason).toContain("drop_table: frozen");
+    expect(drop.spec.execute).not.toHaveBeenCalled();
+  });
+
+  it("past the step limit the call gets step_limit, not run_halted; replays use no step", async () => {
+    const { rt } = runtime();
+    const run = rt.startRun({ agent: "a", policy: { maxSteps: 2 } });
+    const w = defineTool({ name: "w", effect: "write", execute: async () => "ok" });
+    await run.call(w, { a: 1 });
+    await run.call(w, { a: 1 }); // replay
+    await run.call(fine, 1);
+    expect(await run.call(fine, 2)).toMatchObject({ ok: false, failure: { kind: "step_limit" } });
+  });
+
+  it("after the deadline a call gets deadline_exceeded", async () => {
+    const { rt, clock } = runtime();
+    const run = rt.startRun({ agent: "a", policy: { deadlineMs: 1_000 } });
+    expect((await run.call(fine, 1)).ok).toBe(true);
+    await clock.advance(1_000);
+    expect(await run.call(fine, 1)).toMatchObject({ ok: false, failure: { kind: "deadline_exceeded" } });
+  });
+
+  it("a stopped run executes nothing more", async () => {
+    const { rt } = runtime();
+    const fn = vi.fn(async () => 1);
+    const run = rt.startRun({ agent: "a" });
+    await run.stop("the user said stop");
+    expect(await run.call(defineTool({ name: "t", effect: "read", execute: fn }), {})).toMatchObject({ ok: false, failure: { kind: "run_halted" } });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("rejects nonsense policy values when the runtime or the run is made", () => {
+    expect(() => createRuntime({ policy: { maxSteps: -1 } })).toThrow("maxSteps must be a whole number of at least 1, not -1");
+    const rt = createRuntime();
+    expect(() => rt.startRun({ agent: "a", policy: { destructive: { maxPerRun: -1 } } })).toThrow("destructive.maxPerRun");
+  });
+});
+
+describe("the runtime", () => {
+  it("shares a tool's breaker across runs: one run's failures cut the tool off for the next", async () => {
+    const { rt } = runtime({ maxConsecutiveFailures: 100 });
+    const fn = vi.fn(async () => { throw new Error("503"); });
+    const api = defineTool({ name: "api", effect: "read", retry: false, breaker: { minCalls: 3, windowSize: 5 }, execute: fn });
+    for (let i = 0; i < 3; i++) await rt.startRun({ agent: "a" }).call(api, {});
+    const o = await rt.startRun({ agent: "b" }).call(api, {});
+    expect(o).toMatchObject({ ok: false, failure: { kind: "breaker_open" } });
+    expect(fn).toHaveBeenCalledTimes(3);
+  });
+
+  it("adopts a breaker opened by another process on the same store", async () => {
+    const store = memoryStore();
+    const clock = new ManualClock();
+    const fn = vi.fn(async () => { throw new Error("503"); });
+    const api = defineTool({ name: "api", effect: "read", retry: false, breaker: { minCalls: 2, windowSize: 2 }, execute: fn });
+    const one = createRuntime({ store, clock, breakerSyncMs: 10 });
+    const two = createRuntime({ store, clock, breakerSyncMs: 10 });
+    const run2 = two.startRun({ agent: "b" });
+    const ok = defineTool({ name: "api", effect: "read", execute: async () => "up" });
+    expect((await run2.call(ok, {})).ok).toBe(true); // two knows the tool, breaker closed
+    const run1 = one.startRun({ agent: "a", policy: { maxConsecutiveFailures: 10 } });
+    await run1.call(api, {});
+    await run1.call(api, {});
+    await new Promise((r) => setTimeout(r, 50)); // the sync interval is real time
+    expect(await run2.call(ok, {})).toMatchObject({ ok: false, failure: { kind: "breaker_open" } });
+    await Promise.all([one.close(), two.close()]);
+  });
+
+  it("a bad store description is a clear error at start", async () => {
+    const rt = createRuntime({ store: "mongodb://nope" });
+    await expect(rt.ready()).rejects.toThrow(/mongodb:\/\/nope/);
+  });
+
+  it("close waits for calls in flight but not for executions that already timed out", async () => {
+    const rt = createRuntime();
+    const run = rt.startRun({ agent: "a" });
+    let finish!: () => void;
+    const slowButFine = defineTool({ name: "slow", effect: "read", execute: () => new Promise<string>((r) => (finish = () => r("done"))) });
+    const hung = defineTool({ name: "hung", effect: "read", timeoutMs: 20, retry: false, execute: () => new Promise(() => {}) });
+    expect(await run.call(hung, {})).toMatchObject({ ok: false, failure: { kind: "timeout" } });
+    const pending = run.call(slowButFine, {});
+    let closed = false;
+    const closing = rt.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(closed).toBe(false);
+    finish();
+    await closing;
+    expect(await pending).toMatchObject({ ok: true, value: "done" });
+  });
+});
