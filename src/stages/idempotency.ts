@@ -41,7 +41,8 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight): Pro
   try {
     call.key = tool.spec.idempotencyKey
       ? tool.spec.idempotencyKey(call.args, { runId: run.runId, tool: tool.name })
-      : `bw_${digest(`${run.runId}\u0000${tool.name}\u0000${canonical}`)}`;
+      : // Readable and unique without a second hash: the run, the tool, the arguments' digest.
+        `${run.runId}:${tool.name}:${call.fingerprint}`;
   } catch (e) {
     return fail(failures.invalidInput(tool.name, [`its idempotencyKey function failed: ${describeThrown(e)}`]));
   }
