@@ -1,0 +1,98 @@
+/**
+ * A clock for simulations: time stands still while the program has work to do, and jumps
+ * to the next timer as soon as it is idle. A tool that "hangs for ten minutes" costs no
+ * real time, and timeouts, backoff, breakers and deadlines behave as they would in real
+ * time, in the same order. Drive a simulation with `clock.run(work)`.
+ */
+import type { Clock } from "../clock.js";
+
+interface Timer {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/** Where simulated time starts, unless told otherwise: 2026-01-01T00:00:00Z. */
+export const SIM_START = Date.UTC(2026, 0, 1);
+
+export class SimClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private readonly timers = new Map<number, Timer>();
+
+  constructor(start = SIM_START) {
+    this.current = start;
+  }
+
+  now() {
+    return this.current;
+  }
+
+  timer(ms: number, fn: () => void) {
+    const id = this.seq++;
+    this.timers.set(id, { at: this.current + Math.max(0, ms), seq: id, fn });
+    return () => void this.timers.delete(id);
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const cancel = this.timer(ms, () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      const onAbort = () => {
+        cancel();
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Move time forward by `ms` without firing anything (a pause between an agent's turns). */
+  skip(ms: number) {
+    this.current += ms;
+  }
+
+  /**
+   * Run `work` to completion, firing timers in time order whenever nothing else is left
+   * to do. Throws if `work` waits with no timer left to wake it (a simulation bug).
+   */
+  async run<T>(work: Promise<T>): Promise<T> {
+    let done = false;
+    let failed = false;
+    let value: T | undefined;
+    let error: unknown;
+    work.then(
+      (v) => ((done = true), (value = v)),
+      (e) => ((done = failed = true), (error = e)),
+    );
+    for (;;) {
+      await idle();
+      if (done) break;
+      let next: [number, Timer] | undefined;
+      for (const entry of this.timers)
+        if (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[1].seq < next[1].seq)) next = entry;
+      if (!next) {
+        // I/O may still be pending (a store, a child process): give it real time.
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+      this.timers.delete(next[0]);
+      this.current = Math.max(this.current, next[1].at);
+      next[1].fn();
+    }
+    if (failed) throw error;
+    return value as T;
+  }
+
+  /** Timers still waiting. */
+  get pending() {
+    return this.timers.size;
+  }
+}
+
+/** Let queued promise jobs and immediate callbacks run. */
+async function idle() {
+  for (let i = 0; i < 3; i++) await new Promise<void>((r) => setImmediate(r));
+}
