@@ -56,11 +56,13 @@ export interface KeyContext {
   tool: string;
 }
 
+// Callbacks are written as methods: their parameters are then checked bivariantly, so a
+// Tool<{ id: string }, never> (a tool that only throws) is still a Tool.
 export interface ToolSpec<I, O> {
   name: string;
   description?: string;
   effect: Effect;
-  execute: (args: I, ctx: ToolContext) => Promise<O> | O;
+  execute(args: I, ctx: ToolContext): Promise<O> | O;
   /** Standard Schema (zod, valibot, arktype…) for the arguments. */
   input?: StandardSchemaV1<unknown, I>;
   /** Standard Schema for the response: a malformed response dies at the boundary. */
@@ -71,17 +73,17 @@ export interface ToolSpec<I, O> {
   /** Bulkhead: at most this many calls of this tool at once in this process [unbounded]. */
   concurrency?: number;
   /** A key for the intent of the call; global within the store, scoped by tool name. */
-  idempotencyKey?: (args: I, ctx: KeyContext) => string;
+  idempotencyKey?(args: I, ctx: KeyContext): string;
   /** Semantic check of a valid response: a reason to reject it, or nothing. */
-  check?: (output: O, args: I) => string | undefined;
+  check?(output: O, args: I): string | undefined;
   /** Read-your-writes: read the state back; true when it matches the intent, else false or why not. */
-  verify?: (args: I, output: O, ctx: ToolContext) => Promise<boolean | string> | boolean | string;
+  verify?(args: I, output: O, ctx: ToolContext): Promise<boolean | string> | boolean | string;
   /** The facts this response asserts. */
-  facts?: (output: O, args: I) => Fact[];
+  facts?(output: O, args: I): Fact[];
   /** Undo the call's effect, for rollback. */
-  compensate?: (args: I, output: O, ctx: ToolContext) => Promise<void> | void;
+  compensate?(args: I, output: O, ctx: ToolContext): Promise<void> | void;
   /** Runs before a destructive action (take a backup…); what it returns is recorded. */
-  checkpoint?: (args: I, ctx: ToolContext) => Promise<unknown> | unknown;
+  checkpoint?(args: I, ctx: ToolContext): Promise<unknown> | unknown;
   approval?: "always" | "never" | ((args: I) => boolean);
 }
 
