@@ -4,6 +4,8 @@
  * nonsense (a negative limit, a freeze window that ends before it starts).
  */
 import type { FailureKind } from "./failure.js";
+import { confidenceDefaults, type ConfidencePenalties, type ConfidencePolicy } from "./decide/confidence.js";
+import { verificationDefaults, type VerificationPolicy } from "./decide/verification.js";
 
 export interface FreezeWindow {
   from: number | string | Date;
@@ -31,9 +33,17 @@ export interface Policy {
   maxFactAgeMs?: number;
   /** How long a call waits for a human's approval before returning approval_required [0]. */
   approvalWaitMs: number;
+  /** Graceful degradation: thresholds below which the run only reads, then hands off. */
+  confidence: ConfidencePolicy;
+  /** Decision verification: the quorum of agreeing verifiers, each one's time limit. */
+  verification: VerificationPolicy;
 }
 
-export type PolicyInput = Partial<Omit<Policy, "destructive">> & { destructive?: Partial<Policy["destructive"]> };
+export type PolicyInput = Partial<Omit<Policy, "destructive" | "confidence" | "verification">> & {
+  destructive?: Partial<Policy["destructive"]>;
+  confidence?: Partial<Omit<ConfidencePolicy, "penalties">> & { penalties?: Partial<ConfidencePenalties> };
+  verification?: Partial<VerificationPolicy>;
+};
 
 /** Failures that say nothing about the health of the run's reasoning. */
 const CHAIN_NEUTRAL: ReadonlySet<FailureKind> = new Set<FailureKind>([
@@ -51,6 +61,8 @@ export const defaultPolicy: Policy = {
   destructive: { maxPerRun: 3 },
   freeze: false,
   approvalWaitMs: 0,
+  confidence: confidenceDefaults,
+  verification: verificationDefaults,
 };
 
 export class PolicyError extends TypeError {
@@ -67,6 +79,12 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
     if (o === undefined) continue;
     if (typeof o !== "object" || o === null) throw new PolicyError(`expected an object, got ${JSON.stringify(o)}`);
     p = { ...p, ...stripUndefined(o), destructive: { ...p.destructive, ...stripUndefined(o.destructive ?? {}) } } as Policy;
+    p.confidence = {
+      ...p.confidence,
+      ...stripUndefined(o.confidence ?? {}),
+      penalties: { ...p.confidence.penalties, ...stripUndefined(o.confidence?.penalties ?? {}) },
+    } as ConfidencePolicy;
+    p.verification = { ...p.verification, ...stripUndefined(o.verification ?? {}) };
   }
   wholeAtLeast("maxSteps", p.maxSteps, 1);
   wholeAtLeast("maxConsecutiveFailures", p.maxConsecutiveFailures, 1);
@@ -76,9 +94,23 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   if (p.maxFactAgeMs !== undefined) positive("maxFactAgeMs", p.maxFactAgeMs);
   if (!(p.approvalWaitMs >= 0 && Number.isFinite(p.approvalWaitMs)))
     throw new PolicyError(`approvalWaitMs must be 0 or more milliseconds, not ${JSON.stringify(p.approvalWaitMs)}`);
+  checkConfidence(p.confidence);
+  wholeAtLeast("verification.quorum", p.verification.quorum, 1);
+  if (!(p.verification.timeoutMs > 0) || !Number.isFinite(p.verification.timeoutMs)) positive("verification.timeoutMs", p.verification.timeoutMs);
   if (typeof p.countsTowardChain !== "function") throw new PolicyError("countsTowardChain must be a function of a failure kind");
   p.freeze = normalizeFreeze(p.freeze);
   return p;
+}
+
+function checkConfidence(c: ConfidencePolicy) {
+  const share = (name: string, v: unknown) => {
+    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new PolicyError(`confidence.${name} must be a number from 0 to 1, not ${JSON.stringify(v)}`);
+  };
+  share("readOnlyBelow", c.readOnlyBelow);
+  share("handoffBelow", c.handoffBelow);
+  if (c.handoffBelow > c.readOnlyBelow)
+    throw new PolicyError(`confidence.handoffBelow (${c.handoffBelow}) must not be above confidence.readOnlyBelow (${c.readOnlyBelow}): a run narrows to reading before it hands off`);
+  for (const [k, v] of Object.entries(c.penalties)) share(`penalties.${k}`, v);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

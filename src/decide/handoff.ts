@@ -1,0 +1,98 @@
+/**
+ * Handoff: when a run's confidence falls too low it stops acting and a person takes
+ * over. The handoff record is what that person needs, written to the store: why, the
+ * facts in play (current and contested), the last calls and decisions, the confidence.
+ */
+import { canonicalJson } from "../canonical-json.js";
+import type { Outcome } from "../failure.js";
+import type { HandoffRecord } from "../store/types.js";
+import type { Effect } from "../tool.js";
+import type { LedgerSnapshot } from "./ledger.js";
+
+/** Calls and decisions kept for the handoff context. */
+const KEPT = 10;
+/** Arguments longer than this (as JSON) are cut in the handoff context. */
+const ARGS_PREVIEW_CHARS = 2_000;
+
+export interface CallSummary {
+  callId: string;
+  tool: string;
+  effect: Effect;
+  args: unknown;
+  ok: boolean;
+  /** The failure kind, when it failed. */
+  kind?: string;
+  at: number;
+}
+
+export interface DecisionSummary {
+  text: string;
+  verdict: string;
+  reasons: string[];
+  at: number;
+}
+
+export interface HandoffContext {
+  confidence: number;
+  facts: LedgerSnapshot;
+  lastCalls: CallSummary[];
+  lastDecisions: DecisionSummary[];
+}
+
+/** The run's recent history, bounded. */
+export class RecentHistory {
+  private readonly calls: CallSummary[] = [];
+  private readonly decisions: DecisionSummary[] = [];
+
+  call(c: { callId: string; tool: string; effect: Effect; args: unknown }, outcome: Outcome<unknown>, at: number) {
+    push(this.calls, { ...c, args: preview(c.args), ok: outcome.ok, ...(outcome.ok ? {} : { kind: outcome.failure.kind }), at });
+  }
+
+  decision(d: DecisionSummary) {
+    push(this.decisions, { ...d, text: d.text.length > ARGS_PREVIEW_CHARS ? `${d.text.slice(0, ARGS_PREVIEW_CHARS)}…` : d.text });
+  }
+
+  get lastCalls(): CallSummary[] {
+    return [...this.calls];
+  }
+
+  get lastDecisions(): DecisionSummary[] {
+    return [...this.decisions];
+  }
+}
+
+export function handoffRecord(o: {
+  id: string;
+  runId: string;
+  agent: string;
+  reason: string;
+  at: number;
+  confidence: number;
+  facts: LedgerSnapshot;
+  history: RecentHistory;
+}): HandoffRecord & { context: HandoffContext } {
+  return {
+    id: o.id,
+    runId: o.runId,
+    agent: o.agent,
+    reason: o.reason,
+    context: { confidence: o.confidence, facts: o.facts, lastCalls: o.history.lastCalls, lastDecisions: o.history.lastDecisions },
+    status: "open",
+    at: o.at,
+  };
+}
+
+function push<T>(list: T[], item: T) {
+  list.push(item);
+  if (list.length > KEPT) list.shift();
+}
+
+function preview(args: unknown): unknown {
+  let text: string;
+  try {
+    text = canonicalJson(args ?? null);
+  } catch {
+    return "(arguments not representable as JSON)";
+  }
+  return text.length > ARGS_PREVIEW_CHARS ? { truncated: `${text.slice(0, ARGS_PREVIEW_CHARS)}…`, chars: text.length } : JSON.parse(text);
+}

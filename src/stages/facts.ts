@@ -1,0 +1,64 @@
+/**
+ * Facts: the facts a response asserts (the tool's `facts(output, args)`) are checked and
+ * reconciled with the run's ledger. A malformed fact, or a `facts` hook that throws, is
+ * `invalid_output`; a fact older than `maxFactAgeMs` is `stale_data` (nothing of the
+ * response enters the ledger); a fact that ties with a different value is a
+ * `contradiction`. A fact that loses to a stronger source does not fail the call: the
+ * outcome carries a note with the current value, its source, and why it wins.
+ */
+import { FactError, FactLedger, MAX_FACTS_PER_CALL, normalizeFact, type CheckedFact } from "../decide/ledger.js";
+import { describeThrown, failures, notes } from "../failure.js";
+import type { Call, Env, StageResult } from "../call.js";
+
+export async function facts(call: Call, env: Env): Promise<StageResult> {
+  const { tool, run } = call;
+  const declare = tool.spec.facts;
+  if (!declare) return undefined;
+  let raw: unknown;
+  try {
+    raw = await declare(call.output, call.args);
+  } catch (e) {
+    return failures.factsUnreadable(tool.name, `its facts hook threw: ${describeThrown(e)}`);
+  }
+  if (!Array.isArray(raw)) return failures.factsUnreadable(tool.name, `its facts hook returned ${raw === null ? "null" : typeof raw}, not a list of facts`);
+  if (raw.length > MAX_FACTS_PER_CALL) return failures.factsUnreadable(tool.name, `it asserts ${raw.length} facts, more than the limit of ${MAX_FACTS_PER_CALL}`);
+
+  const now = env.clock.now();
+  const checked: CheckedFact[] = [];
+  for (const f of raw) {
+    try {
+      checked.push(normalizeFact(f, { tool: tool.name, callId: call.callId, now }));
+    } catch (e) {
+      if (e instanceof FactError) return failures.invalidFact(tool.name, e.key, e.problem);
+      throw e;
+    }
+  }
+  const maxAge = run.policy.maxFactAgeMs;
+  if (maxAge !== undefined) {
+    for (const f of checked) {
+      if (f.asOf !== undefined && now - f.asOf > maxAge) return failures.staleData(f.key, now - f.asOf, maxAge, f.source);
+    }
+  }
+
+  const ledger = (run.ledger ??= new FactLedger());
+  let contradiction: StageResult;
+  for (const f of checked) {
+    const o = ledger.offer(f);
+    if (o.status === "lost") {
+      (call.notes ??= []).push(notes.factSuperseded(f.key, { value: show(f.value), source: f.source }, { value: show(o.winner.value), source: o.winner.source }, o.why));
+    } else if (o.status === "disputed") {
+      (call.notes ??= []).push(notes.factDisputed(f.key, o.contenders.map((c) => c.source)));
+    } else if (o.status === "contradiction") {
+      contradiction ??= failures.contradiction(
+        f.key,
+        `${o.contenders.map((c) => `${show(c.value)} from ${c.source}`).join(" against ")}, with the same authority (${f.authority}) and no newer version or date to tell them apart`,
+      );
+    }
+  }
+  return contradiction;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
