@@ -7,7 +7,10 @@ export default defineConfig({
   resolve: {
     // Tests import the package by its public name, as users do, but run against the
     // sources so that no build is needed before `npm test`.
-    alias: [{ find: /^bulwark$/, replacement: src("index.ts") }],
+    alias: [
+      { find: /^bulwark$/, replacement: src("index.ts") },
+      { find: /^bulwark\/chaos$/, replacement: src("chaos/index.ts") },
+    ],
   },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],

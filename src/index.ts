@@ -12,3 +12,5 @@ export { ManualClock, systemClock } from "./clock.js";
 export type { Clock } from "./clock.js";
 export { memoryStore } from "./store/memory.js";
 export type * from "./store/types.js";
+export { DriftDetector, driftDefaults, chiSquareSurvival } from "./telemetry/drift.js";
+export type { DriftAlert, DriftCheck, DriftOptions } from "./telemetry/drift.js";

@@ -1,0 +1,62 @@
+/**
+ * Drift of the agent's decisions. A refund agent approves about half of the requests it
+ * sees; after a model update it starts approving nine in ten. Nothing fails and no
+ * call errs, so nothing but the distribution of its decisions shows it. Through
+ * Bulwark, a drift detector compares a window of recent decisions with a baseline and
+ * alerts. An alert that fires on a healthy twin is a false halt.
+ * Incident: the shift went on for 200 decisions with no alert.
+ */
+import { DriftDetector } from "../../telemetry/drift.js";
+import { play, type Scenario } from "../scenario.js";
+
+export const ALERT_WITHIN = 200;
+const DECISIONS = 1000;
+type Mix = [string, number][];
+const before: Mix = [
+  ["approve", 0.55],
+  ["deny", 0.35],
+  ["escalate", 0.1],
+];
+const after: Mix = [
+  ["approve", 0.9],
+  ["deny", 0.08],
+  ["escalate", 0.02],
+];
+
+export const decisionDrift: Scenario = {
+  name: "decision-drift",
+  title: "drift of the agent's decisions: no alert within 200 decisions",
+  episode: (o) => {
+    let shiftAt = Infinity;
+    let alertedAt: number | undefined;
+    let falseAlerts = 0;
+    return play(
+      o,
+      {},
+      async ({ agent, say }) => {
+        const detector = agent.hands.guarded ? new DriftDetector("refund decisions") : undefined;
+        shiftAt = o.faulty ? agent.random.int(500, 700) : Infinity;
+        for (let i = 0; i < DECISIONS; i++) {
+          let u = agent.random();
+          const mix = i >= shiftAt ? after : before;
+          let decision = mix[mix.length - 1]![0];
+          for (const [k, p] of mix) if ((u -= p) < 0) {
+            decision = k;
+            break;
+          }
+          const alert = detector?.observe(decision);
+          if (!alert) continue;
+          if (i < shiftAt) {
+            falseAlerts++;
+            detector!.reset();
+          } else if (alertedAt === undefined) {
+            alertedAt = i;
+            say(`  decision ${i}: ${alert.message}`);
+          }
+        }
+        return falseAlerts === 0;
+      },
+      () => (shiftAt < Infinity && (alertedAt === undefined || alertedAt - shiftAt > ALERT_WITHIN) ? 1 : 0),
+    );
+  },
+};
