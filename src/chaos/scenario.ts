@@ -8,6 +8,7 @@
 import { createRuntime, type Runtime } from "../runtime.js";
 import type { Run } from "../run.js";
 import type { PolicyInput } from "../policy.js";
+import type { Verifier } from "../decide/verification.js";
 import { SimAgent, bareHands, guardedHands, carelessHabits, type Habits } from "./agent.js";
 import { seeded, type Random } from "./random.js";
 import { SimClock } from "./sim-clock.js";
@@ -66,6 +67,8 @@ export interface PlayOptions {
   policy?: PolicyInput;
   habits?: Partial<Habits>;
   agent?: string;
+  /** Second paths that check the run's decisions (`run.verifyDecision`). */
+  verifiers?: Verifier[];
 }
 
 /**
@@ -92,6 +95,7 @@ export async function play(
       random: root.fork(),
       onError: () => {},
       ...(setup.policy ? { policy: setup.policy } : {}),
+      ...(setup.verifiers ? { verifiers: setup.verifiers } : {}),
     });
     run = runtime.startRun({ agent: setup.agent ?? "chaos-agent" });
   }

@@ -5,20 +5,40 @@
 import type { Scenario } from "../scenario.js";
 import { brownout } from "./brownout.js";
 import { codeFreeze } from "./code-freeze.js";
+import { confidenceCollapse } from "./confidence-collapse.js";
+import { contradictingLedgers } from "./contradicting-ledgers.js";
 import { decisionDrift } from "./decision-drift.js";
 import { paymentLostResponse } from "./payment-lost-response.js";
+import { plausibleWrong } from "./plausible-wrong.js";
 import { schemaDrift } from "./schema-drift.js";
 import { silentWrite } from "./silent-write.js";
 import { slowTool } from "./slow-tool.js";
+import { staleFaq } from "./stale-faq.js";
 
 export const scenarios: readonly Scenario[] = [
   paymentLostResponse,
   brownout,
   codeFreeze,
   silentWrite,
+  staleFaq,
   schemaDrift,
+  plausibleWrong,
+  contradictingLedgers,
+  confidenceCollapse,
   slowTool,
   decisionDrift,
 ];
 
-export { brownout, codeFreeze, decisionDrift, paymentLostResponse, schemaDrift, silentWrite, slowTool };
+export {
+  brownout,
+  codeFreeze,
+  confidenceCollapse,
+  contradictingLedgers,
+  decisionDrift,
+  paymentLostResponse,
+  plausibleWrong,
+  schemaDrift,
+  silentWrite,
+  slowTool,
+  staleFaq,
+};

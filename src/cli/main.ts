@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/**
+ * The `bulwark` command. One file per command in this folder; each uses only the public
+ * API (`bulwark` and `bulwark/chaos`), as a user's program would.
+ */
+import { Command } from "commander";
+import { chaosCommand } from "./chaos.js";
+import { demoCommand } from "./demo.js";
+
+const program = new Command("bulwark")
+  .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
+  .showHelpAfterError();
+
+program.addCommand(demoCommand());
+program.addCommand(chaosCommand());
+
+await program.parseAsync(process.argv);
