@@ -59,6 +59,8 @@ export const carelessHabits: Habits = { retriesOnError: 2, repeats: 0.3 };
 export class SimAgent {
   /** Calls made, repeats and retries included. */
   calls = 0;
+  /** What each attempt of the latest `try` saw: "ok" or the failure's kind. */
+  tried: string[] = [];
   constructor(
     readonly hands: Hands,
     readonly random: Random,
@@ -73,8 +75,10 @@ export class SimAgent {
 
   /** A call, retried on any error as models do (they do not read the message). */
   async try<I, O>(tool: Tool<I, O>, args: I): Promise<Seen<O>> {
-    let seen = await this.once(tool, args);
-    for (let i = 0; !seen.ok && i < this.habits.retriesOnError; i++) seen = await this.once(tool, args);
+    this.tried = [];
+    const note = (s: Seen<O>) => (this.tried.push(s.ok ? "ok" : (s.kind ?? "error")), s);
+    let seen = note(await this.once(tool, args));
+    for (let i = 0; !seen.ok && i < this.habits.retriesOnError; i++) seen = note(await this.once(tool, args));
     return seen;
   }
 

@@ -11,7 +11,7 @@ export { SimAgent, bareHands, guardedHands, carelessHabits } from "./agent.js";
 export type { Habits, Hands, Seen } from "./agent.js";
 export { play } from "./scenario.js";
 export type { EpisodeOptions, EpisodeResult, PlayOptions, Scenario, Stage } from "./scenario.js";
-export { scenarios } from "./scenarios/index.js";
+export * from "./scenarios/index.js";
 export { PaymentApi } from "./scenarios/payment-lost-response.js";
 export { runScenario, runSuite } from "./suite.js";
 export type { ScenarioReport, SideReport, SuiteOptions, SuiteReport } from "./suite.js";

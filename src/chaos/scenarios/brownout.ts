@@ -49,7 +49,7 @@ export const brownout: Scenario = {
           const agent = session();
           const seen = await agent.try(stock, { sku: `sku-${random.int(100, 999)}` });
           if (seen.ok) answered++;
-          say(`  session ${i + 1}: ${seen.ok ? "in stock" : `failed (${seen.kind ?? "error"})`}; calls into the dead service so far beyond ${STORM_AFTER} failures in a row: ${intoTheStorm}`);
+          say(`  session ${i + 1}: ${agent.tried.join(", ")}; calls into the dead service after ${STORM_AFTER} failures in a row: ${intoTheStorm}`);
           clock.skip(random.int(2_000, 8_000));
         }
         return answered === 8;

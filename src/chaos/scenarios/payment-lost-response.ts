@@ -22,10 +22,16 @@ export class PaymentApi {
   readonly charges: Charge[] = [];
   private readonly byKey = new Map<string, Charge>();
 
+  constructor(private readonly say: (line: string) => void = () => {}) {}
+
   charge(invoice: string, amountCents: number, idempotencyKey?: string): Charge {
     const earlier = idempotencyKey ? this.byKey.get(idempotencyKey) : undefined;
-    if (earlier) return earlier;
+    if (earlier) {
+      this.say(`    the API sees idempotency key ${idempotencyKey!.slice(0, 14)}… again: returns ${earlier.id}, charges nothing`);
+      return earlier;
+    }
     const c = { id: `ch_${this.charges.length + 1}`, invoice, amountCents };
+    this.say(`    the API charges the card: ${c.id}${idempotencyKey ? "" : " (no idempotency key)"}`);
     this.charges.push(c);
     if (idempotencyKey) this.byKey.set(idempotencyKey, c);
     return c;
@@ -44,7 +50,7 @@ export const paymentLostResponse: Scenario = {
   name: "payment-lost-response",
   title: "lost response on a payment: the agent pays again (duplicate charge)",
   episode: (o) => {
-    const api = new PaymentApi();
+    const api = new PaymentApi((l) => o.narrate?.(l));
     const invoice = { id: "inv_1042", amountCents: 12_900 };
     return play(
       o,
@@ -65,7 +71,7 @@ export const paymentLostResponse: Scenario = {
         });
         say(`The agent pays invoice ${invoice.id} ($${invoice.amountCents / 100}).`);
         const first = await agent.try(pay, { invoice: invoice.id, amountCents: invoice.amountCents });
-        say(first.ok ? `  payment call answered: charge ${first.value.id}` : `  payment call failed: ${first.error}`);
+        say(`  what the agent saw: ${agent.tried.join(", then ")}${first.ok ? ` (charge ${first.value.id})` : ""}`);
         clock.skip(30_000);
         const again = await agent.maybeRepeat(pay, { invoice: invoice.id, amountCents: invoice.amountCents });
         if (again) say(`  a later turn, it pays again (it lost track): ${again.ok ? `answered with charge ${again.value.id}` : again.error}`);

@@ -1,0 +1,121 @@
+/**
+ * `bulwark demo`: a short chaos pass on the embedded SQLite store, then the incidents
+ * told step by step — what the agent tried, what Bulwark did, what the bare agent would
+ * have done — and where to look next. A thin layer over `bulwark/chaos`.
+ */
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { Command } from "commander";
+import { brownout, codeFreeze, paymentLostResponse, runSuite, scenarios, staleFaq, type Scenario } from "../chaos/index.js";
+import { table } from "./chaos.js";
+
+const out = (line = "") => process.stdout.write(`${line}\n`);
+
+export function demoCommand(): Command {
+  return new Command("demo")
+    .description("see what Bulwark prevents: a short chaos pass, then the incidents told step by step")
+    .option("--runs <n>", "seeded runs per scenario in the chaos pass", (v) => Number(v), 20)
+    .action(async (flags: { runs: number }) => {
+      process.exitCode = (await demo(flags.runs)) ? 0 : 1;
+    });
+}
+
+export async function demo(runs = 20): Promise<boolean> {
+  const dir = stateDir();
+  const store = `sqlite:${join(dir, "demo.db")}`;
+  out("Bulwark is a reliability runtime for AI agents. Every tool call an agent makes goes");
+  out("through it: retries with idempotency keys, circuit breakers, freezes and stops enforced");
+  out("at the tool boundary, read-your-writes, and a ledger of facts with their sources.");
+  out();
+  out(`1. A chaos pass: ${scenarios.length} incident scenarios, ${runs} seeded runs each, played by a careless`);
+  out("   simulated agent, once calling its tools directly and once through Bulwark.");
+  out(`   (Bulwark's state: ${store.replace(process.cwd() + "/", "")})`);
+  out();
+  const report = await runSuite(scenarios, { runs, seed: 1, store });
+  out(indent(table(report)));
+  out();
+
+  out("2. What happened, step by step.");
+  await story(
+    "The payment that was charged twice",
+    "An agent pays an invoice through a payment API whose answer is sometimes lost after the card was charged. It retries on any error, and later repeats itself, as models do. The tool forwards Bulwark's idempotency key to the API, which deduplicates like Stripe.",
+    paymentLostResponse,
+    store,
+  );
+  await story(
+    "The dependency that was down",
+    "The inventory service goes down while eight support sessions need it; each agent retries on any error. Bulwark's breaker is shared by every run.",
+    brownout,
+    store,
+  );
+  await story(
+    "The bereavement fare",
+    "A support bot answers from the FAQ it reads first; the policy page, updated since, says the opposite. Both pages declare the fact with its date.",
+    staleFaq,
+    store,
+  );
+  await story(
+    "The database deleted during a code freeze",
+    "A coding agent is told not to change anything during a freeze, then told to stop. It does neither. The freeze and the stop are Bulwark policy, enforced at the tool boundary.",
+    codeFreeze,
+    store,
+  );
+
+  out("3. Where to look next.");
+  out("   npx bulwark chaos --runs 1000        the full suite; --json for machines, --scenario <name> for one");
+  out("   README.md                            wrap your own tools: defineTool, createRuntime, run.call");
+  out('   import { createFaults } from "bulwark/chaos"   chaos-test your own tools with the same injectors');
+  out(`   ${relative(process.cwd(), dir) || "."}/demo.db${" ".repeat(Math.max(1, 28 - (relative(process.cwd(), dir) || ".").length))}what this demo recorded (runs, idempotency keys, breakers)`);
+  return report.passed;
+}
+
+async function story(title: string, setting: string, scenario: Scenario, store: string) {
+  out();
+  out(`── ${title} ──`);
+  out(wrap(setting));
+  // The first seed where the bare agent causes the incident, so the story has one to tell.
+  let seed = 1;
+  while (seed < 200 && (await scenario.episode({ seed, guarded: false, faulty: true })).incidents === 0) seed++;
+  for (const guarded of [false, true]) {
+    const lines: string[] = [];
+    const r = await scenario.episode({ seed, guarded, faulty: true, store, narrate: (l) => lines.push(l) });
+    out();
+    out(guarded ? "   Through Bulwark:" : "   Without Bulwark (tools called directly):");
+    for (const l of lines) out(`   ${l}`);
+    out(`   → ${r.incidents === 0 ? "no incident" : `${r.incidents} incident${r.incidents === 1 ? "" : "s"}`}${r.completed ? ", task done" : guarded ? ", the agent was stopped before doing harm" : ""}.`);
+  }
+  out();
+}
+
+/** `.bulwark/` under the current directory, or a temporary directory if that cannot be written. */
+function stateDir(): string {
+  try {
+    const dir = join(process.cwd(), ".bulwark");
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  } catch {
+    return mkdtempSync(join(tmpdir(), "bulwark-demo-"));
+  }
+}
+
+function indent(text: string) {
+  return text
+    .split("\n")
+    .map((l) => `   ${l}`)
+    .join("\n");
+}
+
+function wrap(text: string, width = 88) {
+  const lines: string[] = [];
+  let line = "  ";
+  for (const word of text.split(" ")) {
+    if (line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = "  ";
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
