@@ -23,7 +23,12 @@ export function chaosCommand(): Command {
     .option("--scenario <name...>", "only these scenarios")
     .option("--store <spec>", 'store of the guarded runs ("memory" or "sqlite:<path>")')
     .option("--json", "print one JSON object on stdout and nothing else")
-    .action(async (flags: ChaosFlags) => {
+    .action(async function (this: Command, flags: ChaosFlags) {
+      try {
+        pick(flags.scenario);
+      } catch (e) {
+        this.error(`error: ${(e as Error).message}`);
+      }
       const report = await chaos(flags);
       process.exitCode = report.passed && report.scenarios.every((s) => s.baseline.incidents > 0) ? 0 : 1;
     });
