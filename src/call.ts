@@ -6,6 +6,7 @@ import type { Clock } from "./clock.js";
 import type { Failure, Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
+import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunMode, Store } from "./store/types.js";
 import type { Tool, ToolContext } from "./tool.js";
 
@@ -29,6 +30,10 @@ export interface RunState {
   ended: boolean;
   /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
   readonly stopSignal: AbortSignal;
+  /** Approval requests that have already passed the verification gate once (approval stage). */
+  approvalsUsed?: Set<string>;
+  /** The last verification gate passed outside a call (`run.passGate`). */
+  lastGate?: { reason: string; at: number };
 }
 
 export interface Call {
@@ -53,6 +58,8 @@ export interface Call {
   verified?: boolean;
   /** The context of the last attempt, for hooks that run after execute (verify, compensate). */
   context?: ToolContext;
+  /** What the tool's checkpoint hook returned before the action (checkpoint stage). */
+  checkpoint?: unknown;
 }
 
 export interface Env {
@@ -64,6 +71,8 @@ export interface Env {
   readonly retentionMs: number;
   /** Report an error that has no caller to go to (a background write that failed). */
   readonly onError: (error: unknown) => void;
+  /** Freezes declared at run time through the runtime (admission refuses mutations while one holds). */
+  readonly freezes?: FreezeBoard;
 }
 
 /** What a stage says: go on (undefined) or a failure. */

@@ -165,12 +165,20 @@ export const failures = {
       { limit },
     ),
 
-  frozen: (tool: string, until?: number) =>
+  frozen: (tool: string, until?: number, reason?: string) =>
     make(
       "frozen",
-      `${tool} was not run: changes are frozen${until !== undefined ? ` until ${new Date(until).toISOString()}` : ""}. Do not try to make this change another way. Reading is still allowed; tell the user the change must wait until the freeze ends.`,
+      `${tool} was not run: changes are frozen${reason ? ` (${reason})` : ""}${until !== undefined ? ` until ${new Date(until).toISOString()}` : ""}. Do not try to make this change another way. Reading is still allowed; tell the user the change must wait until the freeze ends.`,
       false,
-      until !== undefined ? { until } : undefined,
+      until !== undefined || reason ? { ...(until !== undefined ? { until } : {}), ...(reason ? { reason } : {}) } : undefined,
+    ),
+
+  checkpointFailed: (tool: string, error: string) =>
+    make(
+      "tool_error",
+      `${tool} was not run: the checkpoint taken before it (a backup to restore from) failed: ${error}. Nothing was changed. Do not try to make this change another way; tell the user it must wait until a checkpoint can be taken.`,
+      true,
+      { error, checkpoint: "failed" },
     ),
 
   approvalRequired: (tool: string, approvalId: string) =>

@@ -14,3 +14,7 @@ export { memoryStore } from "./store/memory.js";
 export type * from "./store/types.js";
 export { DriftDetector, driftDefaults, chiSquareSurvival } from "./telemetry/drift.js";
 export type { DriftAlert, DriftCheck, DriftOptions } from "./telemetry/drift.js";
+export { Approvals, ApprovalError } from "./decide/approvals.js";
+export type { ApprovalRequest } from "./decide/approvals.js";
+export type { FreezeOptions } from "./decide/freeze.js";
+export type { RollbackReport, RollbackStep, RollbackStepStatus } from "./rollback.js";

@@ -10,6 +10,11 @@ import { defaultPolicy, resolvePolicy, type Policy, type PolicyInput } from "./p
 import { HealthRegistry } from "./resilience/tool-health.js";
 import { retryBudgetDefaults, type RetryBudgetOptions } from "./resilience/retry-budget.js";
 import { Run, type RunHost } from "./run.js";
+import { Approvals } from "./decide/approvals.js";
+import { FreezeBoard, type FreezeOptions } from "./decide/freeze.js";
+import { addTools, rollback, type RollbackReport } from "./rollback.js";
+import type { Tool } from "./tool.js";
+import type { FreezeRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
@@ -31,6 +36,12 @@ export interface RuntimeOptions {
   breakerSyncMs?: number;
   /** Errors with no caller to report to (a record that could not be written) [console.warn]. */
   onError?: (error: unknown) => void;
+  /**
+   * The agent's tools, by name, for rollback (compensations are functions on tools). Runs
+   * add the tools they call; register them here (or with `registerTools`) so that a
+   * process that did not make the calls, such as `bulwark rollback`, can undo them.
+   */
+  tools?: Tool[];
 }
 
 export interface StartRunOptions {
@@ -46,6 +57,31 @@ export interface Runtime {
   /** The open store (after `ready`). */
   readonly store: Store;
   readonly policy: Readonly<Policy>;
+  /** The approval queue: list, approve, deny (shared with every process on the store). */
+  readonly approvals: Approvals;
+  /**
+   * Declare a freeze now, for every run of every process on the store: write and
+   * destructive calls are refused as `frozen` until it is lifted or its `to` passes;
+   * reads go on. `options.from`/`to` make it a window.
+   */
+  freeze(reason?: string, options?: FreezeOptions): Promise<FreezeRecord>;
+  /** Lift one declared freeze by id, or all of them; returns how many were lifted. */
+  unfreeze(id?: string): Promise<number>;
+  /** The declared freezes (not those in policies). */
+  freezes(): Promise<FreezeRecord[]>;
+  /**
+   * Stop a run, in this process or another: a run here stops at once (calls in flight
+   * are cancelled through their signal); a run elsewhere before its next call. False when
+   * no such run is known here or in the store.
+   */
+  stopRun(runId: string, reason: string): Promise<boolean>;
+  /** Add tools to the registry that rollback finds compensations in. */
+  registerTools(...tools: Tool[]): void;
+  /**
+   * Undo a run's recorded mutations, newest first, each compensation at most once, with
+   * the registered tools (plus `tools`). Asks the run to stop first (see run.rollback).
+   */
+  rollback(runId: string, tools?: Tool[]): Promise<RollbackReport>;
   /** Stop taking calls, wait for calls in flight (not for executions that already timed out), close the store. */
   close(): Promise<void>;
 }
@@ -63,11 +99,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   let store: Store | undefined;
   let health: HealthRegistry | undefined;
   let env: Env | undefined;
+  let freezes: FreezeBoard | undefined;
+  const tools = new Map<string, Tool>();
+  addTools(tools, options.tools ?? []);
+  const live = new Map<string, Run>();
   const opening = openStore(options.store ?? "memory").then((s) => {
     store = s;
     health = new HealthRegistry(clock, budget, s.breakers, onError);
     health.startSync(options.breakerSyncMs ?? 1_000);
-    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError };
+    freezes = new FreezeBoard(s, clock);
+    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes };
   });
   // The rejection is reported by ready() and by every call; not an unhandled rejection.
   opening.catch(() => {});
@@ -82,6 +123,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       return env;
     },
     inFlight,
+    tools,
+    live,
     newId: () => randomUUID(),
     track(work) {
       tracked.add(work);
@@ -94,7 +137,49 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     ready: () => (env ? Promise.resolve() : opening),
   };
 
+  const openStoreNow = async () => {
+    await opening;
+    return store!;
+  };
+
   return {
+    approvals: new Approvals(() => {
+      if (!store) throw new Error("the runtime's store is not open yet: await rt.ready()");
+      return store;
+    }, clock),
+    async freeze(reason, o) {
+      await opening;
+      return freezes!.declare(reason, o);
+    },
+    async unfreeze(id) {
+      await opening;
+      return freezes!.lift(id);
+    },
+    async freezes() {
+      await opening;
+      return freezes!.list();
+    },
+    async stopRun(runId, reason) {
+      if (typeof reason !== "string" || reason.length === 0) throw new TypeError("stopRun(runId, reason): say why");
+      const s = await openStoreNow();
+      const here = live.get(runId);
+      if (here) await here.stop(reason);
+      const there = await s.runs.requestStop(runId, reason, clock.now());
+      return Boolean(here) || there;
+    },
+    registerTools(...more) {
+      addTools(tools, more);
+    },
+    async rollback(runId, extra = []) {
+      const s = await openStoreNow();
+      const here = live.get(runId);
+      if (here) return here.rollback(extra);
+      // A run in another process: it must not go on changing what is being undone.
+      await s.runs.requestStop(runId, "rolled back", clock.now());
+      const all = new Map(tools);
+      addTools(all, extra, true);
+      return rollback({ store: s, clock, runId, tools: all });
+    },
     startRun(o) {
       if (closed) throw new Error("the runtime is closed");
       if (!o || typeof o.agent !== "string" || o.agent.length === 0) throw new TypeError("startRun needs { agent: string }");

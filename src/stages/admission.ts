@@ -20,9 +20,14 @@ export function admission(call: Call, env: Env): StageResult {
     if (run.mode === "read_only") return failures.readOnly(tool.name, run.reason ?? "confidence is low");
     const freeze = frozenAt(policy.freeze, now);
     if (freeze.frozen) return failures.frozen(tool.name, freeze.until);
+    const declared = env.freezes?.at(now);
+    if (declared) return failures.frozen(tool.name, declared.until, declared.reason);
     if (tool.effect === "destructive" && run.destructiveDone + run.destructivePending >= policy.destructive.maxPerRun)
       return failures.destructiveBudgetExceeded(tool.name, policy.destructive.maxPerRun);
-    if (run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth);
+    // A tool that may ask a person gets this check in the approval stage, after its
+    // arguments are known: an approval is itself a verification gate.
+    const mayAsk = tool.spec.approval !== undefined && tool.spec.approval !== "never";
+    if (!mayAsk && run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth);
   }
   const breaker = env.health.for(tool).breaker;
   if (breaker && breaker.state === "open") {

@@ -48,6 +48,7 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
         args: call.args,
         output: call.output ?? null,
         compensable: tool.spec.compensate !== undefined,
+        ...(call.checkpoint !== undefined ? { checkpoint: call.checkpoint } : {}),
         status: "done",
         at: env.clock.now(),
       }),

@@ -9,6 +9,8 @@ import type {
   BreakerRecord,
   BreakerStore,
   ClaimRequest,
+  FreezeRecord,
+  FreezeStore,
   ClaimResult,
   HandoffRecord,
   HandoffStore,
@@ -217,6 +219,22 @@ class MemoryHandoffs implements HandoffStore {
   }
 }
 
+class MemoryFreezes implements FreezeStore {
+  private readonly records = new Map<string, FreezeRecord>();
+  async put(f: FreezeRecord) {
+    this.records.set(f.id, copy(f));
+  }
+  async lift(id?: string) {
+    if (id !== undefined) return this.records.delete(id) ? 1 : 0;
+    const n = this.records.size;
+    this.records.clear();
+    return n;
+  }
+  async list() {
+    return [...this.records.values()].sort((a, b) => a.at - b.at).map(copy);
+  }
+}
+
 export function memoryStore(): Store {
   return {
     kind: "memory",
@@ -226,6 +244,7 @@ export function memoryStore(): Store {
     mutations: new MemoryMutations(),
     approvals: new MemoryApprovals(),
     handoffs: new MemoryHandoffs(),
+    freezes: new MemoryFreezes(),
     close: async () => {},
   };
 }

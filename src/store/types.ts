@@ -203,6 +203,41 @@ export interface HandoffStore {
   list(filter?: { status?: HandoffRecord["status"]; runId?: string }): Promise<HandoffRecord[]>;
 }
 
+// ---------------------------------------------------------------- freezes (declared at run time)
+
+/*
+ * NOTE for the durable stores (SQLite, PostgreSQL): this section is new (issue #4,
+ * mutation safety). `Store.freezes` is optional only until sqlite.ts and postgres.ts
+ * implement it; the runtime then falls back to an in-process freeze that other
+ * processes do not see. Semantics, as in memory.ts: `put` inserts or replaces by id,
+ * `lift` deletes by id (or every freeze when no id) and says how many it removed,
+ * `list` returns every declared freeze ordered by `at` (expired windows included: the
+ * caller compares times with its own clock). A small table (id primary key, data JSON)
+ * is enough; please add it to the conformance suite.
+ */
+
+/** A freeze a person declared through the API: every write and destructive call is refused while it holds. */
+export interface FreezeRecord {
+  id: string;
+  reason?: string;
+  /** Who declared it. */
+  by?: string;
+  /** When it starts (epoch ms). */
+  from: number;
+  /** When it ends (epoch ms); open-ended (until lifted) when absent. */
+  to?: number;
+  /** When it was declared. */
+  at: number;
+}
+
+export interface FreezeStore {
+  /** Declare a freeze (insert, or replace the one with the same id). */
+  put(f: FreezeRecord): Promise<void>;
+  /** Lift the freeze `id`, or every freeze when no id is given; returns how many were removed. */
+  lift(id?: string): Promise<number>;
+  list(): Promise<FreezeRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 export interface Store {
@@ -213,6 +248,8 @@ export interface Store {
   readonly mutations: MutationStore;
   readonly approvals: ApprovalStore;
   readonly handoffs: HandoffStore;
+  /** Freezes declared at run time (see the note on FreezeStore). */
+  readonly freezes?: FreezeStore;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,80 @@
+/**
+ * Approval: a person decides before the tool runs. A call whose tool says it needs
+ * approval (`approval: "always"`, or a predicate of the arguments that returns true)
+ * leaves a durable request in the store and fails as `approval_required`, or waits up to
+ * the policy's `approvalWaitMs` for the decision. The same call repeated finds its
+ * request: approved, it goes on (once: the idempotency stage replays later repeats);
+ * denied, it fails as `approval_denied`, now and every time after.
+ *
+ * It runs after validate-in because the request records the parsed arguments that will
+ * run, and before idempotency so that no key is claimed for a call that may never run.
+ * An approval is also a verification gate: it resets the run's unverified depth. Tools
+ * that may ask for approval skip admission's depth check and get it here, once it is
+ * known whether a person will look at this call. A predicate that throws asks for
+ * approval (fail closed).
+ */
+import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
+import { describeThrown, failures } from "../failure.js";
+import type { Call, Env, StageResult } from "../call.js";
+import type { ApprovalRecord } from "../store/types.js";
+
+/** How often a waiting call looks for the decision in the store. */
+export const APPROVAL_POLL_MS = 250;
+
+export async function approval(call: Call, env: Env, newId: () => string): Promise<StageResult> {
+  const { tool, run } = call;
+  const rule = tool.spec.approval;
+  if (rule === undefined || rule === "never") return undefined;
+  let needed = true;
+  if (rule !== "always") {
+    try {
+      needed = rule(call.args) === true;
+    } catch {
+      needed = true;
+    }
+  }
+  if (!needed) {
+    if (tool.effect !== "read" && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
+      return failures.verificationRequired(tool.name, run.unverifiedDepth);
+    return undefined;
+  }
+
+  let fingerprint: string;
+  try {
+    fingerprint = digest(canonicalJson({ tool: tool.name, args: call.args }));
+  } catch (e) {
+    if (e instanceof NotJsonError) return failures.invalidInput(tool.name, [e.message]);
+    throw e;
+  }
+
+  let request: ApprovalRecord | undefined;
+  try {
+    request = await env.store.approvals.find(run.runId, fingerprint);
+    if (!request) {
+      request = { id: newId(), runId: run.runId, tool: tool.name, args: call.args, fingerprint, status: "pending", requestedAt: env.clock.now() };
+      await env.store.approvals.create(request);
+    }
+    const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.startedAt + (run.policy.deadlineMs ?? Infinity));
+    while (request.status === "pending") {
+      const left = waitUntil - env.clock.now();
+      if (left <= 0) return failures.approvalRequired(tool.name, request.id);
+      try {
+        await env.clock.sleep(Math.min(left, APPROVAL_POLL_MS), run.stopSignal);
+      } catch (reason) {
+        return failures.runHalted(describeThrown(reason ?? "stopped"));
+      }
+      request = (await env.store.approvals.get(request.id)) ?? request;
+    }
+  } catch (e) {
+    return failures.storeUnavailable(tool.name, describeThrown(e));
+  }
+
+  if (request.status === "denied") return failures.approvalDenied(tool.name, request.by, request.reason);
+  // A person looked at this change: the gate is passed, once per request.
+  run.approvalsUsed ??= new Set();
+  if (!run.approvalsUsed.has(request.id)) {
+    run.approvalsUsed.add(request.id);
+    run.unverifiedDepth = 0;
+  }
+  return undefined;
+}
