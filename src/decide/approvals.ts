@@ -35,14 +35,14 @@ export class Approvals {
   }
 
   approve(id: string, decision: { by: string }): Promise<ApprovalRequest> {
-    return this.decide(id, "approved", decision.by, undefined);
+    return this.decide(id, "approved", decision?.by, undefined);
   }
 
   deny(id: string, decision: { by: string; reason?: string }): Promise<ApprovalRequest> {
-    return this.decide(id, "denied", decision.by, decision?.reason);
+    return this.decide(id, "denied", decision?.by, decision?.reason);
   }
 
-  private async decide(id: string, status: "approved" | "denied", by: string, reason: string | undefined): Promise<ApprovalRequest> {
+  private async decide(id: string, status: "approved" | "denied", by: string | undefined, reason: string | undefined): Promise<ApprovalRequest> {
     const verb = status === "approved" ? "approve" : "deny";
     if (typeof id !== "string" || id.length === 0) throw new ApprovalError(`${verb}: an approval id is required`);
     if (typeof by !== "string" || by.trim().length === 0) throw new ApprovalError(`${verb}(${id}): say who decides, as { by: "name" }`);

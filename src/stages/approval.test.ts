@@ -1,0 +1,154 @@
+import { describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import { createRuntime, defineTool, ManualClock, memoryStore } from "../index.js";
+import type { Outcome } from "../index.js";
+
+function setup(policy = {}) {
+  const clock = new ManualClock();
+  const store = memoryStore();
+  const rt = createRuntime({ clock, store, policy, random: () => 0.5, onError: (e) => { throw e; } });
+  return { rt, clock, store };
+}
+
+const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
+const approvalIdOf = (o: Outcome<unknown>) => (o.ok ? undefined : (o.failure.detail?.approvalId as string));
+
+function dropTool(approval: "always" | "never" | ((a: { table: string }) => boolean) = "always") {
+  const execute = vi.fn(async ({ table }: { table: string }) => ({ dropped: table }));
+  const tool = defineTool({ name: "drop_table", effect: "destructive", approval, input: z.object({ table: z.string().trim() }), execute });
+  return { tool, execute };
+}
+
+describe("approval stage", () => {
+  it("leaves a durable request with who, what, arguments and run, and does not run the tool", async () => {
+    const { rt, store } = setup();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const o = await run.call(tool, { table: " users " });
+    expect(kindOf(o)).toBe("approval_required");
+    expect(execute).not.toHaveBeenCalled();
+    const [req] = await rt.approvals.list();
+    expect(req).toMatchObject({ id: approvalIdOf(o), runId: run.id, tool: "drop_table", args: { table: "users" }, status: "pending" });
+    // Durable: in the store, where another process sees it.
+    expect((await store.approvals.get(req!.id))?.status).toBe("pending");
+  });
+
+  it("does not count approval_required toward the chain breaker, and repeats find the same request", async () => {
+    const { rt } = setup();
+    const { tool } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const ids = new Set<string>();
+    for (let i = 0; i < 4; i++) ids.add(approvalIdOf(await run.call(tool, { table: "users" }))!);
+    expect(run.mode).toBe("normal");
+    expect(ids.size).toBe(1);
+    expect(await rt.approvals.list()).toHaveLength(1);
+  });
+
+  it("an approved call, repeated, runs once; later repeats replay", async () => {
+    const { rt } = setup();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const id = approvalIdOf(await run.call(tool, { table: "users" }))!;
+    await rt.approvals.approve(id, { by: "ops@example.com" });
+    expect(await run.call(tool, { table: "users" })).toMatchObject({ ok: true, value: { dropped: "users" }, replayed: false });
+    expect(await run.call(tool, { table: "users" })).toMatchObject({ ok: true, replayed: true });
+    expect(execute).toHaveBeenCalledTimes(1);
+  });
+
+  it("an approval covers only those arguments: another table needs its own", async () => {
+    const { rt } = setup();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    await rt.approvals.approve(approvalIdOf(await run.call(tool, { table: "logs" }))!, { by: "ops" });
+    expect(kindOf(await run.call(tool, { table: "users" }))).toBe("approval_required");
+    expect(execute).not.toHaveBeenCalled();
+  });
+
+  it("a denied call never runs; repeating it gets approval_denied with who and why, and insisting halts the run", async () => {
+    const { rt } = setup();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const id = approvalIdOf(await run.call(tool, { table: "users" }))!;
+    await rt.approvals.deny(id, { by: "ops", reason: "production data" });
+    const o = await run.call(tool, { table: "users" });
+    expect(kindOf(o)).toBe("approval_denied");
+    if (!o.ok) expect(o.failure.message).toMatch(/denied by ops: production data/);
+    await run.call(tool, { table: "users" });
+    expect(execute).not.toHaveBeenCalled();
+    expect(run.mode).toBe("halted");
+  });
+
+  it("waits up to approvalWaitMs for the decision, then goes through (manual clock)", async () => {
+    const { rt, clock } = setup({ approvalWaitMs: 5_000 });
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const pending = run.call(tool, { table: "users" });
+    await clock.advance(300);
+    const [req] = await rt.approvals.list({ status: "pending" });
+    await rt.approvals.approve(req!.id, { by: "ops" });
+    await clock.advance(300);
+    expect(await pending).toMatchObject({ ok: true, value: { dropped: "users" } });
+    expect(execute).toHaveBeenCalledTimes(1);
+  });
+
+  it("returns approval_required when nobody decides within approvalWaitMs", async () => {
+    const { rt, clock } = setup({ approvalWaitMs: 1_000 });
+    const { tool, execute } = dropTool();
+    const pending = rt.startRun({ agent: "coder" }).call(tool, { table: "users" });
+    await clock.advance(1_000);
+    expect(kindOf(await pending)).toBe("approval_required");
+    expect(execute).not.toHaveBeenCalled();
+  });
+
+  it("a wait ends at once when the run is stopped", async () => {
+    const { rt, clock } = setup({ approvalWaitMs: 60_000 });
+    const { tool } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const pending = run.call(tool, { table: "users" });
+    await clock.advance(10);
+    await run.stop("enough");
+    expect(kindOf(await pending)).toBe("run_halted");
+  });
+
+  it("a predicate decides per call; one that throws asks for approval (fail closed)", async () => {
+    const { rt } = setup();
+    const { tool, execute } = dropTool((a) => a.table.startsWith("prod_"));
+    const run = rt.startRun({ agent: "coder" });
+    expect(kindOf(await run.call(tool, { table: "tmp_1" }))).toBe("ok");
+    expect(kindOf(await run.call(tool, { table: "prod_users" }))).toBe("approval_required");
+    const throwing = defineTool({ name: "t", effect: "write", approval: () => { throw new Error("bug"); }, execute: async () => 1 });
+    expect(kindOf(await run.call(throwing, {}))).toBe("approval_required");
+    expect(execute).toHaveBeenCalledTimes(1);
+  });
+
+  it("a frozen call is refused before any approval request is made", async () => {
+    const { rt } = setup({ freeze: true });
+    const { tool } = dropTool();
+    expect(kindOf(await rt.startRun({ agent: "coder" }).call(tool, { table: "users" }))).toBe("frozen");
+    expect(await rt.approvals.list()).toHaveLength(0);
+  });
+
+  it("an approval is a verification gate: it lets a write through past maxUnverifiedDepth and resets the depth", async () => {
+    const { rt } = setup({ maxUnverifiedDepth: 2 });
+    const blind = defineTool({ name: "blind", effect: "write", execute: async () => 1 });
+    const gated = defineTool({ name: "gated", effect: "write", approval: (a: { big: boolean }) => a.big, execute: async () => 2 });
+    const run = rt.startRun({ agent: "a" });
+    await run.call(blind, { n: 1 });
+    await run.call(blind, { n: 2 });
+    expect(kindOf(await run.call(blind, { n: 3 }))).toBe("verification_required");
+    // The predicate says no person looks at this one: the gate still holds.
+    expect(kindOf(await run.call(gated, { big: false }))).toBe("verification_required");
+    const id = approvalIdOf(await run.call(gated, { big: true }))!;
+    expect(run.mode).toBe("halted"); // two verification_required in a row: the chain breaker
+    // A fresh run shows the gate reset itself.
+    const run2 = rt.startRun({ agent: "a", policy: { maxConsecutiveFailures: 10 } });
+    await run2.call(blind, { n: 1 });
+    await run2.call(blind, { n: 2 });
+    expect(kindOf(await run2.call(blind, { n: 3 }))).toBe("verification_required");
+    const id2 = approvalIdOf(await run2.call(gated, { big: true }))!;
+    expect(id2).not.toBe(id);
+    await rt.approvals.approve(id2, { by: "ops" });
+    expect(kindOf(await run2.call(gated, { big: true }))).toBe("ok");
+    expect(kindOf(await run2.call(blind, { n: 3 }))).toBe("ok");
+  });
+});
