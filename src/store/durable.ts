@@ -157,8 +157,8 @@ export class Waiters {
     for (const set of [...this.byId.values()]) for (const w of [...set]) w();
   }
 
-  ids(): string[] {
-    return [...this.byId.keys()];
+  has(id: string) {
+    return this.byId.has(id);
   }
 
   get size() {

@@ -1,12 +1,37 @@
 /**
- * openStore: a store from its description. (The durable stores are added by the
- * durable-state work; until then only memory and ready-made stores are accepted.)
+ * Which store a spec names: "memory", "sqlite:<path>" (or "sqlite::memory:"),
+ * "postgres://…" / "postgresql://…", or a Store object, returned as is. A durable store is
+ * opened (connected, migrated) here, so a bad spec or an unreachable database fails now.
  */
 import { memoryStore } from "./memory.js";
+import { postgresStore } from "./postgres.js";
+import { sqliteStore } from "./sqlite.js";
 import type { Store } from "./types.js";
 
-export async function openStore(spec: string | Store): Promise<Store> {
-  if (typeof spec === "object" && spec !== null) return spec;
+const FORMS = `"memory", "sqlite:<path>", "sqlite::memory:", "postgres://user@host:5432/db[?schema=name]" or a Store object`;
+
+function isStore(v: unknown): v is Store {
+  if (typeof v !== "object" || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    typeof s.close === "function" &&
+    ["idempotency", "breakers", "runs", "mutations", "approvals", "handoffs"].every(
+      (k) => typeof s[k] === "object" && s[k] !== null,
+    )
+  );
+}
+
+export async function openStore(spec: "memory" | string | Store): Promise<Store> {
+  if (typeof spec !== "string") {
+    if (isStore(spec)) return spec;
+    throw new Error(`store: not a Store object; expected ${FORMS}`);
+  }
   if (spec === "memory") return memoryStore();
-  throw new Error(`unknown store ${JSON.stringify(spec)}: use "memory", "sqlite:<path>", "postgres://…" or a Store object`);
+  if (spec.startsWith("sqlite:")) {
+    const path = spec.slice("sqlite:".length);
+    if (!path) throw new Error(`store: "sqlite:" needs a path, e.g. "sqlite:.bulwark/bulwark.db"; expected ${FORMS}`);
+    return sqliteStore(path);
+  }
+  if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) return postgresStore(spec);
+  throw new Error(`store: unknown store ${JSON.stringify(spec.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@"))}; expected ${FORMS}`);
 }

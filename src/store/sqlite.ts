@@ -328,14 +328,24 @@ class SqliteIdempotency implements IdempotencyStore {
 
   async waitForChange(scope: string, key: string, timeoutMs: number): Promise<void> {
     const id = Waiters.id(scope, key);
-    const now = await this.g.read(() => snapshotOf(this.select.get(scope, key)));
     const seen = this.waiters.takeSeen(id);
-    if (seen !== undefined && seen !== now) return; // it changed between claim and this wait
-    const { promise } = this.waiters.wait(id, timeoutMs);
-    if (!this.watched.has(id)) this.watched.set(id, { scope, key, snapshot: now });
-    this.startPolling();
+    // Register first, then look: a change is either seen now or wakes the waiter.
+    const { promise, wake } = this.waiters.wait(id, timeoutMs);
+    let now: string;
+    try {
+      now = await this.g.read(() => snapshotOf(this.select.get(scope, key)));
+    } catch (e) {
+      wake();
+      throw e;
+    }
+    if (seen !== undefined && seen !== now) {
+      wake(); // it changed between the claim that answered in_flight and this wait
+    } else {
+      if (!this.watched.has(id)) this.watched.set(id, { scope, key, snapshot: now });
+      this.startPolling();
+    }
     await promise;
-    if (!this.waiters.ids().includes(id)) this.watched.delete(id);
+    if (!this.waiters.has(id)) this.watched.delete(id);
   }
 
   async sweep(now: number) {

@@ -1,0 +1,87 @@
+/**
+ * PostgreSQL schema, as numbered migrations. `postgresStore` applies the ones not yet
+ * recorded in `<schema>.schema_migrations`, in one transaction on open, under an advisory
+ * lock, so two processes opening at once apply each exactly once. Never edit a released
+ * migration: add one. `S` is the quoted schema name.
+ */
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: (S: string) => string;
+}
+
+// Times are epoch milliseconds in double precision: exact for integers up to 2^53 and
+// returned by `pg` as numbers. JSON is kept as text, so that values round-trip exactly
+// (jsonb would reorder keys and normalise numbers).
+export const postgresMigrations: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: "initial",
+    sql: (S) => `
+      CREATE TABLE ${S}.idempotency (
+        scope text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        state text NOT NULL CHECK (state IN ('in_flight', 'completed')),
+        owner text NOT NULL,
+        run_id text NOT NULL,
+        lease_until double precision NOT NULL,
+        created_at double precision NOT NULL,
+        expires_at double precision NOT NULL,
+        outcome text,
+        PRIMARY KEY (scope, key)
+      );
+      CREATE INDEX idempotency_expires ON ${S}.idempotency (expires_at);
+
+      CREATE TABLE ${S}.breakers (
+        seq bigserial PRIMARY KEY,
+        tool text NOT NULL UNIQUE,
+        data text NOT NULL
+      );
+
+      CREATE TABLE ${S}.runs (
+        seq bigserial PRIMARY KEY,
+        run_id text NOT NULL UNIQUE,
+        status text NOT NULL,
+        started_at double precision NOT NULL,
+        stop_reason text,
+        stop_at double precision,
+        data text NOT NULL
+      );
+      CREATE INDEX runs_started ON ${S}.runs (started_at);
+
+      CREATE TABLE ${S}.mutations (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        run_id text NOT NULL,
+        run_seq double precision NOT NULL,
+        status text NOT NULL,
+        error text,
+        data text NOT NULL
+      );
+      CREATE INDEX mutations_run ON ${S}.mutations (run_id, run_seq);
+
+      CREATE TABLE ${S}.approvals (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        run_id text NOT NULL,
+        fingerprint text NOT NULL,
+        status text NOT NULL,
+        requested_at double precision NOT NULL,
+        decided_at double precision,
+        decided_by text,
+        decision_reason text,
+        data text NOT NULL
+      );
+      CREATE INDEX approvals_find ON ${S}.approvals (run_id, fingerprint, requested_at);
+
+      CREATE TABLE ${S}.handoffs (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        run_id text NOT NULL,
+        status text NOT NULL,
+        data text NOT NULL
+      );
+    `,
+  },
+];

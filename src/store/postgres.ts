@@ -1,0 +1,560 @@
+/**
+ * The PostgreSQL store: for several processes or machines sharing idempotency records,
+ * breakers, runs and approvals. A pool of connections, one schema (default "bulwark"),
+ * claims by `INSERT … ON CONFLICT`, waiters woken by LISTEN/NOTIFY. Any database failure
+ * is thrown as `StoreUnavailableError`; the pool reconnects by itself when the database is back.
+ */
+import { createHash } from "node:crypto";
+import pg from "pg";
+import {
+  approvalRecord,
+  breakerRecord,
+  handoffRecord,
+  idempotencyRecord,
+  mutationRecord,
+  runData,
+  runRecord,
+  snapshotOf,
+  toJson,
+  Waiters,
+  type ApprovalRow,
+  type IdempotencyRow,
+  type MutationRow,
+  type RunRow,
+} from "./durable.js";
+import { postgresMigrations } from "./migrations/postgres.js";
+import {
+  StoreUnavailableError,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type BreakerRecord,
+  type BreakerStore,
+  type ClaimRequest,
+  type ClaimResult,
+  type HandoffRecord,
+  type HandoffStore,
+  type IdempotencyStore,
+  type MutationRecord,
+  type MutationStore,
+  type RunRecord,
+  type RunStore,
+  type Store,
+  type StoredOutcome,
+} from "./types.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user[:password]@host[:port]/db[?schema=name&…]`. */
+  url: string;
+  /** The schema holding Bulwark's tables; created if missing. Overrides `?schema=` ["bulwark"]. */
+  schema?: string;
+  /** Connections in the pool [10]. */
+  max?: number;
+  /** How long to wait for a connection before failing [5000]. */
+  connectTimeoutMs?: number;
+  /** How long one query may take before failing [15000]. */
+  queryTimeoutMs?: number;
+}
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,49}$/;
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof AggregateError && e.errors.length > 0) return e.errors.map(describe).join("; ");
+  if (e instanceof Error) return e.message || (e as { code?: string }).code || e.name;
+  return String(e);
+}
+
+interface Resolved {
+  url: string;
+  shown: string;
+  schema: string;
+  config: pg.PoolConfig;
+}
+
+function resolve(opts: PostgresStoreOptions | string): Resolved {
+  const o: PostgresStoreOptions = typeof opts === "string" ? { url: opts } : opts;
+  let u: URL;
+  try {
+    u = new URL(o.url);
+  } catch {
+    throw new Error(`not a PostgreSQL URL: ${redactUrl(o.url)} (expected postgres://user@host:5432/db)`);
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
+    throw new Error(`not a PostgreSQL URL: ${redactUrl(o.url)} (expected postgres://user@host:5432/db)`);
+  }
+  const schema = o.schema ?? u.searchParams.get("schema") ?? "bulwark";
+  u.searchParams.delete("schema");
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: letters, digits and _ only, at most 50`);
+  }
+  const url = u.toString();
+  const config: pg.PoolConfig = {
+    connectionString: url,
+    max: o.max ?? 10,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
+    query_timeout: o.queryTimeoutMs ?? 15_000,
+    idleTimeoutMillis: 30_000,
+  };
+  if (!u.searchParams.has("application_name")) config.application_name = `bulwark:${schema}`;
+  return { url, shown: redactUrl(url), schema, config };
+}
+
+async function migrate(client: pg.PoolClient, schema: string) {
+  const S = `"${schema}"`;
+  await client.query("BEGIN");
+  try {
+    // Two processes opening at once: the second waits here, then finds everything applied.
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`bulwark:migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${S}.schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${S}.schema_migrations`);
+    const applied = new Set(rows.map((r) => r.version));
+    for (const m of postgresMigrations) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql(S));
+      await client.query(`INSERT INTO ${S}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+    }
+    await client.query("COMMIT");
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Connect, bring the schema up to date and return the store. An unreachable database is
+ * an error here, within the connect timeout, never at the first call.
+ */
+export async function postgresStore(opts: PostgresStoreOptions | string): Promise<Store> {
+  const r = resolve(opts);
+  const pool = new pg.Pool(r.config);
+  // Idle connections die when the server restarts: the pool drops them and reconnects.
+  pool.on("error", () => {});
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw new StoreUnavailableError(`cannot reach PostgreSQL at ${r.shown}: ${describe(e)}`, { cause: e });
+  }
+  try {
+    await migrate(client, r.schema);
+    client.release();
+  } catch (e) {
+    client.release(true);
+    await pool.end().catch(() => {});
+    throw new StoreUnavailableError(`cannot prepare PostgreSQL schema "${r.schema}" at ${r.shown}: ${describe(e)}`, {
+      cause: e,
+    });
+  }
+  return new PgStore(pool, r);
+}
+
+/** Runs queries on the pool; every failure becomes a StoreUnavailableError. */
+class Db {
+  closed = false;
+  constructor(
+    readonly pool: pg.Pool,
+    readonly r: Resolved,
+  ) {}
+
+  async query<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new StoreUnavailableError("the PostgreSQL store is closed");
+    try {
+      // Named: each connection prepares the statement once.
+      return await this.pool.query<R>({ name: `${this.r.schema}_${name}`, text, values });
+    } catch (e) {
+      throw new StoreUnavailableError(`PostgreSQL at ${this.r.shown}: ${describe(e)}`, { cause: e });
+    }
+  }
+}
+
+class PgStore implements Store {
+  readonly kind = "postgres";
+  readonly idempotency: PgIdempotency;
+  readonly breakers: BreakerStore;
+  readonly runs: RunStore;
+  readonly mutations: MutationStore;
+  readonly approvals: ApprovalStore;
+  readonly handoffs: HandoffStore;
+  private readonly db: Db;
+
+  constructor(pool: pg.Pool, r: Resolved) {
+    this.db = new Db(pool, r);
+    const S = `"${r.schema}"`;
+    this.idempotency = new PgIdempotency(this.db, S);
+    this.breakers = new PgBreakers(this.db, S);
+    this.runs = new PgRuns(this.db, S);
+    this.mutations = new PgMutations(this.db, S);
+    this.approvals = new PgApprovals(this.db, S);
+    this.handoffs = new PgHandoffs(this.db, S);
+  }
+
+  /** The schema this store lives in. */
+  get schema() {
+    return this.db.r.schema;
+  }
+
+  async close() {
+    if (this.db.closed) return;
+    this.db.closed = true;
+    await this.idempotency.stop();
+    await this.db.pool.end();
+  }
+}
+
+class PgIdempotency implements IdempotencyStore {
+  private readonly waiters = new Waiters();
+  private readonly channel: string;
+  private listener: Promise<pg.Client> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {
+    this.channel = `bulwark_${db.r.schema}`;
+  }
+
+  /** Waiters and notifications are keyed by a fixed-size hash of scope and key. */
+  private hash(scope: string, key: string) {
+    return createHash("md5").update(Waiters.id(scope, key)).digest("hex");
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const S = this.S;
+    const fresh = [req.scope, req.key, req.fingerprint, req.owner, req.runId, req.now + req.leaseMs, req.now, req.now + req.retentionMs];
+    // A fresh key: one statement. A key that exists: one more, which locks the row, takes it
+    // over if its completed record expired or its lease lapsed, and returns what it was.
+    // If the row vanished in between (released, swept), start again.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const inserted = await this.db.query(
+        "claim_insert",
+        `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING`,
+        fresh,
+      );
+      if (inserted.rowCount === 1) return { status: "claimed" };
+      const { rows } = await this.db.query<IdempotencyRow & { taken: boolean }>(
+        "claim_takeover",
+        `WITH old AS (
+           SELECT * FROM ${S}.idempotency WHERE scope = $1 AND key = $2 FOR UPDATE
+         ), taken AS (
+           UPDATE ${S}.idempotency t
+              SET fingerprint = $3, state = 'in_flight', owner = $4, run_id = $5,
+                  lease_until = $6, created_at = $7, expires_at = $8, outcome = NULL
+             FROM old
+            WHERE t.scope = old.scope AND t.key = old.key
+              AND ((old.state = 'completed' AND old.expires_at <= $7)
+                OR (old.state = 'in_flight' AND old.fingerprint = $3 AND old.lease_until <= $7))
+           RETURNING 1
+         )
+         SELECT old.*, EXISTS (SELECT 1 FROM taken) AS taken FROM old`,
+        fresh,
+      );
+      const row = rows[0];
+      if (!row) continue;
+      const record = idempotencyRecord(row);
+      if (row.taken) return row.state === "completed" ? { status: "claimed" } : { status: "lease_expired", record };
+      if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
+      if (row.state === "completed") return { status: "completed", record };
+      this.waiters.saw(this.hash(req.scope, req.key), snapshotOf(record));
+      return { status: "in_flight", record };
+    }
+    throw new StoreUnavailableError(`PostgreSQL at ${this.db.r.shown}: claim of ${req.scope}/${req.key} kept racing`);
+  }
+
+  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
+    const h = this.hash(scope, key);
+    const { rowCount } = await this.db.query(
+      "complete",
+      `WITH done AS (
+         UPDATE ${this.S}.idempotency SET state = 'completed', outcome = $4, expires_at = GREATEST(expires_at, $5)
+          WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
+         RETURNING 1
+       )
+       SELECT pg_notify($6, $7) FROM done`,
+      [scope, key, owner, toJson(outcome), now, this.channel, h],
+    );
+    if (rowCount === 1) this.waiters.wake(h);
+    return rowCount === 1;
+  }
+
+  async release(scope: string, key: string, owner: string) {
+    const h = this.hash(scope, key);
+    await this.db.query(
+      "release",
+      `WITH gone AS (
+         DELETE FROM ${this.S}.idempotency WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
+       )
+       SELECT pg_notify($4, $5)`,
+      [scope, key, owner, this.channel, h],
+    );
+    this.waiters.wake(h);
+  }
+
+  async get(scope: string, key: string) {
+    const { rows } = await this.db.query<IdempotencyRow>(
+      "get",
+      `SELECT * FROM ${this.S}.idempotency WHERE scope = $1 AND key = $2`,
+      [scope, key],
+    );
+    return rows[0] && idempotencyRecord(rows[0]);
+  }
+
+  async waitForChange(scope: string, key: string, timeoutMs: number): Promise<void> {
+    const h = this.hash(scope, key);
+    const seen = this.waiters.takeSeen(h);
+    await this.listen();
+    // Listening, then registered, then look: a change is either notified or seen now.
+    const { promise, wake } = this.waiters.wait(h, timeoutMs);
+    try {
+      const now = snapshotOf(await this.get(scope, key));
+      if (seen !== undefined && seen !== now) wake();
+    } catch (e) {
+      wake();
+      throw e;
+    }
+    await promise;
+  }
+
+  async sweep(now: number) {
+    const { rowCount } = await this.db.query(
+      "sweep",
+      `DELETE FROM ${this.S}.idempotency WHERE expires_at <= $1 AND (state = 'completed' OR lease_until <= $1)`,
+      [now],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** One connection per store LISTENs for the store's channel; re-made after a failure. */
+  private listen(): Promise<pg.Client> {
+    if (this.db.closed) return Promise.reject(new StoreUnavailableError("the PostgreSQL store is closed"));
+    if (this.listener) return this.listener;
+    let made: Promise<pg.Client> | undefined;
+    made = (async () => {
+      const { connectionString, connectionTimeoutMillis, application_name } = this.db.r.config;
+      const client = new pg.Client({ connectionString, connectionTimeoutMillis, application_name });
+      const lost = () => {
+        if (this.listener === made) this.listener = undefined;
+        this.waiters.wakeAll(); // spurious wake-ups are fine: waiters re-claim
+      };
+      client.on("error", lost);
+      client.on("end", lost);
+      client.on("notification", (n) => {
+        if (n.channel === this.channel && n.payload) this.waiters.wake(n.payload);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN "${this.channel}"`);
+      } catch (e) {
+        client.removeAllListeners("end");
+        await client.end().catch(() => {});
+        if (this.listener === made) this.listener = undefined;
+        throw new StoreUnavailableError(`PostgreSQL at ${this.db.r.shown}: cannot listen: ${describe(e)}`, { cause: e });
+      }
+      return client;
+    })();
+    this.listener = made;
+    return made;
+  }
+
+  async stop() {
+    const l = this.listener;
+    this.listener = undefined;
+    this.waiters.wakeAll();
+    if (l) {
+      const client = await l.catch(() => undefined);
+      client?.removeAllListeners("end");
+      await client?.end().catch(() => {});
+    }
+  }
+}
+
+class PgBreakers implements BreakerStore {
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {}
+  async get(tool: string) {
+    const { rows } = await this.db.query<{ data: string }>("breaker_get", `SELECT data FROM ${this.S}.breakers WHERE tool = $1`, [tool]);
+    return rows[0] && breakerRecord(rows[0]);
+  }
+  async put(record: BreakerRecord) {
+    await this.db.query(
+      "breaker_put",
+      `INSERT INTO ${this.S}.breakers (tool, data) VALUES ($1, $2) ON CONFLICT (tool) DO UPDATE SET data = EXCLUDED.data`,
+      [record.tool, JSON.stringify(record)],
+    );
+  }
+  async list() {
+    const { rows } = await this.db.query<{ data: string }>("breaker_list", `SELECT data FROM ${this.S}.breakers ORDER BY seq`);
+    return rows.map(breakerRecord);
+  }
+}
+
+class PgRuns implements RunStore {
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {}
+  async get(runId: string) {
+    const { rows } = await this.db.query<RunRow>(
+      "run_get",
+      `SELECT stop_reason, stop_at, data FROM ${this.S}.runs WHERE run_id = $1`,
+      [runId],
+    );
+    return rows[0] && runRecord(rows[0]);
+  }
+  async put(record: RunRecord) {
+    const stop = record.stopRequested;
+    // A stop requested by someone else survives the run saving its own state.
+    await this.db.query(
+      "run_put",
+      `INSERT INTO ${this.S}.runs AS r (run_id, status, started_at, stop_reason, stop_at, data) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+         stop_reason = COALESCE(EXCLUDED.stop_reason, r.stop_reason),
+         stop_at = CASE WHEN EXCLUDED.stop_reason IS NULL THEN r.stop_at ELSE EXCLUDED.stop_at END,
+         data = EXCLUDED.data`,
+      [record.runId, record.status, record.startedAt, stop?.reason ?? null, stop?.at ?? null, runData(record)],
+    );
+  }
+  async requestStop(runId: string, reason: string, at: number) {
+    const { rowCount } = await this.db.query(
+      "run_stop",
+      `UPDATE ${this.S}.runs SET stop_at = CASE WHEN stop_reason IS NULL THEN $3 ELSE stop_at END,
+         stop_reason = COALESCE(stop_reason, $2) WHERE run_id = $1`,
+      [runId, reason, at],
+    );
+    return rowCount === 1;
+  }
+  async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
+    const limit = filter.limit === undefined ? null : Math.max(0, Math.floor(filter.limit));
+    const { rows } = await this.db.query<RunRow>(
+      "run_list",
+      `SELECT stop_reason, stop_at, data FROM ${this.S}.runs WHERE ($1::text IS NULL OR status = $1)
+       ORDER BY started_at DESC, seq ASC LIMIT $2`,
+      [filter.status ?? null, limit],
+    );
+    return rows.map(runRecord);
+  }
+}
+
+class PgMutations implements MutationStore {
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {}
+  async record(m: MutationRecord) {
+    await this.db.query(
+      "mutation_record",
+      `INSERT INTO ${this.S}.mutations (id, run_id, run_seq, status, error, data) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, run_seq = EXCLUDED.run_seq,
+         status = EXCLUDED.status, error = EXCLUDED.error, data = EXCLUDED.data`,
+      [m.id, m.runId, m.seq, m.status, m.error ?? null, JSON.stringify(m)],
+    );
+  }
+  async list(runId: string) {
+    const { rows } = await this.db.query<MutationRow>(
+      "mutation_list",
+      `SELECT status, error, data FROM ${this.S}.mutations WHERE run_id = $1 ORDER BY run_seq, seq`,
+      [runId],
+    );
+    return rows.map(mutationRecord);
+  }
+  async transition(id: string, from: MutationRecord["status"], to: MutationRecord["status"], error?: string) {
+    const { rowCount } = await this.db.query(
+      "mutation_transition",
+      `UPDATE ${this.S}.mutations SET status = $3, error = COALESCE($4, error) WHERE id = $1 AND status = $2`,
+      [id, from, to, error ?? null],
+    );
+    return rowCount === 1;
+  }
+}
+
+const APPROVAL_COLS = "status, decided_at, decided_by, decision_reason, data";
+
+class PgApprovals implements ApprovalStore {
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {}
+  async create(a: ApprovalRecord) {
+    await this.db.query(
+      "approval_create",
+      `INSERT INTO ${this.S}.approvals (id, run_id, fingerprint, status, requested_at, decided_at, decided_by, decision_reason, data)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, fingerprint = EXCLUDED.fingerprint,
+         status = EXCLUDED.status, requested_at = EXCLUDED.requested_at, decided_at = EXCLUDED.decided_at,
+         decided_by = EXCLUDED.decided_by, decision_reason = EXCLUDED.decision_reason, data = EXCLUDED.data`,
+      [a.id, a.runId, a.fingerprint, a.status, a.requestedAt, a.decidedAt ?? null, a.by ?? null, a.reason ?? null, JSON.stringify(a)],
+    );
+  }
+  async get(id: string) {
+    const { rows } = await this.db.query<ApprovalRow>("approval_get", `SELECT ${APPROVAL_COLS} FROM ${this.S}.approvals WHERE id = $1`, [id]);
+    return rows[0] && approvalRecord(rows[0]);
+  }
+  async find(runId: string, fingerprint: string) {
+    const { rows } = await this.db.query<ApprovalRow>(
+      "approval_find",
+      `SELECT ${APPROVAL_COLS} FROM ${this.S}.approvals WHERE run_id = $1 AND fingerprint = $2
+       ORDER BY requested_at DESC, seq DESC LIMIT 1`,
+      [runId, fingerprint],
+    );
+    return rows[0] && approvalRecord(rows[0]);
+  }
+  async list(filter: { status?: ApprovalRecord["status"]; runId?: string } = {}) {
+    const { rows } = await this.db.query<ApprovalRow>(
+      "approval_list",
+      `SELECT ${APPROVAL_COLS} FROM ${this.S}.approvals
+       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR run_id = $2) ORDER BY requested_at, seq`,
+      [filter.status ?? null, filter.runId ?? null],
+    );
+    return rows.map(approvalRecord);
+  }
+  async decide(id: string, d: { status: "approved" | "denied"; by: string; reason?: string; at: number }) {
+    const { rows } = await this.db.query<ApprovalRow>(
+      "approval_decide",
+      `UPDATE ${this.S}.approvals SET status = $2, decided_by = $3, decided_at = $4,
+         decision_reason = COALESCE($5, decision_reason)
+       WHERE id = $1 AND status = 'pending' RETURNING ${APPROVAL_COLS}`,
+      [id, d.status, d.by, d.at, d.reason ?? null],
+    );
+    if (rows[0]) return approvalRecord(rows[0]);
+    // Not pending (or unknown): a new statement sees any decision that beat this one.
+    return this.get(id);
+  }
+}
+
+class PgHandoffs implements HandoffStore {
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {}
+  async create(h: HandoffRecord) {
+    await this.db.query(
+      "handoff_create",
+      `INSERT INTO ${this.S}.handoffs (id, run_id, status, data) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, status = EXCLUDED.status, data = EXCLUDED.data`,
+      [h.id, h.runId, h.status, JSON.stringify(h)],
+    );
+  }
+  async list(filter: { status?: HandoffRecord["status"]; runId?: string } = {}) {
+    const { rows } = await this.db.query<{ data: string }>(
+      "handoff_list",
+      `SELECT data FROM ${this.S}.handoffs WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR run_id = $2) ORDER BY seq`,
+      [filter.status ?? null, filter.runId ?? null],
+    );
+    return rows.map(handoffRecord);
+  }
+}
