@@ -39,7 +39,7 @@ export class FreezeBoard {
   at(now: number): { reason?: string; until?: number; id: string } | undefined {
     let holding: FreezeRecord | undefined;
     for (const f of this.declared) {
-      if (now < f.from || (f.to !== undefined && now >= f.to)) continue;
+      if ((f.from !== undefined && now < f.from) || (f.to !== undefined && now >= f.to)) continue;
       if (!holding || (holding.to !== undefined && (f.to === undefined || f.to > holding.to))) holding = f;
     }
     if (!holding) return undefined;
@@ -59,17 +59,17 @@ export class FreezeBoard {
   async declare(reason?: string, options: FreezeOptions = {}): Promise<FreezeRecord> {
     if (reason !== undefined && typeof reason !== "string") throw new TypeError("freeze(reason): reason must be a text");
     const now = this.clock.now();
-    const from = options.from === undefined ? now : toEpochMs(options.from);
+    const from = options.from === undefined ? undefined : toEpochMs(options.from);
     const to = options.to === undefined ? undefined : toEpochMs(options.to);
-    if (from === undefined) throw new PolicyError(`freeze: from must be a valid time (epoch ms, ISO text or Date), not ${JSON.stringify(options.from)}`);
+    if (options.from !== undefined && from === undefined) throw new PolicyError(`freeze: from must be a valid time (epoch ms, ISO text or Date), not ${JSON.stringify(options.from)}`);
     if (options.to !== undefined && to === undefined)
       throw new PolicyError(`freeze: to must be a valid time (epoch ms, ISO text or Date), not ${JSON.stringify(options.to)}`);
-    if (to !== undefined && to <= from)
-      throw new PolicyError(`freeze ends (${new Date(to).toISOString()}) before it starts (${new Date(from).toISOString()})`);
+    if (to !== undefined && to <= (from ?? now))
+      throw new PolicyError(`freeze ends (${new Date(to).toISOString()}) before it starts (${new Date(from ?? now).toISOString()})`);
     const record: FreezeRecord = {
       id: randomUUID(),
-      from,
       at: now,
+      ...(from !== undefined ? { from } : {}),
       ...(to !== undefined ? { to } : {}),
       ...(reason !== undefined ? { reason } : {}),
       ...(options.by !== undefined ? { by: options.by } : {}),

@@ -222,8 +222,11 @@ export interface FreezeRecord {
   reason?: string;
   /** Who declared it. */
   by?: string;
-  /** When it starts (epoch ms). */
-  from: number;
+  /**
+   * When it starts (epoch ms); absent: at once, on every process whatever its clock says
+   * (a freeze declared "now" must not wait for a machine whose clock is behind).
+   */
+  from?: number;
   /** When it ends (epoch ms); open-ended (until lifted) when absent. */
   to?: number;
   /** When it was declared. */
