@@ -6,6 +6,8 @@
 import { Command } from "commander";
 import { chaosCommand } from "./chaos.js";
 import { demoCommand } from "./demo.js";
+import { approvalsCommand } from "./approvals.js";
+import { rollbackCommand } from "./rollback.js";
 
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
@@ -13,5 +15,7 @@ const program = new Command("bulwark")
 
 program.addCommand(demoCommand());
 program.addCommand(chaosCommand());
+program.addCommand(approvalsCommand());
+program.addCommand(rollbackCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,75 @@
+/**
+ * `bulwark approvals`: the approval queue on the store, for a person at a terminal.
+ * `list` (the default) shows requests; `approve <id>` and `deny <id> --reason …` decide
+ * one and record who did. Deciding the same way twice is a no-op; the opposite way, an error.
+ */
+import { Command } from "commander";
+import { createRuntime, type ApprovalRequest } from "../index.js";
+
+export const DEFAULT_STORE = "sqlite:.bulwark/bulwark.db";
+
+const who = () => process.env.BULWARK_USER ?? process.env.USER ?? process.env.USERNAME ?? "cli";
+
+async function withRuntime<T>(store: string, fn: (rt: ReturnType<typeof createRuntime>) => Promise<T>): Promise<T> {
+  const rt = createRuntime({ store });
+  try {
+    await rt.ready();
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+function show(a: ApprovalRequest): string {
+  const decided = a.status === "pending" ? "" : `  ${a.status} by ${a.by ?? "?"}${a.reason ? ` (${a.reason})` : ""}`;
+  return `${a.id}  ${a.status.padEnd(8)}  run ${a.runId}  ${a.tool} ${JSON.stringify(a.args)}${decided}`;
+}
+
+export function approvalsCommand(): Command {
+  const cmd = new Command("approvals").description("list, approve or deny tool calls waiting for a person").option("--store <url>", "the store", DEFAULT_STORE);
+  const fail = (c: Command, e: unknown) => c.error(`error: ${e instanceof Error ? e.message : String(e)}`, { exitCode: 1 });
+
+  cmd
+    .command("list", { isDefault: true })
+    .description("show approval requests (all, or by status or run)")
+    .option("--status <status>", "pending, approved or denied")
+    .option("--run <runId>", "only this run's requests")
+    .option("--json", "print JSON")
+    .action(async function (this: Command, o: { status?: ApprovalRequest["status"]; run?: string; json?: boolean }) {
+      try {
+        const list = await withRuntime(cmd.opts().store, (rt) => rt.approvals.list({ ...(o.status ? { status: o.status } : {}), ...(o.run ? { runId: o.run } : {}) }));
+        if (o.json) console.log(JSON.stringify(list, null, 2));
+        else console.log(list.length === 0 ? "no approval requests" : list.map(show).join("\n"));
+      } catch (e) {
+        fail(this, e);
+      }
+    });
+
+  cmd
+    .command("approve <id>")
+    .description("approve a request: the same call, repeated by the agent, then runs once")
+    .option("--by <name>", "who approves [$BULWARK_USER or $USER]")
+    .action(async function (this: Command, id: string, o: { by?: string }) {
+      try {
+        const a = await withRuntime(cmd.opts().store, (rt) => rt.approvals.approve(id, { by: o.by ?? who() }));
+        console.log(show(a));
+      } catch (e) {
+        fail(this, e);
+      }
+    });
+
+  cmd
+    .command("deny <id>")
+    .description("deny a request: the call never runs")
+    .requiredOption("--reason <text>", "why (told to the agent)")
+    .option("--by <name>", "who denies [$BULWARK_USER or $USER]")
+    .action(async function (this: Command, id: string, o: { by?: string; reason: string }) {
+      try {
+        const a = await withRuntime(cmd.opts().store, (rt) => rt.approvals.deny(id, { by: o.by ?? who(), reason: o.reason }));
+        console.log(show(a));
+      } catch (e) {
+        fail(this, e);
+      }
+    });
+  return cmd;
+}
