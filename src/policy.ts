@@ -78,13 +78,14 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   for (const o of overrides) {
     if (o === undefined) continue;
     if (typeof o !== "object" || o === null) throw new PolicyError(`expected an object, got ${JSON.stringify(o)}`);
+    const prev = p;
     p = { ...p, ...stripUndefined(o), destructive: { ...p.destructive, ...stripUndefined(o.destructive ?? {}) } } as Policy;
     p.confidence = {
-      ...p.confidence,
+      ...prev.confidence,
       ...stripUndefined(o.confidence ?? {}),
-      penalties: { ...p.confidence.penalties, ...stripUndefined(o.confidence?.penalties ?? {}) },
+      penalties: { ...prev.confidence.penalties, ...stripUndefined(o.confidence?.penalties ?? {}) },
     } as ConfidencePolicy;
-    p.verification = { ...p.verification, ...stripUndefined(o.verification ?? {}) };
+    p.verification = { ...prev.verification, ...stripUndefined(o.verification ?? {}) };
   }
   wholeAtLeast("maxSteps", p.maxSteps, 1);
   wholeAtLeast("maxConsecutiveFailures", p.maxConsecutiveFailures, 1);
