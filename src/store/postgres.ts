@@ -281,9 +281,9 @@ class PgIdempotency implements IdempotencyStore {
       `WITH done AS (
          UPDATE ${this.S}.idempotency SET state = 'completed', outcome = $4, expires_at = GREATEST(expires_at, $5)
           WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
-         RETURNING 1
+         RETURNING watched
        )
-       SELECT pg_notify($6, $7) FROM done`,
+       SELECT CASE WHEN done.watched THEN pg_notify($6, $7) END FROM done`,
       [scope, key, owner, toJson(outcome), now, this.channel, h],
     );
     if (rowCount === 1) this.waiters.wake(h);
@@ -296,8 +296,9 @@ class PgIdempotency implements IdempotencyStore {
       "release",
       `WITH gone AS (
          DELETE FROM ${this.S}.idempotency WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
+         RETURNING watched
        )
-       SELECT pg_notify($4, $5)`,
+       SELECT pg_notify($4, $5) FROM gone WHERE gone.watched`,
       [scope, key, owner, this.channel, h],
     );
     this.waiters.wake(h);
@@ -316,11 +317,18 @@ class PgIdempotency implements IdempotencyStore {
     const h = this.hash(scope, key);
     const seen = this.waiters.takeSeen(h);
     await this.listen();
-    // Listening, then registered, then look: a change is either notified or seen now.
+    // Listening, then registered, then mark the record as waited for (so that its
+    // completion or release NOTIFYs), then look: a change is either notified or seen now.
     const { promise, wake } = this.waiters.wait(h, timeoutMs);
     try {
+      await this.db.query(
+        "watch",
+        `UPDATE ${this.S}.idempotency SET watched = true
+          WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND NOT watched`,
+        [scope, key],
+      );
       const now = snapshotOf(await this.get(scope, key));
-      if (seen !== undefined && seen !== now) wake();
+      if (now === "none" || now.startsWith("completed") || (seen !== undefined && seen !== now)) wake();
     } catch (e) {
       wake();
       throw e;

@@ -13,3 +13,100 @@ let n = 0;
 describeStoreConformance("sqlite (file, group commit)", () => sqliteStore(join(dir, `c${n++}.db`)));
 describeStoreConformance("sqlite (file, no group commit)", () => sqliteStore({ path: join(dir, `c${n++}.db`), groupCommit: false }));
 describeStoreConformance("sqlite (:memory:)", () => sqliteStore(":memory:"));
+
+describe("SQLite store", () => {
+  const req = { scope: "t", key: "k", fingerprint: "f", runId: "r", now: 1, leaseMs: 60_000, retentionMs: 60_000 };
+
+  it("a waiter is woken by a commit from another connection (another process)", async () => {
+    const path = join(dir, "wake.db");
+    const a = sqliteStore(path);
+    const b = sqliteStore(path);
+    try {
+      await a.idempotency.claim({ ...req, owner: "a" });
+      expect((await b.idempotency.claim({ ...req, owner: "b" })).status).toBe("in_flight");
+      const started = Date.now();
+      const w = b.idempotency.waitForChange("t", "k", 10_000);
+      setTimeout(() => void a.idempotency.complete("t", "k", "a", { ok: true, value: 1 }, 2), 50);
+      await w;
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect((await b.idempotency.claim({ ...req, owner: "b", now: 3 })).status).toBe("completed");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("a change between the in_flight claim and the wait is not missed", async () => {
+    const path = join(dir, "gap.db");
+    const a = sqliteStore(path);
+    const b = sqliteStore(path);
+    try {
+      await a.idempotency.claim({ ...req, owner: "a" });
+      expect((await b.idempotency.claim({ ...req, owner: "b" })).status).toBe("in_flight");
+      await a.idempotency.release("t", "k", "a");
+      const started = Date.now();
+      await b.idempotency.waitForChange("t", "k", 10_000);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("locked beyond the busy timeout: StoreUnavailableError, and the store works again after", async () => {
+    const path = join(dir, "busy.db");
+    const s = sqliteStore({ path, busyTimeoutMs: 100 });
+    const Database = (await import("better-sqlite3")).default;
+    const other = new Database(path);
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      const err = await s.idempotency.claim({ ...req, owner: "a" }).catch((e) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(err.message).toMatch(/locked|busy/i);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    expect((await s.idempotency.claim({ ...req, owner: "a" })).status).toBe("claimed");
+    await s.close();
+  });
+
+  it("group commit: many concurrent writes settle with their own results", async () => {
+    const s = sqliteStore(join(dir, "group.db"));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => s.idempotency.claim({ ...req, key: `k${i % 50}`, owner: `o${i}` })),
+    );
+    expect(results.filter((r) => r.status === "claimed")).toHaveLength(50);
+    expect(results.filter((r) => r.status === "in_flight")).toHaveLength(150);
+    await s.close();
+  });
+
+  it("one failing write in a batch does not fail the others", async () => {
+    const s = sqliteStore(join(dir, "bad.db"));
+    const bad = { ...req, owner: "x", key: "bad", fingerprint: null as unknown as string }; // NOT NULL violation
+    const [good1, failed, good2] = await Promise.allSettled([
+      s.idempotency.claim({ ...req, key: "g1", owner: "a" }),
+      s.idempotency.claim(bad),
+      s.idempotency.claim({ ...req, key: "g2", owner: "a" }),
+    ]);
+    expect(good1).toEqual({ status: "fulfilled", value: { status: "claimed" } });
+    expect(good2).toEqual({ status: "fulfilled", value: { status: "claimed" } });
+    expect(failed.status).toBe("rejected");
+    expect(await s.idempotency.get("t", "bad")).toBeUndefined();
+    await s.close();
+  });
+
+  it("migrations are recorded once; reopening applies nothing new", async () => {
+    const path = join(dir, "mig.db");
+    await Promise.all([sqliteStore(path).close(), sqliteStore(path).close()]);
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT version, name FROM schema_migrations").all()).toEqual([{ version: 1, name: "initial" }]);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.close();
+  });
+
+  it("a closed store throws StoreUnavailableError", async () => {
+    const s = sqliteStore(":memory:");
+    await s.close();
+    await expect(s.runs.get("x")).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});

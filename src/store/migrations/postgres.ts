@@ -29,6 +29,9 @@ export const postgresMigrations: readonly PgMigration[] = [
         created_at double precision NOT NULL,
         expires_at double precision NOT NULL,
         outcome text,
+        -- Someone was told "in_flight" and may wait: completing or releasing must NOTIFY.
+        -- (NOTIFY serialises committing transactions on a global lock; uncontended keys skip it.)
+        watched boolean NOT NULL DEFAULT false,
         PRIMARY KEY (scope, key)
       );
       CREATE INDEX idempotency_expires ON ${S}.idempotency (expires_at);

@@ -1,0 +1,216 @@
+/**
+ * Durable claim+complete pairs per second, SQLite and PostgreSQL, 1 and 4 processes, each
+ * beside a raw baseline measured in the same run (SQLite: one bare better-sqlite3
+ * transaction inserting and updating one idempotency row; PostgreSQL: one bare INSERT).
+ *   npx tsx bench/store.ts [--ms 1500] [--no-pg]
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { postgresStore } from "../src/store/postgres.js";
+import { sqliteStore } from "../src/store/sqlite.js";
+import type { Store } from "../src/store/types.js";
+
+const PG_URL = process.env.BULWARK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const self = fileURLToPath(import.meta.url);
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
+
+type Mode = "sqlite-store" | "sqlite-raw" | "pg-store" | "pg-raw";
+
+/** Run `mode` for `ms` with `inflight` concurrent loops; returns completed pairs. */
+async function work(mode: Mode, target: string, inflight: number, ms: number, tag: string): Promise<number> {
+  let n = 0;
+  const until = () => Date.now() < deadline;
+  let deadline = 0;
+  if (mode === "sqlite-raw") {
+    const db = new Database(target, { timeout: 5_000 });
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    const ins = db.prepare(
+      `INSERT INTO idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at)
+       VALUES ('bench', ?, 'fp', 'in_flight', 'o', 'r', ?, ?, ?)`,
+    );
+    const upd = db.prepare("UPDATE idempotency SET state = 'completed', outcome = ? WHERE scope = 'bench' AND key = ?");
+    const pair = db.transaction((key: string, now: number) => {
+      ins.run(key, now + 10_000, now, now + 60_000);
+      upd.run('{"ok":true,"value":{"id":"ch_1"}}', key);
+    });
+    deadline = Date.now() + ms;
+    while (until()) pair(`${tag}-${n++}`, Date.now());
+    db.close();
+    return n;
+  }
+  if (mode === "pg-raw") {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: Math.min(inflight, 10) });
+    const [schema] = target.split("|") as [string];
+    const text = `INSERT INTO "${schema}".idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
+       VALUES ('bench', $1, 'fp', 'completed', 'o', 'r', $2, $3, $4, '{"ok":true,"value":{"id":"ch_1"}}')`;
+    await pool.query("SELECT 1");
+    deadline = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: inflight }, async (_, w) => {
+        for (let i = 0; until(); i++) {
+          const now = Date.now();
+          await pool.query({ name: "raw", text, values: [`${tag}-${w}-${i}`, now + 10_000, now, now + 60_000] });
+          n++;
+        }
+      }),
+    );
+    await pool.end();
+    return n;
+  }
+  const store: Store =
+    mode === "sqlite-store" ? sqliteStore(target) : await postgresStore({ url: PG_URL, schema: target, max: 10 });
+  deadline = Date.now() + ms;
+  await Promise.all(
+    Array.from({ length: inflight }, async (_, w) => {
+      for (let i = 0; until(); i++) {
+        const now = Date.now();
+        const key = `${tag}-${w}-${i}`;
+        const r = await store.idempotency.claim({
+          scope: "bench", key, fingerprint: "fp", owner: key, runId: "r", now, leaseMs: 10_000, retentionMs: 60_000,
+        });
+        if (r.status !== "claimed") throw new Error(`unexpected ${r.status}`);
+        if (!(await store.idempotency.complete("bench", key, key, { ok: true, value: { id: "ch_1" } }, now))) throw new Error("lost");
+        n++;
+      }
+    }),
+  );
+  await store.close();
+  return n;
+}
+
+/** `procs` processes (children of this script) each running `work`; returns pairs per second. */
+async function measure(mode: Mode, target: string, procs: number, inflight: number, ms: number): Promise<number> {
+  const run = randomBytes(3).toString("hex");
+  if (procs === 1) return ((await work(mode, target, inflight, ms, run)) * 1000) / ms;
+  const children = Array.from({ length: procs }, (_, i) => {
+    const p = spawn(process.execPath, ["--import", "tsx", self, "--child", mode, target, String(inflight), String(ms), `${run}-${i}`], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const ready = new Promise<void>((r) => p.stdout.on("data", () => out.includes("ready") && r()));
+    const done = new Promise<number>((resolve, reject) =>
+      p.on("exit", (code) => (code === 0 ? resolve(Number(out.trim().split("\n").pop())) : reject(new Error(`child exited ${code}`)))),
+    );
+    return { p, ready, done };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.p.stdin.write("go\n");
+  const counts = await Promise.all(children.map((c) => c.done));
+  return (counts.reduce((a, b) => a + b, 0) * 1000) / ms;
+}
+
+async function child() {
+  const [, mode, target, inflight, ms, tag] = process.argv.slice(process.argv.indexOf("--child"));
+  process.stdout.write("ready\n");
+  await new Promise((r) => process.stdin.once("data", r));
+  const n = await work(mode as Mode, target!, Number(inflight), Number(ms), tag!);
+  process.stdout.write(`${n}\n`);
+  process.stdin.destroy();
+}
+
+async function pgReachable() {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function main() {
+  const ms = Number(arg("ms", "1500"));
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
+  const rows: string[][] = [];
+  const fmt = (v: number) => Math.round(v).toLocaleString("en-US");
+  const row = (backend: string, durability: string, procs: number, inflight: number, store: number, raw: number) => {
+    rows.push([backend, String(procs), String(inflight), durability, fmt(store), fmt(raw), `${(store / raw).toFixed(2)}x`]);
+    process.stderr.write(`  ${rows.at(-1)!.join("  ")}\n`);
+  };
+
+  // SQLite: a fresh file per measurement, schema made by the store.
+  let f = 0;
+  const file = () => {
+    const p = join(dir, `b${f++}.db`);
+    void sqliteStore(p).close();
+    return p;
+  };
+  // The machine's load drifts: raw and store alternate in half slices, and each figure is their mean.
+  const paired = async (a: () => Promise<number>, b: () => Promise<number>) => {
+    let x = 0;
+    let y = 0;
+    for (let i = 0; i < 2; i++) {
+      x += await a();
+      y += await b();
+    }
+    return [y / 2, x / 2] as const;
+  };
+  const half = Math.round(ms / 2);
+  const sqliteDurability = "process-crash safe (WAL, synchronous=NORMAL)";
+  for (const [procs, inflight] of [[1, 1], [1, 32], [4, 1], [4, 32]] as const) {
+    const [store, raw] = await paired(
+      () => measure("sqlite-raw", file(), procs, 1, half),
+      () => measure("sqlite-store", file(), procs, inflight, half),
+    );
+    row("SQLite", sqliteDurability, procs, inflight, store, raw);
+  }
+
+  if (!process.argv.includes("--no-pg") && (await pgReachable())) {
+    const pgSettings = new pg.Client({ connectionString: PG_URL });
+    await pgSettings.connect();
+    const sc = (await pgSettings.query("SHOW synchronous_commit")).rows[0].synchronous_commit as string;
+    const fsync = (await pgSettings.query("SHOW fsync")).rows[0].fsync as string;
+    const pgDurability = `${sc === "on" && fsync === "on" ? "power-loss safe" : "NOT power-loss safe"} (synchronous_commit=${sc}, fsync=${fsync})`;
+    const schemas: string[] = [];
+    const schema = async () => {
+      const s = `bulwark_bench_${randomBytes(4).toString("hex")}`;
+      schemas.push(s);
+      await (await postgresStore({ url: PG_URL, schema: s })).close();
+      return s;
+    };
+    for (const [procs, inflight] of [[1, 1], [1, 32], [4, 1], [4, 32]] as const) {
+      const rawSchema = await schema();
+      const storeSchema = await schema();
+      const [store, raw] = await paired(
+        () => measure("pg-raw", rawSchema, procs, inflight, half),
+        () => measure("pg-store", storeSchema, procs, inflight, half),
+      );
+      row("PostgreSQL", pgDurability, procs, inflight, store, raw);
+    }
+    for (const s of schemas) await pgSettings.query(`DROP SCHEMA "${s}" CASCADE`);
+    await pgSettings.end();
+  } else {
+    process.stderr.write(`PostgreSQL skipped (unreachable at ${PG_URL} or --no-pg)\n`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+
+  const head = ["store", "procs", "in flight/proc", "durability", "claim+complete pairs/s", "raw baseline/s", "store/raw"];
+  const table = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const r of rows) console.log(line(r));
+  console.log(
+    `\nraw baseline: SQLite = one bare better-sqlite3 transaction (INSERT + UPDATE of one idempotency row) per pair, one per process;` +
+      `\n              PostgreSQL = one bare INSERT per pair, with as many in flight as the store row (pool of at most 10).` +
+      `\nstore pair = claim() + complete(): two writes, each its own transaction unless group-committed. ${ms} ms per figure.`,
+  );
+}
+
+if (process.argv.includes("--child")) await child();
+else await main();
