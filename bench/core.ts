@@ -43,10 +43,12 @@ const cases: Case[] = [
   {
     name: "(b) bulwark write",
     setup: async () => {
-      const rt = createRuntime({ policy: { maxSteps: 1e9, maxUnverifiedDepth: 1e9 } });
+      const rt = createRuntime({ policy: { maxSteps: 1e9 } });
       await rt.ready();
       const run = rt.startRun({ agent: "bench" });
-      const tool = defineTool({ name: "write", effect: "write", execute: noop });
+      // With a read-back, as a production write tool has: unverified writes lower the
+      // run's confidence until it may only read, which would measure refusals instead.
+      const tool = defineTool({ name: "write", effect: "write", execute: noop, verify: () => true });
       let k = 0;
       // distinct arguments, so that every call executes and records (no replays)
       return () => run.call(tool, { n: k++ });
@@ -81,14 +83,30 @@ async function sample(fn: (i: number) => Promise<unknown>): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function benchCore(): Promise<Record<string, number>> {
-  const fns = await Promise.all(cases.map((c) => c.setup()));
-  for (const fn of fns) await sample(fn); // warm up every path before measuring any
+  await checkCases();
   const samples: number[][] = cases.map(() => []);
-  // Interleave the cases so that drift in the machine's speed hits all of them alike.
-  for (let s = 0; s < SAMPLES; s++) for (let c = 0; c < cases.length; c++) samples[c]!.push(await sample(fns[c]!));
+  // Interleave the cases so that drift in the machine's speed hits all of them alike; a
+  // fresh setup per sample, so that a store grown by earlier samples is not measured.
+  for (let s = -1; s < SAMPLES; s++) {
+    for (let c = 0; c < cases.length; c++) {
+      const us = await sample(await cases[c]!.setup());
+      if (s >= 0) samples[c]!.push(us); // the first round warms up every path
+    }
+  }
   const result: Record<string, number> = {};
   cases.forEach((c, i) => (result[c.name] = median(samples[i]!)));
   return result;
+}
+
+/** Every case must measure what it says: a guarded call that fails would measure a refusal. */
+async function checkCases() {
+  for (const c of cases) {
+    const fn = await c.setup();
+    for (let i = 0; i < 200; i++) {
+      const out = (await fn(i)) as { ok?: boolean };
+      if (out && out.ok === false) throw new Error(`bench case ${c.name} failed on call ${i}: ${JSON.stringify(out)}`);
+    }
+  }
 }
 
 export function printCore(result: Record<string, number>) {

@@ -51,6 +51,15 @@ export function attempt<T>(
   cancel?: AbortSignal,
 ): Promise<AttemptResult<T>> {
   if (cancel?.aborted) return Promise.resolve({ status: "cancelled", reason: cancel.reason });
+  let pending: Promise<T> | T;
+  try {
+    pending = fn(ctx);
+  } catch (error) {
+    return Promise.resolve({ status: "error", error });
+  }
+  // A function that answered synchronously needs no timer and no cancellation.
+  if (!isThenable<T>(pending)) return Promise.resolve({ status: "ok", value: pending as T });
+  const running = pending;
   return new Promise((resolve) => {
     let settled = false;
     const settle = (r: AttemptResult<T>) => {
@@ -69,21 +78,10 @@ export function attempt<T>(
       settle({ status: "cancelled", reason: cancel!.reason });
     };
     cancel?.addEventListener("abort", onCancel, { once: true });
-    let pending: Promise<T> | T;
-    try {
-      pending = fn(ctx);
-    } catch (error) {
-      settle({ status: "error", error });
-      return;
-    }
-    if (isThenable(pending)) {
-      Promise.resolve(pending).then(
-        (value) => settle({ status: "ok", value }),
-        (error) => settle({ status: "error", error }),
-      );
-    } else {
-      settle({ status: "ok", value: pending as T });
-    }
+    Promise.resolve(running).then(
+      (value) => settle({ status: "ok", value }),
+      (error) => settle({ status: "error", error }),
+    );
   });
 }
 

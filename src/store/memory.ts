@@ -24,22 +24,30 @@ import type {
   StoredOutcome,
 } from "./types.js";
 
-// Records are copied in and out, so that callers cannot change what is stored by
-// mutating an object they hold, as with a real database.
-const copy = <T>(v: T): T => structuredClone(v);
+// Records are kept as JSON text, as a real database keeps rows: what a caller holds is
+// never what is stored, and what comes back is what SQLite or PostgreSQL would give back.
+// Text is also the cheap way: one stringify on write instead of a deep copy each way.
+const copy = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
+
+type StoredClaim = Omit<IdempotencyRecord, "outcome"> & { outcome?: string };
 
 class MemoryIdempotency implements IdempotencyStore {
-  private readonly records = new Map<string, IdempotencyRecord>();
+  private readonly records = new Map<string, StoredClaim>();
   private readonly waiters = new Map<string, Set<() => void>>();
 
   private id(scope: string, key: string) {
     return `${scope}\u0000${key}`;
   }
 
+  private view(r: StoredClaim): IdempotencyRecord {
+    const { outcome, ...rest } = r;
+    return outcome === undefined ? { ...rest } : { ...rest, outcome: JSON.parse(outcome) };
+  }
+
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const id = this.id(req.scope, req.key);
     const existing = this.records.get(id);
-    const fresh = (): IdempotencyRecord => ({
+    const fresh = (): StoredClaim => ({
       scope: req.scope,
       key: req.key,
       fingerprint: req.fingerprint,
@@ -54,19 +62,18 @@ class MemoryIdempotency implements IdempotencyStore {
       this.records.set(id, fresh());
       return { status: "claimed" };
     }
-    if (existing.fingerprint !== req.fingerprint) return { status: "conflict", record: copy(existing) };
-    if (existing.state === "completed") return { status: "completed", record: copy(existing) };
-    if (existing.leaseUntil > req.now) return { status: "in_flight", record: copy(existing) };
-    const lapsed = copy(existing);
+    if (existing.fingerprint !== req.fingerprint) return { status: "conflict", record: this.view(existing) };
+    if (existing.state === "completed") return { status: "completed", record: this.view(existing) };
+    if (existing.leaseUntil > req.now) return { status: "in_flight", record: this.view(existing) };
     this.records.set(id, fresh());
-    return { status: "lease_expired", record: lapsed };
+    return { status: "lease_expired", record: this.view(existing) };
   }
 
   async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
     const r = this.records.get(this.id(scope, key));
     if (!r || r.owner !== owner || r.state !== "in_flight") return false;
     r.state = "completed";
-    r.outcome = copy(outcome);
+    r.outcome = JSON.stringify(outcome);
     r.expiresAt = Math.max(r.expiresAt, now);
     this.wake(scope, key);
     return true;
@@ -81,7 +88,7 @@ class MemoryIdempotency implements IdempotencyStore {
 
   async get(scope: string, key: string) {
     const r = this.records.get(this.id(scope, key));
-    return r && copy(r);
+    return r && this.view(r);
   }
 
   waitForChange(scope: string, key: string, timeoutMs: number): Promise<void> {
@@ -112,7 +119,8 @@ class MemoryIdempotency implements IdempotencyStore {
   }
 
   private wake(scope: string, key: string) {
-    for (const w of [...(this.waiters.get(this.id(scope, key)) ?? [])]) w();
+    const waiting = this.waiters.get(this.id(scope, key));
+    if (waiting) for (const w of [...waiting]) w();
   }
 }
 
@@ -156,12 +164,20 @@ class MemoryRuns implements RunStore {
 }
 
 class MemoryMutations implements MutationStore {
-  private readonly records = new Map<string, MutationRecord>();
+  // The row as text, with the fields rollback moves kept beside it.
+  private readonly records = new Map<string, { runId: string; status: MutationRecord["status"]; error?: string; row: string }>();
   async record(m: MutationRecord) {
-    this.records.set(m.id, copy(m));
+    this.records.set(m.id, { runId: m.runId, status: m.status, ...(m.error !== undefined ? { error: m.error } : {}), row: JSON.stringify(m) });
   }
   async list(runId: string) {
-    return [...this.records.values()].filter((m) => m.runId === runId).sort((a, b) => a.seq - b.seq).map(copy);
+    const rows: MutationRecord[] = [];
+    for (const r of this.records.values()) {
+      if (r.runId !== runId) continue;
+      const m: MutationRecord = { ...JSON.parse(r.row), status: r.status };
+      if (r.error !== undefined) m.error = r.error;
+      rows.push(m);
+    }
+    return rows.sort((a, b) => a.seq - b.seq);
   }
   async transition(id: string, from: MutationRecord["status"], to: MutationRecord["status"], error?: string) {
     const m = this.records.get(id);
