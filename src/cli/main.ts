@@ -8,6 +8,7 @@ import { chaosCommand } from "./chaos.js";
 import { demoCommand } from "./demo.js";
 import { approvalsCommand } from "./approvals.js";
 import { rollbackCommand } from "./rollback.js";
+import { benchCommand } from "./bench.js";
 
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
@@ -17,5 +18,6 @@ program.addCommand(demoCommand());
 program.addCommand(chaosCommand());
 program.addCommand(approvalsCommand());
 program.addCommand(rollbackCommand());
+program.addCommand(benchCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,76 @@
+/**
+ * `bulwark bench`: what a guarded call costs on this machine and this store, beside the
+ * bare call, in one process. A user's question before adopting Bulwark, answered with the
+ * public API only. (The repository's `npm run bench` also measures peer libraries and the
+ * raw database drivers.)
+ */
+import { Command } from "commander";
+import { createRuntime, defineTool } from "../index.js";
+import { DEFAULT_STORE } from "./approvals.js";
+
+interface Options {
+  store: string;
+  calls: string;
+  samples: string;
+  json?: boolean;
+}
+
+const noop = async (args: { n: number }) => ({ ok: true, n: args.n });
+
+async function perCall(calls: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await fn(i);
+  return Number(process.hrtime.bigint() - start) / 1_000 / calls;
+}
+
+async function measure(store: string, calls: number, samples: number) {
+  const rt = createRuntime({ store, policy: { maxSteps: Number.MAX_SAFE_INTEGER } });
+  await rt.ready();
+  const read = defineTool({ name: "bench_read", effect: "read", execute: noop });
+  const write = defineTool({ name: "bench_write", effect: "write", execute: noop, verify: () => true });
+  const cases: Record<string, () => (i: number) => Promise<unknown>> = {
+    bare: () => (i) => noop({ n: i }),
+    read: () => {
+      const run = rt.startRun({ agent: "bench" });
+      return (i) => run.call(read, { n: i });
+    },
+    write: () => {
+      const run = rt.startRun({ agent: "bench" });
+      return (i) => run.call(write, { n: i });
+    },
+  };
+  const results: Record<string, number[]> = { bare: [], read: [], write: [] };
+  for (let s = -1; s < samples; s++) {
+    for (const [name, make] of Object.entries(cases)) {
+      const us = await perCall(calls, make());
+      if (s >= 0) results[name]!.push(us);
+    }
+  }
+  await rt.close();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { bare: median(results.bare!), read: median(results.read!), write: median(results.write!) };
+}
+
+export function benchCommand(): Command {
+  return new Command("bench")
+    .description("measure the per-call overhead of Bulwark on this machine and store")
+    .option("--store <url>", "the store to measure", DEFAULT_STORE)
+    .option("--calls <n>", "sequential calls per sample", "5000")
+    .option("--samples <n>", "samples (the median is reported)", "5")
+    .option("--json", "print JSON")
+    .action(async (o: Options) => {
+      const calls = Number(o.calls);
+      const samples = Number(o.samples);
+      if (!(Number.isInteger(calls) && calls > 0 && Number.isInteger(samples) && samples > 0))
+        throw new Error(`--calls and --samples must be positive whole numbers, not ${o.calls} and ${o.samples}`);
+      const r = await measure(o.store, calls, samples);
+      if (o.json) {
+        console.log(JSON.stringify({ store: o.store, calls, samples, microsecondsPerCall: r }));
+        return;
+      }
+      console.log(`Per-call cost on ${o.store} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
+      console.log(`  bare function call      ${r.bare.toFixed(3).padStart(9)} µs`);
+      console.log(`  read tool, guarded      ${r.read.toFixed(3).padStart(9)} µs`);
+      console.log(`  write tool, guarded     ${r.write.toFixed(3).padStart(9)} µs   (idempotency record, ledger entry, read-back)`);
+    });
+}
