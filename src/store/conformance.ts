@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
   ApprovalRecord,
   ClaimRequest,
+  FreezeRecord,
   HandoffRecord,
   MutationRecord,
   RunRecord,
@@ -432,6 +433,57 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         expect((await store.handoffs.list({ status: "open" })).map((h) => h.id)).toEqual(["h-1", "h-3"]);
         expect((await store.handoffs.list({ runId: "run-2" })).map((h) => h.id)).toEqual(["h-2"]);
         expect((await store.handoffs.list({ runId: "run-1", status: "closed" })).map((h) => h.id)).toEqual([]);
+      });
+    });
+
+    describe("freezes", () => {
+      const freeze = (over: Partial<FreezeRecord> = {}): FreezeRecord => ({
+        id: "f-1",
+        reason: "code freeze ☃",
+        by: "ann",
+        at: T0,
+        ...over,
+      });
+
+      it("put and list, ordered by when declared; put replaces by id", async () => {
+        expect(await store.freezes.list()).toEqual([]);
+        await store.freezes.put(freeze({ id: "f-2", at: T0 + 5 }));
+        await store.freezes.put(freeze());
+        expect((await store.freezes.list()).map((f) => f.id)).toEqual(["f-1", "f-2"]);
+        await store.freezes.put(freeze({ reason: "extended", at: T0 + 10 }));
+        expect(await store.freezes.list()).toEqual([freeze({ id: "f-2", at: T0 + 5 }), freeze({ reason: "extended", at: T0 + 10 })]);
+      });
+
+      it("windows and optional fields round-trip exactly", async () => {
+        const window = freeze({ id: "w", from: T0 + 1_000, to: T0 + 3_600_000 });
+        const openEnded = freeze({ id: "o", at: T0 + 1, from: T0 + 2 });
+        const until: FreezeRecord = { id: "u", at: T0 + 2, to: T0 + 60_000 };
+        // Expired windows are listed too: the caller compares with its own clock.
+        const past: FreezeRecord = { id: "p", at: T0 + 3, from: T0 - 10_000, to: T0 - 1 };
+        for (const f of [window, openEnded, until, past]) await store.freezes.put(f);
+        const listed = await store.freezes.list();
+        expect(listed).toEqual([window, openEnded, until, past]);
+        expect(Object.keys(listed[2]!).sort()).toEqual(["at", "id", "to"]);
+      });
+
+      it("lift one by id, an unknown id, then all", async () => {
+        await store.freezes.put(freeze());
+        await store.freezes.put(freeze({ id: "f-2", at: T0 + 1 }));
+        await store.freezes.put(freeze({ id: "f-3", at: T0 + 2 }));
+        expect(await store.freezes.lift("f-2")).toBe(1);
+        expect(await store.freezes.lift("f-2")).toBe(0);
+        expect(await store.freezes.lift("nope")).toBe(0);
+        expect((await store.freezes.list()).map((f) => f.id)).toEqual(["f-1", "f-3"]);
+        expect(await store.freezes.lift()).toBe(2);
+        expect(await store.freezes.list()).toEqual([]);
+        expect(await store.freezes.lift()).toBe(0);
+      });
+
+      it("concurrent puts and lifts leave a consistent set", async () => {
+        await Promise.all(Array.from({ length: 10 }, (_, i) => store.freezes.put(freeze({ id: `f-${i}`, at: T0 + i }))));
+        const lifted = await Promise.all([store.freezes.lift("f-3"), store.freezes.lift("f-3"), store.freezes.lift("f-7")]);
+        expect(lifted.reduce((a, b) => a + b, 0)).toBe(2);
+        expect((await store.freezes.list()).map((f) => f.id)).toEqual(["f-0", "f-1", "f-2", "f-4", "f-5", "f-6", "f-8", "f-9"]);
       });
     });
 

@@ -7,6 +7,7 @@
 import type {
   ApprovalRecord,
   BreakerRecord,
+  FreezeRecord,
   HandoffRecord,
   IdempotencyRecord,
   MutationRecord,
@@ -98,6 +99,7 @@ export function approvalRecord(r: ApprovalRow): ApprovalRecord {
 
 export const breakerRecord = (r: { data: string }) => JSON.parse(r.data) as BreakerRecord;
 export const handoffRecord = (r: { data: string }) => JSON.parse(r.data) as HandoffRecord;
+export const freezeRecord = (r: { data: string }) => JSON.parse(r.data) as FreezeRecord;
 
 /** A record's identity as far as waiters care: who holds it and whether it is done. */
 export const snapshotOf = (r: { state: string; owner: string } | undefined) => (r ? `${r.state}\u0000${r.owner}` : "none");

@@ -15,7 +15,7 @@ function isStore(v: unknown): v is Store {
   const s = v as Record<string, unknown>;
   return (
     typeof s.close === "function" &&
-    ["idempotency", "breakers", "runs", "mutations", "approvals", "handoffs"].every(
+    ["idempotency", "breakers", "runs", "mutations", "approvals", "handoffs", "freezes"].every(
       (k) => typeof s[k] === "object" && s[k] !== null,
     )
   );

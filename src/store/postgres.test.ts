@@ -36,7 +36,10 @@ if (!up) {
       const stores = await Promise.all(Array.from({ length: 4 }, () => open(schema)));
       await Promise.all(stores.map((s) => s.close()));
       const { rows } = await pgExec(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1, name: "initial" }]);
+      expect(rows).toEqual([
+        { version: 1, name: "initial" },
+        { version: 2, name: "freezes" },
+      ]);
     });
 
     it("an unreachable database is a clear error at open, within the connect timeout", async () => {

@@ -9,6 +9,7 @@ import pg from "pg";
 import {
   approvalRecord,
   breakerRecord,
+  freezeRecord,
   handoffRecord,
   idempotencyRecord,
   mutationRecord,
@@ -31,6 +32,8 @@ import {
   type BreakerStore,
   type ClaimRequest,
   type ClaimResult,
+  type FreezeRecord,
+  type FreezeStore,
   type HandoffRecord,
   type HandoffStore,
   type IdempotencyStore,
@@ -188,6 +191,7 @@ class PgStore implements Store {
   readonly mutations: MutationStore;
   readonly approvals: ApprovalStore;
   readonly handoffs: HandoffStore;
+  readonly freezes: FreezeStore;
   private readonly db: Db;
 
   constructor(pool: pg.Pool, r: Resolved) {
@@ -199,6 +203,7 @@ class PgStore implements Store {
     this.mutations = new PgMutations(this.db, S);
     this.approvals = new PgApprovals(this.db, S);
     this.handoffs = new PgHandoffs(this.db, S);
+    this.freezes = new PgFreezes(this.db, S);
   }
 
   /** The schema this store lives in. */
@@ -564,5 +569,31 @@ class PgHandoffs implements HandoffStore {
       [filter.status ?? null, filter.runId ?? null],
     );
     return rows.map(handoffRecord);
+  }
+}
+
+class PgFreezes implements FreezeStore {
+  constructor(
+    private readonly db: Db,
+    private readonly S: string,
+  ) {}
+  async put(f: FreezeRecord) {
+    await this.db.query(
+      "freeze_put",
+      `INSERT INTO ${this.S}.freezes (id, at, data) VALUES ($1, $2, $3)
+       ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data`,
+      [f.id, f.at, JSON.stringify(f)],
+    );
+  }
+  async lift(id?: string) {
+    const { rowCount } =
+      id === undefined
+        ? await this.db.query("freeze_lift_all", `DELETE FROM ${this.S}.freezes`)
+        : await this.db.query("freeze_lift", `DELETE FROM ${this.S}.freezes WHERE id = $1`, [id]);
+    return rowCount ?? 0;
+  }
+  async list() {
+    const { rows } = await this.db.query<{ data: string }>("freeze_list", `SELECT data FROM ${this.S}.freezes ORDER BY at, seq`);
+    return rows.map(freezeRecord);
   }
 }

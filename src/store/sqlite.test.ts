@@ -99,7 +99,10 @@ describe("SQLite store", () => {
     await Promise.all([sqliteStore(path).close(), sqliteStore(path).close()]);
     const Database = (await import("better-sqlite3")).default;
     const db = new Database(path, { readonly: true });
-    expect(db.prepare("SELECT version, name FROM schema_migrations").all()).toEqual([{ version: 1, name: "initial" }]);
+    expect(db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all()).toEqual([
+      { version: 1, name: "initial" },
+      { version: 2, name: "freezes" },
+    ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
   });

@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import {
   approvalRecord,
   breakerRecord,
+  freezeRecord,
   handoffRecord,
   idempotencyRecord,
   mutationRecord,
@@ -32,6 +33,8 @@ import {
   type BreakerStore,
   type ClaimRequest,
   type ClaimResult,
+  type FreezeRecord,
+  type FreezeStore,
   type HandoffRecord,
   type HandoffStore,
   type IdempotencyStore,
@@ -202,6 +205,7 @@ class SqliteStore implements Store {
   readonly mutations: MutationStore;
   readonly approvals: ApprovalStore;
   readonly handoffs: HandoffStore;
+  readonly freezes: FreezeStore;
   private readonly writer: Writer;
   private closed = false;
   private readonly idem: SqliteIdempotency;
@@ -228,6 +232,7 @@ class SqliteStore implements Store {
     this.mutations = new SqliteMutations(db, guard);
     this.approvals = new SqliteApprovals(db, guard);
     this.handoffs = new SqliteHandoffs(db, guard);
+    this.freezes = new SqliteFreezes(db, guard);
   }
 
   private open<T>(f: () => Promise<T>): Promise<T> {
@@ -564,5 +569,30 @@ class SqliteHandoffs implements HandoffStore {
   }
   async list(filter: { status?: HandoffRecord["status"]; runId?: string } = {}) {
     return this.g.read(() => this.selectList.all({ status: filter.status ?? null, runId: filter.runId ?? null }).map(handoffRecord));
+  }
+}
+
+class SqliteFreezes implements FreezeStore {
+  private readonly upsert;
+  private readonly deleteOne;
+  private readonly deleteAll;
+  private readonly selectAll;
+  constructor(db: Db, private readonly g: Guard) {
+    this.upsert = db.prepare(
+      "INSERT INTO freezes (id, at, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, data = excluded.data",
+    );
+    this.deleteOne = db.prepare("DELETE FROM freezes WHERE id = ?");
+    this.deleteAll = db.prepare("DELETE FROM freezes");
+    this.selectAll = db.prepare<[], { data: string }>("SELECT data FROM freezes ORDER BY at, seq");
+  }
+  async put(f: FreezeRecord) {
+    const data = JSON.stringify(f);
+    await this.g.write(() => this.upsert.run(f.id, f.at, data));
+  }
+  async lift(id?: string) {
+    return this.g.write(() => (id === undefined ? this.deleteAll.run() : this.deleteOne.run(id)).changes);
+  }
+  async list() {
+    return this.g.read(() => this.selectAll.all().map(freezeRecord));
   }
 }

@@ -206,14 +206,11 @@ export interface HandoffStore {
 // ---------------------------------------------------------------- freezes (declared at run time)
 
 /*
- * NOTE for the durable stores (SQLite, PostgreSQL): this section is new (issue #4,
- * mutation safety). `Store.freezes` is optional only until sqlite.ts and postgres.ts
- * implement it; the runtime then falls back to an in-process freeze that other
- * processes do not see. Semantics, as in memory.ts: `put` inserts or replaces by id,
- * `lift` deletes by id (or every freeze when no id) and says how many it removed,
- * `list` returns every declared freeze ordered by `at` (expired windows included: the
- * caller compares times with its own clock). A small table (id primary key, data JSON)
- * is enough; please add it to the conformance suite.
+ * Semantics (memory.ts is the reference; SQLite and PostgreSQL keep a small table, id
+ * unique, the record as JSON): `put` inserts or replaces by id, `lift` deletes by id (or
+ * every freeze when no id) and says how many it removed, `list` returns every declared
+ * freeze ordered by `at` (expired windows included: the caller compares times with its
+ * own clock).
  */
 
 /** A freeze a person declared through the API: every write and destructive call is refused while it holds. */
@@ -251,8 +248,8 @@ export interface Store {
   readonly mutations: MutationStore;
   readonly approvals: ApprovalStore;
   readonly handoffs: HandoffStore;
-  /** Freezes declared at run time (see the note on FreezeStore). */
-  readonly freezes?: FreezeStore;
+  /** Freezes declared at run time, seen by every process on the store. */
+  readonly freezes: FreezeStore;
   close(): Promise<void>;
 }
 

@@ -87,4 +87,16 @@ export const postgresMigrations: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "freezes",
+    sql: (S) => `
+      CREATE TABLE ${S}.freezes (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        at double precision NOT NULL,
+        data text NOT NULL
+      );
+    `,
+  },
 ];

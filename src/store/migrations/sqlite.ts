@@ -80,4 +80,16 @@ export const sqliteMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "freezes",
+    sql: `
+      CREATE TABLE freezes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        at REAL NOT NULL,
+        data TEXT NOT NULL
+      );
+    `,
+  },
 ];
