@@ -3,7 +3,8 @@
  * reads and fills in the call; it never calls another stage (run.ts composes them).
  */
 import type { Clock } from "./clock.js";
-import type { Failure, Outcome } from "./failure.js";
+import type { Failure, Note, Outcome } from "./failure.js";
+import type { FactLedger } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
@@ -30,6 +31,8 @@ export interface RunState {
   ended: boolean;
   /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
   readonly stopSignal: AbortSignal;
+  /** The run's facts ledger (facts stage); made on first use when absent. */
+  ledger?: FactLedger;
   /** Approval requests that have already passed the verification gate once (approval stage). */
   approvalsUsed?: Set<string>;
   /** The last verification gate passed outside a call (`run.passGate`). */
@@ -58,6 +61,8 @@ export interface Call {
   verified?: boolean;
   /** The context of the last attempt, for hooks that run after execute (verify, compensate). */
   context?: ToolContext;
+  /** Notes for the model on a successful outcome (facts stage: a fact that was outranked). */
+  notes?: Note[];
   /** What the tool's checkpoint hook returned before the action (checkpoint stage). */
   checkpoint?: unknown;
 }

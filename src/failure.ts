@@ -38,8 +38,19 @@ export interface Failure {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Something the model should know about a call that succeeded: e.g. a fact in the
+ * response was outranked by a more authoritative or newer source (`fact_superseded`).
+ */
+export interface Note {
+  kind: "fact_superseded" | "fact_disputed";
+  /** Written for the model. */
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
 export type Outcome<O> =
-  | { ok: true; value: O; callId: string; replayed: boolean }
+  | { ok: true; value: O; callId: string; replayed: boolean; notes?: Note[] }
   | { ok: false; failure: Failure; callId: string; replayed?: boolean };
 
 const make = (
@@ -213,6 +224,30 @@ export const failures = {
       { error },
     ),
 
+  invalidFact: (tool: string, key: string, problem: string) =>
+    make(
+      "invalid_output",
+      `${tool} returned a malformed fact ${key}: ${problem}. Do not use this response or repeat it to the user; check another source, or tell the user this cannot be confirmed right now.`,
+      false,
+      { fact: key, problem },
+    ),
+
+  factsUnreadable: (tool: string, error: string) =>
+    make(
+      "invalid_output",
+      `The facts in ${tool}'s response could not be read (${error}), so it cannot be checked against other sources. Do not rely on this response; try another source, or tell the user this cannot be confirmed right now.`,
+      false,
+      { error },
+    ),
+
+  handedOff: (reason: string) =>
+    make(
+      "run_halted",
+      `This conversation has been handed to a person (${reason}). Do not try any further actions and do not guess an answer. Tell the user that a person will follow up with them, and stop.`,
+      false,
+      { reason, handedOff: true },
+    ),
+
   runHalted: (reason: string) =>
     make(
       "run_halted",
@@ -244,6 +279,38 @@ export const failures = {
       false,
       { maxSteps },
     ),
+};
+
+/** Notes on successful calls, for the model. */
+export const notes = {
+  factSuperseded: (key: string, offered: { value: string; source: string }, current: { value: string; source: string }, why: string): Note => ({
+    kind: "fact_superseded",
+    message: `This response says ${key} is ${offered.value} (from ${offered.source}), but that is out of date or less authoritative: the current value is ${current.value}, from ${current.source} (${why}). Use ${current.value}; do not repeat ${offered.value} to the user.`,
+    detail: { key, offered: offered.source, current: current.source, why },
+  }),
+
+  factDisputed: (key: string, sources: string[]): Note => ({
+    kind: "fact_disputed",
+    message: `Sources of equal authority disagree about ${key} (${sources.join(", ")}), and this response does not settle it. Do not state a value for ${key}; tell the user a person will confirm it.`,
+    detail: { key, sources },
+  }),
+};
+
+/** What `run.verifyDecision` tells the model. */
+export const decisionMessages = {
+  approved: (agreed: string[], disagreed: string[]) =>
+    `Verified (agreed: ${agreed.join(", ")}${disagreed.length ? `; disagreed: ${disagreed.join(", ")}` : ""}). You may go ahead with it as written.`,
+
+  rejected: (reasons: string[], current: { key: string; value: string; source: string }[]) =>
+    `This draft failed verification and must not be sent or acted on: ${reasons.join("; ")}.${
+      current.length ? ` Current values: ${current.map((c) => `${c.key} is ${c.value} (${c.source})`).join("; ")}.` : ""
+    } Revise it so that it agrees with the current values, then verify it again; if you cannot, tell the user a person will follow up.`,
+
+  inconclusive: (agreed: number, quorum: number, others: string[]) =>
+    `This draft could not be verified (${agreed} of the ${quorum} agreeing check${quorum === 1 ? "" : "s"} needed${others.length ? `; ${others.join("; ")}` : ""}). Do not present it as confirmed: add the facts it relies on (look them up), or tell the user you cannot confirm it.`,
+
+  handedOff: (reason: string) =>
+    `This conversation has been handed to a person (${reason}). Do not send this draft or guess another answer. Tell the user that a person will follow up with them.`,
 };
 
 /** A short one-line description of whatever was thrown, for messages and logs. */

@@ -13,6 +13,9 @@
  *                   the action, once per call.
  *   execute         bulkhead, timeout, bounded retry under the retry budget.
  *   validate out    before anything trusts the response: facts, verify, the model.
+ *   facts           reconcile the facts the response asserts with the run's ledger, on a
+ *                   well-formed response; before verify, so that a read-back is not spent
+ *                   on a response whose facts are stale or contradicted.
  *   verify          read-your-writes, on a response known to be well-formed.
  *   record          last, once the outcome is final: key, ledger, chain state.
  *
@@ -21,7 +24,7 @@
  */
 import type { Call, Env, RunState } from "./call.js";
 import type { Clock } from "./clock.js";
-import { describeThrown, failures, type Failure, type Outcome } from "./failure.js";
+import { decisionMessages, describeThrown, failures, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { admission } from "./stages/admission.js";
@@ -34,6 +37,12 @@ import { record, countTowardChain } from "./stages/record.js";
 import { validateInput } from "./stages/validate-input.js";
 import { validateOutput } from "./stages/validate-output.js";
 import { verify } from "./stages/verify.js";
+import { facts } from "./stages/facts.js";
+import { callPenalty, levelOf, lower } from "./decide/confidence.js";
+import { handoffRecord, RecentHistory } from "./decide/handoff.js";
+import { FactLedger, type LedgerSnapshot, type ReconciledFact } from "./decide/ledger.js";
+import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
+import type { HandoffRecord } from "./store/types.js";
 import type { RunRecord } from "./store/types.js";
 
 /** What a run needs from its runtime. */
@@ -73,10 +82,16 @@ export class Run {
   private readonly calls = new Set<Promise<unknown>>();
   /** Tools this run called, when the runtime keeps no registry. */
   private readonly used = new Map<string, Tool>();
+  /** Trust (see decide/): the facts ledger, confidence, recent history, verifiers, handoff. */
+  private readonly ledger = new FactLedger();
+  private trust = 1;
+  private readonly history = new RecentHistory();
+  private readonly verifiers: readonly Verifier[];
+  private handedOff: HandoffRecord | undefined;
 
   constructor(
     private readonly host: RunHost,
-    options: { runId: string; agent: string; policy: Policy },
+    options: { runId: string; agent: string; policy: Policy; verifiers?: readonly Verifier[] },
     clock: Clock,
   ) {
     this.id = options.runId;
@@ -95,7 +110,9 @@ export class Run {
       startedAt: clock.now(),
       ended: false,
       stopSignal: this.stopper.signal,
+      ledger: this.ledger,
     };
+    this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     host.live?.set(this.id, this);
   }
 
@@ -157,6 +174,118 @@ export class Run {
     return rollback({ store: this.host.env.store, clock: this.host.env.clock, runId: this.id, tools: known });
   }
 
+  /** The reconciled fact for `key`: the winner among the sources this run consulted; undefined when unknown or contested. */
+  fact(key: string): ReconciledFact | undefined {
+    return this.ledger.get(key);
+  }
+
+  /** Every fact in play: the current winners and the contested keys. */
+  facts(): LedgerSnapshot {
+    return this.ledger.snapshot();
+  }
+
+  /** How far the run can be trusted, 1 down to 0 (see decide/confidence.ts). */
+  get confidence(): number {
+    return this.trust;
+  }
+
+  /** The handoff record, once the run has been handed to a person. */
+  get handoff(): HandoffRecord | undefined {
+    return this.handedOff;
+  }
+
+  /**
+   * Check a high-stakes output (an answer to a customer, a plan before a destructive
+   * step) by every configured path: the facts ledger (which vetoes), then any second
+   * model or custom verifier, under a quorum. Approval passes the verification gate;
+   * rejection lowers confidence, and may narrow the run to reading or hand it off.
+   * Rejects only for a malformed decision (a programming error), with a TypeError.
+   */
+  verifyDecision(decision: Decision): Promise<DecisionVerification & { confidence: number; handoff?: HandoffRecord }> {
+    try {
+      checkDecision(decision);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.host.track(this.verifying(decision));
+  }
+
+  private async verifying(decision: Decision): Promise<DecisionVerification & { confidence: number; handoff?: HandoffRecord }> {
+    await this.host.ready();
+    const { env } = this.host;
+    const s = this.state;
+    const settled = (r: DecisionVerification) => ({ ...r, confidence: this.trust, ...(this.handedOff ? { handoff: this.handedOff } : {}) });
+    if (s.ended || s.mode === "halted" || s.mode === "handed_off") {
+      const reason = s.ended ? "the run has ended" : (s.reason ?? s.mode);
+      const message = s.mode === "handed_off" ? decisionMessages.handedOff(reason) : failures.runHalted(reason).message;
+      return settled({ verdict: "rejected", agreed: [], disagreed: [], abstained: [], votes: [], corrections: [], message });
+    }
+    const base = { runId: this.id, agent: this.agent, facts: this.ledger, now: env.clock.now(), ...(s.policy.maxFactAgeMs !== undefined ? { maxFactAgeMs: s.policy.maxFactAgeMs } : {}) };
+    const votes = await collectVotes(decision, this.verifiers, base, s.policy.verification, env.clock, s.stopSignal);
+    const result = tally(votes, s.policy.verification.quorum);
+    const reasons = votes.filter((v) => v.verdict === "disagree").map((v) => `${v.verifier}: ${v.reason}`);
+    this.history.decision({ text: decision.text, verdict: result.verdict, reasons, at: env.clock.now() });
+    const p = s.policy.confidence.penalties;
+    if (result.verdict === "approved") this.passGate(`decision verified by ${result.agreed.join(", ")}`);
+    const penalty = result.verdict === "rejected" ? p.decisionRejected : result.disagreed.length * p.verifierDissent;
+    if (penalty > 0) await this.lowerConfidence(penalty, result.verdict === "rejected" ? `a decision was rejected (${reasons.join("; ")})` : `verifiers disagreed (${reasons.join("; ")})`);
+    if (this.handedOff) result.message = decisionMessages.handedOff(this.handedOff.reason);
+    return settled(result);
+  }
+
+  /**
+   * Hand the run to a person: a durable handoff record (the reason, the facts in play,
+   * the last calls and decisions, the confidence) goes to the store, and every later call
+   * is refused with a message that tells the model to say a person will follow up.
+   * Called by the run itself when confidence falls below `handoffBelow`; callable by the
+   * agent's code. Once per run: a second call returns the first record.
+   */
+  async handOff(reason: string): Promise<HandoffRecord> {
+    if (this.handedOff) return this.handedOff;
+    if (typeof reason !== "string" || reason.length === 0) throw new TypeError("handOff(reason): say why a person is needed");
+    await this.host.ready();
+    const { env } = this.host;
+    const rec = handoffRecord({
+      id: this.host.newId("handoff"),
+      runId: this.id,
+      agent: this.agent,
+      reason,
+      at: env.clock.now(),
+      confidence: this.trust,
+      facts: this.ledger.snapshot(),
+      history: this.history,
+    });
+    this.handedOff = rec;
+    // A person's stop (halted) stays the stronger state; the record is written either way.
+    if (this.state.mode !== "halted") {
+      this.state.mode = "handed_off";
+      this.state.reason = reason;
+    }
+    try {
+      await env.store.handoffs.create(rec);
+    } catch (e) {
+      env.onError(e);
+    }
+    await this.save();
+    return rec;
+  }
+
+  /** Lower confidence; below the policy's thresholds narrow the run to reading, then hand it off. Never widens. */
+  private async lowerConfidence(amount: number, why: string): Promise<void> {
+    const s = this.state;
+    this.trust = lower(this.trust, amount);
+    if (s.mode === "handed_off" || s.mode === "halted" || this.handedOff) return;
+    const c = s.policy.confidence;
+    const level = levelOf(this.trust, c);
+    if (level === "handoff") {
+      await this.handOff(`confidence ${this.trust} fell below ${c.handoffBelow} after ${why}`);
+    } else if (level === "read_only" && s.mode === "normal") {
+      s.mode = "read_only";
+      s.reason = `confidence ${this.trust} fell below ${c.readOnlyBelow} after ${why}`;
+      await this.save();
+    }
+  }
+
   /** A human's stop: no further call executes; calls in flight are cancelled through their signal. */
   async stop(reason: string): Promise<void> {
     this.halt(`stopped by a person: ${reason}`);
@@ -206,6 +335,9 @@ export class Run {
     }
     await record(call, outcome, env, () => ++this.seq);
     call.settleDuplicates?.(outcome);
+    this.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args }, outcome, env.clock.now());
+    const penalty = callPenalty(tool.effect, outcome, call.verified, this.state.policy.confidence.penalties);
+    if (penalty) await this.lowerConfidence(penalty.amount, `${tool.name}: ${penalty.reason}`);
     if (this.state.mode !== "normal") await this.save();
     return outcome;
   }
@@ -216,9 +348,9 @@ export class Run {
     if (invalid) return this.failed(call, invalid);
     const key = await idempotency(call, env, inFlight);
     if ("outcome" in key) return key.outcome;
-    const failure = (await checkpoint(call, env)) ?? (await execute(call, env)) ?? (await validateOutput(call)) ?? (await verify(call, env));
+    const failure = (await checkpoint(call, env)) ?? (await execute(call, env)) ?? (await validateOutput(call)) ?? (await facts(call, env)) ?? (await verify(call, env));
     if (failure) return this.failed(call, failure);
-    return { ok: true, value: call.output, callId: call.callId, replayed: false };
+    return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}) };
   }
 
   private failed(call: Call, failure: Failure): Outcome<unknown> {
@@ -234,6 +366,7 @@ export class Run {
       this.state.reason = `its destructive budget (${this.state.policy.destructive.maxPerRun}) is used up; a person must review the changes made before any more are`;
     }
     countTowardChain(this.state, call.tool.name, failure);
+    this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args }, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
     if (mode !== this.state.mode) await this.save();
     return this.failed(call, failure);
   }

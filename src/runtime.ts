@@ -16,6 +16,7 @@ import { addTools, rollback, type RollbackReport } from "./rollback.js";
 import type { Tool } from "./tool.js";
 import type { FreezeRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
+import { checkVerifiers, type Verifier } from "./decide/verification.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/types.js";
 
@@ -42,12 +43,20 @@ export interface RuntimeOptions {
    * process that did not make the calls, such as `bulwark rollback`, can undo them.
    */
   tools?: Tool[];
+  /**
+   * Extra paths that check a decision (`run.verifyDecision`), after the facts ledger's
+   * rules, which always run: e.g. `modelVerifier({ model })` (a second model through the
+   * AI SDK), or your own `{ name, verify }`.
+   */
+  verifiers?: Verifier[];
 }
 
 export interface StartRunOptions {
   agent: string;
   runId?: string;
   policy?: PolicyInput;
+  /** Verifiers for this run, in addition to the runtime's. */
+  verifiers?: Verifier[];
 }
 
 export interface Runtime {
@@ -95,6 +104,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const retentionMs = options.idempotency?.retentionMs ?? DAY;
   if (!(retentionMs > 0)) throw new TypeError(`idempotency.retentionMs must be positive, not ${retentionMs}`);
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
+  const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
 
   let store: Store | undefined;
   let health: HealthRegistry | undefined;
@@ -183,7 +193,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     startRun(o) {
       if (closed) throw new Error("the runtime is closed");
       if (!o || typeof o.agent !== "string" || o.agent.length === 0) throw new TypeError("startRun needs { agent: string }");
-      const run = new Run(host, { runId: o.runId ?? randomUUID(), agent: o.agent, policy: resolvePolicy(policy, o.policy) }, clock);
+      const verifiers = [...runtimeVerifiers, ...checkVerifiers(o.verifiers ?? [], "startRun")];
+      const run = new Run(host, { runId: o.runId ?? randomUUID(), agent: o.agent, policy: resolvePolicy(policy, o.policy), verifiers }, clock);
       host.track(opening.then(() => run.begin())).catch(() => {});
       return run;
     },

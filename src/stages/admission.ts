@@ -12,7 +12,8 @@ export function admission(call: Call, env: Env): StageResult {
   const { run, tool } = call;
   const { policy } = run;
   if (run.ended) return failures.runHalted("the run has ended");
-  if (run.mode === "halted" || run.mode === "handed_off") return failures.runHalted(run.reason ?? run.mode);
+  if (run.mode === "handed_off") return failures.handedOff(run.reason ?? "a person is taking over");
+  if (run.mode === "halted") return failures.runHalted(run.reason ?? run.mode);
   const now = env.clock.now();
   if (policy.deadlineMs !== undefined && now >= run.startedAt + policy.deadlineMs) return failures.deadlineExceeded(policy.deadlineMs);
   if (run.steps >= policy.maxSteps) return failures.stepLimit(policy.maxSteps);
