@@ -9,6 +9,7 @@ import type { Policy } from "./policy.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunMode, Store } from "./store/types.js";
+import type { Telemetry } from "./telemetry/telemetry.js";
 import type { Tool, ToolContext } from "./tool.js";
 
 /** The run's state that stages read and the record stage updates. */
@@ -76,6 +77,7 @@ export interface Env {
   readonly retentionMs: number;
   /** Report an error that has no caller to go to (a background write that failed). */
   readonly onError: (error: unknown) => void;
+  readonly telemetry: Telemetry;
   /** Freezes declared at run time through the runtime (admission refuses mutations while one holds). */
   readonly freezes?: FreezeBoard;
 }

@@ -37,13 +37,13 @@ import { record, countTowardChain } from "./stages/record.js";
 import { validateInput } from "./stages/validate-input.js";
 import { validateOutput } from "./stages/validate-output.js";
 import { verify } from "./stages/verify.js";
+import { endCallSpan, startCallSpan, withSpan } from "./telemetry/tracing.js";
 import { facts } from "./stages/facts.js";
 import { callPenalty, levelOf, lower } from "./decide/confidence.js";
 import { handoffRecord, RecentHistory } from "./decide/handoff.js";
 import { FactLedger, type LedgerSnapshot, type ReconciledFact } from "./decide/ledger.js";
 import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
-import type { HandoffRecord } from "./store/types.js";
-import type { RunRecord } from "./store/types.js";
+import type { HandoffRecord, RunMode, RunRecord } from "./store/types.js";
 
 /** What a run needs from its runtime. */
 export interface RunHost {
@@ -76,6 +76,8 @@ export class Run {
   private readonly state: RunState;
   private readonly stopper = new AbortController();
   private seq = 0;
+  /** The mode last written to the store: a change is counted once. */
+  private savedMode: RunMode = "normal";
   /** When the store was last looked at for a stop requested elsewhere. */
   private lastWatch = -Infinity;
   /** This run's calls in flight (rollback waits for them). */
@@ -312,6 +314,18 @@ export class Run {
       attempts: 0,
       executed: false,
     };
+    const { tracer, metrics } = env.telemetry;
+    const span = tracer && startCallSpan(tracer, { tool: tool.name, effect: tool.effect, callId: call.callId, runId: this.id, agent: this.agent });
+    const outcome = span ? await withSpan(span, () => this.decide(call)) : await this.decide(call);
+    if (span) endCallSpan(span, outcome, call.attempts);
+    metrics?.call(tool.name, tool.effect, outcome, (env.clock.now() - call.startedAt) / 1000);
+    return outcome;
+  }
+
+  /** The stages, in order, from admission to record. */
+  private async decide(call: Call): Promise<Outcome<unknown>> {
+    const { env } = this.host;
+    const { tool } = call;
     const registry = this.host.tools ?? this.used;
     if (!registry.has(tool.name)) registry.set(tool.name, tool);
     const unseen = await this.watch(tool);
@@ -404,6 +418,10 @@ export class Run {
     await this.host.ready();
     const s = this.state;
     const now = this.host.env.clock.now();
+    if (s.mode !== this.savedMode) {
+      this.savedMode = s.mode;
+      this.host.env.telemetry.metrics?.runMode(s.mode);
+    }
     const rec: RunRecord = {
       runId: s.runId,
       agent: s.agent,

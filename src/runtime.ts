@@ -18,6 +18,7 @@ import type { FreezeRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
 import { checkVerifiers, type Verifier } from "./decide/verification.js";
 import { openStore } from "./store/open.js";
+import { createTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Store } from "./store/types.js";
 
 export interface RuntimeOptions {
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
     retentionMs?: number;
   };
   retryBudget?: Partial<RetryBudgetOptions>;
+  /** Spans (OpenTelemetry) and metrics (a prom-client registry). */
+  telemetry?: TelemetryOptions;
   /** How often breaker states published by other processes are adopted [1_000]. */
   breakerSyncMs?: number;
   /** Errors with no caller to report to (a record that could not be written) [console.warn]. */
@@ -105,6 +108,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   if (!(retentionMs > 0)) throw new TypeError(`idempotency.retentionMs must be positive, not ${retentionMs}`);
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
   const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
+  const telemetry = createTelemetry(options.telemetry);
 
   let store: Store | undefined;
   let health: HealthRegistry | undefined;
@@ -115,10 +119,10 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const live = new Map<string, Run>();
   const opening = openStore(options.store ?? "memory").then((s) => {
     store = s;
-    health = new HealthRegistry(clock, budget, s.breakers, onError);
+    health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state) => telemetry.metrics?.breakerState(tool, state));
     health.startSync(options.breakerSyncMs ?? 1_000);
     freezes = new FreezeBoard(s, clock);
-    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes };
+    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, telemetry };
   });
   // The rejection is reported by ready() and by every call; not an unhandled rejection.
   opening.catch(() => {});

@@ -26,6 +26,7 @@ export class HealthRegistry {
     private readonly budgetOptions: RetryBudgetOptions,
     private readonly breakers: BreakerStore | undefined,
     private readonly onError: (error: unknown) => void,
+    private readonly onTransition: (tool: string, state: "closed" | "open" | "half_open") => void = () => {},
   ) {}
 
   for(tool: Tool): ToolHealth {
@@ -74,6 +75,7 @@ export class HealthRegistry {
   }
 
   private publish(tool: string, state: "closed" | "open" | "half_open", at: number, reason?: string) {
+    this.onTransition(tool, state);
     if (!this.breakers || state === "half_open") return;
     this.breakers
       .put({ tool, state, openedAt: at, updatedAt: at, ...(reason ? { reason } : {}) })

@@ -1,0 +1,47 @@
+/**
+ * Prometheus metrics (prom-client), registered on the registry the application passes:
+ * call latency as a histogram by tool and outcome, failures by kind, breaker state, and
+ * runs leaving normal mode. A library must not write to the global registry uninvited,
+ * so without a registry there are no metrics.
+ */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Outcome } from "../failure.js";
+
+const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const;
+
+export class CallMetrics {
+  private readonly duration: Histogram<"tool" | "effect" | "outcome">;
+  private readonly failuresTotal: Counter<"tool" | "kind">;
+  private readonly replaysTotal: Counter<"tool">;
+  private readonly breaker: Gauge<"tool">;
+  private readonly runModes: Counter<"mode">;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.duration = new Histogram({
+      name: "bulwark_tool_call_duration_seconds",
+      help: "Duration of guarded tool calls, from admission to record, by outcome (ok or the failure kind).",
+      labelNames: ["tool", "effect", "outcome"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.failuresTotal = new Counter({ name: "bulwark_tool_call_failures_total", help: "Failed or refused guarded calls, by kind.", labelNames: ["tool", "kind"], registers });
+    this.replaysTotal = new Counter({ name: "bulwark_tool_call_replays_total", help: "Calls answered from an idempotency record instead of executing.", labelNames: ["tool"], registers });
+    this.breaker = new Gauge({ name: "bulwark_breaker_state", help: "Tool breaker state: 0 closed, 1 half-open, 2 open.", labelNames: ["tool"], registers });
+    this.runModes = new Counter({ name: "bulwark_run_mode_changes_total", help: "Runs leaving normal mode, by the mode they entered.", labelNames: ["mode"], registers });
+  }
+
+  call(tool: string, effect: string, outcome: Outcome<unknown>, seconds: number) {
+    this.duration.observe({ tool, effect, outcome: outcome.ok ? "ok" : outcome.failure.kind }, seconds);
+    if (!outcome.ok) this.failuresTotal.inc({ tool, kind: outcome.failure.kind });
+    if (outcome.replayed) this.replaysTotal.inc({ tool });
+  }
+
+  breakerState(tool: string, state: keyof typeof BREAKER_STATES) {
+    this.breaker.set({ tool }, BREAKER_STATES[state]);
+  }
+
+  runMode(mode: string) {
+    this.runModes.inc({ mode });
+  }
+}

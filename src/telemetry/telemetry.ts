@@ -1,0 +1,28 @@
+/**
+ * What the runtime reports, and where: spans to an OpenTelemetry tracer (the global one
+ * by default, a no-op until the application registers an SDK) and metrics to a
+ * prom-client registry the application passes.
+ */
+import type { Tracer } from "@opentelemetry/api";
+import type { Registry } from "prom-client";
+import { CallMetrics } from "./metrics.js";
+import { defaultTracer } from "./tracing.js";
+
+export interface TelemetryOptions {
+  /** The tracer for call spans [the global tracer "bulwark"]; false for none. */
+  tracer?: Tracer | false;
+  /** A prom-client registry to register Bulwark's metrics on [none]. */
+  metrics?: Registry;
+}
+
+export interface Telemetry {
+  readonly tracer: Tracer | undefined;
+  readonly metrics: CallMetrics | undefined;
+}
+
+export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
+  return {
+    tracer: options.tracer === false ? undefined : (options.tracer ?? defaultTracer()),
+    metrics: options.metrics ? new CallMetrics(options.metrics) : undefined,
+  };
+}
