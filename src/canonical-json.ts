@@ -3,7 +3,7 @@
  * compared and hashed (idempotency fingerprints, approval lookups, fact comparison).
  * Written by hand because it is twenty lines and sits on the hot path of every write call.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export class NotJsonError extends Error {
   constructor(readonly path: string, readonly what: string) {
@@ -55,5 +55,6 @@ function write(v: unknown, path: string, seen: Set<object>): string {
 
 /** A short stable hash of a text, for keys and fingerprints. */
 export function digest(text: string): string {
-  return createHash("sha256").update(text).digest("base64url").slice(0, 32);
+  // crypto.hash (Node 20.12+): one call, no Hash object, on every write call's path.
+  return hash("sha256", text, "base64url").slice(0, 32);
 }

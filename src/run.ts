@@ -398,8 +398,9 @@ export class Run {
     if (!mutation && now - this.lastWatch < STOP_POLL_MS) return undefined;
     this.lastWatch = now;
     try {
-      const [record] = await Promise.all([env.store.runs.get(this.id), mutation ? env.freezes?.refresh() : undefined]);
-      const stop = record?.stopRequested;
+      const freezes = mutation ? env.freezes?.refresh() : undefined;
+      const stop = (await env.store.runs.get(this.id))?.stopRequested;
+      await freezes;
       if (stop) await this.stop(stop.reason);
     } catch (e) {
       if (mutation) return failures.storeUnavailable(tool.name, describeThrown(e));

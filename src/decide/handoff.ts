@@ -45,7 +45,9 @@ export class RecentHistory {
   private readonly decisions: DecisionSummary[] = [];
 
   call(c: { callId: string; tool: string; effect: Effect; args: unknown }, outcome: Outcome<unknown>, at: number) {
-    push(this.calls, { ...c, args: preview(c.args), ok: outcome.ok, ...(outcome.ok ? {} : { kind: outcome.failure.kind }), at });
+    // The arguments are kept as they are and cut only when a handoff is written: every
+    // call passes here, few runs hand off.
+    push(this.calls, { ...c, ok: outcome.ok, ...(outcome.ok ? {} : { kind: outcome.failure.kind }), at });
   }
 
   decision(d: DecisionSummary) {
@@ -53,7 +55,7 @@ export class RecentHistory {
   }
 
   get lastCalls(): CallSummary[] {
-    return [...this.calls];
+    return this.calls.map((c) => ({ ...c, args: preview(c.args) }));
   }
 
   get lastDecisions(): DecisionSummary[] {

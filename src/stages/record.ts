@@ -27,19 +27,26 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
     countTowardChain(run, tool.name, outcome.failure);
   }
 
-  const writes: Promise<unknown>[] = [];
+  // The outcome stands whatever the store says now: the effect has happened or not. A
+  // record that cannot be written is reported; the key forwarded to the tool still
+  // guards a repeat.
+  // Both writes start at once (two round trips in parallel on a networked store).
+  const { store } = env;
+  let completing: Promise<void> | undefined;
   if (call.key) {
-    writes.push(
+    completing = settle(
+      env,
       outcome.ok
-        ? env.store.idempotency.complete(tool.name, call.key, call.callId, { ok: true, value: outcome.value }, env.clock.now())
-        : env.store.idempotency.release(tool.name, call.key, call.callId),
+        ? store.idempotency.complete(tool.name, call.key, call.callId, { ok: true, value: outcome.value }, env.clock.now())
+        : store.idempotency.release(tool.name, call.key, call.callId),
     );
   }
   // A mutation whose execution returned is in the ledger even if a later stage rejected
   // the call: its effect may have happened, and rollback must know of it.
   if (tool.effect !== "read" && call.executed && "output" in call) {
-    writes.push(
-      env.store.mutations.record({
+    const ledger = settle(
+      env,
+      store.mutations.record({
         id: call.callId,
         runId: run.runId,
         seq: nextSeq(),
@@ -53,12 +60,16 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
         at: env.clock.now(),
       }),
     );
+    await ledger;
   }
-  if (writes.length > 0) {
-    // The outcome stands whatever the store says now: the effect has happened or not.
-    // A lost record is reported; the key forwarded to the tool still guards a repeat.
-    const results = await Promise.allSettled(writes);
-    for (const r of results) if (r.status === "rejected") env.onError(r.reason);
+  await completing;
+}
+
+async function settle(env: Env, write: Promise<unknown>) {
+  try {
+    await write;
+  } catch (e) {
+    env.onError(e);
   }
 }
 

@@ -139,27 +139,33 @@ class MemoryBreakers implements BreakerStore {
 }
 
 class MemoryRuns implements RunStore {
-  private readonly records = new Map<string, RunRecord>();
-  async get(runId: string) {
+  // As text: `get` is on the path of every mutation (a stop requested elsewhere).
+  private readonly records = new Map<string, string>();
+  private read(runId: string): RunRecord | undefined {
     const r = this.records.get(runId);
-    return r && copy(r);
+    return r === undefined ? undefined : (JSON.parse(r) as RunRecord);
+  }
+  async get(runId: string) {
+    return this.read(runId);
   }
   async put(record: RunRecord) {
     // A stop requested by someone else survives the run saving its own state.
-    const stop = this.records.get(record.runId)?.stopRequested;
-    this.records.set(record.runId, copy({ ...record, stopRequested: record.stopRequested ?? stop }));
+    const stop = this.read(record.runId)?.stopRequested;
+    this.records.set(record.runId, JSON.stringify({ ...record, stopRequested: record.stopRequested ?? stop }));
   }
   async requestStop(runId: string, reason: string, at: number) {
-    const r = this.records.get(runId);
+    const r = this.read(runId);
     if (!r) return false;
     r.stopRequested ??= { reason, at };
+    this.records.set(runId, JSON.stringify(r));
     return true;
   }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const all = [...this.records.values()]
+      .map((r) => JSON.parse(r) as RunRecord)
       .filter((r) => !filter.status || r.status === filter.status)
       .sort((a, b) => b.startedAt - a.startedAt);
-    return all.slice(0, filter.limit ?? all.length).map(copy);
+    return all.slice(0, filter.limit ?? all.length);
   }
 }
 

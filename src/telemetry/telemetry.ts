@@ -9,8 +9,12 @@ import { CallMetrics } from "./metrics.js";
 import { defaultTracer } from "./tracing.js";
 
 export interface TelemetryOptions {
-  /** The tracer for call spans [the global tracer "bulwark"]; false for none. */
-  tracer?: Tracer | false;
+  /**
+   * The tracer for call spans: a Tracer, or true for the global tracer "bulwark" [none].
+   * Opt-in, as the AI SDK's telemetry is: with no SDK registered a span still costs the
+   * attributes it is made with, on every call.
+   */
+  tracer?: Tracer | boolean;
   /** A prom-client registry to register Bulwark's metrics on [none]. */
   metrics?: Registry;
 }
@@ -22,7 +26,7 @@ export interface Telemetry {
 
 export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   return {
-    tracer: options.tracer === false ? undefined : (options.tracer ?? defaultTracer()),
+    tracer: options.tracer === true ? defaultTracer() : options.tracer || undefined,
     metrics: options.metrics ? new CallMetrics(options.metrics) : undefined,
   };
 }
