@@ -23,7 +23,12 @@ export interface ModelVerifierOptions {
 type Verdict = { verdict: "agree" | "disagree" | "abstain"; reason: string };
 
 let sdk: Promise<typeof import("ai")> | undefined;
-const loadSdk = () => (sdk ??= import("ai"));
+// The AI SDK is an optional peer: only this verifier needs it.
+const loadSdk = () =>
+  (sdk ??= import("ai").catch((e: unknown) => {
+    sdk = undefined;
+    throw new Error("modelVerifier needs the Vercel AI SDK: npm install ai@6", { cause: e });
+  }));
 
 const verdictSchema = (jsonSchema: (typeof import("ai"))["jsonSchema"]) => jsonSchema<{ verdict: "agree" | "disagree" | "abstain"; reason: string }>(
   {
