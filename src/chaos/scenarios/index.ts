@@ -10,6 +10,7 @@ import { contradictingLedgers } from "./contradicting-ledgers.js";
 import { decisionDrift } from "./decision-drift.js";
 import { paymentLostResponse } from "./payment-lost-response.js";
 import { plausibleWrong } from "./plausible-wrong.js";
+import { processCrash } from "./process-crash.js";
 import { schemaDrift } from "./schema-drift.js";
 import { silentWrite } from "./silent-write.js";
 import { slowTool } from "./slow-tool.js";
@@ -27,6 +28,7 @@ export const scenarios: readonly Scenario[] = [
   confidenceCollapse,
   slowTool,
   decisionDrift,
+  processCrash,
 ];
 
 export {
@@ -37,6 +39,7 @@ export {
   decisionDrift,
   paymentLostResponse,
   plausibleWrong,
+  processCrash,
   schemaDrift,
   silentWrite,
   slowTool,
