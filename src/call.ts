@@ -56,6 +56,11 @@ export interface Call {
   attempts: number;
   /** Whether the tool was executed (some attempt started). */
   executed: boolean;
+  /**
+   * The call took over a lapsed claim it could not settle (idempotency stage): record must
+   * neither complete nor release it, or the next caller would run the effect a second time.
+   */
+  holdsUnsettledClaim?: boolean;
   /** Hands this call's outcome to duplicates that joined it in flight (idempotency stage). */
   settleDuplicates?: (outcome: Outcome<unknown>) => void;
   /** Whether a read-back confirmed the effect (verify stage). */

@@ -128,9 +128,10 @@ function leaseFor(call: Call): number {
 async function settleLapsed(call: Call, env: Env): Promise<KeyVerdict> {
   const { tool, run } = call;
   const key = call.key!;
-  const fail = (why: string): KeyVerdict => ({
-    outcome: { ok: false, failure: failures.unsettledEffect(tool.name, key, why), callId: call.callId },
-  });
+  const fail = (why: string): KeyVerdict => {
+    call.holdsUnsettledClaim = true;
+    return { outcome: { ok: false, failure: failures.unsettledEffect(tool.name, key, why), callId: call.callId } };
+  };
   // The claim stays ours and unreleased when we cannot settle it: a release would let the
   // next caller run the effect a second time.
   if (!tool.spec.verify) return fail("the tool has no verify probe to tell whether it did");

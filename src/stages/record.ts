@@ -33,7 +33,9 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
   // Both writes start at once (two round trips in parallel on a networked store).
   const { store } = env;
   let completing: Promise<void> | undefined;
-  if (call.key) {
+  // A call refused because it took over a lapsed claim it could not settle keeps it: a
+  // release would let the next caller run the effect a second time.
+  if (call.key && !call.holdsUnsettledClaim) {
     completing = settle(
       env,
       outcome.ok
