@@ -47,6 +47,9 @@ export function rollbackCommand(): Command {
       const rt = createRuntime({ store: o.store });
       try {
         await rt.ready();
+        // A mistyped id must not read as "nothing to undo", nor leave a stop request behind.
+        if (!(await rt.store.runs.get(runId)) && (await rt.store.mutations.list(runId)).length === 0)
+          throw new Error(`no run ${JSON.stringify(runId)} in the store ${o.store}; check the id, and --store if the agent used another store`);
         const tools = o.tools ? await loadTools(o.tools) : [];
         report = await rt.rollback(runId, tools);
       } catch (e) {
