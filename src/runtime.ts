@@ -32,6 +32,11 @@ export interface RuntimeOptions {
   idempotency?: {
     /** How long a completed key replays its outcome [24 h]. */
     retentionMs?: number;
+    /**
+     * How often expired records are deleted from the store, once when it opens and then
+     * at this interval; 0 turns sweeping off (e.g. when a scheduled job sweeps) [10 min].
+     */
+    sweepEveryMs?: number;
   };
   retryBudget?: Partial<RetryBudgetOptions>;
   /** Spans (OpenTelemetry) and metrics (a prom-client registry). */
@@ -106,6 +111,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const onError = options.onError ?? ((e: unknown) => console.warn("bulwark:", e));
   const retentionMs = options.idempotency?.retentionMs ?? DAY;
   if (!(retentionMs > 0)) throw new TypeError(`idempotency.retentionMs must be positive, not ${retentionMs}`);
+  const sweepEveryMs = options.idempotency?.sweepEveryMs ?? 10 * 60 * 1000;
+  if (!(sweepEveryMs >= 0)) throw new TypeError(`idempotency.sweepEveryMs must be 0 (off) or positive, not ${sweepEveryMs}`);
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
   const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
   const telemetry = createTelemetry(options.telemetry);
@@ -123,6 +130,14 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     health.startSync(options.breakerSyncMs ?? 1_000);
     freezes = new FreezeBoard(s, clock);
     env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, telemetry };
+    if (sweepEveryMs > 0 && !closed) {
+      // Expired idempotency records would otherwise pile up forever. Unref'd: it never
+      // keeps the process alive; tracked: close waits for a sweep under way.
+      const sweep = () => void host.track(s.idempotency.sweep(clock.now())).catch(onError);
+      sweeper = setInterval(sweep, sweepEveryMs);
+      sweeper.unref();
+      sweep();
+    }
   });
   // The rejection is reported by ready() and by every call; not an unhandled rejection.
   opening.catch(() => {});
@@ -130,6 +145,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const inFlight: InFlight = new Map();
   const tracked = new Set<Promise<unknown>>();
   let closed = false;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
 
   const host: RunHost = {
     get env() {
@@ -211,6 +227,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(sweeper);
       await Promise.allSettled([...tracked]);
       health?.close();
       await store?.close();
