@@ -5,6 +5,7 @@
  * and an oracle that counts incidents in the ledger; it never asks the agent or Bulwark
  * whether something went wrong.
  */
+import { performance } from "node:perf_hooks";
 import { createRuntime, type Runtime } from "../runtime.js";
 import type { Run } from "../run.js";
 import type { PolicyInput } from "../policy.js";
@@ -36,6 +37,12 @@ export interface EpisodeResult {
   calls: number;
   /** Simulated time the episode took. */
   simulatedMs: number;
+  /**
+   * Real time the agent's work took (ms): its calls and its own logic, not the set-up and
+   * tear-down of the episode (opening and closing a runtime and its store), which a
+   * long-lived agent process pays once, not per call. Varies from run to run.
+   */
+  wallMs?: number;
 }
 
 export interface Scenario {
@@ -112,7 +119,11 @@ export async function play(
   };
   const stage: Stage = { clock, random, agent, run, runtime, faulty: o.faulty, say: (l) => o.narrate?.(l), session };
   try {
+    // The store opens before the clock starts, so that its opening is not counted as the calls' time.
+    if (runtime) await clock.run(runtime.ready());
+    const t0 = performance.now();
     const completed = await clock.run(script(stage));
+    const wallMs = performance.now() - t0;
     const simulatedMs = clock.now() - started;
     const halted = runs.some((r) => r.mode === "halted" || r.mode === "handed_off");
     await clock.run(Promise.all(runs.map((r) => r.end())));
@@ -122,6 +133,7 @@ export async function play(
       halted,
       calls: agents.reduce((n, a) => n + a.calls, 0),
       simulatedMs,
+      wallMs,
     };
   } finally {
     if (runtime) await clock.run(runtime.close());

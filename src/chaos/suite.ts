@@ -22,7 +22,7 @@ export interface SideReport {
   healthyIncidents: number;
   /** Mean simulated time per faulty episode. */
   meanSimulatedMs: number;
-  /** Mean wall time per call, healthy twins. */
+  /** Mean wall time per call, healthy twins: the agent's work, not the episode's set-up (see EpisodeResult.wallMs). */
   wallMsPerCall: number;
 }
 
@@ -71,7 +71,8 @@ export async function runScenario(scenario: Scenario, options: SuiteOptions = {}
       for (const faulty of [true, false]) {
         const t0 = performance.now();
         const r = await scenario.episode({ seed: s, guarded, faulty, ...(guarded && options.store ? { store: options.store } : {}) });
-        const timed = { ...r, wallMs: performance.now() - t0 };
+        // The episode's own measure of the agent's work when it has one (see EpisodeResult.wallMs).
+        const timed = { ...r, wallMs: r.wallMs ?? performance.now() - t0 };
         sides[guarded ? "bulwark" : "bare"][faulty ? "faulty" : "healthy"].push(timed);
         if (guarded && r.incidents > 0 && escapedSeeds.length < 10) escapedSeeds.push(s);
       }

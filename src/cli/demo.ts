@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Command } from "commander";
-import { brownout, codeFreeze, paymentLostResponse, runSuite, scenarios, staleFaq, type Scenario } from "../chaos/index.js";
+import { brownout, codeFreeze, paymentLostResponse, processCrash, runSuite, scenarios, staleFaq, type Scenario } from "../chaos/index.js";
 import { table } from "./chaos.js";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -34,6 +34,8 @@ export async function demo(runs = 20): Promise<boolean> {
   out();
   const report = await runSuite(scenarios, { runs, seed: 1, store });
   out(indent(table(report)));
+  out("   added ms/call: the real time Bulwark added to each call of the healthy twins, on this SQLite");
+  out("   store (the calls themselves; opening and closing a store per episode is not counted).");
   out();
 
   out("2. What happened, step by step.");
@@ -53,6 +55,12 @@ export async function demo(runs = 20): Promise<boolean> {
     "The bereavement fare",
     "A support bot answers from the FAQ it reads first; the policy page, updated since, says the opposite. Both pages declare the fact with its date.",
     staleFaq,
+    store,
+  );
+  await story(
+    "The transfer made twice after a crash",
+    "An agent process moves money: its tool inserts a row in a bank's SQLite table, which takes no idempotency key. The process is killed (a real SIGKILL) after the row is written, before the outcome is recorded; a supervisor restarts the agent, which makes the same transfer again. Through Bulwark the key is the transfer id, shared by every process on the store, and the tool's verify probe looks for the row.",
+    processCrash,
     store,
   );
   await story(
