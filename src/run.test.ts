@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createRuntime, defineTool, ManualClock, memoryStore, ToolError } from "bulwark";
+import { canonicalJson, digest } from "./canonical-json.js";
 
 function runtime(policy = {}) {
   const clock = new ManualClock();
@@ -143,6 +144,24 @@ describe("idempotency through the run", () => {
     await clock.advance(1);
     expect(await rt.startRun({ agent: "a" }).call(payInvoice, { invoice: "i", cents: 1 })).toMatchObject({ replayed: false });
     expect(charges).toHaveLength(2);
+  });
+
+  it("a claim left by a dead process, with no probe to settle it, is never executed by any later caller", async () => {
+    const store = memoryStore();
+    const clock = new ManualClock();
+    const rt = createRuntime({ store, clock, policy: { maxConsecutiveFailures: 10 } });
+    const fn = vi.fn(async () => "moved");
+    const move = defineTool({ name: "move_funds", effect: "write", idempotencyKey: (a: { id: string }) => a.id, execute: fn });
+    // a process claimed the key, may have done the effect, and died before recording it
+    const fingerprint = digest(canonicalJson({ id: "t-1" }));
+    await store.idempotency.claim({ scope: "move_funds", key: "t-1", fingerprint, owner: "dead", runId: "r0", now: clock.now(), leaseMs: 1_000, retentionMs: 86_400_000 });
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(5 * 60 * 1000); // past any lease, the dead one's and the last refuser's
+      const o = await rt.startRun({ agent: "a" }).call(move, { id: "t-1" });
+      expect(o).toMatchObject({ ok: false, failure: { kind: "write_unverified", detail: { unsettled: true } } });
+    }
+    expect(fn).not.toHaveBeenCalled();
+    await rt.close();
   });
 
   it("refuses arguments that cannot be keyed", async () => {

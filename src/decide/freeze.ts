@@ -25,15 +25,11 @@ export interface FreezeOptions {
 
 export class FreezeBoard {
   private declared: FreezeRecord[] = [];
-  /** A fallback for stores without a freezes section: this process only. */
-  private readonly local: boolean;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {
-    this.local = !store.freezes;
-  }
+  ) {}
 
   /** The freeze holding at `now`, if any: the one that lasts longest. */
   at(now: number): { reason?: string; until?: number; id: string } | undefined {
@@ -52,8 +48,7 @@ export class FreezeBoard {
 
   /** Adopt the freezes in the store (declared or lifted by any process). */
   async refresh(): Promise<void> {
-    if (this.local) return;
-    this.declared = await this.store.freezes!.list();
+    this.declared = await this.store.freezes.list();
   }
 
   async declare(reason?: string, options: FreezeOptions = {}): Promise<FreezeRecord> {
@@ -74,7 +69,7 @@ export class FreezeBoard {
       ...(reason !== undefined ? { reason } : {}),
       ...(options.by !== undefined ? { by: options.by } : {}),
     };
-    if (!this.local) await this.store.freezes!.put(record);
+    await this.store.freezes.put(record);
     // Held here at once, so that this process's next call is refused without a store read.
     this.declared = [...this.declared.filter((f) => f.id !== record.id), record];
     return record;
@@ -82,10 +77,8 @@ export class FreezeBoard {
 
   /** Lift one freeze, or all of them; returns how many were lifted. */
   async lift(id?: string): Promise<number> {
-    const before = this.declared.length;
     this.declared = id === undefined ? [] : this.declared.filter((f) => f.id !== id);
-    if (this.local) return before - this.declared.length;
-    const n = await this.store.freezes!.lift(id);
+    const n = await this.store.freezes.lift(id);
     await this.refresh();
     return n;
   }
