@@ -64,11 +64,11 @@ export async function runScenario(scenario: Scenario, options: SuiteOptions = {}
   const seed = options.seed ?? 1;
   const sides = { bare: { faulty: [] as Timed[], healthy: [] as Timed[] }, bulwark: { faulty: [] as Timed[], healthy: [] as Timed[] } };
   const escapedSeeds: number[] = [];
-  let done = 0;
-  const one = async (i: number) => {
+  /** Play seed `i`, bare then through Bulwark, with the fault and/or as the healthy twin. */
+  const episodes = async (i: number, twins: readonly boolean[]) => {
     const s = seedFor(seed, i, scenario.name);
     for (const guarded of [false, true]) {
-      for (const faulty of [true, false]) {
+      for (const faulty of twins) {
         const t0 = performance.now();
         const r = await scenario.episode({ seed: s, guarded, faulty, ...(guarded && options.store ? { store: options.store } : {}) });
         // The episode's own measure of the agent's work when it has one (see EpisodeResult.wallMs).
@@ -77,15 +77,41 @@ export async function runScenario(scenario: Scenario, options: SuiteOptions = {}
         if (guarded && r.incidents > 0 && escapedSeeds.length < 10) escapedSeeds.push(s);
       }
     }
-    options.onProgress?.(scenario.name, ++done, runs);
+  };
+  /** Seeds 0 … runs-1, `width` at a time. */
+  const pool = async (width: number, each: (i: number) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(width, runs) }, async () => {
+        while (next < runs) await each(next++);
+      }),
+    );
   };
   const width = Math.max(1, scenario.concurrency ?? 1);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, runs) }, async () => {
-      while (next < runs) await one(next++);
-    }),
-  );
+  if (width === 1) {
+    let done = 0;
+    await pool(1, async (i) => {
+      await episodes(i, [true, false]);
+      options.onProgress?.(scenario.name, ++done, runs);
+    });
+  } else {
+    // Episodes played at once share this event loop, so the wall time of one would count
+    // the others' work too: the healthy twins, whose wall time is the latency measure,
+    // are played afterwards, one at a time.
+    let faulty = 0;
+    let healthy = 0;
+    const progress = () => options.onProgress?.(scenario.name, Math.floor((faulty + healthy) / 2), runs);
+    await pool(width, async (i) => {
+      await episodes(i, [true]);
+      faulty++;
+      progress();
+    });
+    await pool(1, async (i) => {
+      await episodes(i, [false]);
+      healthy++;
+      progress();
+    });
+  }
   const bare = side(sides.bare.faulty, sides.bare.healthy);
   const guarded = side(sides.bulwark.faulty, sides.bulwark.healthy);
   const falseHalts = sides.bulwark.healthy.filter((r) => !r.completed || r.halted).length;
