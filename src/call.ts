@@ -40,6 +40,21 @@ export interface RunState {
   lastGate?: { reason: string; at: number };
 }
 
+/** A run's state at its start. */
+export function newRunState(o: { runId: string; agent: string; policy: Policy; startedAt: number; stopSignal: AbortSignal; ledger?: FactLedger }): RunState {
+  return {
+    ...o,
+    mode: "normal",
+    steps: 0,
+    consecutiveFailures: 0,
+    streak: [],
+    destructiveDone: 0,
+    destructivePending: 0,
+    unverifiedDepth: 0,
+    ended: false,
+  };
+}
+
 export interface Call {
   readonly callId: string;
   readonly tool: Tool;

@@ -22,7 +22,7 @@
  * `call` never throws for a tool's failure: the outcome is a value the agent loop can
  * hand back to the model.
  */
-import type { Call, Env, RunState } from "./call.js";
+import { newRunState, type Call, type Env, type RunState } from "./call.js";
 import type { Clock } from "./clock.js";
 import { decisionMessages, describeThrown, failures, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
@@ -98,22 +98,14 @@ export class Run {
   ) {
     this.id = options.runId;
     this.agent = options.agent;
-    this.state = {
+    this.state = newRunState({
       runId: options.runId,
       agent: options.agent,
       policy: options.policy,
-      mode: "normal",
-      steps: 0,
-      consecutiveFailures: 0,
-      streak: [],
-      destructiveDone: 0,
-      destructivePending: 0,
-      unverifiedDepth: 0,
       startedAt: clock.now(),
-      ended: false,
       stopSignal: this.stopper.signal,
       ledger: this.ledger,
-    };
+    });
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     host.live?.set(this.id, this);
   }
