@@ -36,7 +36,7 @@ export const systemClock: Clock = {
  * letting the promise jobs each one schedules run before the next fires.
  */
 export class ManualClock implements Clock {
-  private current: number;
+  protected current: number;
   private seq = 0;
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
 
@@ -72,17 +72,24 @@ export class ManualClock implements Clock {
   /** Move time forward by `ms`, firing every timer that falls due on the way. */
   async advance(ms: number) {
     const target = this.current + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.current = Math.max(this.current, next[1].at);
-      next[1].fn();
-    }
+    do await settle();
+    while (this.fireNext(target));
     this.current = target;
     await settle();
+  }
+
+  /**
+   * Fire the earliest timer due at or before `limit` (timers due at the same time fire in
+   * the order they were made), moving time to it; false when there is none.
+   */
+  protected fireNext(limit = Infinity): boolean {
+    let next: [number, { at: number; fn: () => void }] | undefined;
+    for (const entry of this.timers) if (entry[1].at <= limit && (!next || entry[1].at < next[1].at)) next = entry;
+    if (!next) return false;
+    this.timers.delete(next[0]);
+    this.current = Math.max(this.current, next[1].at);
+    next[1].fn();
+    return true;
   }
 
   /** How many timers are waiting (for tests that check nothing is left scheduled). */

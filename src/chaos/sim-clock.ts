@@ -5,49 +5,15 @@
  * time, in the same order. Drive a simulation with `clock.run(work)`.
  */
 import { performance } from "node:perf_hooks";
-import type { Clock } from "../clock.js";
-
-interface Timer {
-  at: number;
-  seq: number;
-  fn: () => void;
-}
+import { ManualClock } from "../clock.js";
 
 /** Where simulated time starts, unless told otherwise: 2026-01-01T00:00:00Z. */
 export const SIM_START = Date.UTC(2026, 0, 1);
 
-export class SimClock implements Clock {
-  private current: number;
-  private seq = 0;
-  private readonly timers = new Map<number, Timer>();
-
+/** A ManualClock that also moves by itself whenever the program is idle. */
+export class SimClock extends ManualClock {
   constructor(start = SIM_START) {
-    this.current = start;
-  }
-
-  now() {
-    return this.current;
-  }
-
-  timer(ms: number, fn: () => void) {
-    const id = this.seq++;
-    this.timers.set(id, { at: this.current + Math.max(0, ms), seq: id, fn });
-    return () => void this.timers.delete(id);
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const cancel = this.timer(ms, () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      });
-      const onAbort = () => {
-        cancel();
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    super(start);
   }
 
   /** Move time forward by `ms` without firing anything (a pause between an agent's turns). */
@@ -57,7 +23,7 @@ export class SimClock implements Clock {
 
   /**
    * Run `work` to completion, firing timers in time order whenever nothing else is left
-   * to do. Throws if `work` waits with no timer left to wake it (a simulation bug).
+   * to do; with no timer left, it gives pending I/O real time.
    */
   async run<T>(work: Promise<T>): Promise<T> {
     let done = false;
@@ -72,31 +38,20 @@ export class SimClock implements Clock {
     for (;;) {
       await idle();
       if (done) break;
-      let next: [number, Timer] | undefined;
-      for (const entry of this.timers)
-        if (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[1].seq < next[1].seq)) next = entry;
-      if (!next) {
-        // I/O is pending (a store, a child process): give it real time. A store answers
-        // within a few turns of the event loop, so turn it (which polls I/O) for up to
-        // SPIN_MS first; a sleep would add a whole timer tick to every store call and
-        // show as Bulwark's latency. Past that, sleep in 1 ms steps rather than spin.
-        waitingSince ??= performance.now();
-        if (performance.now() - waitingSince < SPIN_MS) await new Promise<void>((r) => setImmediate(r));
-        else await new Promise((r) => setTimeout(r, 1));
+      if (this.fireNext()) {
+        waitingSince = undefined;
         continue;
       }
-      waitingSince = undefined;
-      this.timers.delete(next[0]);
-      this.current = Math.max(this.current, next[1].at);
-      next[1].fn();
+      // I/O is pending (a store, a child process): give it real time. A store answers
+      // within a few turns of the event loop, so turn it (which polls I/O) for up to
+      // SPIN_MS first; a sleep would add a whole timer tick to every store call and
+      // show as Bulwark's latency. Past that, sleep in 1 ms steps rather than spin.
+      waitingSince ??= performance.now();
+      if (performance.now() - waitingSince < SPIN_MS) await new Promise<void>((r) => setImmediate(r));
+      else await new Promise((r) => setTimeout(r, 1));
     }
     if (failed) throw error;
     return value as T;
-  }
-
-  /** Timers still waiting. */
-  get pending() {
-    return this.timers.size;
   }
 }
 
