@@ -47,7 +47,9 @@ export class RecentHistory {
   call(c: { callId: string; tool: string; effect: Effect; args: unknown }, outcome: Outcome<unknown>, at: number) {
     // The arguments are kept as they are and cut only when a handoff is written: every
     // call passes here, few runs hand off.
-    push(this.calls, { ...c, ok: outcome.ok, ...(outcome.ok ? {} : { kind: outcome.failure.kind }), at });
+    const summary: CallSummary = { callId: c.callId, tool: c.tool, effect: c.effect, args: c.args, ok: outcome.ok, at };
+    if (!outcome.ok) summary.kind = outcome.failure.kind;
+    push(this.calls, summary);
   }
 
   decision(d: DecisionSummary) {

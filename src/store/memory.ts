@@ -171,9 +171,9 @@ class MemoryRuns implements RunStore {
 
 class MemoryMutations implements MutationStore {
   // The row as text, with the fields rollback moves kept beside it.
-  private readonly records = new Map<string, { runId: string; status: MutationRecord["status"]; error?: string; row: string }>();
+  private readonly records = new Map<string, { runId: string; status: MutationRecord["status"]; error: string | undefined; row: string }>();
   async record(m: MutationRecord) {
-    this.records.set(m.id, { runId: m.runId, status: m.status, ...(m.error !== undefined ? { error: m.error } : {}), row: JSON.stringify(m) });
+    this.records.set(m.id, { runId: m.runId, status: m.status, error: m.error, row: JSON.stringify(m) });
   }
   async list(runId: string) {
     const rows: MutationRecord[] = [];
