@@ -6,6 +6,11 @@
  * probe's outcome closes it or opens it again.
  *
  * What counts as a failure is decided by the caller (the execute stage), not here.
+ *
+ * Written here rather than taken from cockatiel: its breaker keeps its state inside its
+ * own policy execution, while this one's transitions are published to the store and
+ * adopted from other processes (see tool-health.ts), and its window must be fed per
+ * attempt by the retry loop of the execute stage.
  */
 import type { BreakerOptions } from "../tool.js";
 

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { makeCall, makeEnv, makeRun } from "../../test/fixtures/call.js";
+import { failures, type Outcome } from "../failure.js";
+import { defineTool } from "../tool.js";
+import { countTowardChain, record } from "./record.js";
+
+const write = defineTool({ name: "pay", effect: "write", execute: async () => 1, compensate: async () => {} });
+const destroy = defineTool({ name: "drop", effect: "destructive", execute: async () => 1 });
+const ok = (callId: string, value: unknown = "done"): Outcome<unknown> => ({ ok: true, value, callId, replayed: false });
+const failed = (callId: string) => ({ ok: false as const, failure: failures.toolError("pay", "503", 1, true), callId });
+
+async function claimed(env: ReturnType<typeof makeEnv>, call: ReturnType<typeof makeCall>, key: string) {
+  call.key = key;
+  await env.store.idempotency.claim({ scope: call.tool.name, key, fingerprint: "f", owner: call.callId, runId: call.run.runId, now: env.clock.now(), leaseMs: 60_000, retentionMs: 60_000 });
+}
+
+describe("record stage", () => {
+  it("completes the key of a success, with its value for replays", async () => {
+    const env = makeEnv();
+    const call = makeCall(write, { a: 1 }, makeRun(env), env);
+    await claimed(env, call, "k1");
+    await record(call, ok(call.callId, { chargeId: "ch_1" }), env, () => 1);
+    const rec = await env.store.idempotency.get("pay", "k1");
+    expect(rec).toMatchObject({ state: "completed", outcome: { ok: true, value: { chargeId: "ch_1" } } });
+  });
+
+  it("releases the key of a failure, so the intent may be tried again", async () => {
+    const env = makeEnv();
+    const call = makeCall(write, { a: 1 }, makeRun(env), env);
+    await claimed(env, call, "k2");
+    await record(call, failed(call.callId), env, () => 1);
+    expect(await env.store.idempotency.get("pay", "k2")).toBeUndefined();
+  });
+
+  it("keeps a lapsed claim it could not settle: releasing it would let the next caller run the effect again", async () => {
+    const env = makeEnv();
+    const call = makeCall(write, { a: 1 }, makeRun(env), env);
+    await claimed(env, call, "k3");
+    call.holdsUnsettledClaim = true;
+    await record(call, failed(call.callId), env, () => 1);
+    expect((await env.store.idempotency.get("pay", "k3"))?.state).toBe("in_flight");
+  });
+
+  it("puts an executed mutation in the ledger, even when a later stage rejected it", async () => {
+    const env = makeEnv();
+    const run = makeRun(env);
+    const call = makeCall(write, { to: "x" }, run, env);
+    call.executed = true;
+    call.output = { id: 7 };
+    await record(call, { ok: false, failure: failures.writeUnverified("pay", "not found"), callId: call.callId }, env, () => 1);
+    const [m] = await env.store.mutations.list(run.runId);
+    expect(m).toMatchObject({ id: call.callId, tool: "pay", args: { to: "x" }, output: { id: 7 }, compensable: true, status: "done", seq: 1 });
+  });
+
+  it("leaves reads and mutations that never executed out of the ledger", async () => {
+    const env = makeEnv();
+    const run = makeRun(env);
+    await record(makeCall(defineTool({ name: "get", effect: "read", execute: async () => 1 }), {}, run, env), ok("c1"), env, () => 1);
+    const refused = makeCall(write, {}, run, env);
+    await record(refused, failed(refused.callId), env, () => 2);
+    expect(await env.store.mutations.list(run.runId)).toEqual([]);
+  });
+
+  it("moves the destructive budget from pending to done only when the action executed", async () => {
+    const env = makeEnv();
+    const run = makeRun(env);
+    run.destructivePending = 2;
+    const done = makeCall(destroy, {}, run, env);
+    done.executed = true;
+    done.output = 1;
+    await record(done, ok(done.callId), env, () => 1);
+    await record(makeCall(destroy, {}, run, env), failed("c9"), env, () => 2);
+    expect(run.destructivePending).toBe(0);
+    expect(run.destructiveDone).toBe(1);
+  });
+
+  it("deepens the unverified streak on an unverified mutation and resets it on a verified one", async () => {
+    const env = makeEnv();
+    const run = makeRun(env);
+    await record(makeCall(write, {}, run, env), ok("c1"), env, () => 1);
+    await record(makeCall(write, {}, run, env), ok("c2"), env, () => 2);
+    expect(run.unverifiedDepth).toBe(2);
+    const verified = makeCall(write, {}, run, env);
+    verified.verified = true;
+    await record(verified, ok("c3"), env, () => 3);
+    expect(run.unverifiedDepth).toBe(0);
+  });
+
+  it("reports a record the store could not write, and the outcome stands", async () => {
+    const env = makeEnv();
+    env.store.idempotency.complete = async () => {
+      throw new Error("disk full");
+    };
+    const call = makeCall(write, {}, makeRun(env), env);
+    call.key = "k4";
+    await record(call, ok(call.callId), env, () => 1);
+    expect(env.errors).toHaveLength(1);
+    expect(String(env.errors[0])).toContain("disk full");
+  });
+});
+
+describe("countTowardChain", () => {
+  it("halts at the limit with the streak as the reason, and ignores what the policy does not count", () => {
+    const env = makeEnv();
+    const run = makeRun(env, { maxConsecutiveFailures: 3 });
+    countTowardChain(run, "crm", failures.approvalRequired("crm", "a1"));
+    expect(run.consecutiveFailures).toBe(0);
+    countTowardChain(run, "crm", failures.toolError("crm", "500", 1, true));
+    countTowardChain(run, "crm", failures.timeout("crm", 1000, 1));
+    expect(run.mode).toBe("normal");
+    countTowardChain(run, "billing", failures.frozen("billing"));
+    expect(run.mode).toBe("halted");
+    expect(run.reason).toBe("the last 3 calls failed (crm: tool_error, crm: timeout, billing: frozen)");
+  });
+});
