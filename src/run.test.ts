@@ -277,9 +277,14 @@ describe("the runtime", () => {
     await Promise.all([one.close(), two.close()]);
   });
 
-  it("a bad store description is a clear error at start", async () => {
-    const rt = createRuntime({ store: "mongodb://nope" });
-    await expect(rt.ready()).rejects.toThrow(/mongodb:\/\/nope/);
+  it("a bad store description is a clear error from createRuntime itself", () => {
+    expect(() => createRuntime({ store: "mongodb://nope" })).toThrow(/unknown store "mongodb:\/\/nope"; expected "memory", "sqlite:<path>"/);
+    expect(() => createRuntime({ store: "sqlite:" })).toThrow('"sqlite:" needs a path');
+  });
+
+  it("an unreachable database is a clear error from ready(), not a hang", async () => {
+    const rt = createRuntime({ store: "postgres://postgres@127.0.0.1:1/test" });
+    await expect(rt.ready()).rejects.toThrow(/cannot reach PostgreSQL at postgres:\/\/postgres@127.0.0.1:1\/test/);
   });
 
   it("close waits for calls in flight but not for executions that already timed out", async () => {

@@ -17,7 +17,7 @@ import type { Tool } from "./tool.js";
 import type { FreezeRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
 import { checkVerifiers, type Verifier } from "./decide/verification.js";
-import { openStore } from "./store/open.js";
+import { storeOpener } from "./store/open.js";
 import { createTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Store } from "./store/types.js";
 
@@ -124,7 +124,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const tools = new Map<string, Tool>();
   addTools(tools, options.tools ?? []);
   const live = new Map<string, Run>();
-  const opening = openStore(options.store ?? "memory").then((s) => {
+  // A malformed store description throws here; an unreachable database rejects ready().
+  const open = storeOpener(options.store ?? "memory");
+  const opening = open().then((s) => {
     store = s;
     health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state) => telemetry.metrics?.breakerState(tool, state));
     health.startSync(options.breakerSyncMs ?? 1_000);

@@ -21,17 +21,25 @@ function isStore(v: unknown): v is Store {
   );
 }
 
-export async function openStore(spec: "memory" | string | Store): Promise<Store> {
+/**
+ * Check `spec` now and return what opens it. A malformed spec throws here, synchronously,
+ * so that `createRuntime` itself refuses it; reaching the database is left to the opener.
+ */
+export function storeOpener(spec: "memory" | string | Store): () => Promise<Store> {
   if (typeof spec !== "string") {
-    if (isStore(spec)) return spec;
+    if (isStore(spec)) return async () => spec;
     throw new Error(`store: not a Store object; expected ${FORMS}`);
   }
-  if (spec === "memory") return memoryStore();
+  if (spec === "memory") return async () => memoryStore();
   if (spec.startsWith("sqlite:")) {
     const path = spec.slice("sqlite:".length);
     if (!path) throw new Error(`store: "sqlite:" needs a path, e.g. "sqlite:.bulwark/bulwark.db"; expected ${FORMS}`);
-    return sqliteStore(path);
+    return async () => sqliteStore(path);
   }
-  if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) return postgresStore(spec);
+  if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) return () => postgresStore(spec);
   throw new Error(`store: unknown store ${JSON.stringify(spec.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@"))}; expected ${FORMS}`);
+}
+
+export async function openStore(spec: "memory" | string | Store): Promise<Store> {
+  return storeOpener(spec)();
 }
