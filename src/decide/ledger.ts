@@ -14,6 +14,9 @@ import { toEpochMs } from "../policy.js";
 import type { Fact } from "../tool.js";
 
 /** Largest fact value accepted, as canonical JSON text (characters). Larger ones are refused, not truncated: a cut value would compare wrong. */
+/** How far ahead of this runtime's clock a fact's asOf may be (clocks differ a little). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
 export const MAX_FACT_VALUE_CHARS = 16 * 1024;
 /** Most facts one response may assert. */
 export const MAX_FACTS_PER_CALL = 256;
@@ -78,6 +81,10 @@ export function normalizeFact(raw: unknown, where: { tool?: string; callId?: str
   if (f.asOf !== undefined) {
     asOf = toEpochMs(f.asOf);
     if (asOf === undefined) throw new FactError(key, `asOf ${preview(f.asOf)} is not a valid time (use epoch ms, an ISO 8601 text or a Date)`);
+    // A date from the future would win every freshness comparison: a source's wrong
+    // clock (or a typo in a year) must not make its value the truth.
+    if (asOf > where.now + MAX_CLOCK_SKEW_MS)
+      throw new FactError(key, `asOf ${new Date(asOf).toISOString()} is in the future (this runtime's time is ${new Date(where.now).toISOString()})`);
   }
   if (f.version !== undefined && !(typeof f.version === "string" || (typeof f.version === "number" && Number.isFinite(f.version))))
     throw new FactError(key, `version must be a number or a text, got ${preview(f.version)}`);

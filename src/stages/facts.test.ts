@@ -79,6 +79,15 @@ describe("facts stage", () => {
     expect(run.fact("fare.bereavement.rule")).toBeUndefined();
   });
 
+  it("a date from the future is refused: it would win every freshness comparison", async () => {
+    const { run, clock } = setup();
+    const o = await run.call(source("faq"), [{ key: "fare.rule", value: "after travel", source: "faq", asOf: clock.now() + 365 * 86_400_000 }]);
+    expect(o).toMatchObject({ ok: false, failure: { kind: "invalid_output", detail: { fact: "fare.rule" } } });
+    if (!o.ok) expect(o.failure.message).toContain("is in the future");
+    // a little clock skew is fine
+    expect((await run.call(source("policy"), [{ key: "fare.rule", value: "before travel", source: "policy", asOf: clock.now() + 60_000 }])).ok).toBe(true);
+  });
+
   it("a huge value is refused with its size and the limit, not truncated", async () => {
     const { run } = setup();
     const o = await run.call(source("docs"), [{ key: "doc.body", value: "x".repeat(MAX_FACT_VALUE_CHARS * 4), source: "docs" }]);
