@@ -9,6 +9,7 @@ import { demoCommand } from "./demo.js";
 import { approvalsCommand } from "./approvals.js";
 import { rollbackCommand } from "./rollback.js";
 import { benchCommand } from "./bench.js";
+import { serveCommand } from "./serve.js";
 
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
@@ -19,5 +20,6 @@ program.addCommand(chaosCommand());
 program.addCommand(approvalsCommand());
 program.addCommand(rollbackCommand());
 program.addCommand(benchCommand());
+program.addCommand(serveCommand());
 
 await program.parseAsync(process.argv);

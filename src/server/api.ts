@@ -1,0 +1,254 @@
+/**
+ * The JSON API of `bulwark serve`: runs, approvals, breakers, handoffs, freezes, stop and
+ * rollback, on the public runtime API only. Each route is a function from the request to
+ * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
+ * id, 409 a decision the other way), never a stack trace.
+ */
+import { ApprovalError, PolicyError, type ApprovalRequest, type MutationRecord, type Runtime, type Tool } from "../index.js";
+import { inForce } from "./store-metrics.js";
+
+export class HttpError extends Error {
+  override readonly name = "HttpError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiRequest {
+  method: string;
+  /** Path parameters, in route order. */
+  params: string[];
+  query: URLSearchParams;
+  /** The parsed JSON body (an object), or {} when there is none. */
+  body: Record<string, unknown>;
+}
+
+export interface ApiContext {
+  rt: Runtime;
+  /** The agent's tools, by name (from `--tools`): rollback runs their compensations. */
+  tools: ReadonlyMap<string, Tool>;
+  now: () => number;
+}
+
+type Handler = (req: ApiRequest, ctx: ApiContext) => Promise<unknown>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+  /** 201 for creations; 200 otherwise. */
+  status?: number;
+}
+
+const ID = "([^/]+)";
+const route = (method: string, path: string, handler: Handler, status?: number): Route => ({
+  method,
+  pattern: new RegExp(`^${path.replaceAll(":id", ID)}$`),
+  handler,
+  ...(status !== undefined ? { status } : {}),
+});
+
+const APPROVAL_STATUSES = ["pending", "approved", "denied"] as const;
+const RUN_STATUSES = ["running", "ended"] as const;
+const HANDOFF_STATUSES = ["open", "closed"] as const;
+
+export const routes: Route[] = [
+  route("GET", "/api/runs", listRuns),
+  route("GET", "/api/runs/:id", getRun),
+  route("POST", "/api/runs/:id/stop", stopRun),
+  route("POST", "/api/runs/:id/rollback", rollbackRun),
+  route("GET", "/api/approvals", listApprovals),
+  route("GET", "/api/approvals/:id", getApproval),
+  route("POST", "/api/approvals/:id/approve", (req, ctx) => decide(req, ctx, "approve")),
+  route("POST", "/api/approvals/:id/deny", (req, ctx) => decide(req, ctx, "deny")),
+  route("GET", "/api/breakers", async (_req, { rt }) => ({ breakers: await rt.store.breakers.list() })),
+  route("GET", "/api/handoffs", listHandoffs),
+  route("GET", "/api/freezes", listFreezes),
+  route("POST", "/api/freezes", declareFreeze, 201),
+  route("DELETE", "/api/freezes", liftAllFreezes),
+  route("DELETE", "/api/freezes/:id", liftFreeze),
+];
+
+/** The route for a method and path: the handler, or a 404 / 405. */
+export function match(method: string, path: string): { route: Route; params: string[] } {
+  const allowed: string[] = [];
+  for (const r of routes) {
+    const m = r.pattern.exec(path);
+    if (!m) continue;
+    if (r.method === method) return { route: r, params: m.slice(1).map(decodeParam) };
+    allowed.push(r.method);
+  }
+  if (allowed.length > 0) throw Object.assign(new HttpError(405, `${method} is not allowed on ${path}; use ${allowed.join(" or ")}`), { allow: allowed.join(", ") });
+  throw new HttpError(404, `no such endpoint: ${method} ${path}`);
+}
+
+function decodeParam(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new HttpError(400, `bad escape in the path: ${p}`);
+  }
+}
+
+// ---------------------------------------------------------------- runs
+
+async function listRuns({ query }: ApiRequest, { rt }: ApiContext) {
+  const status = oneOf(query, "status", RUN_STATUSES);
+  const limit = positiveInt(query, "limit", 100, 1000);
+  const runs = await rt.store.runs.list({ ...(status ? { status } : {}), limit });
+  return { runs };
+}
+
+async function getRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
+  const run = await rt.store.runs.get(runId!);
+  const mutations = await rt.store.mutations.list(runId!);
+  if (!run && mutations.length === 0) throw new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+  const [approvals, handoffs] = await Promise.all([rt.approvals.list({ runId: runId! }), rt.store.handoffs.list({ runId: runId! })]);
+  return {
+    run: run ?? null,
+    mutations: mutations.sort((a, b) => a.seq - b.seq).map((m) => ({ ...m, undo: undoability(m, tools) })),
+    approvals,
+    handoffs,
+  };
+}
+
+/**
+ * Whether rollback could undo a mutation from this server: "ready" (its tool, with a
+ * compensate, was loaded with --tools), "needs_tools" (compensable, but this server does
+ * not have the tool), "none" (the tool declared no compensation), or "-" (already past).
+ */
+function undoability(m: MutationRecord, tools: ReadonlyMap<string, Tool>): "ready" | "needs_tools" | "none" | "-" {
+  if (m.status !== "done") return "-";
+  if (!m.compensable) return "none";
+  return tools.get(m.tool)?.spec.compensate ? "ready" : "needs_tools";
+}
+
+async function stopRun({ params: [runId], body }: ApiRequest, { rt }: ApiContext) {
+  const reason = text(body, "reason", true);
+  if (!(await rt.stopRun(runId!, reason))) throw new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+  return { runId, stopRequested: true, reason };
+}
+
+async function rollbackRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
+  // A mistyped id must not read as "nothing to undo", nor leave a stop request behind.
+  if (!(await rt.store.runs.get(runId!)) && (await rt.store.mutations.list(runId!)).length === 0)
+    throw new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+  const report = await rt.rollback(runId!, [...tools.values()]);
+  return {
+    ...report,
+    ...(tools.size === 0 && report.notUndone.length > 0
+      ? { hint: "this server was started without --tools: compensations are functions on the agent's tools; restart it with `bulwark serve --tools <module>` to undo these steps" }
+      : {}),
+  };
+}
+
+// ---------------------------------------------------------------- approvals
+
+async function listApprovals({ query }: ApiRequest, { rt }: ApiContext) {
+  const status = oneOf(query, "status", APPROVAL_STATUSES);
+  const runId = query.get("run") ?? undefined;
+  return { approvals: await rt.approvals.list({ ...(status ? { status } : {}), ...(runId ? { runId } : {}) }) };
+}
+
+async function getApproval({ params: [id] }: ApiRequest, { rt }: ApiContext) {
+  const a = await rt.approvals.get(id!);
+  if (!a) throw new HttpError(404, `no approval request ${JSON.stringify(id)}`);
+  return { approval: a };
+}
+
+async function decide({ params: [id], body }: ApiRequest, { rt }: ApiContext, verb: "approve" | "deny") {
+  const by = text(body, "by", true);
+  const reason = verb === "deny" ? text(body, "reason", true) : undefined;
+  if (!(await rt.approvals.get(id!))) throw new HttpError(404, `no approval request ${JSON.stringify(id)}`);
+  let approval: ApprovalRequest;
+  try {
+    approval = verb === "approve" ? await rt.approvals.approve(id!, { by }) : await rt.approvals.deny(id!, { by, reason: reason! });
+  } catch (e) {
+    // The request exists and the input is checked: what is left is a decision the other way.
+    if (e instanceof ApprovalError) throw new HttpError(409, e.message);
+    throw e;
+  }
+  return { approval };
+}
+
+// ---------------------------------------------------------------- handoffs, freezes
+
+async function listHandoffs({ query }: ApiRequest, { rt }: ApiContext) {
+  const status = oneOf(query, "status", HANDOFF_STATUSES);
+  const runId = query.get("run") ?? undefined;
+  const handoffs = await rt.store.handoffs.list({ ...(status ? { status } : {}), ...(runId ? { runId } : {}) });
+  return { handoffs: handoffs.sort((a, b) => b.at - a.at) };
+}
+
+async function listFreezes(_req: ApiRequest, { rt, now }: ApiContext) {
+  const t = now();
+  const freezes = (await rt.freezes()).map((f) => ({ ...f, inForce: inForce(f, t) }));
+  return { frozen: freezes.some((f) => f.inForce), freezes };
+}
+
+async function declareFreeze({ body }: ApiRequest, { rt, now }: ApiContext) {
+  const reason = text(body, "reason", true);
+  const by = text(body, "by", false);
+  const from = time(body, "from");
+  const to = time(body, "to");
+  try {
+    const f = await rt.freeze(reason, { ...(by !== undefined ? { by } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+    return { freeze: { ...f, inForce: inForce(f, now()) } };
+  } catch (e) {
+    if (e instanceof PolicyError || e instanceof TypeError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
+async function liftFreeze({ params: [id] }: ApiRequest, { rt }: ApiContext) {
+  const lifted = await rt.unfreeze(id!);
+  if (lifted === 0) throw new HttpError(404, `no freeze ${JSON.stringify(id)}`);
+  return { lifted };
+}
+
+async function liftAllFreezes({ query }: ApiRequest, { rt }: ApiContext) {
+  // Lifting every freeze is never the result of a forgotten id.
+  if (query.get("all") !== "true") throw new HttpError(400, "name the freeze to lift (DELETE /api/freezes/<id>), or lift them all with ?all=true");
+  return { lifted: await rt.unfreeze() };
+}
+
+// ---------------------------------------------------------------- input
+
+function text(body: Record<string, unknown>, field: string, required: true): string;
+function text(body: Record<string, unknown>, field: string, required: false): string | undefined;
+function text(body: Record<string, unknown>, field: string, required: boolean): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null || v === "") {
+    if (required) throw new HttpError(400, `the body needs "${field}": a non-empty text`);
+    return undefined;
+  }
+  if (typeof v !== "string" || v.trim().length === 0) throw new HttpError(400, `"${field}" must be a non-empty text, not ${JSON.stringify(v)}`);
+  if (v.length > 2000) throw new HttpError(400, `"${field}" is too long (${v.length} characters; at most 2000)`);
+  return v.trim();
+}
+
+function time(body: Record<string, unknown>, field: string): number | string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return v;
+  throw new HttpError(400, `"${field}" must be a time: epoch milliseconds or ISO 8601 text, not ${JSON.stringify(v)}`);
+}
+
+function oneOf<T extends string>(query: URLSearchParams, name: string, values: readonly T[]): T | undefined {
+  const v = query.get(name);
+  if (v === null || v === "") return undefined;
+  if (!(values as readonly string[]).includes(v)) throw new HttpError(400, `?${name} must be one of ${values.join(", ")}, not ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+function positiveInt(query: URLSearchParams, name: string, fallback: number, max: number): number {
+  const v = query.get(name);
+  if (v === null || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, `?${name} must be a whole number from 1 to ${max}, not ${JSON.stringify(v)}`);
+  return n;
+}

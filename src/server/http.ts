@@ -1,0 +1,189 @@
+/**
+ * The HTTP server of `bulwark serve`: the JSON API (api.ts) under /api/, Prometheus text
+ * at /metrics, and the dashboard's static files (web/) at /. It binds 127.0.0.1 unless
+ * told otherwise, and since a page on any site can send requests to localhost, it
+ * refuses requests for another host name (DNS rebinding) and state changes from another
+ * origin or without a JSON body (cross-site forms), and forbids framing (clickjacking).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { AddressInfo } from "node:net";
+import type { Runtime, Tool } from "../index.js";
+import { HttpError, match, type ApiContext } from "./api.js";
+import { storeMetrics } from "./store-metrics.js";
+
+export interface ServeOptions {
+  /** A runtime whose store is the one to show (the server does not close it). */
+  runtime: Runtime;
+  /** The agent's tools, for rollback. */
+  tools?: Tool[];
+  /** [7070]; 0 for any free port. */
+  port?: number;
+  /** ["127.0.0.1"] */
+  host?: string;
+  /** The dashboard's files [the package's web/]. */
+  webDir?: string;
+  now?: () => number;
+}
+
+export interface DashboardServer {
+  /** Where it listens, e.g. http://127.0.0.1:7070 */
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 64 * 1024;
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".ico": "image/x-icon",
+};
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+};
+
+export const defaultWebDir = () => fileURLToPath(new URL("../../web/", import.meta.url));
+
+export async function startServer(o: ServeOptions): Promise<DashboardServer> {
+  const rt = o.runtime;
+  await rt.ready();
+  const host = o.host ?? "127.0.0.1";
+  const webDir = normalize(o.webDir ?? defaultWebDir());
+  const tools = new Map((o.tools ?? []).map((t) => [t.name, t]));
+  const now = o.now ?? Date.now;
+  const ctx: ApiContext = { rt, tools, now };
+  const metrics = storeMetrics(rt, now);
+  // Bound to loopback, only loopback names are ours: anything else is a rebinding attack.
+  const loopbackOnly = LOOPBACK.has(host);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) console.error("bulwark serve:", e);
+      const headers: Record<string, string> = {};
+      const allow = (e as { allow?: string }).allow;
+      if (allow) headers.allow = allow;
+      sendJson(res, status, { error: { status, message: e instanceof Error && status !== 500 ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}` } }, headers);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const method = req.method ?? "GET";
+    if (loopbackOnly && !LOOPBACK.has(hostname(req.headers.host))) throw new HttpError(403, `this server answers only to localhost, not ${JSON.stringify(req.headers.host ?? "")}`);
+
+    if (url.pathname.startsWith("/api/")) {
+      const { route, params } = match(method, url.pathname);
+      let body: Record<string, unknown> = {};
+      if (method !== "GET" && method !== "HEAD") {
+        checkOrigin(req);
+        body = await readJson(req);
+      }
+      const value = await route.handler({ method, params, query: url.searchParams, body }, ctx);
+      return sendJson(res, route.status ?? 200, value);
+    }
+    if (method !== "GET" && method !== "HEAD") throw Object.assign(new HttpError(405, `${method} is not allowed on ${url.pathname}`), { allow: "GET, HEAD" });
+    if (url.pathname === "/metrics") {
+      const text = await metrics.metrics();
+      res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
+      return res.end(method === "HEAD" ? undefined : text);
+    }
+    return sendFile(res, method, webDir, url.pathname);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 7070, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shown}:${address.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function hostname(hostHeader: string | undefined): string {
+  if (!hostHeader) return "";
+  if (hostHeader.startsWith("[")) return hostHeader.slice(0, hostHeader.indexOf("]") + 1);
+  return hostHeader.replace(/:\d+$/, "").toLowerCase();
+}
+
+/** A state change must come from this server's own pages (or from no browser at all). */
+function checkOrigin(req: IncomingMessage) {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    throw new HttpError(403, `bad Origin header ${JSON.stringify(origin)}`);
+  }
+  if (originHost !== req.headers.host) throw new HttpError(403, `requests from ${origin} may not change anything here`);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `the body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const raw = Buffer.concat(chunks).toString("utf8");
+  if (raw.trim() === "") return {};
+  // JSON only: a cross-site form can post text/plain or form data, not application/json.
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") throw new HttpError(415, `send the body as application/json, not ${JSON.stringify(type || "no content type")}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    throw new HttpError(400, `the body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new HttpError(400, "the body must be a JSON object");
+  return parsed as Record<string, unknown>;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) {
+  const body = JSON.stringify(value, null, 2);
+  res.writeHead(status, { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
+  res.end(body);
+}
+
+async function sendFile(res: ServerResponse, method: string, webDir: string, pathname: string) {
+  let rel: string;
+  try {
+    rel = decodeURIComponent(pathname === "/" ? "/index.html" : pathname);
+  } catch {
+    throw new HttpError(400, `bad escape in the path: ${pathname}`);
+  }
+  const file = normalize(join(webDir, rel));
+  const type = TYPES[extname(file)];
+  if (!file.startsWith(webDir.endsWith(sep) ? webDir : webDir + sep) || rel.includes("\0") || !type) throw new HttpError(404, `no such page: ${pathname}`);
+  let content: Buffer;
+  try {
+    content = await readFile(file);
+  } catch {
+    throw new HttpError(404, `no such page: ${pathname}`);
+  }
+  res.writeHead(200, { ...SECURITY_HEADERS, "content-type": type, "cache-control": "no-cache" });
+  res.end(method === "HEAD" ? undefined : content);
+}

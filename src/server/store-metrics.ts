@@ -1,0 +1,87 @@
+/**
+ * Prometheus gauges of what the store holds, read at scrape time: runs by status and
+ * mode, approvals by status, breakers by tool, handoffs by status, freezes in force.
+ * What one process saw of its own calls (latency, failures) is on that process's
+ * registry (`createRuntime({ telemetry: { metrics } })`); these are the shared state.
+ */
+import { Gauge, Registry } from "prom-client";
+import type { Runtime } from "../index.js";
+
+const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const;
+
+export function storeMetrics(rt: Runtime, now: () => number = Date.now): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+  new Gauge({
+    name: "bulwark_runs",
+    help: "Runs in the store, by status (running, ended) and mode (normal, read_only, handed_off, halted).",
+    labelNames: ["status", "mode"],
+    registers,
+    async collect() {
+      const counts = new Map<string, { status: string; mode: string; n: number }>();
+      for (const r of await rt.store.runs.list()) {
+        const k = `${r.status}\u0000${r.mode}`;
+        const c = counts.get(k) ?? { status: r.status, mode: r.mode, n: 0 };
+        c.n++;
+        counts.set(k, c);
+      }
+      this.reset();
+      for (const c of counts.values()) this.set({ status: c.status, mode: c.mode }, c.n);
+    },
+  });
+  new Gauge({
+    name: "bulwark_approvals",
+    help: "Approval requests in the store, by status (pending, approved, denied).",
+    labelNames: ["status"],
+    registers,
+    async collect() {
+      const all = await rt.approvals.list();
+      this.reset();
+      for (const status of ["pending", "approved", "denied"] as const) this.set({ status }, all.filter((a) => a.status === status).length);
+    },
+  });
+  new Gauge({
+    name: "bulwark_store_breaker_state",
+    help: "Tool breaker state as published to the store: 0 closed, 1 half-open, 2 open.",
+    labelNames: ["tool"],
+    registers,
+    async collect() {
+      const all = await rt.store.breakers.list();
+      this.reset();
+      for (const b of all) this.set({ tool: b.tool }, BREAKER_STATES[b.state]);
+    },
+  });
+  new Gauge({
+    name: "bulwark_breakers_open",
+    help: "Tool breakers open in the store.",
+    registers,
+    async collect() {
+      this.set((await rt.store.breakers.list()).filter((b) => b.state === "open").length);
+    },
+  });
+  new Gauge({
+    name: "bulwark_handoffs",
+    help: "Handoffs to a person in the store, by status (open, closed).",
+    labelNames: ["status"],
+    registers,
+    async collect() {
+      const all = await rt.store.handoffs.list();
+      this.reset();
+      for (const status of ["open", "closed"] as const) this.set({ status }, all.filter((h) => h.status === status).length);
+    },
+  });
+  new Gauge({
+    name: "bulwark_freezes_in_force",
+    help: "Declared freezes holding now (write and destructive calls are refused while this is above 0).",
+    registers,
+    async collect() {
+      const t = now();
+      this.set((await rt.freezes()).filter((f) => inForce(f, t)).length);
+    },
+  });
+  return registry;
+}
+
+export function inForce(f: { from?: number; to?: number }, t: number): boolean {
+  return (f.from === undefined || t >= f.from) && (f.to === undefined || t < f.to);
+}

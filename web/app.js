@@ -1,0 +1,331 @@
+// The Bulwark dashboard: reads the JSON API of `bulwark serve` and renders it; every
+// action is one API call. No framework, no build step, nothing from the network but this
+// server. Text from agents (tool arguments, reasons) is only ever set as text, never HTML.
+
+const REFRESH_MS = 3000;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  selectedRun: null,
+  /** Section -> the JSON it was last drawn from: unchanged data is not redrawn. */
+  drawn: new Map(),
+  /** Denial reasons being typed, by approval id: a refresh must not wipe them. */
+  denyReasons: new Map(),
+  timer: null,
+};
+
+// ---------------------------------------------------------------- API
+
+async function api(path, { method = "GET", body } = {}) {
+  const init = { method, headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data?.error?.message ?? `${method} ${path}: HTTP ${res.status}`);
+  return data;
+}
+
+// ---------------------------------------------------------------- small DOM helpers
+
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+function table(columns, rows, caption) {
+  return h(
+    "table",
+    {},
+    caption ? h("caption", { class: "visually-hidden" }, caption) : null,
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows),
+  );
+}
+
+const empty = (text) => h("p", { class: "empty" }, text);
+
+const TONES = {
+  normal: "ok", read_only: "warn", handed_off: "info", halted: "bad",
+  running: "info", ended: "plain",
+  closed: "ok", half_open: "warn", open: "bad",
+  pending: "warn", approved: "ok", denied: "bad",
+  done: "plain", compensating: "warn", compensated: "ok", compensation_failed: "bad",
+};
+const badge = (value) => h("span", { class: `badge b-${TONES[value] ?? "plain"}` }, String(value).replace("_", " "));
+
+function when(ms) {
+  if (ms === undefined || ms === null) return "";
+  const d = new Date(ms);
+  const s = Math.round((Date.now() - ms) / 1000);
+  const rel = s < 0 ? "in the future" : s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : s < 86400 ? `${Math.round(s / 3600)} h ago` : d.toLocaleDateString();
+  return h("time", { datetime: d.toISOString(), title: d.toLocaleString() }, rel);
+}
+
+const json = (v) => h("code", { class: "args" }, v === undefined ? "" : JSON.stringify(v));
+const shortId = (id) => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
+
+function notify(text, kind = "ok") {
+  const n = $("notice");
+  n.textContent = text;
+  n.className = `notice ${kind}`;
+}
+
+function actor() {
+  const input = $("actor");
+  const name = input.value.trim();
+  if (!name) {
+    notify("Enter your name under “Acting as” first: every decision records who made it.", "error");
+    input.focus();
+    return null;
+  }
+  localStorage.setItem("bulwark.actor", name);
+  return name;
+}
+
+/** Run an action, report its result, refresh. */
+async function act(button, work, success) {
+  if (button) button.disabled = true;
+  try {
+    const result = await work();
+    notify(typeof success === "function" ? success(result) : success, "ok");
+  } catch (e) {
+    notify(e.message, "error");
+  } finally {
+    if (button) button.disabled = false;
+    await refresh();
+  }
+}
+
+/** Redraw a section only when its data changed. */
+function draw(section, data, render) {
+  const key = JSON.stringify(data);
+  if (state.drawn.get(section) === key) return;
+  state.drawn.set(section, key);
+  $(section).replaceChildren(render(data));
+}
+
+// ---------------------------------------------------------------- approvals
+
+function renderApprovals(approvals) {
+  const pending = approvals.filter((a) => a.status === "pending");
+  const decided = approvals.filter((a) => a.status !== "pending").sort((a, b) => (b.decidedAt ?? 0) - (a.decidedAt ?? 0)).slice(0, 20);
+  $("approvals-count").textContent = `(${pending.length} pending)`;
+  const rows = [...pending, ...decided].map((a) => {
+    const label = `${a.tool} for run ${shortId(a.runId)}`;
+    let actions = "";
+    if (a.status === "pending") {
+      const reasonId = `deny-reason-${a.id}`;
+      const reason = h("input", {
+        id: reasonId, class: "deny-reason", placeholder: "reason to deny", "aria-label": `Reason to deny ${label}`,
+        oninput: (e) => state.denyReasons.set(a.id, e.target.value),
+      });
+      reason.value = state.denyReasons.get(a.id) ?? "";
+      actions = h("td", { class: "actions" },
+        h("button", {
+          type: "button", class: "primary", "aria-label": `Approve ${label}`,
+          onclick: (e) => {
+            const by = actor();
+            if (by) act(e.currentTarget, () => api(`/api/approvals/${encodeURIComponent(a.id)}/approve`, { method: "POST", body: { by } }), `Approved ${a.tool} (run ${shortId(a.runId)}).`);
+          },
+        }, "Approve"),
+        reason,
+        h("button", {
+          type: "button", class: "danger", "aria-label": `Deny ${label}`,
+          onclick: (e) => {
+            const by = actor();
+            if (!by) return;
+            const why = reason.value.trim();
+            if (!why) { notify("Say why you deny it: the reason is told to the agent.", "error"); reason.focus(); return; }
+            act(e.currentTarget, () => api(`/api/approvals/${encodeURIComponent(a.id)}/deny`, { method: "POST", body: { by, reason: why } }), `Denied ${a.tool} (run ${shortId(a.runId)}).`)
+              .then(() => state.denyReasons.delete(a.id));
+          },
+        }, "Deny"));
+    } else {
+      actions = h("td", {}, `${a.status} by ${a.by ?? "?"}`, a.reason ? h("div", { class: "muted" }, a.reason) : null, h("div", { class: "muted" }, when(a.decidedAt)));
+    }
+    return h("tr", { dataset: { approvalId: a.id, status: a.status } },
+      h("td", {}, badge(a.status)),
+      h("td", {}, h("strong", {}, a.tool)),
+      h("td", {}, json(a.args)),
+      h("td", {}, h("button", { type: "button", class: "link mono", onclick: () => selectRun(a.runId), "aria-label": `Show run ${a.runId}` }, shortId(a.runId))),
+      h("td", {}, when(a.requestedAt)),
+      actions);
+  });
+  if (rows.length === 0) return empty("No approval requests.");
+  return table(["Status", "Tool", "Arguments", "Run", "Requested", "Decision"], rows);
+}
+
+// ---------------------------------------------------------------- runs
+
+function renderRuns(runs) {
+  $("runs-count").textContent = `(${runs.length} most recent)`;
+  if (runs.length === 0) return empty("No runs in this store yet.");
+  return table(
+    ["Run", "Agent", "Status", "Mode", "Reason", "Steps", "Started", "Updated"],
+    runs.map((r) =>
+      h("tr", { class: r.runId === state.selectedRun ? "selected" : "", dataset: { runId: r.runId } },
+        h("td", {}, h("button", { type: "button", class: "link mono", onclick: () => selectRun(r.runId), "aria-label": `Show run ${r.runId}` }, shortId(r.runId))),
+        h("td", {}, r.agent),
+        h("td", {}, badge(r.status), r.stopRequested ? h("div", { class: "muted" }, `stop asked: ${r.stopRequested.reason}`) : null),
+        h("td", {}, badge(r.mode)),
+        h("td", {}, r.reason ?? ""),
+        h("td", {}, String(r.steps)),
+        h("td", {}, when(r.startedAt)),
+        h("td", {}, when(r.updatedAt)))),
+  );
+}
+
+function selectRun(runId) {
+  state.selectedRun = runId;
+  state.drawn.delete("runs");
+  state.drawn.delete("run-detail");
+  refresh().then(() => $("run-detail").scrollIntoView({ behavior: "smooth", block: "nearest" }));
+}
+
+function renderRunDetail(d) {
+  const r = d.run;
+  const id = state.selectedRun;
+  const frag = document.createDocumentFragment();
+  frag.append(
+    h("h3", {}, "Run ", h("span", { class: "mono" }, id), " ", r ? badge(r.mode) : null, " ",
+      h("button", { type: "button", onclick: () => { state.selectedRun = null; state.drawn.clear(); refresh(); } }, "Close")),
+  );
+  if (r?.reason) frag.append(h("p", {}, h("strong", {}, "Reason: "), r.reason));
+  if (r && r.status === "running" && r.mode !== "halted") {
+    const reason = h("input", { id: "stop-reason", required: true, placeholder: "why" });
+    frag.append(h("form", {
+      class: "inline-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        act(e.submitter, () => api(`/api/runs/${encodeURIComponent(id)}/stop`, { method: "POST", body: { reason: reason.value.trim() } }), `Asked run ${shortId(id)} to stop.`);
+      },
+    }, h("label", { for: "stop-reason" }, "Reason to stop", reason), h("button", { type: "submit", class: "danger" }, "Stop run")));
+  }
+  const ms = d.mutations;
+  frag.append(h("h3", {}, `Recorded changes (${ms.length})`));
+  if (ms.length === 0) frag.append(empty("This run recorded no changes."));
+  else {
+    const undo = { ready: "can be undone", needs_tools: "needs the agent's tools (serve --tools)", none: "no compensation: by hand", "-": "" };
+    frag.append(table(["#", "Tool", "Effect", "Arguments", "Status", "Undo", "Checkpoint"],
+      ms.map((m) => h("tr", {},
+        h("td", {}, String(m.seq)), h("td", {}, m.tool), h("td", {}, m.effect), h("td", {}, json(m.args)),
+        h("td", {}, badge(m.status), m.error ? h("div", { class: "muted" }, m.error) : null),
+        h("td", {}, undo[m.undo] ?? m.undo), h("td", {}, m.checkpoint === undefined ? "" : json(m.checkpoint))))));
+    if (ms.some((m) => m.status === "done"))
+      frag.append(h("p", {}, h("button", {
+        type: "button", class: "danger",
+        onclick: (e) => {
+          if (!confirm(`Roll back run ${id}? Its changes are undone newest first, and the run is halted.`)) return;
+          act(e.currentTarget, () => api(`/api/runs/${encodeURIComponent(id)}/rollback`, { method: "POST", body: {} }), (rep) => rep.summary + (rep.hint ? ` — ${rep.hint}` : ""));
+        },
+      }, "Roll back this run")));
+  }
+  return frag;
+}
+
+// ---------------------------------------------------------------- breakers, handoffs, freezes
+
+function renderBreakers(breakers) {
+  const open = breakers.filter((b) => b.state !== "closed").length;
+  $("breakers-count").textContent = `(${open} not closed)`;
+  if (breakers.length === 0) return empty("No breaker has tripped: every tool is closed.");
+  const order = { open: 0, half_open: 1, closed: 2 };
+  return table(["Tool", "State", "Since", "Reason"],
+    [...breakers].sort((a, b) => order[a.state] - order[b.state] || a.tool.localeCompare(b.tool)).map((b) =>
+      h("tr", {}, h("td", {}, h("strong", {}, b.tool)), h("td", {}, badge(b.state)), h("td", {}, when(b.openedAt ?? b.updatedAt)), h("td", {}, b.reason ?? ""))));
+}
+
+function renderHandoffs(handoffs) {
+  $("handoffs-count").textContent = `(${handoffs.filter((x) => x.status === "open").length} open)`;
+  if (handoffs.length === 0) return empty("No handoffs.");
+  return table(["Status", "Agent", "Run", "Reason", "When"],
+    handoffs.slice(0, 50).map((x) => h("tr", {},
+      h("td", {}, badge(x.status)), h("td", {}, x.agent),
+      h("td", {}, h("button", { type: "button", class: "link mono", onclick: () => selectRun(x.runId), "aria-label": `Show run ${x.runId}` }, shortId(x.runId))),
+      h("td", {}, x.reason), h("td", {}, when(x.at)))));
+}
+
+function renderFreezes({ frozen, freezes }) {
+  const banner = $("freeze-banner");
+  const holding = freezes.filter((f) => f.inForce);
+  banner.hidden = !frozen;
+  banner.textContent = frozen ? `Frozen: write and destructive calls are refused (${holding.map((f) => f.reason ?? "no reason given").join("; ")}).` : "";
+  if (freezes.length === 0) return empty("No freeze declared: changes are allowed.");
+  return table(["State", "Reason", "By", "From", "Until", ""],
+    freezes.map((f) => h("tr", { dataset: { freezeId: f.id } },
+      h("td", {}, h("span", { class: `badge ${f.inForce ? "b-bad" : "b-plain"}` }, f.inForce ? "in force" : f.to !== undefined && f.to <= Date.now() ? "ended" : "scheduled")),
+      h("td", {}, f.reason ?? ""), h("td", {}, f.by ?? ""),
+      h("td", {}, f.from !== undefined ? when(f.from) : when(f.at)),
+      h("td", {}, f.to !== undefined ? new Date(f.to).toLocaleString() : "until lifted"),
+      h("td", { class: "actions" }, h("button", {
+        type: "button", "aria-label": `Lift freeze: ${f.reason ?? f.id}`,
+        onclick: (e) => act(e.currentTarget, () => api(`/api/freezes/${encodeURIComponent(f.id)}`, { method: "DELETE" }), "Freeze lifted."),
+      }, "Lift")))));
+}
+
+// ---------------------------------------------------------------- refresh
+
+let refreshing = null;
+async function refresh() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    try {
+      const [approvals, runs, breakers, handoffs, freezes, detail] = await Promise.all([
+        api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"),
+        state.selectedRun ? api(`/api/runs/${encodeURIComponent(state.selectedRun)}`).catch(() => null) : null,
+      ]);
+      // Do not redraw the queue under someone typing a denial reason.
+      if (!document.activeElement?.classList.contains("deny-reason")) draw("approvals", approvals.approvals, renderApprovals);
+      draw("runs", runs.runs, renderRuns);
+      draw("breakers", breakers.breakers, renderBreakers);
+      draw("handoffs", handoffs.handoffs, renderHandoffs);
+      draw("freezes", freezes, renderFreezes);
+      const panel = $("run-detail");
+      panel.hidden = !detail;
+      if (detail && !panel.contains(document.activeElement)) draw("run-detail", { id: state.selectedRun, detail }, () => renderRunDetail(detail));
+      $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } catch (e) {
+      notify(`Cannot reach the server: ${e.message}`, "error");
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+function schedule() {
+  clearInterval(state.timer);
+  state.timer = $("autorefresh").checked ? setInterval(refresh, REFRESH_MS) : null;
+}
+
+$("actor").value = localStorage.getItem("bulwark.actor") ?? "";
+$("actor").addEventListener("change", (e) => localStorage.setItem("bulwark.actor", e.target.value.trim()));
+$("controls").addEventListener("submit", (e) => e.preventDefault());
+$("refresh").addEventListener("click", () => refresh());
+$("autorefresh").addEventListener("change", schedule);
+$("freeze-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const by = actor();
+  if (!by) return;
+  const reason = $("freeze-reason").value.trim();
+  const until = $("freeze-until").value;
+  const body = { reason, by, ...(until ? { to: new Date(until).toISOString() } : {}) };
+  act(e.submitter, () => api("/api/freezes", { method: "POST", body }), `Freeze declared: ${reason}. Writes are refused until it is lifted.`).then(() => {
+    $("freeze-reason").value = "";
+    $("freeze-until").value = "";
+  });
+});
+
+schedule();
+refresh();
