@@ -65,7 +65,7 @@ export async function demo(runs = 20): Promise<boolean> {
   );
   await story(
     "The database deleted during a code freeze",
-    "A coding agent is told not to change anything during a freeze, then told to stop. It does neither. The freeze and the stop are Bulwark policy, enforced at the tool boundary.",
+    "A coding agent has migrated rows of a production table when a freeze is declared. It keeps changing things, is told to stop, does not, and when asked to undo its migration says rollback is impossible. Through Bulwark the freeze and the stop are enforced at the tool boundary, and every change is in a ledger with its compensation.",
     codeFreeze,
     store,
   );
