@@ -1,7 +1,10 @@
 /**
- * Durable claim+complete pairs per second, SQLite and PostgreSQL, 1 and 4 processes, each
- * beside a raw baseline measured in the same run (SQLite: one bare better-sqlite3
- * transaction inserting and updating one idempotency row; PostgreSQL: one bare INSERT).
+ * Durable write calls per second through the runtime (`createRuntime({ store })` +
+ * `run.call(writeTool)`: the stop/freeze watch, the claim, the completion and the ledger
+ * entry), and the store's bare claim+complete pairs, SQLite and PostgreSQL, 1 and 4
+ * processes, 1 and 32 in flight per process, each beside a raw baseline measured in the
+ * same run (SQLite: one bare better-sqlite3 transaction inserting and updating one
+ * idempotency row; PostgreSQL: one bare INSERT), with the durability of each figure.
  *   npx tsx bench/store.ts [--ms 1500] [--no-pg]
  */
 import { spawn } from "node:child_process";
@@ -12,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { createRuntime, defineTool } from "../src/index.js";
 import { postgresStore } from "../src/store/postgres.js";
 import { sqliteStore } from "../src/store/sqlite.js";
 import type { Store } from "../src/store/types.js";
@@ -23,7 +27,7 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 ? process.argv[i + 1]! : dflt;
 };
 
-type Mode = "sqlite-store" | "sqlite-raw" | "pg-store" | "pg-raw";
+type Mode = "sqlite-store" | "sqlite-raw" | "sqlite-calls" | "pg-store" | "pg-raw" | "pg-calls";
 
 /** Run `mode` for `ms` with `inflight` concurrent loops; returns completed pairs. */
 async function work(mode: Mode, target: string, inflight: number, ms: number, tag: string): Promise<number> {
@@ -68,8 +72,37 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
     await pool.end();
     return n;
   }
-  const store: Store =
-    mode === "sqlite-store" ? sqliteStore(target) : await postgresStore({ url: PG_URL, schema: target, max: 10 });
+  const store: Store = mode.startsWith("sqlite")
+    ? sqliteStore(target)
+    : await postgresStore({ url: PG_URL, schema: target, max: 10 });
+  if (mode === "sqlite-calls" || mode === "pg-calls") {
+    // What a user gets: a no-op write tool with a read-back, one run (agent) per loop.
+    const rt = createRuntime({ store, policy: { maxSteps: 1e9 }, onError: (e) => console.error(e) });
+    await rt.ready();
+    const tool = defineTool({
+      name: "bench_write",
+      effect: "write",
+      execute: async (a: { k: number }) => ({ id: `ch_${a.k}` }),
+      verify: () => true,
+    });
+    const runs = Array.from({ length: inflight }, (_, w) => rt.startRun({ agent: "bench", runId: `${tag}-${w}` }));
+    const call = async (run: (typeof runs)[number], k: number) => {
+      const o = await run.call(tool, { k });
+      if (!o.ok || o.replayed) throw new Error(`unexpected outcome ${JSON.stringify(o)}`);
+    };
+    await Promise.all(runs.map((r) => call(r, -1))); // warm up: the run records, prepared statements
+    deadline = Date.now() + ms;
+    await Promise.all(
+      runs.map(async (run) => {
+        for (let i = 0; until(); i++) {
+          await call(run, i);
+          n++;
+        }
+      }),
+    );
+    await rt.close();
+    return n;
+  }
   deadline = Date.now() + ms;
   await Promise.all(
     Array.from({ length: inflight }, async (_, w) => {
@@ -137,8 +170,8 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
   const rows: string[][] = [];
   const fmt = (v: number) => Math.round(v).toLocaleString("en-US");
-  const row = (backend: string, durability: string, procs: number, inflight: number, store: number, raw: number) => {
-    rows.push([backend, String(procs), String(inflight), durability, fmt(store), fmt(raw), `${(store / raw).toFixed(2)}x`]);
+  const row = (backend: string, durability: string, procs: number, inflight: number, [calls, pairs, raw]: readonly number[]) => {
+    rows.push([backend, String(procs), String(inflight), durability, fmt(calls!), fmt(pairs!), fmt(raw!), `${(calls! / raw!).toFixed(2)}x`, `${(pairs! / raw!).toFixed(2)}x`]);
     process.stderr.write(`  ${rows.at(-1)!.join("  ")}\n`);
   };
 
@@ -149,24 +182,22 @@ async function main() {
     void sqliteStore(p).close();
     return p;
   };
-  // The machine's load drifts: raw and store alternate in half slices, and each figure is their mean.
-  const paired = async (a: () => Promise<number>, b: () => Promise<number>) => {
-    let x = 0;
-    let y = 0;
-    for (let i = 0; i < 2; i++) {
-      x += await a();
-      y += await b();
-    }
-    return [y / 2, x / 2] as const;
+  // The machine's load drifts: runtime calls, store pairs and raw alternate in half
+  // slices, and each figure is the mean of its two halves. Returns [calls, pairs, raw].
+  const paired = async (...fs: (() => Promise<number>)[]) => {
+    const sums = fs.map(() => 0);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < fs.length; j++) sums[j]! += await fs[j]!();
+    return sums.map((x) => x / 2);
   };
   const half = Math.round(ms / 2);
   const sqliteDurability = "process-crash safe (WAL, synchronous=NORMAL)";
   for (const [procs, inflight] of [[1, 1], [1, 32], [4, 1], [4, 32]] as const) {
-    const [store, raw] = await paired(
-      () => measure("sqlite-raw", file(), procs, 1, half),
+    const figures = await paired(
+      () => measure("sqlite-calls", file(), procs, inflight, half),
       () => measure("sqlite-store", file(), procs, inflight, half),
+      () => measure("sqlite-raw", file(), procs, 1, half),
     );
-    row("SQLite", sqliteDurability, procs, inflight, store, raw);
+    row("SQLite", sqliteDurability, procs, inflight, figures);
   }
 
   if (!process.argv.includes("--no-pg") && (await pgReachable())) {
@@ -185,11 +216,13 @@ async function main() {
     for (const [procs, inflight] of [[1, 1], [1, 32], [4, 1], [4, 32]] as const) {
       const rawSchema = await schema();
       const storeSchema = await schema();
-      const [store, raw] = await paired(
-        () => measure("pg-raw", rawSchema, procs, inflight, half),
+      const callsSchema = await schema();
+      const figures = await paired(
+        () => measure("pg-calls", callsSchema, procs, inflight, half),
         () => measure("pg-store", storeSchema, procs, inflight, half),
+        () => measure("pg-raw", rawSchema, procs, inflight, half),
       );
-      row("PostgreSQL", pgDurability, procs, inflight, store, raw);
+      row("PostgreSQL", pgDurability, procs, inflight, figures);
     }
     for (const s of schemas) await pgSettings.query(`DROP SCHEMA "${s}" CASCADE`);
     await pgSettings.end();
@@ -198,7 +231,7 @@ async function main() {
   }
   rmSync(dir, { recursive: true, force: true });
 
-  const head = ["store", "procs", "in flight/proc", "durability", "claim+complete pairs/s", "raw baseline/s", "store/raw"];
+  const head = ["store", "procs", "in flight/proc", "durability", "write calls/s", "claim+complete pairs/s", "raw baseline/s", "calls/raw", "pairs/raw"];
   const table = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
@@ -208,6 +241,8 @@ async function main() {
   console.log(
     `\nraw baseline: SQLite = one bare better-sqlite3 transaction (INSERT + UPDATE of one idempotency row) per pair, one per process;` +
       `\n              PostgreSQL = one bare INSERT per pair, with as many in flight as the store row (pool of at most 10).` +
+      `\nwrite call = run.call(writeTool) through createRuntime({ store }): a no-op write tool with verify: () => true, one run per` +
+      `\n             call in flight; the store work is the stop/freeze watch, the claim, the completion and the ledger entry.` +
       `\nstore pair = claim() + complete(): two writes, each its own transaction unless group-committed. ${ms} ms per figure.`,
   );
 }
