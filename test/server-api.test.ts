@@ -1,0 +1,369 @@
+/**
+ * The JSON API of `bulwark serve`, as an operator's tools use it: a real server on an
+ * ephemeral port over a real SQLite file, with an agent's runtime on the same file in
+ * the role of the agent process. Bad input gets a clear JSON error with its status.
+ */
+import { spawn } from "node:child_process";
+import { request } from "node:http";
+import { createRequire } from "node:module";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createRuntime, defineTool, type Outcome, type Runtime, type Tool } from "../src/index.js";
+import { startServer, type DashboardServer } from "../src/server/http.js";
+
+const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+interface Setup {
+  agent: Runtime;
+  server: DashboardServer;
+  url: string;
+  store: string;
+}
+let open: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of open.reverse()) await close();
+  open = [];
+});
+
+const undone: unknown[] = [];
+const refund = defineTool({
+  name: "refund",
+  effect: "write",
+  execute: async (a: { order: string }) => ({ refunded: a.order }),
+  verify: async () => true,
+  compensate: async (a: { order: string }) => void undone.push(a.order),
+});
+const note = defineTool({ name: "note", effect: "write", execute: async () => "ok", verify: async () => true });
+const dropTable = defineTool({ name: "drop_table", effect: "destructive", approval: "always", execute: async (a: { table: string }) => `dropped ${a.table}`, verify: async () => true });
+const lookup = defineTool({ name: "lookup", effect: "read", execute: async () => 1 });
+
+async function setup(o: { tools?: Tool[] } = {}): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-serve-"));
+  dirs.push(dir);
+  const store = `sqlite:${join(dir, "bulwark.db")}`;
+  const agent = createRuntime({ store, breakerSyncMs: 60_000 });
+  const ops = createRuntime({ store });
+  await Promise.all([agent.ready(), ops.ready()]);
+  const server = await startServer({ runtime: ops, port: 0, ...(o.tools ? { tools: o.tools } : {}) });
+  open.push(async () => {
+    await server.close();
+    await ops.close();
+    await agent.close();
+  });
+  return { agent, server, url: server.url, store };
+}
+
+async function call(url: string, method = "GET", body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  const type = res.headers.get("content-type") ?? "";
+  return { status: res.status, headers: res.headers, body: type.startsWith("application/json") ? JSON.parse(text) : text };
+}
+
+/** A raw request, for headers fetch will not let us set (Host). */
+function raw(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; path?: string }): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: o.path ?? u.pathname, method: o.method ?? "GET", headers: o.headers ?? {} }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end(o.body);
+  });
+}
+
+describe("runs", () => {
+  it("GET /api/runs lists recent runs with their mode and reason; GET /api/runs/:id the record and its changes", async () => {
+    const { agent, url } = await setup();
+    const run = agent.startRun({ agent: "db-bot", runId: "run-ro", policy: { destructive: { maxPerRun: 1 }, maxConsecutiveFailures: 5 } });
+    const drop = defineTool({ name: "drop", effect: "destructive", execute: async () => 1, verify: async () => true });
+    expect(kindOf(await run.call(drop, { t: 1 }))).toBe("ok");
+    expect(kindOf(await run.call(drop, { t: 2 }))).toBe("destructive_budget_exceeded");
+    const other = agent.startRun({ agent: "support-bot", runId: "run-ok" });
+    await other.call(lookup, {});
+    await other.end();
+
+    const list = await call(`${url}/api/runs`);
+    expect(list.status).toBe(200);
+    expect(list.body.runs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ runId: "run-ro", agent: "db-bot", mode: "read_only", reason: expect.stringMatching(/destructive budget/) }),
+        expect.objectContaining({ runId: "run-ok", mode: "normal", status: "ended" }),
+      ]),
+    );
+    expect((await call(`${url}/api/runs?status=ended`)).body.runs.map((r: { runId: string }) => r.runId)).toEqual(["run-ok"]);
+    expect((await call(`${url}/api/runs?limit=1`)).body.runs).toHaveLength(1);
+
+    const one = await call(`${url}/api/runs/run-ro`);
+    expect(one.status).toBe(200);
+    expect(one.body.run).toMatchObject({ runId: "run-ro", mode: "read_only" });
+    expect(one.body.mutations).toEqual([expect.objectContaining({ tool: "drop", effect: "destructive", args: { t: 1 }, status: "done", undo: "none" })]);
+  });
+
+  it("bad input: unknown run 404, bad filters 400, unknown endpoint 404, wrong method 405", async () => {
+    const { url } = await setup();
+    const unknown = await call(`${url}/api/runs/nope`);
+    expect(unknown).toMatchObject({ status: 404, body: { error: { status: 404, message: 'no run "nope" in the store' } } });
+    expect((await call(`${url}/api/runs?status=sleeping`)).body.error.message).toMatch(/\?status must be one of running, ended/);
+    expect((await call(`${url}/api/runs?status=sleeping`)).status).toBe(400);
+    expect((await call(`${url}/api/runs?limit=0`)).status).toBe(400);
+    expect((await call(`${url}/api/runs?limit=abc`)).status).toBe(400);
+    expect((await call(`${url}/api/nothing`)).status).toBe(404);
+    const wrong = await call(`${url}/api/runs`, "DELETE");
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("GET");
+    expect((await call(`${url}/api/runs/%E0%A4%A`)).status).toBe(400);
+  });
+
+  it("POST /api/runs/:id/stop stops a run in another process before its next call; a reason is required", async () => {
+    const { agent, url } = await setup();
+    const run = agent.startRun({ agent: "a", runId: "run-stop" });
+    expect(kindOf(await run.call(lookup, {}))).toBe("ok");
+    expect((await call(`${url}/api/runs/run-stop/stop`, "POST", {})).status).toBe(400);
+    expect((await call(`${url}/api/runs/run-stop/stop`, "POST", { reason: 42 })).status).toBe(400);
+    expect((await call(`${url}/api/runs/nope/stop`, "POST", { reason: "x" })).status).toBe(404);
+    const stopped = await call(`${url}/api/runs/run-stop/stop`, "POST", { reason: "it is deleting things" });
+    expect(stopped).toMatchObject({ status: 200, body: { runId: "run-stop", stopRequested: true } });
+    const o = await run.call(note, { n: 1 });
+    expect(kindOf(o)).toBe("run_halted");
+    if (!o.ok) expect(o.failure.message).toContain("it is deleting things");
+  });
+});
+
+describe("rollback", () => {
+  async function mutated(agent: Runtime) {
+    const run = agent.startRun({ agent: "billing", runId: "run-rb" });
+    expect(kindOf(await run.call(refund, { order: "o-1" }))).toBe("ok");
+    expect(kindOf(await run.call(note, { n: 1 }))).toBe("ok");
+    return run;
+  }
+
+  it("without --tools: nothing is run, and the report says which steps cannot be undone here, and why", async () => {
+    const { agent, url } = await setup();
+    await mutated(agent);
+    const before = await call(`${url}/api/runs/run-rb`);
+    expect(before.body.mutations.map((m: { tool: string; undo: string }) => [m.tool, m.undo])).toEqual([
+      ["refund", "needs_tools"],
+      ["note", "none"],
+    ]);
+    const r = await call(`${url}/api/runs/run-rb/rollback`, "POST");
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ runId: "run-rb", complete: false, undone: [], hint: expect.stringContaining("--tools") });
+    expect(r.body.notUndone.map((s: { tool: string; status: string }) => [s.tool, s.status])).toEqual([
+      ["note", "not_compensable"],
+      ["refund", "not_compensable"],
+    ]);
+    expect(undone).not.toContain("o-1");
+    expect((await call(`${url}/api/runs/nope/rollback`, "POST")).status).toBe(404);
+  });
+
+  it("with the agent's tools: compensations run newest first, once; the run is halted", async () => {
+    const { agent, url } = await setup({ tools: [refund, note] });
+    const run = await mutated(agent);
+    expect((await call(`${url}/api/runs/run-rb`)).body.mutations[0].undo).toBe("ready");
+    const r = await call(`${url}/api/runs/run-rb/rollback`, "POST", {});
+    expect(r.status).toBe(200);
+    expect(r.body.undone.map((s: { tool: string }) => s.tool)).toEqual(["refund"]);
+    expect(r.body.notUndone.map((s: { tool: string }) => s.tool)).toEqual(["note"]);
+    expect(r.body.hint).toBeUndefined();
+    expect(undone.filter((o) => o === "o-1")).toHaveLength(1);
+    const again = await call(`${url}/api/runs/run-rb/rollback`, "POST", {});
+    expect(again.body.steps.find((s: { tool: string }) => s.tool === "refund").status).toBe("already_compensated");
+    expect(undone.filter((o) => o === "o-1")).toHaveLength(1);
+    expect(kindOf(await run.call(note, { n: 2 }))).toBe("run_halted");
+  });
+});
+
+describe("approvals", () => {
+  it("list by status, approve with who, repeat is a no-op, the other way is 409; the agent's repeat then runs", async () => {
+    const { agent, url } = await setup();
+    const run = agent.startRun({ agent: "db-bot", runId: "run-ap" });
+    expect(kindOf(await run.call(dropTable, { table: "prod_users" }))).toBe("approval_required");
+
+    const pending = await call(`${url}/api/approvals?status=pending`);
+    expect(pending.status).toBe(200);
+    expect(pending.body.approvals).toEqual([expect.objectContaining({ runId: "run-ap", tool: "drop_table", args: { table: "prod_users" }, status: "pending" })]);
+    expect(pending.body.approvals[0].fingerprint).toBeUndefined();
+    const id = pending.body.approvals[0].id as string;
+    expect((await call(`${url}/api/approvals?status=approved`)).body.approvals).toEqual([]);
+    expect((await call(`${url}/api/approvals?status=maybe`)).status).toBe(400);
+    expect((await call(`${url}/api/approvals/${id}`)).body.approval.status).toBe("pending");
+
+    // Bad bodies change nothing.
+    expect((await call(`${url}/api/approvals/${id}/approve`, "POST", {})).body.error.message).toMatch(/"by"/);
+    expect((await call(`${url}/api/approvals/${id}/approve`, "POST", { by: "  " })).status).toBe(400);
+    expect((await call(`${url}/api/approvals/${id}/approve`, "POST", "{not json")).status).toBe(400);
+    expect((await call(`${url}/api/approvals/${id}/approve`, "POST", "[1]")).status).toBe(400);
+    expect((await call(`${url}/api/approvals/${id}/approve`, "POST", '{"by":"ada"}', { "content-type": "text/plain" })).status).toBe(415);
+    expect((await call(`${url}/api/approvals/nope/approve`, "POST", { by: "ada" })).status).toBe(404);
+    expect((await call(`${url}/api/approvals/nope`)).status).toBe(404);
+    expect((await call(`${url}/api/approvals/${id}`)).body.approval.status).toBe("pending");
+
+    const ok = await call(`${url}/api/approvals/${id}/approve`, "POST", { by: "ada" });
+    expect(ok).toMatchObject({ status: 200, body: { approval: { id, status: "approved", by: "ada", decidedAt: expect.any(Number) } } });
+    expect((await call(`${url}/api/approvals/${id}/approve`, "POST", { by: "bob" })).body.approval.by).toBe("ada");
+    const other = await call(`${url}/api/approvals/${id}/deny`, "POST", { by: "bob", reason: "no" });
+    expect(other.status).toBe(409);
+    expect(other.body.error.message).toMatch(/already approved by ada/);
+
+    expect(await run.call(dropTable, { table: "prod_users" })).toMatchObject({ ok: true, value: "dropped prod_users" });
+  });
+
+  it("deny needs who and why; the agent's repeat is approval_denied with the reason", async () => {
+    const { agent, url } = await setup();
+    const run = agent.startRun({ agent: "db-bot", runId: "run-deny" });
+    await run.call(dropTable, { table: "prod_orders" });
+    const [a] = (await call(`${url}/api/approvals?status=pending`)).body.approvals;
+    expect((await call(`${url}/api/approvals/${a.id}/deny`, "POST", { by: "ada" })).body.error.message).toMatch(/"reason"/);
+    const denied = await call(`${url}/api/approvals/${a.id}/deny`, "POST", { by: "ada", reason: "code freeze" });
+    expect(denied).toMatchObject({ status: 200, body: { approval: { status: "denied", by: "ada", reason: "code freeze" } } });
+    expect((await call(`${url}/api/approvals/${a.id}/approve`, "POST", { by: "bob" })).status).toBe(409);
+    const o = await run.call(dropTable, { table: "prod_orders" });
+    expect(kindOf(o)).toBe("approval_denied");
+  });
+});
+
+describe("freezes", () => {
+  it("POST declares one that refuses the agent's writes (reads go on); DELETE lifts it; bad windows are 400", async () => {
+    const { agent, url } = await setup();
+    const run = agent.startRun({ agent: "a", runId: "run-fz", policy: { maxConsecutiveFailures: 10 } });
+    expect((await call(`${url}/api/freezes`)).body).toEqual({ frozen: false, freezes: [] });
+
+    expect((await call(`${url}/api/freezes`, "POST", {})).status).toBe(400);
+    expect((await call(`${url}/api/freezes`, "POST", { reason: "x", to: "yesterday-ish" })).status).toBe(400);
+    const backwards = await call(`${url}/api/freezes`, "POST", { reason: "x", from: "2030-01-02T00:00:00Z", to: "2030-01-01T00:00:00Z" });
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.error.message).toMatch(/before it starts/);
+    expect((await call(`${url}/api/freezes`)).body.freezes).toEqual([]);
+
+    const declared = await call(`${url}/api/freezes`, "POST", { reason: "release in progress", by: "ada" });
+    expect(declared).toMatchObject({ status: 201, body: { freeze: { id: expect.any(String), reason: "release in progress", by: "ada", inForce: true } } });
+    const id = declared.body.freeze.id as string;
+    expect((await call(`${url}/api/freezes`)).body).toMatchObject({ frozen: true, freezes: [{ id, inForce: true }] });
+
+    const o = await run.call(note, { n: 1 });
+    expect(kindOf(o)).toBe("frozen");
+    if (!o.ok) expect(o.failure.message).toContain("release in progress");
+    expect(kindOf(await run.call(lookup, {}))).toBe("ok");
+
+    expect((await call(`${url}/api/freezes`, "DELETE")).status).toBe(400);
+    expect((await call(`${url}/api/freezes/nope`, "DELETE")).status).toBe(404);
+    expect(await call(`${url}/api/freezes/${id}`, "DELETE")).toMatchObject({ status: 200, body: { lifted: 1 } });
+    expect((await call(`${url}/api/freezes`)).body.frozen).toBe(false);
+    expect(kindOf(await run.call(note, { n: 2 }))).toBe("ok");
+
+    await call(`${url}/api/freezes`, "POST", { reason: "a" });
+    await call(`${url}/api/freezes`, "POST", { reason: "b", to: Date.now() + 60_000 });
+    expect(await call(`${url}/api/freezes?all=true`, "DELETE")).toMatchObject({ status: 200, body: { lifted: 2 } });
+  });
+});
+
+describe("breakers, handoffs, metrics", () => {
+  it("an open breaker, a handoff and a pending approval show in the API and as Prometheus gauges", async () => {
+    const { agent, url } = await setup();
+    const flaky = defineTool({
+      name: "flaky_api",
+      effect: "read",
+      retry: false,
+      breaker: { windowSize: 4, failureRate: 0.5, minCalls: 2, halfOpenAfterMs: 60_000 },
+      execute: async () => {
+        throw new Error("503 from upstream");
+      },
+    });
+    for (let n = 0; n < 3; n++) await agent.startRun({ agent: "a", runId: `run-br-${n}` }).call(flaky, { n });
+    const handed = agent.startRun({ agent: "support-bot", runId: "run-ho" });
+    await handed.handOff("the customer asks for a refund outside policy");
+    await agent.startRun({ agent: "db-bot", runId: "run-ap" }).call(dropTable, { table: "t" });
+
+    // Breaker states reach the store asynchronously.
+    let breakers: Array<{ tool: string; state: string }> = [];
+    for (let i = 0; i < 50 && breakers.length === 0; i++) {
+      breakers = (await call(`${url}/api/breakers`)).body.breakers;
+      if (breakers.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(breakers).toEqual([expect.objectContaining({ tool: "flaky_api", state: "open" })]);
+    const handoffs = await call(`${url}/api/handoffs`);
+    expect(handoffs.body.handoffs).toEqual([expect.objectContaining({ runId: "run-ho", agent: "support-bot", reason: "the customer asks for a refund outside policy", status: "open" })]);
+    expect((await call(`${url}/api/handoffs?status=gone`)).status).toBe(400);
+
+    const m = await call(`${url}/metrics`);
+    expect(m.status).toBe(200);
+    expect(m.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(m.body).toContain('bulwark_approvals{status="pending"} 1');
+    expect(m.body).toContain("bulwark_breakers_open 1");
+    expect(m.body).toContain('bulwark_store_breaker_state{tool="flaky_api"} 2');
+    expect(m.body).toContain('bulwark_handoffs{status="open"} 1');
+    expect(m.body).toMatch(/bulwark_runs\{status="running",mode="handed_off"\} 1/);
+    expect(m.body).toContain("bulwark_freezes_in_force 0");
+  });
+});
+
+describe("the server's boundary", () => {
+  it("serves the dashboard, nothing outside web/, and refuses other host names and cross-origin changes", async () => {
+    const { url } = await setup();
+    const page = await call(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    expect(page.body).toContain("Approval queue");
+    expect((await call(`${url}/app.js`)).headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect((await raw(url, { path: "/../package.json" })).status).toBe(404);
+    expect((await raw(url, { path: "/%2e%2e/package.json" })).status).toBe(404);
+    expect((await call(`${url}/`, "POST", {})).status).toBe(405);
+
+    const rebound = await raw(url, { path: "/api/runs", headers: { host: "attacker.example:7070" } });
+    expect(rebound.status).toBe(403);
+    const body = JSON.stringify({ reason: "x" });
+    const crossSite = await raw(url, { method: "POST", path: "/api/freezes", headers: { host: new URL(url).host, origin: "https://attacker.example", "content-type": "application/json" }, body });
+    expect(crossSite.status).toBe(403);
+    expect((await call(`${url}/api/freezes`)).body.freezes).toEqual([]);
+    const big = await call(`${url}/api/freezes`, "POST", { reason: "x".repeat(70_000) });
+    expect(big.status).toBe(413);
+  });
+});
+
+describe("bulwark serve, the command", () => {
+  it("binds 127.0.0.1 by default, prints where, answers, and stops on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bulwark-serve-cli-"));
+    dirs.push(dir);
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", tsx, main, "serve", "--port", "0", "--store", `sqlite:${join(dir, "b.db")}`], { cwd: dir });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          const m = /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect((await call(`${url}/api/runs`)).body).toEqual({ runs: [] });
+      const exited = new Promise<number | null>((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("a bad port is a usage error", async () => {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+    const code = await new Promise<number | null>((resolve) => spawn(process.execPath, ["--import", tsx, main, "serve", "--port", "http"], { stdio: "ignore" }).once("exit", resolve));
+    expect(code).not.toBe(0);
+  });
+});
