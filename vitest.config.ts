@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^bulwark$/, replacement: src("index.ts") },
       { find: /^bulwark\/chaos$/, replacement: src("chaos/index.ts") },
+      { find: /^bulwark\/ai-sdk$/, replacement: src("adapters/ai-sdk.ts") },
       { find: /^bulwark\/mcp$/, replacement: src("adapters/mcp.ts") },
     ],
   },

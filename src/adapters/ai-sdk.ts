@@ -1,0 +1,276 @@
+/**
+ * The Vercel AI SDK adapter (`bulwark/ai-sdk`): the tools an agent already has, guarded.
+ * `guardTools` turns AI SDK tools into Bulwark tools once; `.for(run)` gives the AI SDK a
+ * tool set whose every `execute` goes through `run.call`, and whose result is what the
+ * model should see: the value, or the failure as an object it can act on.
+ *
+ * Uses only Bulwark's public API. Imports `ai` (an optional peer dependency): only code
+ * that imports this entry point needs it.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { asSchema, jsonSchema, type Tool as AiTool, type ToolExecutionOptions, type InferToolInput, type InferToolOutput } from "ai";
+import { defineTool, ToolError, type Effect, type Failure, type FailureKind, type Note, type Run, type Tool, type ToolContext, type ToolSpec } from "../index.js";
+
+/**
+ * What the model receives when a guarded call fails or is refused.
+ *
+ * A failure is returned as the tool's result, not thrown. A thrown error would reach the
+ * model as an AI SDK `tool-error` part carrying only a text, shaped differently by each
+ * provider and indistinguishable from the SDK's own errors; a result keeps the stable
+ * `error` kind and `retryable` next to the message written for the model (what happened,
+ * what to do instead), is typed for the application in `steps[].toolResults`, and is what
+ * the design asks for: failures are values the agent loop hands straight back.
+ */
+export interface ToolFailure {
+  /** Bulwark's failure kind: machine-readable and stable. */
+  error: FailureKind;
+  /** Written for the model: what happened, and what to do instead. */
+  message: string;
+  /** Whether the same call may succeed if repeated later. */
+  retryable: boolean;
+}
+
+/**
+ * How Bulwark guards one AI SDK tool: its effect, which has no default, and any of
+ * `defineTool`'s options (timeoutMs, retry, breaker, concurrency, idempotencyKey, check,
+ * verify, facts, compensate, checkpoint, approval).
+ *
+ * `effect` is required because no default is safe. Defaulting to "read" would let a
+ * payment or a deletion through a freeze, without an idempotency key, a destructive
+ * budget or a read-back, silently; defaulting to "write" would replay reads from the
+ * idempotency record (stale answers) and block them during freezes. Only the author of
+ * the tool knows, so the type asks for it.
+ */
+export type GuardOptions<I, O> = Omit<ToolSpec<I, O>, "name" | "effect" | "execute" | "input" | "output"> & {
+  effect: Effect;
+  /** Bulwark's name for the tool (idempotency keys, breakers, approvals, traces) [the key in the tool set]. */
+  name?: string;
+  /** Validation of the model's arguments [the AI SDK tool's `inputSchema`, when it can validate]; false for none. */
+  input?: StandardSchemaV1<unknown, I> | false;
+  /** Validation of the tool's response [the AI SDK tool's `outputSchema`, when it is a Standard Schema]; false for none. */
+  output?: StandardSchemaV1<unknown, O> | false;
+};
+
+/** One entry of `guardTools`: the AI SDK tool and how to guard it. */
+export type GuardSpec<T extends AiTool> = GuardOptions<InferToolInput<T>, InferToolOutput<T>> & { tool: T };
+
+/** The AI SDK tool as the model sees it once guarded: its result is the value or a `ToolFailure`. */
+export type GuardedTool<T extends AiTool> = AiTool<InferToolInput<T>, InferToolOutput<T> | ToolFailure>;
+
+export interface GuardedTools<T extends Record<string, AiTool>> {
+  /**
+   * The Bulwark tools, by key, made once. Register them with the runtime
+   * (`createRuntime({ tools: Object.values(g.tools) })`) so that a rollback from another
+   * process finds their compensations; or call them yourself with `run.call`.
+   */
+  readonly tools: { readonly [K in keyof T]: Tool<InferToolInput<T[K]>, InferToolOutput<T[K]>> };
+  /** The AI SDK tool set for one run (one request, one agent episode): pass it to generateText or streamText. */
+  for(run: Run): { [K in keyof T]: GuardedTool<T[K]> };
+}
+
+/** What the AI SDK said about the call in progress, for the tool's own execute. */
+const aiCall = new AsyncLocalStorage<ToolExecutionOptions>();
+
+/** Bulwark's context of a guarded call, by the options object its execute was given. */
+const contexts = new WeakMap<ToolExecutionOptions, ToolContext>();
+
+/**
+ * Bulwark's context for the call in progress, from inside a guarded tool's `execute`:
+ * `bulwarkContext(options)?.idempotencyKey` is the key to forward to the system the tool
+ * writes to (the same on every attempt and every repeat of the call). Undefined when the
+ * tool is called outside Bulwark.
+ */
+export function bulwarkContext(options: ToolExecutionOptions): ToolContext | undefined {
+  return contexts.get(options);
+}
+
+/**
+ * Guard AI SDK tools with Bulwark. Call it once, where the tools are defined; call
+ * `.for(run)` per request.
+ *
+ * ```ts
+ * const billing = guardTools({
+ *   pay_invoice: { tool: payInvoice, effect: "write", verify: … },
+ *   get_invoice: { tool: getInvoice, effect: "read" },
+ * });
+ * await generateText({ model, tools: billing.for(run), stopWhen: stepCountIs(5), prompt });
+ * ```
+ *
+ * The model's arguments are validated by Bulwark, not by the AI SDK: the tool's
+ * `inputSchema` (zod, any Standard Schema, or `jsonSchema(…, { validate })`) still tells
+ * the model what to send, but invalid arguments reach Bulwark, which answers
+ * `invalid_input` naming the fields and counts it toward the chain breaker, instead of
+ * the SDK's tool-error that Bulwark would never see.
+ */
+export function guardTools<T extends Record<string, AiTool>>(specs: { [K in keyof T]: GuardSpec<T[K]> }): GuardedTools<T> {
+  if (!specs || typeof specs !== "object") throw new TypeError("guardTools expects { name: { tool, effect, …options } }");
+  const tools: Record<string, Tool> = {};
+  for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) tools[key] = toBulwark(key, spec);
+  return {
+    tools: tools as GuardedTools<T>["tools"],
+    for(run) {
+      if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
+      // Notes on successful calls (a fact outranked by a better source), by tool call id,
+      // until the SDK turns the result into the model's message (toModelOutput).
+      const notes = new Map<string, Note[]>();
+      const set: Record<string, AiTool> = {};
+      for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) set[key] = toAiSdk(spec.tool, tools[key]!, run, notes);
+      return set as ReturnType<GuardedTools<T>["for"]>;
+    },
+  };
+}
+
+/** Whether a tool result is a guarded call's failure (e.g. in `steps[].toolResults`). */
+export function isToolFailure(output: unknown): output is ToolFailure {
+  if (typeof output !== "object" || output === null) return false;
+  const o = output as Record<string, unknown>;
+  return typeof o.error === "string" && typeof o.message === "string" && typeof o.retryable === "boolean" && Object.keys(o).length === 3;
+}
+
+function toolFailure(f: Failure): ToolFailure {
+  return { error: f.kind, message: f.message, retryable: f.retryable };
+}
+
+function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
+  const where = `guardTools: ${JSON.stringify(key)}`;
+  if (!spec || typeof spec !== "object") throw new TypeError(`${where} expects { tool, effect, …options }`);
+  const { tool: original, input, output, name, ...options } = spec;
+  if (!original || typeof original !== "object") throw new TypeError(`${where}: \`tool\` must be an AI SDK tool (tool({ … }))`);
+  const execute = original.execute;
+  if (typeof execute !== "function")
+    throw new TypeError(`${where}: the tool has no execute; a tool that the client or the provider executes cannot be guarded here`);
+  const inputSchema = input === false ? undefined : (input ?? validatorOf(original.inputSchema));
+  const outputSchema = output === false ? undefined : (output ?? (isStandardSchema(original.outputSchema) ? original.outputSchema : undefined));
+  return defineTool({
+    // A mutation is retried only if asked: its execute gets the idempotency key only if it
+    // reads bulwarkContext(options), so a retry after a lost response could repeat the effect.
+    ...options,
+    ...(options.effect !== "read" && options.retry === undefined ? { retry: false as const } : {}),
+    name: name ?? key,
+    ...(original.description !== undefined ? { description: original.description } : {}),
+    ...(inputSchema ? { input: inputSchema } : {}),
+    ...(outputSchema ? { output: outputSchema } : {}),
+    async execute(args, ctx) {
+      const ai = aiCall.getStore();
+      const cancelled = ai?.abortSignal;
+      // The generation was cancelled: nothing more to do for it. Not retryable, so that
+      // Bulwark does not try again for a caller that is gone.
+      if (cancelled?.aborted) throw new ToolError("not run: the generation was cancelled", { retryable: false });
+      const options: ToolExecutionOptions = {
+        ...ai,
+        toolCallId: ai?.toolCallId ?? ctx.callId,
+        messages: ai?.messages ?? [],
+        // Made only if the tool asks: Bulwark's own signal (timeout, stopped run, closing
+        // runtime), joined with the generation's.
+        get abortSignal() {
+          return cancelled ? AbortSignal.any([ctx.signal, cancelled]) : ctx.signal;
+        },
+      };
+      contexts.set(options, ctx);
+      try {
+        return await finalValue(execute.call(original, args, options));
+      } catch (e) {
+        if (cancelled?.aborted) throw new ToolError("cancelled: the generation was aborted", { retryable: false, cause: e });
+        throw e;
+      }
+    },
+  });
+}
+
+function toAiSdk(original: AiTool, tool: Tool, run: Run, notes: Map<string, Note[]>): AiTool {
+  const { outputSchema: _outputSchema, inputSchema, toModelOutput, ...rest } = original;
+  const guarded: AiTool<unknown, unknown> = {
+    ...(rest as object),
+    // The same JSON Schema for the model, without the SDK's validation: Bulwark validates.
+    inputSchema: passThrough(inputSchema),
+    async execute(input: unknown, options: ToolExecutionOptions) {
+      const signal = options.abortSignal;
+      signal?.throwIfAborted();
+      const call = aiCall.run(options, () => run.call(tool, input));
+      // A cancelled generation does not wait for the call: the tool's signal is aborted,
+      // and the call settles (and is recorded) in the background. The run goes on: a
+      // person pressing "stop generating" is not `run.stop()`, which halts the episode.
+      const outcome = signal ? await untilAborted(call, signal) : await call;
+      if (!outcome.ok) return toolFailure(outcome.failure);
+      if (outcome.notes?.length) notes.set(options.toolCallId, outcome.notes);
+      return outcome.value;
+    },
+    async toModelOutput(o: { toolCallId: string; input: unknown; output: unknown }) {
+      const said = notes.get(o.toolCallId)?.map((n) => n.message);
+      notes.delete(o.toolCallId);
+      if (isToolFailure(o.output)) return { type: "json", value: { ...o.output } };
+      if (!said) return toModelOutput ? toModelOutput(o as never) : plain(o.output);
+      // A successful call whose facts were outranked: the model must see why.
+      const value = toModelOutput ? await toModelOutput(o as never) : plain(o.output);
+      if (value.type === "text") return { type: "text", value: `${value.value}\n\nNote: ${said.join(" ")}` };
+      if (value.type === "content") return { type: "content", value: [...value.value, { type: "text", text: `Note: ${said.join(" ")}` }] };
+      if (value.type === "json") return { type: "json", value: { result: value.value, notes: said } };
+      return value;
+    },
+  };
+  return guarded as AiTool;
+}
+
+type ModelOutput = Awaited<ReturnType<NonNullable<AiTool["toModelOutput"]>>>;
+
+/** What the AI SDK sends when a tool has no toModelOutput. */
+function plain(output: unknown): ModelOutput {
+  return typeof output === "string" ? { type: "text", value: output } : { type: "json", value: (output ?? null) as never };
+}
+
+function isStandardSchema(s: unknown): s is StandardSchemaV1 {
+  return (typeof s === "object" || typeof s === "function") && s !== null && typeof (s as StandardSchemaV1)["~standard"]?.validate === "function";
+}
+
+/** Bulwark's validator for an AI SDK input schema: a Standard Schema as is; an AI SDK schema with `validate` adapted; else none. */
+function validatorOf(schema: AiTool["inputSchema"]): StandardSchemaV1 | undefined {
+  if (schema === undefined || schema === null) return undefined;
+  if (isStandardSchema(schema)) return schema;
+  const s = asSchema(schema);
+  const check = s.validate;
+  if (!check) return undefined;
+  return {
+    "~standard": {
+      version: 1,
+      vendor: "ai-sdk",
+      validate: async (value) => {
+        const r = await check(value);
+        return r.success ? { value: r.value } : { issues: [{ message: r.error.message }] };
+      },
+    },
+  };
+}
+
+/** The schema's JSON Schema, made on first use, with no validation (Bulwark validates). */
+function passThrough(schema: AiTool["inputSchema"]) {
+  return jsonSchema(() => asSchema(schema).jsonSchema);
+}
+
+/** A tool may stream preliminary results (an async iterable): the last one is its result. */
+async function finalValue(result: unknown): Promise<unknown> {
+  if (typeof result === "object" && result !== null && Symbol.asyncIterator in result && typeof (result as { then?: unknown }).then !== "function") {
+    let last: unknown;
+    for await (const v of result as AsyncIterable<unknown>) last = v;
+    return last;
+  }
+  return result;
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
