@@ -10,6 +10,7 @@ import { approvalsCommand } from "./approvals.js";
 import { rollbackCommand } from "./rollback.js";
 import { benchCommand } from "./bench.js";
 import { serveCommand } from "./serve.js";
+import { proxyCommand } from "./proxy.js";
 
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
@@ -21,5 +22,6 @@ program.addCommand(approvalsCommand());
 program.addCommand(rollbackCommand());
 program.addCommand(benchCommand());
 program.addCommand(serveCommand());
+program.addCommand(proxyCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_PROXY_STORE, loadProxyPolicy, parseProxyPolicy, ProxyPolicyError } from "./proxy-policy.js";
+
+describe("proxy policy file", () => {
+  it("reads YAML: store, run policy and per-tool overrides", () => {
+    const p = parseProxyPolicy(
+      [
+        "store: memory",
+        "agent: desk",
+        "run:",
+        "  maxSteps: 20",
+        "  destructive: { maxPerRun: 1 }",
+        "  freeze: [{ from: 2025-07-18T00:00:00Z, to: 2025-07-19T00:00:00Z }]",
+        "tools:",
+        "  delete_entities: { effect: destructive, approval: always, retry: false, concurrency: 1, timeoutMs: 2000 }",
+      ].join("\n"),
+      "p.yaml",
+    );
+    expect(p.store).toBe("memory");
+    expect(p.agent).toBe("desk");
+    expect(p.run).toEqual({ maxSteps: 20, destructive: { maxPerRun: 1 }, freeze: [{ from: "2025-07-18T00:00:00Z", to: "2025-07-19T00:00:00Z" }] });
+    expect(p.tools.delete_entities).toEqual({ effect: "destructive", approval: "always", retry: false, concurrency: 1, timeoutMs: 2000 });
+  });
+
+  it("reads JSON, and takes a relative SQLite path from the file's folder", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bulwark-policy-"));
+    try {
+      writeFileSync(join(dir, "p.json"), JSON.stringify({ run: { freeze: true } }));
+      const p = loadProxyPolicy(join(dir, "p.json"));
+      expect(p.run).toEqual({ freeze: true });
+      expect(DEFAULT_PROXY_STORE).toBe("sqlite:.bulwark/bulwark.db");
+      expect(p.store).toBe(`sqlite:${join(dir, ".bulwark/bulwark.db")}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the file, the line and the field of every problem, in line order", () => {
+    const text = ["run:", "  maxStep: 5", "  destructive: { maxPerRun: -1 }", "tools:", "  x: { retry: { maxAttempts: 0 }, approval: maybe }"].join("\n");
+    let message = "";
+    try {
+      parseProxyPolicy(text, "bad.yaml");
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProxyPolicyError);
+      message = (e as Error).message;
+    }
+    const lines = message.split("\n");
+    expect(lines[0]).toMatch(/^policy file bad\.yaml, line 2: run\.maxStep: unknown field \(known: maxSteps/);
+    expect(lines[1]).toMatch(/^policy file bad\.yaml, line 3: run\.destructive\.maxPerRun: .*>=0/);
+    expect(message).toMatch(/line 5: tools\.x\.retry\.maxAttempts: .*>=1/);
+    expect(message).toMatch(/line 5: tools\.x\.approval: .*"always"\|"never"/);
+  });
+
+  it("a duplicate key, a freeze window with a bad time, and a file that is not a mapping", () => {
+    expect(() => parseProxyPolicy("store: memory\nstore: memory\n", "d.yaml")).toThrow(/d\.yaml, line 2: not valid YAML or JSON: Map keys must be unique/);
+    expect(() => parseProxyPolicy("run:\n  freeze:\n    - { from: soon, to: 2025-01-01T00:00:00Z }\n", "t.yaml")).toThrow(/t\.yaml, line 3: run\.freeze\.0\.from: not a time: "soon"/);
+    expect(() => parseProxyPolicy("- 1\n", "l.yaml")).toThrow(/l\.yaml: expected a mapping/);
+    expect(() => loadProxyPolicy("/nonexistent/p.yaml")).toThrow(/policy file \/nonexistent\/p\.yaml: cannot read it \(ENOENT\)/);
+  });
+});

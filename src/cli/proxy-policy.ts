@@ -1,0 +1,204 @@
+/**
+ * The policy file of `bulwark proxy` (YAML or JSON): the store, the run policy and
+ * per-tool overrides. `loadProxyPolicy` checks it all before the proxy starts; a broken
+ * file is a `ProxyPolicyError` naming the file, the line and the field.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { LineCounter, isMap, isScalar, parseDocument, type Document } from "yaml";
+import { z } from "zod";
+import type { PolicyInput } from "../index.js";
+import type { McpToolOverride } from "../adapters/mcp.js";
+
+export const DEFAULT_PROXY_STORE = "sqlite:.bulwark/bulwark.db";
+
+export interface ProxyPolicy {
+  /** Where the file is: relative SQLite paths are taken from its folder. */
+  file: string;
+  store: string;
+  agent?: string;
+  runId?: string;
+  prefix?: string;
+  run: PolicyInput;
+  tools: Record<string, McpToolOverride>;
+}
+
+export class ProxyPolicyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProxyPolicyError";
+  }
+}
+
+const time = z.union([z.number(), z.string()]);
+const ms = z.number().positive();
+const whole = (min: number) => z.number().int().min(min);
+
+const freezeWindow = z
+  .object({ from: time, to: time })
+  .strict()
+  .superRefine((w, ctx) => {
+    const from = typeof w.from === "number" ? w.from : Date.parse(w.from);
+    const to = typeof w.to === "number" ? w.to : Date.parse(w.to);
+    if (!Number.isFinite(from)) ctx.addIssue({ code: "custom", path: ["from"], message: `not a time: ${JSON.stringify(w.from)} (use epoch ms or ISO text, e.g. 2025-07-18T00:00:00Z)` });
+    else if (!Number.isFinite(to)) ctx.addIssue({ code: "custom", path: ["to"], message: `not a time: ${JSON.stringify(w.to)} (use epoch ms or ISO text, e.g. 2025-07-18T00:00:00Z)` });
+    else if (to <= from) ctx.addIssue({ code: "custom", path: ["to"], message: `the window ends (${new Date(to).toISOString()}) before it starts (${new Date(from).toISOString()})` });
+  });
+
+const runSchema = z
+  .object({
+    maxSteps: whole(1),
+    deadlineMs: ms,
+    maxConsecutiveFailures: whole(1),
+    maxUnverifiedDepth: whole(1),
+    destructive: z.object({ maxPerRun: whole(0) }).strict(),
+    freeze: z.union([z.boolean(), z.array(freezeWindow)]),
+    maxFactAgeMs: ms,
+    approvalWaitMs: z.number().min(0),
+  })
+  .partial()
+  .strict();
+
+const toolSchema = z
+  .object({
+    effect: z.enum(["read", "write", "destructive"]),
+    timeoutMs: ms,
+    retry: z.union([z.literal(false), z.object({ maxAttempts: whole(1), baseDelayMs: z.number().min(0), maxDelayMs: z.number().min(0) }).partial().strict()]),
+    breaker: z.union([
+      z.literal(false),
+      z.object({ windowSize: whole(1), failureRate: z.number().gt(0).max(1), minCalls: whole(1), halfOpenAfterMs: z.number().min(0) }).partial().strict(),
+    ]),
+    concurrency: whole(1),
+    approval: z.enum(["always", "never"]),
+    retryErrorResults: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+const fileSchema = z
+  .object({
+    store: z.string().min(1),
+    agent: z.string().min(1),
+    runId: z.string().min(1),
+    prefix: z.string(),
+    run: runSchema,
+    tools: z.record(z.string(), toolSchema),
+  })
+  .partial()
+  .strict();
+
+/** Read and check a policy file; throws a `ProxyPolicyError` that says where and what. */
+export function loadProxyPolicy(file: string): ProxyPolicy {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ProxyPolicyError(`policy file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return parseProxyPolicy(text, file);
+}
+
+export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
+  // JSON is YAML too; one parser gives line numbers for both.
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const at = syntax.linePos?.[0];
+    throw new ProxyPolicyError(`policy file ${file}${at ? `, line ${at.line}` : ""}: not valid YAML or JSON: ${syntax.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
+  }
+  const data: unknown = doc.toJS() ?? {};
+  if (typeof data !== "object" || Array.isArray(data))
+    throw new ProxyPolicyError(`policy file ${file}: expected a mapping of store, agent, runId, prefix, run and tools, got ${JSON.stringify(data)}`);
+  const parsed = fileSchema.safeParse(data);
+  if (!parsed.success) {
+    const problems = flatten(parsed.error.issues).flatMap((i) => describe(doc, lines, file, i));
+    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    throw new ProxyPolicyError(problems.map((p) => p.text).join("\n"));
+  }
+  const p = parsed.data;
+  const tools: Record<string, McpToolOverride> = {};
+  for (const [name, t] of Object.entries(p.tools ?? {})) tools[name] = t as McpToolOverride;
+  return {
+    file,
+    store: storeFrom(p.store ?? DEFAULT_PROXY_STORE, file),
+    ...(p.agent !== undefined ? { agent: p.agent } : {}),
+    ...(p.runId !== undefined ? { runId: p.runId } : {}),
+    ...(p.prefix !== undefined ? { prefix: p.prefix } : {}),
+    run: (p.run ?? {}) as PolicyInput,
+    tools,
+  };
+}
+
+/** `sqlite:<relative path>` is taken from the policy file's folder: MCP clients start servers in any directory. */
+function storeFrom(store: string, file: string): string {
+  if (!store.startsWith("sqlite:")) return store;
+  const path = store.slice("sqlite:".length);
+  if (path === "" || path === ":memory:" || isAbsolute(path)) return store;
+  return `sqlite:${resolve(dirname(resolve(file)), path)}`;
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string; keys?: string[] };
+
+/** A union's issues are those of the branch that got furthest (the one the author meant). */
+function flatten(issues: readonly z.core.$ZodIssue[], base: PropertyKey[] = []): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const depth = (branch: readonly z.core.$ZodIssue[]) => Math.max(...branch.map((i) => i.path.length + (i.code === "invalid_type" ? 0 : 1)));
+      const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0]!;
+      if (depth(best) > 0) {
+        out.push(...flatten(best, path));
+        continue;
+      }
+      out.push({ path, message: issue.errors.map((b) => b[0]?.message.replace(/^Invalid input: /, "")).join(", or ") });
+      continue;
+    }
+    out.push({ path, message: issue.message, code: issue.code, ...(issue.code === "unrecognized_keys" ? { keys: issue.keys } : {}) });
+  }
+  return out;
+}
+
+const KNOWN: Record<string, string> = {
+  "": "store, agent, runId, prefix, run, tools",
+  run: "maxSteps, deadlineMs, maxConsecutiveFailures, maxUnverifiedDepth, destructive, freeze, maxFactAgeMs, approvalWaitMs",
+  tool: "effect, timeoutMs, retry, breaker, concurrency, approval, retryErrorResults",
+};
+
+function describe(doc: Document, lines: LineCounter, file: string, issue: Issue): { line: number | undefined; text: string }[] {
+  const path = issue.path.map((k) => (typeof k === "symbol" ? String(k) : k)) as (string | number)[];
+  if (issue.code === "unrecognized_keys" && issue.keys) {
+    return issue.keys
+      .map((key) => {
+        const line = lineOf(doc, lines, path, key);
+        const field = [...path, key].join(".");
+        const kind = path.length === 0 ? "" : path[0] === "run" && path.length === 1 ? "run" : path[0] === "tools" && path.length === 2 ? "tool" : undefined;
+        const known = kind !== undefined ? ` (known: ${KNOWN[kind]})` : "";
+        return { line, text: `policy file ${file}${line ? `, line ${line}` : ""}: ${field}: unknown field${known}` };
+      });
+  }
+  const line = lineOf(doc, lines, path);
+  return [{ line, text: `policy file ${file}${line ? `, line ${line}` : ""}: ${path.join(".") || "(top level)"}: ${issue.message.replace(/^Invalid input: /, "")}` }];
+}
+
+function lineOf(doc: Document, lines: LineCounter, path: (string | number)[], key?: string): number | undefined {
+  try {
+    if (key !== undefined) {
+      const map = path.length === 0 ? doc.contents : doc.getIn(path, true);
+      if (isMap(map)) {
+        const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+        const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+        if (range) return lines.linePos(range[0]).line;
+      }
+    }
+    for (let n = path.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+      const range = (node as { range?: [number, number, number] } | null)?.range;
+      if (range) return lines.linePos(range[0]).line;
+    }
+  } catch {
+    // no position: the message still names the field
+  }
+  return undefined;
+}

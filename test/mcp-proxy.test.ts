@@ -1,0 +1,142 @@
+/**
+ * `bulwark proxy` end to end: the real command, run as a child with tsx, in front of the
+ * real server-memory; an MCP SDK client talks to it over stdio, as any MCP client would.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const require = createRequire(import.meta.url);
+const memoryServer = join(require.resolve("@modelcontextprotocol/server-memory/package.json"), "..", "dist", "index.js");
+const cli = ["--import", "tsx", join(root, "src/cli/main.ts"), "proxy"];
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "bulwark-proxy-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function connect(name: string, policy: string, server: string[] = [process.execPath, memoryServer]) {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, policy);
+  const client = new Client({ name: `test-${name}`, version: "0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [...cli, "--policy", file, "--", ...server],
+      env: { ...(process.env as Record<string, string>), MEMORY_FILE_PATH: join(dir, `${name}.jsonl`) },
+      cwd: root,
+      stderr: "ignore",
+    }),
+  );
+  const call = async (tool: string, args: Record<string, unknown>) => (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
+  return { client, call, memory: () => (existsSync(join(dir, `${name}.jsonl`)) ? readFileSync(join(dir, `${name}.jsonl`), "utf8") : "") };
+}
+
+const failure = (r: CallToolResult) => (r._meta?.["bulwark/failure"] as { kind: string } | undefined)?.kind;
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+const ada = { entities: [{ name: "ada", entityType: "person", observations: ["wrote the first program"] }] };
+
+describe("bulwark proxy", () => {
+  it("serves the server's tools with their annotations; repeats replay; the destructive budget and a dead server come back as isError", async () => {
+    const pidFile = join(dir, "server.pid");
+    const { client, call, memory } = await connect(
+      "budget",
+      `store: sqlite:budget.db   # beside this file\nrun:\n  destructive: { maxPerRun: 1 }\n`,
+      ["sh", "-c", `echo $$ > '${pidFile}'; exec '${process.execPath}' '${memoryServer}'`],
+    );
+    try {
+      const { tools } = await client.listTools();
+      const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+      expect(byName.read_graph?.annotations).toMatchObject({ readOnlyHint: true });
+      expect(byName.delete_entities?.annotations).toMatchObject({ destructiveHint: true, idempotentHint: true });
+      expect(byName.create_entities?.outputSchema).toBeDefined();
+
+      const first = await call("create_entities", ada);
+      expect(first.isError).toBeFalsy();
+      expect(first.structuredContent).toEqual(ada);
+      const again = await call("create_entities", ada);
+      expect(again._meta?.["bulwark/call"]).toMatchObject({ replayed: true });
+      expect(memory().match(/"name":"ada"/g)).toHaveLength(1);
+      expect(existsSync(join(dir, "budget.db"))).toBe(true);
+
+      const bad = await call("search_nodes", {});
+      expect(bad.isError).toBe(true);
+      expect(failure(bad)).toBe("invalid_input");
+      expect(text(bad)).toMatch(/must have required property 'query'/);
+      expect((await call("read_graph", {})).isError).toBeFalsy(); // a success resets the chain breaker
+
+      expect((await call("delete_entities", { entityNames: ["nobody"] })).isError).toBeFalsy();
+      const over = await call("delete_entities", { entityNames: ["ada"] });
+      expect(over.isError).toBe(true);
+      expect(failure(over)).toBe("destructive_budget_exceeded");
+      expect(text(over)).toMatch(/delete_entities was not run/);
+      expect(memory()).toContain('"name":"ada"');
+
+      // The server dies: the next call is answered with a clear failure, not a hang.
+      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      const dead = await call("read_graph", {});
+      expect(dead.isError).toBe(true);
+      expect(text(dead)).toMatch(/MCP server (is not connected|closed the connection)/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses changes under a freeze with the message as text; reads go on", async () => {
+    const { call, client, memory } = await connect("freeze", `store: memory\nrun:\n  freeze:\n    - from: 2000-01-01T00:00:00Z\n      to: 2999-01-01T00:00:00Z\n`);
+    try {
+      const r = await call("create_entities", ada);
+      expect(r.isError).toBe(true);
+      expect(failure(r)).toBe("frozen");
+      expect(text(r)).toMatch(/changes are frozen until 2999/);
+      expect(memory()).not.toContain("ada");
+      expect((await call("read_graph", {})).isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a per-tool approval: always comes back as approval_required", async () => {
+    const { call, client } = await connect("approval", `store: memory\ntools:\n  add_observations:\n    approval: always\n`);
+    try {
+      const r = await call("add_observations", { observations: [{ entityName: "ada", contents: ["x"] }] });
+      expect(r.isError).toBe(true);
+      expect(failure(r)).toBe("approval_required");
+      expect(text(r)).toMatch(/needs a person's approval/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a broken policy file is a clear error and a non-zero exit, before the server starts", async () => {
+    const cases: [string, string, RegExp][] = [
+      ["bad-yaml", "run:\n  maxSteps: [1,\n", /bad-yaml\.yaml, line \d+: not valid YAML or JSON/],
+      ["unknown-key", "run:\n  maxStep: 5\n", /unknown-key\.yaml, line 2: run\.maxStep: unknown field \(known: maxSteps/],
+      ["wrong-type", '{\n  "run": { "destructive": { "maxPerRun": "three" } }\n}\n', /wrong-type\.yaml, line 2: run\.destructive\.maxPerRun: expected number, received string/],
+      ["freeze-backwards", "run:\n  freeze:\n    - from: 2025-07-18T12:00:00Z\n      to: 2025-07-18T08:00:00Z\n", /freeze-backwards\.yaml, line 4: run\.freeze\.0\.to: the window ends .* before it starts/],
+      ["unknown-tool", "store: memory\ntools:\n  drop_database: { approval: always }\n", /unknown-tool\.yaml: .*drop_database/],
+    ];
+    await Promise.all(
+      cases.map(async ([name, body, expected]) => {
+        const file = join(dir, `${name}.yaml`);
+        writeFileSync(file, body);
+        const child = spawn(process.execPath, [...cli, "--policy", file, "--", process.execPath, memoryServer], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        const code = await new Promise<number | null>((r) => child.on("close", r));
+        expect(code, stderr).not.toBe(0);
+        expect(stderr).toMatch(expected);
+      }),
+    );
+  });
+});
