@@ -3,11 +3,13 @@
  * scripted mock model. The assertions are on what the model receives in its prompt (the
  * tool result messages), since that is what the model acts on.
  */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { generateText, jsonSchema, stepCountIs, tool } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { createRuntime } from "bulwark";
 import { bulwarkContext, guardTools, isToolFailure, type ToolFailure } from "bulwark/ai-sdk";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 
 type LanguageModelV3CallOptions = Parameters<MockLanguageModelV3["doGenerate"]>[0];
@@ -362,5 +364,46 @@ describe("guardTools", () => {
     const { model, prompts } = scripted([[call("fx_rate", { from: "EUR", to: "USD" })], "unavailable"]);
     await generateText({ model, tools: tools.for(run), stopWhen: stepCountIs(3), prompt: "rate?" });
     expect(lastResult(prompts[1])).toMatchObject({ error: "invalid_output", message: expect.stringContaining("`rate`") });
+  });
+});
+
+describe("README", () => {
+  it("the 'With the Vercel AI SDK' example runs, with a model that pays twice", async () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const readme = readFileSync(`${root}README.md`, "utf8");
+    const section = readme.slice(readme.indexOf("## With the Vercel AI SDK"));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(code, "a ```ts block under ## With the Vercel AI SDK").toBeDefined();
+    const provider = 'import { openai } from "@ai-sdk/openai";';
+    expect(code).toContain(provider);
+    // The provider is the one line swapped: a scripted model that repeats the payment.
+    mkdirSync(`${root}test/.readme`, { recursive: true });
+    writeFileSync(
+      `${root}test/.readme/ai-sdk-model.ts`,
+      [
+        'import { MockLanguageModelV3 } from "ai/test";',
+        "const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } };",
+        'const pay = (id: string) => ({ type: "tool-call" as const, toolCallId: id, toolName: "pay_invoice", input: JSON.stringify({ invoice: "inv-42", cents: 1500 }) });',
+        "let n = 0;",
+        "export const openai = (_id: string) => new MockLanguageModelV3({",
+        "  doGenerate: async () => {",
+        "    n++;",
+        '    if (n <= 2) return { content: [pay(`tc_${n}`)], finishReason: { unified: "tool-calls" as const, raw: undefined }, usage, warnings: [] };',
+        '    return { content: [{ type: "text" as const, text: "Paid inv-42." }], finishReason: { unified: "stop" as const, raw: undefined }, usage, warnings: [] };',
+        "  },",
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const file = `${root}test/.readme/ai-sdk-example.ts`;
+    writeFileSync(file, code!.replace(provider, 'import { openai } from "./ai-sdk-model.js";'));
+    const lines: unknown[][] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((...args) => void lines.push(args));
+    try {
+      await import(/* @vite-ignore */ file);
+    } finally {
+      log.mockRestore();
+    }
+    expect(lines).toEqual([["Paid inv-42.", 1]]);
   });
 });
