@@ -73,7 +73,7 @@ function when(ms) {
 }
 
 const json = (v) => h("code", { class: "args" }, v === undefined ? "" : JSON.stringify(v));
-const shortId = (id) => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
+const shortId = (id) => (id.length > 18 ? `${id.slice(0, 8)}…` : id);
 
 function notify(text, kind = "ok") {
   const n = $("notice");
@@ -262,7 +262,7 @@ function renderFreezes({ frozen, freezes }) {
   banner.hidden = !frozen;
   banner.textContent = frozen ? `Frozen: write and destructive calls are refused (${holding.map((f) => f.reason ?? "no reason given").join("; ")}).` : "";
   if (freezes.length === 0) return empty("No freeze declared: changes are allowed.");
-  return table(["State", "Reason", "By", "From", "Until", ""],
+  return table(["State", "Reason", "By", "Since", "Until", "Action"],
     freezes.map((f) => h("tr", { dataset: { freezeId: f.id } },
       h("td", {}, h("span", { class: `badge ${f.inForce ? "b-bad" : "b-plain"}` }, f.inForce ? "in force" : f.to !== undefined && f.to <= Date.now() ? "ended" : "scheduled")),
       h("td", {}, f.reason ?? ""), h("td", {}, f.by ?? ""),

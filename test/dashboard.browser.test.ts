@@ -1,0 +1,117 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core; no browser
+ * is ever downloaded): a person sees a run's pending approval, approves it, and the store
+ * says approved; declares a freeze, and the agent's next write is refused.
+ *
+ * Without /usr/bin/chromium the test skips with a message, except in CI (CI set), where
+ * it fails: .ci/run installs Chromium.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRuntime, defineTool, type Runtime } from "../src/index.js";
+import { startServer, type DashboardServer } from "../src/server/http.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const available = existsSync(CHROMIUM);
+if (!available) {
+  if (process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does) for the dashboard's browser test`);
+  console.warn(`dashboard.browser.test: skipped, ${CHROMIUM} is missing (apt-get install chromium); in CI this fails`);
+}
+
+describe.skipIf(!available)("the dashboard, in Chromium", () => {
+  let dir: string;
+  let agent: Runtime;
+  let ops: Runtime;
+  let server: DashboardServer;
+  let browser: Browser;
+  let page: Page;
+
+  const dropTable = defineTool({ name: "drop_table", effect: "destructive", approval: "always", execute: async (a: { table: string }) => `dropped ${a.table}`, verify: async () => true });
+  const writeNote = defineTool({ name: "write_note", effect: "write", execute: async () => "written", verify: async () => true });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "bulwark-dashboard-"));
+    const store = `sqlite:${join(dir, "bulwark.db")}`;
+    agent = createRuntime({ store });
+    ops = createRuntime({ store });
+    await Promise.all([agent.ready(), ops.ready()]);
+    server = await startServer({ runtime: ops, port: 0 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // Nothing may come from anywhere but the server: no CDN, no fonts.
+    await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort());
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await ops?.close();
+    await agent?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows a run's pending approval; Approve records who, and the agent's repeat runs", async () => {
+    const run = agent.startRun({ agent: "db-bot", runId: "run-browser-1" });
+    const first = await run.call(dropTable, { table: "prod_users" });
+    expect(first.ok ? "ok" : first.failure.kind).toBe("approval_required");
+    const failed: string[] = [];
+    page.on("requestfailed", (r) => failed.push(r.url()));
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+
+    await page.goto(`${server.url}/`);
+    await expect.poll(() => page.title()).toBe("Bulwark");
+    const row = page.locator("#approvals tr[data-status]").filter({ hasText: "drop_table" });
+    await row.waitFor();
+    await expect.poll(() => row.getAttribute("data-status")).toBe("pending");
+    expect(await row.textContent()).toContain("prod_users");
+    // The run shows up with its agent and mode.
+    await page.locator("#runs tr", { hasText: "db-bot" }).waitFor();
+
+    // Deciding without a name is refused in the page, with a message, and changes nothing.
+    await page.getByRole("button", { name: /^Approve drop_table/ }).click();
+    await expect.poll(() => page.locator("#notice").textContent()).toMatch(/Acting as/);
+    expect((await ops.approvals.list({ status: "pending" })).length).toBe(1);
+
+    await page.getByLabel("Acting as").fill("ada");
+    await page.getByRole("button", { name: /^Approve drop_table/ }).click();
+    await expect.poll(() => page.locator("#approvals tr[data-status]").filter({ hasText: "drop_table" }).getAttribute("data-status")).toBe("approved");
+    await expect.poll(() => page.locator("#notice").textContent()).toMatch(/Approved drop_table/);
+    expect(await page.locator("#approvals").textContent()).toContain("approved by ada");
+    expect(await ops.approvals.list()).toEqual([expect.objectContaining({ status: "approved", by: "ada", tool: "drop_table" })]);
+
+    expect(await run.call(dropTable, { table: "prod_users" })).toMatchObject({ ok: true, value: "dropped prod_users" });
+
+    // Open the run: its recorded change is listed.
+    await page.getByRole("button", { name: "Show run run-browser-1" }).first().click();
+    await page.locator("#run-detail", { hasText: "Recorded changes (1)" }).waitFor();
+    expect(errors).toEqual([]);
+    expect(failed).toEqual([]);
+  });
+
+  it("declares a freeze from the page: the banner shows it, the agent's write is refused; Lift ends it", async () => {
+    const run = agent.startRun({ agent: "release-bot", runId: "run-browser-2", policy: { maxConsecutiveFailures: 10 } });
+    // A request made before the freeze stays in the queue (during it, the call is refused before asking).
+    await agent.startRun({ agent: "support-bot", runId: "run-browser-3" }).call(dropTable, { table: "prod_sessions" });
+    await page.locator("#approvals tr[data-status=pending]").waitFor();
+    await page.getByLabel("Reason", { exact: true }).fill("release 4.2 in progress");
+    await page.getByRole("button", { name: "Declare freeze" }).click();
+    await page.locator("#freeze-banner", { hasText: "release 4.2 in progress" }).waitFor();
+    await page.locator("#freezes tr", { hasText: "in force" }).waitFor();
+    expect(await ops.freezes()).toEqual([expect.objectContaining({ reason: "release 4.2 in progress", by: "ada" })]);
+
+    const refused = await run.call(writeNote, { text: "deploy" });
+    expect(refused.ok ? "ok" : refused.failure.kind).toBe("frozen");
+
+    // A screenshot to look at: the page as a person sees it, frozen, with a decided and a pending approval.
+    await page.screenshot({ path: join(tmpdir(), "bulwark-dashboard.png"), fullPage: true });
+
+    await page.getByRole("button", { name: /^Lift freeze/ }).click();
+    await page.locator("#freeze-banner").waitFor({ state: "hidden" });
+    expect(await ops.freezes()).toEqual([]);
+    expect((await run.call(writeNote, { text: "deploy" })).ok).toBe(true);
+  });
+});
