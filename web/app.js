@@ -172,7 +172,7 @@ function renderRuns(runs) {
   $("runs-count").textContent = `(${runs.length} most recent)`;
   if (runs.length === 0) return empty("No runs in this store yet.");
   return table(
-    ["Run", "Agent", "Status", "Mode", "Reason", "Steps", "Started", "Updated"],
+    ["Run", "Agent", "Status", "Mode", "Reason", "Steps", "Started", "Last change"],
     runs.map((r) =>
       h("tr", { class: r.runId === state.selectedRun ? "selected" : "", dataset: { runId: r.runId } },
         h("td", {}, h("button", { type: "button", class: "link mono", onclick: () => selectRun(r.runId), "aria-label": `Show run ${r.runId}` }, shortId(r.runId))),
@@ -180,7 +180,9 @@ function renderRuns(runs) {
         h("td", {}, badge(r.status), r.stopRequested ? h("div", { class: "muted" }, `stop asked: ${r.stopRequested.reason}`) : null),
         h("td", {}, badge(r.mode)),
         h("td", {}, r.reason ?? ""),
-        h("td", {}, String(r.steps)),
+        // The store has the step count as of the run's last change of state (its start, a
+        // mode change, its end): a running run's count would be out of date.
+        h("td", {}, r.status === "ended" ? String(r.steps) : h("span", { class: "muted", title: "counted when the run ends" }, "—")),
         h("td", {}, when(r.startedAt)),
         h("td", {}, when(r.updatedAt)))),
   );
