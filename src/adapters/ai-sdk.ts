@@ -112,7 +112,7 @@ export function guardTools<T extends Record<string, AiTool>>(specs: { [K in keyo
     for(run) {
       if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
       // Notes on successful calls (a fact outranked by a better source), by tool call id,
-      // until the SDK turns the result into the model's message (toModelOutput).
+      // for when the SDK turns the result into the model's message (toModelOutput).
       const notes = new Map<string, Note[]>();
       const set: Record<string, AiTool> = {};
       for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) set[key] = toAiSdk(spec.tool, tools[key]!, run, notes);
@@ -143,9 +143,9 @@ function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
   const inputSchema = input === false ? undefined : (input ?? validatorOf(original.inputSchema));
   const outputSchema = output === false ? undefined : (output ?? (isStandardSchema(original.outputSchema) ? original.outputSchema : undefined));
   return defineTool({
+    ...options,
     // A mutation is retried only if asked: its execute gets the idempotency key only if it
     // reads bulwarkContext(options), so a retry after a lost response could repeat the effect.
-    ...options,
     ...(options.effect !== "read" && options.retry === undefined ? { retry: false as const } : {}),
     name: name ?? key,
     ...(original.description !== undefined ? { description: original.description } : {}),
@@ -197,8 +197,9 @@ function toAiSdk(original: AiTool, tool: Tool, run: Run, notes: Map<string, Note
       return outcome.value;
     },
     async toModelOutput(o: { toolCallId: string; input: unknown; output: unknown }) {
+      // Kept for the tool set's life (one run, at most its step limit of entries), so
+      // that every conversion of the same result says the same thing.
       const said = notes.get(o.toolCallId)?.map((n) => n.message);
-      notes.delete(o.toolCallId);
       if (isToolFailure(o.output)) return { type: "json", value: { ...o.output } };
       if (!said) return toModelOutput ? toModelOutput(o as never) : plain(o.output);
       // A successful call whose facts were outranked: the model must see why.
