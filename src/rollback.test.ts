@@ -1,14 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { createRuntime, defineTool, ManualClock, memoryStore } from "./index.js";
-import type { Outcome } from "./index.js";
-
-function setup(policy = {}) {
-  const clock = new ManualClock();
-  const store = memoryStore();
-  const rt = createRuntime({ clock, store, policy, random: () => 0.5, onError: (e) => { throw e; } });
-  return { rt, clock, store };
-}
-const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
+import { createRuntime, defineTool } from "./index.js";
+import { kindOf, manualRuntime } from "../test/fixtures/runtime.js";
 
 function ledger() {
   const rows: string[] = [];
@@ -24,7 +16,7 @@ function ledger() {
 
 describe("rollback", () => {
   it("runs compensations newest first, and reports what was undone", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { rows, undone, append } = ledger();
     const run = rt.startRun({ agent: "a" });
     for (const v of ["a", "b", "c"]) await run.call(append, { v });
@@ -38,7 +30,7 @@ describe("rollback", () => {
   });
 
   it("halts the run: its keys would replay undone effects as done", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { append } = ledger();
     const run = rt.startRun({ agent: "a" });
     await run.call(append, { v: "a" });
@@ -48,7 +40,7 @@ describe("rollback", () => {
   });
 
   it("runs each compensation once: a second rollback undoes nothing again", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { undone, append } = ledger();
     const run = rt.startRun({ agent: "a" });
     await run.call(append, { v: "a" });
@@ -60,7 +52,7 @@ describe("rollback", () => {
   });
 
   it("two rollbacks at once run each compensation once", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const { undone, append } = ledger();
     const run = rt.startRun({ agent: "a" });
     for (const v of ["a", "b"]) await run.call(append, { v });
@@ -72,7 +64,7 @@ describe("rollback", () => {
   });
 
   it("a compensation that throws is reported, and the rest are still undone", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const { undone, append } = ledger();
     const stubborn = defineTool({ name: "stubborn", effect: "write", execute: async () => 1, compensate: async () => { throw new Error("row locked"); } });
     const run = rt.startRun({ agent: "a" });
@@ -92,7 +84,7 @@ describe("rollback", () => {
   });
 
   it("a compensation that hangs times out and is reported as failed (manual clock)", async () => {
-    const { rt, clock } = setup();
+    const { rt, clock } = manualRuntime();
     const hang = defineTool({ name: "hang", effect: "write", timeoutMs: 100, execute: async () => 1, compensate: () => new Promise<void>(() => {}) });
     const run = rt.startRun({ agent: "a" });
     await run.call(hang, {});
@@ -103,7 +95,7 @@ describe("rollback", () => {
   });
 
   it("a compensation left 'compensating' by a crash is reported as interrupted, never re-run", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const { undone, append } = ledger();
     const run = rt.startRun({ agent: "a" });
     await run.call(append, { v: "a" });
@@ -118,7 +110,7 @@ describe("rollback", () => {
   });
 
   it("a tool without compensate, or unknown to the runtime, is reported as not compensable", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const plain = defineTool({ name: "plain", effect: "write", execute: async () => 1 });
     const { append } = ledger();
     const run = rt.startRun({ agent: "a" });
@@ -134,7 +126,7 @@ describe("rollback", () => {
   });
 
   it("rt.rollback of a run in another process asks it to stop first", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const { append } = ledger();
     const run = rt.startRun({ agent: "a" });
     await run.call(append, { v: "a" });
@@ -145,14 +137,14 @@ describe("rollback", () => {
   });
 
   it("a run with no mutations reports nothing to roll back", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const report = await rt.startRun({ agent: "a" }).rollback();
     expect(report).toMatchObject({ complete: true, steps: [] });
     expect(report.summary).toContain("nothing to roll back");
   });
 
   it("registerTools refuses two different tools with one name", () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const a = defineTool({ name: "same", effect: "write", execute: async () => 1 });
     const b = defineTool({ name: "same", effect: "write", execute: async () => 2 });
     rt.registerTools(a, a);
@@ -162,7 +154,7 @@ describe("rollback", () => {
 
 describe("checkpoint", () => {
   it("runs before the destructive action and its reference is recorded with the mutation and the report", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const order: string[] = [];
     const drop = defineTool({
       name: "drop",
@@ -180,7 +172,7 @@ describe("checkpoint", () => {
   });
 
   it("fails closed: a failing checkpoint means the action does not run, with a clear failure", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const execute = vi.fn(async () => 1);
     const drop = defineTool({ name: "drop", effect: "destructive", checkpoint: async () => { throw new Error("backup disk full"); }, execute });
     const run = rt.startRun({ agent: "a" });
@@ -196,7 +188,7 @@ describe("checkpoint", () => {
   });
 
   it("a checkpoint that cannot be recorded (not JSON) fails closed too", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const execute = vi.fn(async () => 1);
     const drop = defineTool({ name: "drop", effect: "destructive", checkpoint: async () => ({ n: 1n }), execute });
     expect(kindOf(await rt.startRun({ agent: "a" }).call(drop, {}))).toBe("tool_error");
@@ -204,7 +196,7 @@ describe("checkpoint", () => {
   });
 
   it("a replayed call takes no second checkpoint", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const checkpoint = vi.fn(async () => "snap-1");
     const drop = defineTool({ name: "drop", effect: "destructive", checkpoint, execute: async () => 1 });
     const run = rt.startRun({ agent: "a" });

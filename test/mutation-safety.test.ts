@@ -1,20 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
-import { createRuntime, defineTool, ManualClock, memoryStore } from "../src/index.js";
-import type { Outcome } from "../src/index.js";
+import { createRuntime, defineTool } from "../src/index.js";
 import { STOP_POLL_MS } from "../src/run.js";
-
-const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
-
-function setup(policy = {}) {
-  const clock = new ManualClock();
-  const store = memoryStore();
-  const rt = createRuntime({ clock, store, policy, onError: (e) => { throw e; } });
-  return { rt, clock, store };
-}
+import { kindOf, manualRuntime } from "./fixtures/runtime.js";
 
 describe("destructive budget", () => {
   it("past destructive.maxPerRun the call is refused and the run degrades to read-only with a reason", async () => {
-    const { rt } = setup({ destructive: { maxPerRun: 2 }, maxConsecutiveFailures: 5 });
+    const { rt } = manualRuntime({ destructive: { maxPerRun: 2 }, maxConsecutiveFailures: 5 });
     const execute = vi.fn(async () => 1);
     const drop = defineTool({ name: "drop", effect: "destructive", execute, verify: async () => true });
     const write = defineTool({ name: "write", effect: "write", execute: async () => 1 });
@@ -31,7 +22,7 @@ describe("destructive budget", () => {
   });
 
   it("a replayed destructive call uses no budget", async () => {
-    const { rt } = setup({ destructive: { maxPerRun: 2 } });
+    const { rt } = manualRuntime({ destructive: { maxPerRun: 2 } });
     const drop = defineTool({ name: "drop", effect: "destructive", execute: async () => 1, verify: async () => true });
     const run = rt.startRun({ agent: "a" });
     await run.call(drop, { t: 1 });
@@ -45,7 +36,7 @@ describe("verification gates", () => {
   const blind = () => defineTool({ name: "blind", effect: "write", execute: vi.fn(async () => 1) });
 
   it("after maxUnverifiedDepth unverified mutations the next one is verification_required; reads do not count", async () => {
-    const { rt } = setup({ maxUnverifiedDepth: 3, maxConsecutiveFailures: 10 });
+    const { rt } = manualRuntime({ maxUnverifiedDepth: 3, maxConsecutiveFailures: 10 });
     const w = blind();
     const read = defineTool({ name: "read", effect: "read", execute: async () => 1 });
     const run = rt.startRun({ agent: "a" });
@@ -62,7 +53,7 @@ describe("verification gates", () => {
   });
 
   it("run.passGate (a verified decision, a person's check) reopens the gate", async () => {
-    const { rt } = setup({ maxUnverifiedDepth: 1, maxConsecutiveFailures: 10 });
+    const { rt } = manualRuntime({ maxUnverifiedDepth: 1, maxConsecutiveFailures: 10 });
     const w = blind();
     const run = rt.startRun({ agent: "a" });
     await run.call(w, { n: 0 });
@@ -76,7 +67,7 @@ describe("verification gates", () => {
 
 describe("stop", () => {
   it("run.stop halts at once: the call in flight is cancelled through its signal, no further call executes", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     let aborted = false;
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
@@ -99,7 +90,7 @@ describe("stop", () => {
   });
 
   it("a stop requested through the store (another process) is noticed before the next write", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const write = defineTool({ name: "w", effect: "write", execute: vi.fn(async () => 1) });
     const run = rt.startRun({ agent: "a" });
     await run.call(write, { n: 0 });
@@ -113,7 +104,7 @@ describe("stop", () => {
   });
 
   it("before a read the store is looked at no more than every STOP_POLL_MS (manual clock)", async () => {
-    const { rt, store, clock } = setup();
+    const { rt, store, clock } = manualRuntime();
     const read = defineTool({ name: "r", effect: "read", execute: vi.fn(async () => 1) });
     const run = rt.startRun({ agent: "a" });
     await rt.ready();
@@ -132,7 +123,7 @@ describe("stop", () => {
   });
 
   it("rt.stopRun stops a run of this runtime at once, and says false for an unknown run", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const read = defineTool({ name: "r", effect: "read", execute: async () => 1 });
     const run = rt.startRun({ agent: "a" });
     await run.call(read, {});

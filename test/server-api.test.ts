@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createRuntime, defineTool, type Outcome, type Runtime, type Tool } from "../src/index.js";
+import { createRuntime, defineTool, type Runtime, type Tool } from "../src/index.js";
 import { startServer, type DashboardServer } from "../src/server/http.js";
+import { kindOf } from "./fixtures/runtime.js";
 
-const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

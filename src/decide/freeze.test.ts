@@ -1,8 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createRuntime, defineTool, ManualClock, memoryStore, PolicyError } from "../index.js";
-import type { Outcome } from "../index.js";
+import { kindOf } from "../../test/fixtures/runtime.js";
 
-const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
 
 function setup(policy = {}) {
   const clock = new ManualClock();

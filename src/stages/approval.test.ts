@@ -1,16 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { createRuntime, defineTool, ManualClock, memoryStore } from "../index.js";
+import { defineTool } from "../index.js";
 import type { Outcome } from "../index.js";
+import { kindOf, manualRuntime } from "../../test/fixtures/runtime.js";
 
-function setup(policy = {}) {
-  const clock = new ManualClock();
-  const store = memoryStore();
-  const rt = createRuntime({ clock, store, policy, random: () => 0.5, onError: (e) => { throw e; } });
-  return { rt, clock, store };
-}
-
-const kindOf = (o: Outcome<unknown>) => (o.ok ? "ok" : o.failure.kind);
 const approvalIdOf = (o: Outcome<unknown>) => (o.ok ? undefined : (o.failure.detail?.approvalId as string));
 
 function dropTool(approval: "always" | "never" | ((a: { table: string }) => boolean) = "always") {
@@ -21,7 +14,7 @@ function dropTool(approval: "always" | "never" | ((a: { table: string }) => bool
 
 describe("approval stage", () => {
   it("leaves a durable request with who, what, arguments and run, and does not run the tool", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const { tool, execute } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     const o = await run.call(tool, { table: " users " });
@@ -34,7 +27,7 @@ describe("approval stage", () => {
   });
 
   it("does not count approval_required toward the chain breaker, and repeats find the same request", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { tool } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     const ids = new Set<string>();
@@ -45,7 +38,7 @@ describe("approval stage", () => {
   });
 
   it("an approved call, repeated, runs once; later repeats replay", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { tool, execute } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     const id = approvalIdOf(await run.call(tool, { table: "users" }))!;
@@ -56,7 +49,7 @@ describe("approval stage", () => {
   });
 
   it("an approval covers only those arguments: another table needs its own", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { tool, execute } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     await rt.approvals.approve(approvalIdOf(await run.call(tool, { table: "logs" }))!, { by: "ops" });
@@ -65,7 +58,7 @@ describe("approval stage", () => {
   });
 
   it("a denied call never runs; repeating it gets approval_denied with who and why, and insisting halts the run", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { tool, execute } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     const id = approvalIdOf(await run.call(tool, { table: "users" }))!;
@@ -79,7 +72,7 @@ describe("approval stage", () => {
   });
 
   it("waits up to approvalWaitMs for the decision, then goes through (manual clock)", async () => {
-    const { rt, clock } = setup({ approvalWaitMs: 5_000 });
+    const { rt, clock } = manualRuntime({ approvalWaitMs: 5_000 });
     const { tool, execute } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     const pending = run.call(tool, { table: "users" });
@@ -92,7 +85,7 @@ describe("approval stage", () => {
   });
 
   it("returns approval_required when nobody decides within approvalWaitMs", async () => {
-    const { rt, clock } = setup({ approvalWaitMs: 1_000 });
+    const { rt, clock } = manualRuntime({ approvalWaitMs: 1_000 });
     const { tool, execute } = dropTool();
     const pending = rt.startRun({ agent: "coder" }).call(tool, { table: "users" });
     await clock.advance(1_000);
@@ -101,7 +94,7 @@ describe("approval stage", () => {
   });
 
   it("a wait ends at once when the run is stopped", async () => {
-    const { rt, clock } = setup({ approvalWaitMs: 60_000 });
+    const { rt, clock } = manualRuntime({ approvalWaitMs: 60_000 });
     const { tool } = dropTool();
     const run = rt.startRun({ agent: "coder" });
     const pending = run.call(tool, { table: "users" });
@@ -111,7 +104,7 @@ describe("approval stage", () => {
   });
 
   it("a predicate decides per call; one that throws asks for approval (fail closed)", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { tool, execute } = dropTool((a) => a.table.startsWith("prod_"));
     const run = rt.startRun({ agent: "coder" });
     expect(kindOf(await run.call(tool, { table: "tmp_1" }))).toBe("ok");
@@ -122,14 +115,14 @@ describe("approval stage", () => {
   });
 
   it("a frozen call is refused before any approval request is made", async () => {
-    const { rt } = setup({ freeze: true });
+    const { rt } = manualRuntime({ freeze: true });
     const { tool } = dropTool();
     expect(kindOf(await rt.startRun({ agent: "coder" }).call(tool, { table: "users" }))).toBe("frozen");
     expect(await rt.approvals.list()).toHaveLength(0);
   });
 
   it("an approval is a verification gate: it lets a write through past maxUnverifiedDepth and resets the depth", async () => {
-    const { rt } = setup({ maxUnverifiedDepth: 2 });
+    const { rt } = manualRuntime({ maxUnverifiedDepth: 2 });
     const blind = defineTool({ name: "blind", effect: "write", execute: async () => 1 });
     const gated = defineTool({ name: "gated", effect: "write", approval: (a: { big: boolean }) => a.big, execute: async () => 2 });
     const run = rt.startRun({ agent: "a" });

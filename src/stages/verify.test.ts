@@ -1,13 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
-import { createRuntime, defineTool, ManualClock, memoryStore } from "../index.js";
+import { defineTool } from "../index.js";
 import type { Failure, Outcome } from "../index.js";
-
-function setup(policy = {}) {
-  const clock = new ManualClock();
-  const store = memoryStore();
-  const rt = createRuntime({ clock, store, policy, random: () => 0.5, onError: (e) => { throw e; } });
-  return { rt, clock, store };
-}
+import { manualRuntime } from "../../test/fixtures/runtime.js";
 
 const failureOf = (o: Outcome<unknown>): Failure => {
   if (o.ok) throw new Error(`expected a failure, got ${JSON.stringify(o)}`);
@@ -33,7 +27,7 @@ function kv() {
 
 describe("verify: read-your-writes", () => {
   it("passes a write whose read-back matches, and marks the streak verified", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const { put } = kv();
     const run = rt.startRun({ agent: "a" });
     expect(await run.call(put, { k: "a", v: "1" })).toMatchObject({ ok: true });
@@ -41,7 +35,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("fails a write whose effect did not stick as write_unverified, with a message that says not to claim it", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const db = kv();
     db.loseWrites(true);
     const o = await rt.startRun({ agent: "a" }).call(db.put, { k: "a", v: "1" });
@@ -53,7 +47,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("uses the reason a probe gives as text", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const tool = defineTool({ name: "w", effect: "write", execute: async () => 1, verify: async () => "row 7 still has the old price" });
     const f = failureOf(await rt.startRun({ agent: "a" }).call(tool, {}));
     expect(f.kind).toBe("write_unverified");
@@ -61,7 +55,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("does not count a probe that throws as a success", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const tool = defineTool({ name: "w", effect: "write", execute: async () => 1, verify: async () => { throw new Error("replica unreachable"); } });
     const f = failureOf(await rt.startRun({ agent: "a" }).call(tool, {}));
     expect(f.kind).toBe("write_unverified");
@@ -69,7 +63,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("does not count a probe that never answers as a success (timeout on the manual clock)", async () => {
-    const { rt, clock } = setup();
+    const { rt, clock } = manualRuntime();
     const tool = defineTool({ name: "w", effect: "write", timeoutMs: 500, execute: async () => 1, verify: () => new Promise<boolean>(() => {}) });
     const pending = rt.startRun({ agent: "a" }).call(tool, {});
     await clock.advance(499);
@@ -84,13 +78,13 @@ describe("verify: read-your-writes", () => {
   });
 
   it("treats a truthy non-true answer (1, 'yes' is a reason) as not confirmed", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const tool = defineTool({ name: "w", effect: "write", execute: async () => 1, verify: async () => 1 as unknown as boolean });
     expect(failureOf(await rt.startRun({ agent: "a" }).call(tool, {})).kind).toBe("write_unverified");
   });
 
   it("gives the probe the arguments, the response and the call's idempotency key", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const probe = vi.fn(async () => true);
     let executedWith: string | undefined;
     const tool = defineTool({ name: "w", effect: "write", execute: async (_a, ctx) => { executedWith = ctx.idempotencyKey; return { id: 9 }; }, verify: probe });
@@ -106,7 +100,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("never probes a read tool", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const probe = vi.fn(async () => false);
     const tool = defineTool({ name: "r", effect: "read", execute: async () => 1, verify: probe });
     expect(await rt.startRun({ agent: "a" }).call(tool, {})).toMatchObject({ ok: true });
@@ -114,7 +108,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("counts unverified writes toward the chain breaker: two in a row halt the run", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const db = kv();
     db.loseWrites(true);
     const run = rt.startRun({ agent: "a" });
@@ -127,7 +121,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("records an unconfirmed write in the ledger of mutations, so rollback knows of it", async () => {
-    const { rt, store } = setup();
+    const { rt, store } = manualRuntime();
     const db = kv();
     db.loseWrites(true);
     const run = rt.startRun({ agent: "a" });
@@ -138,7 +132,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("releases the key of an unconfirmed write, so that the same call may be tried again and verified", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const db = kv();
     db.loseWrites(true);
     const run = rt.startRun({ agent: "a", policy: { maxConsecutiveFailures: 5 } });
@@ -150,7 +144,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("a verified write resets the unverified depth that probe-less writes build up", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     const blind = defineTool({ name: "blind", effect: "write", execute: async () => 1 });
     const { put } = kv();
     const run = rt.startRun({ agent: "a" });
@@ -162,7 +156,7 @@ describe("verify: read-your-writes", () => {
   });
 
   it("a probe cut short by a stop is not a success either", async () => {
-    const { rt } = setup();
+    const { rt } = manualRuntime();
     let started!: () => void;
     const probing = new Promise<void>((r) => (started = r));
     const tool = defineTool({ name: "w", effect: "write", execute: async () => 1, verify: () => { started(); return new Promise<boolean>(() => {}); } });
