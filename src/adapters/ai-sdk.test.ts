@@ -3,14 +3,14 @@
  * scripted mock model. The assertions are on what the model receives in its prompt (the
  * tool result messages), since that is what the model acts on.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { generateText, jsonSchema, stepCountIs, tool } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { createRuntime } from "bulwark";
 import { bulwarkContext, guardTools, isToolFailure, type ToolFailure } from "bulwark/ai-sdk";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { exampleDir, readmeExample, runExample } from "../../test/fixtures/readme.js";
 
 type LanguageModelV3CallOptions = Parameters<MockLanguageModelV3["doGenerate"]>[0];
 type LanguageModelV3Prompt = LanguageModelV3CallOptions["prompt"];
@@ -369,17 +369,13 @@ describe("guardTools", () => {
 
 describe("README", () => {
   it("the 'With the Vercel AI SDK' example runs, with a model that pays twice", async () => {
-    const root = fileURLToPath(new URL("../..", import.meta.url));
-    const readme = readFileSync(`${root}README.md`, "utf8");
-    const section = readme.slice(readme.indexOf("## With the Vercel AI SDK"));
-    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-    expect(code, "a ```ts block under ## With the Vercel AI SDK").toBeDefined();
+    const code = readmeExample("## With the Vercel AI SDK");
     const provider = 'import { openai } from "@ai-sdk/openai";';
     expect(code).toContain(provider);
     // The provider is the one line swapped: a scripted model that repeats the payment.
-    mkdirSync(`${root}test/.readme`, { recursive: true });
+    mkdirSync(exampleDir, { recursive: true });
     writeFileSync(
-      `${root}test/.readme/ai-sdk-model.ts`,
+      `${exampleDir}ai-sdk-model.ts`,
       [
         'import { MockLanguageModelV3 } from "ai/test";',
         "const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } };",
@@ -395,15 +391,7 @@ describe("README", () => {
         "",
       ].join("\n"),
     );
-    const file = `${root}test/.readme/ai-sdk-example.ts`;
-    writeFileSync(file, code!.replace(provider, 'import { openai } from "./ai-sdk-model.js";'));
-    const lines: unknown[][] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((...args) => void lines.push(args));
-    try {
-      await import(/* @vite-ignore */ file);
-    } finally {
-      log.mockRestore();
-    }
+    const lines = await runExample("ai-sdk-example", code.replace(provider, 'import { openai } from "./ai-sdk-model.js";'));
     expect(lines).toEqual([["Paid inv-42.", 1]]);
   });
 });
