@@ -5,7 +5,7 @@
  * processes, 1 and 32 in flight per process, each beside a raw baseline measured in the
  * same run (SQLite: one bare better-sqlite3 transaction inserting and updating one
  * idempotency row; PostgreSQL: one bare INSERT), with the durability of each figure.
- *   npx tsx bench/store.ts [--ms 1500] [--no-pg]
+ *   npx tsx bench/store.ts [--ms 1500] [--no-pg] [--no-sqlite]
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -191,7 +191,7 @@ async function main() {
   };
   const half = Math.round(ms / 2);
   const sqliteDurability = "process-crash safe (WAL, synchronous=NORMAL)";
-  for (const [procs, inflight] of [[1, 1], [1, 32], [4, 1], [4, 32]] as const) {
+  for (const [procs, inflight] of process.argv.includes("--no-sqlite") ? [] : ([[1, 1], [1, 32], [4, 1], [4, 32]] as const)) {
     const figures = await paired(
       () => measure("sqlite-calls", file(), procs, inflight, half),
       () => measure("sqlite-store", file(), procs, inflight, half),

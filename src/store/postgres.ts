@@ -24,6 +24,7 @@ import {
   type RunRow,
 } from "./durable.js";
 import { postgresMigrations } from "./migrations/postgres.js";
+import { GroupCommit, type Op, type Part, type Trailer } from "./pg-group-commit.js";
 import {
   StoreUnavailableError,
   type ApprovalRecord,
@@ -56,6 +57,11 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** How long one query may take before failing [15000]. */
   queryTimeoutMs?: number;
+  /**
+   * Send the claims, completions, releases, ledger entries and pre-write reads issued in
+   * one event-loop turn as one statement (see pg-group-commit.ts) [true].
+   */
+  groupCommit?: boolean;
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,49}$/;
@@ -82,6 +88,7 @@ interface Resolved {
   shown: string;
   schema: string;
   config: pg.PoolConfig;
+  groupCommit: boolean;
 }
 
 function resolve(opts: PostgresStoreOptions | string): Resolved {
@@ -109,7 +116,7 @@ function resolve(opts: PostgresStoreOptions | string): Resolved {
     idleTimeoutMillis: 30_000,
   };
   if (!u.searchParams.has("application_name")) config.application_name = `bulwark:${schema}`;
-  return { url, shown: redactUrl(url), schema, config };
+  return { url, shown: redactUrl(url), schema, config, groupCommit: o.groupCommit ?? true };
 }
 
 async function migrate(client: pg.PoolClient, schema: string) {
@@ -167,10 +174,26 @@ export async function postgresStore(opts: PostgresStoreOptions | string): Promis
 /** Runs queries on the pool; every failure becomes a StoreUnavailableError. */
 class Db {
   closed = false;
+  /** The statement that carries the hot operations of one event-loop turn; absent when off. */
+  readonly group: GroupCommit | undefined;
   constructor(
     readonly pool: pg.Pool,
     readonly r: Resolved,
-  ) {}
+  ) {
+    const S = `"${r.schema}"`;
+    this.group = r.groupCommit
+      ? new GroupCommit(pool, S, r.schema, parts, trailers, `bulwark_${r.schema}`, Math.max(1, (r.config.max ?? 10) - 1), (e) => this.error(e), () => this.closed)
+      : undefined;
+  }
+
+  error(e: unknown): StoreUnavailableError {
+    return e instanceof StoreUnavailableError ? e : new StoreUnavailableError(`PostgreSQL at ${this.r.shown}: ${describe(e)}`, { cause: e });
+  }
+
+  /** `op` in the next group statement, or alone when group commit is off. */
+  batched<T>(op: Op<T>): Promise<T> {
+    return this.group ? this.group.run(op) : op.alone();
+  }
 
   async query<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new StoreUnavailableError("the PostgreSQL store is closed");
@@ -178,10 +201,105 @@ class Db {
       // Named: each connection prepares the statement once.
       return await this.pool.query<R>({ name: `${this.r.schema}_${name}`, text, values });
     } catch (e) {
-      throw new StoreUnavailableError(`PostgreSQL at ${this.r.shown}: ${describe(e)}`, { cause: e });
+      throw this.error(e);
     }
   }
 }
+
+// ---------------------------------------------------------------- group-commit parts
+// Each part is one kind of operation as a set-based statement over arrays (see
+// pg-group-commit.ts); every answer row is (k: the part, i: the item, a, b, c).
+
+const claimPart: Part = {
+  tag: "c",
+  types: ["text[]", "text[]", "text[]", "text[]", "text[]", "float8[]", "float8[]", "float8[]"],
+  sql: (S, p) => ({
+    ctes: [
+      `cu AS (SELECT * FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}) WITH ORDINALITY
+              AS u(scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, i))`,
+      `c AS (INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
+             SELECT scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, 'in_flight' FROM cu
+             ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key)`,
+    ],
+    select: `SELECT 'c', cu.i, NULL, NULL, NULL FROM cu JOIN c USING (scope, key)`,
+  }),
+};
+
+const completePart: Part = {
+  tag: "d",
+  types: ["text[]", "text[]", "text[]", "text[]", "float8[]", "text[]"],
+  sql: (S, p) => ({
+    ctes: [
+      `d AS (UPDATE ${S}.idempotency t SET state = 'completed', outcome = u.outcome, expires_at = GREATEST(t.expires_at, u.now)
+               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}) WITH ORDINALITY AS u(scope, key, owner, outcome, now, h, i)
+              WHERE t.scope = u.scope AND t.key = u.key AND t.owner = u.owner AND t.state = 'in_flight'
+             RETURNING u.i, u.h, t.watched)`,
+    ],
+    select: `SELECT 'd', i, NULL, NULL, NULL FROM d`,
+  }),
+};
+
+const releasePart: Part = {
+  tag: "g",
+  types: ["text[]", "text[]", "text[]", "text[]"],
+  sql: (S, p) => ({
+    ctes: [
+      `g AS (DELETE FROM ${S}.idempotency t USING unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}) AS u(scope, key, owner, h)
+              WHERE t.scope = u.scope AND t.key = u.key AND t.owner = u.owner AND t.state = 'in_flight'
+             RETURNING u.h, t.watched)`,
+    ],
+  }),
+};
+
+const mutationPart: Part = {
+  tag: "m",
+  types: ["text[]", "text[]", "float8[]", "text[]", "text[]", "text[]"],
+  sql: (S, p) => ({
+    ctes: [
+      `m AS (INSERT INTO ${S}.mutations (id, run_id, run_seq, status, error, data)
+             SELECT * FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)})
+             ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, run_seq = EXCLUDED.run_seq,
+               status = EXCLUDED.status, error = EXCLUDED.error, data = EXCLUDED.data)`,
+    ],
+  }),
+};
+
+const runGetPart: Part = {
+  tag: "r",
+  types: ["text[]"],
+  sql: (S, p) => ({
+    select: `SELECT 'r', u.i, r.stop_reason, r.stop_at::text, r.data
+               FROM unnest(${p(1)}) WITH ORDINALITY AS u(run_id, i) JOIN ${S}.runs r ON r.run_id = u.run_id`,
+  }),
+};
+
+/** Every item of this part shares the answer (item 0): the declared freezes, in order. */
+const freezeListPart: Part = {
+  tag: "f",
+  types: [],
+  sql: (S) => ({
+    select: `SELECT 'f', 0, NULL, lpad((row_number() OVER (ORDER BY at, seq))::text, 12, '0'), data FROM ${S}.freezes`,
+  }),
+};
+
+/** Waiters elsewhere (a watched record) are told of completions and releases, as alone. */
+const notifyTrailer: Trailer = {
+  tag: "n",
+  after: ["d", "g"],
+  sql: (_S, ch, present) => ({
+    cte: `SELECT pg_notify(${ch}, x.h) FROM (${present
+      .filter((t) => t === "d" || t === "g")
+      .map((t) => `SELECT h FROM ${t} WHERE watched`)
+      .join(" UNION ALL ")}) x`,
+    select: `SELECT 'n', count(*), NULL, NULL, NULL FROM n`,
+  }),
+};
+
+/** At most one operation per idempotency key in a group statement. */
+const lockOf = (scope: string, key: string) => `i\u0000${Waiters.id(scope, key)}`;
+
+const parts: readonly Part[] = [runGetPart, freezeListPart, claimPart, completePart, releasePart, mutationPart];
+const trailers: readonly Trailer[] = [notifyTrailer];
 
 class PgStore implements Store {
   readonly kind = "postgres";
@@ -239,17 +357,31 @@ class PgIdempotency implements IdempotencyStore {
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const S = this.S;
     const fresh = [req.scope, req.key, req.fingerprint, req.owner, req.runId, req.now + req.leaseMs, req.now, req.now + req.retentionMs];
-    // A fresh key: one statement. A key that exists: one more, which locks the row, takes it
-    // over if its completed record expired or its lease lapsed, and returns what it was.
-    // If the row vanished in between (released, swept), start again.
+    const insert = async () =>
+      (
+        await this.db.query(
+          "claim_insert",
+          `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING`,
+          fresh,
+        )
+      ).rowCount === 1;
+    // A fresh key: one statement (shared with the other claims of this turn). A key that
+    // exists: one more, which locks the row, takes it over if its completed record expired
+    // or its lease lapsed, and returns what it was. If the row vanished in between
+    // (released, swept), start again.
     for (let attempt = 0; attempt < 8; attempt++) {
-      const inserted = await this.db.query(
-        "claim_insert",
-        `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING`,
-        fresh,
-      );
-      if (inserted.rowCount === 1) return { status: "claimed" };
+      const inserted =
+        attempt === 0
+          ? await this.db.batched<boolean>({
+              part: claimPart,
+              lock: lockOf(req.scope, req.key),
+              row: fresh,
+              answer: (rows) => rows.length === 1,
+              alone: insert,
+            })
+          : await insert();
+      if (inserted) return { status: "claimed" };
       const { rows } = await this.db.query<IdempotencyRow & { taken: boolean }>(
         "claim_takeover",
         `WITH old AS (
@@ -281,31 +413,49 @@ class PgIdempotency implements IdempotencyStore {
 
   async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
     const h = this.hash(scope, key);
-    const { rowCount } = await this.db.query(
-      "complete",
-      `WITH done AS (
-         UPDATE ${this.S}.idempotency SET state = 'completed', outcome = $4, expires_at = GREATEST(expires_at, $5)
-          WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
-         RETURNING watched
-       )
-       SELECT CASE WHEN done.watched THEN pg_notify($6, $7) END FROM done`,
-      [scope, key, owner, toJson(outcome), now, this.channel, h],
-    );
-    if (rowCount === 1) this.waiters.wake(h);
-    return rowCount === 1;
+    const json = toJson(outcome);
+    const done = await this.db.batched<boolean>({
+      part: completePart,
+      lock: lockOf(scope, key),
+      row: [scope, key, owner, json, now, h],
+      answer: (rows) => rows.length === 1,
+      alone: async () => {
+        const { rowCount } = await this.db.query(
+          "complete",
+          `WITH done AS (
+             UPDATE ${this.S}.idempotency SET state = 'completed', outcome = $4, expires_at = GREATEST(expires_at, $5)
+              WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
+             RETURNING watched
+           )
+           SELECT CASE WHEN done.watched THEN pg_notify($6, $7) END FROM done`,
+          [scope, key, owner, json, now, this.channel, h],
+        );
+        return rowCount === 1;
+      },
+    });
+    if (done) this.waiters.wake(h);
+    return done;
   }
 
   async release(scope: string, key: string, owner: string) {
     const h = this.hash(scope, key);
-    await this.db.query(
-      "release",
-      `WITH gone AS (
-         DELETE FROM ${this.S}.idempotency WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
-         RETURNING watched
-       )
-       SELECT pg_notify($4, $5) FROM gone WHERE gone.watched`,
-      [scope, key, owner, this.channel, h],
-    );
+    await this.db.batched<void>({
+      part: releasePart,
+      lock: lockOf(scope, key),
+      row: [scope, key, owner, h],
+      answer: () => undefined,
+      alone: async () => {
+        await this.db.query(
+          "release",
+          `WITH gone AS (
+             DELETE FROM ${this.S}.idempotency WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
+             RETURNING watched
+           )
+           SELECT pg_notify($4, $5) FROM gone WHERE gone.watched`,
+          [scope, key, owner, this.channel, h],
+        );
+      },
+    });
     this.waiters.wake(h);
   }
 
@@ -422,12 +572,19 @@ class PgRuns implements RunStore {
     private readonly S: string,
   ) {}
   async get(runId: string) {
-    const { rows } = await this.db.query<RunRow>(
-      "run_get",
-      `SELECT stop_reason, stop_at, data FROM ${this.S}.runs WHERE run_id = $1`,
-      [runId],
-    );
-    return rows[0] && runRecord(rows[0]);
+    return this.db.batched<RunRecord | undefined>({
+      part: runGetPart,
+      row: [runId],
+      answer: ([r]) => r && runRecord({ stop_reason: r.a, stop_at: r.b === null ? null : Number(r.b), data: r.c! }),
+      alone: async () => {
+        const { rows } = await this.db.query<RunRow>(
+          "run_get",
+          `SELECT stop_reason, stop_at, data FROM ${this.S}.runs WHERE run_id = $1`,
+          [runId],
+        );
+        return rows[0] && runRecord(rows[0]);
+      },
+    });
   }
   async put(record: RunRecord) {
     const stop = record.stopRequested;
@@ -469,13 +626,22 @@ class PgMutations implements MutationStore {
     private readonly S: string,
   ) {}
   async record(m: MutationRecord) {
-    await this.db.query(
-      "mutation_record",
-      `INSERT INTO ${this.S}.mutations (id, run_id, run_seq, status, error, data) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, run_seq = EXCLUDED.run_seq,
-         status = EXCLUDED.status, error = EXCLUDED.error, data = EXCLUDED.data`,
-      [m.id, m.runId, m.seq, m.status, m.error ?? null, JSON.stringify(m)],
-    );
+    const row = [m.id, m.runId, m.seq, m.status, m.error ?? null, JSON.stringify(m)];
+    await this.db.batched<void>({
+      part: mutationPart,
+      lock: `m\u0000${m.id}`,
+      row,
+      answer: () => undefined,
+      alone: async () => {
+        await this.db.query(
+          "mutation_record",
+          `INSERT INTO ${this.S}.mutations (id, run_id, run_seq, status, error, data) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, run_seq = EXCLUDED.run_seq,
+             status = EXCLUDED.status, error = EXCLUDED.error, data = EXCLUDED.data`,
+          row,
+        );
+      },
+    });
   }
   async list(runId: string) {
     const { rows } = await this.db.query<MutationRow>(
@@ -593,7 +759,14 @@ class PgFreezes implements FreezeStore {
     return rowCount ?? 0;
   }
   async list() {
-    const { rows } = await this.db.query<{ data: string }>("freeze_list", `SELECT data FROM ${this.S}.freezes ORDER BY at, seq`);
-    return rows.map(freezeRecord);
+    return this.db.batched<FreezeRecord[]>({
+      part: freezeListPart,
+      row: [],
+      answer: (rows) => rows.sort((x, y) => (x.b! < y.b! ? -1 : 1)).map((r) => freezeRecord({ data: r.c! })),
+      alone: async () => {
+        const { rows } = await this.db.query<{ data: string }>("freeze_list", `SELECT data FROM ${this.S}.freezes ORDER BY at, seq`);
+        return rows.map(freezeRecord);
+      },
+    });
   }
 }

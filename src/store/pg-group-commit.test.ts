@@ -1,0 +1,178 @@
+/**
+ * Group commit on PostgreSQL (pg-group-commit.ts): operations issued in one event-loop turn
+ * share one statement, and each caller gets exactly what it would have got alone.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
+import { postgresStore } from "./postgres.js";
+import { StoreUnavailableError, type ClaimRequest, type MutationRecord, type Store } from "./types.js";
+
+const up = await pgAvailable();
+const prefix = schemaPrefix();
+let n = 0;
+
+type Stats = { statements: number; ops: number; retriedAlone: number };
+const statsOf = (s: Store): Stats => ({ ...(s as unknown as { db: { group: { stats: Stats } } }).db.group.stats });
+
+const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
+  scope: "charge",
+  key: "k",
+  fingerprint: "fp",
+  owner: "a",
+  runId: "r",
+  now: 1_000,
+  leaseMs: 60_000,
+  retentionMs: 600_000,
+  ...over,
+});
+const mutation = (id: string, seq: number): MutationRecord => ({
+  id,
+  runId: "r",
+  seq,
+  tool: "charge",
+  effect: "write",
+  args: { n: seq },
+  output: { id: `ch_${seq}` },
+  compensable: false,
+  status: "done",
+  at: 1_000 + seq,
+});
+
+if (!up) {
+  describe.skip(`PostgreSQL group commit (unreachable at ${PG_URL})`, () => {
+    it("skipped", () => {});
+  });
+} else {
+  afterAll(() => dropSchemas(prefix));
+
+  describe("PostgreSQL group commit", () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await postgresStore({ url: PG_URL, schema: `${prefix}_${n++}` });
+    });
+    afterEach(() => store.close());
+
+    it("claims of one turn share one statement, each with its own answer", async () => {
+      await store.idempotency.claim(req({ key: "taken", owner: "x" }));
+      const before = statsOf(store);
+      const results = await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => store.idempotency.claim(req({ key: `k${i}`, owner: `o${i}` }))),
+        store.idempotency.claim(req({ key: "taken", owner: "y" })),
+        store.idempotency.claim(req({ key: "taken", owner: "z", fingerprint: "other" })),
+      ]);
+      expect(results.slice(0, 30).every((r) => r.status === "claimed")).toBe(true);
+      expect(results[30]!.status).toBe("in_flight");
+      expect(results[31]!.status).toBe("conflict");
+      const after = statsOf(store);
+      expect(after.retriedAlone).toBe(before.retriedAlone);
+      // the 30 fresh keys and the first "taken" in one statement; the second "taken" waits
+      // for the next turn, where it is alone (a plain statement, not counted)
+      expect(after.statements - before.statements).toBe(1);
+      expect(after.ops - before.ops).toBe(31);
+      for (let i = 0; i < 30; i++) expect((await store.idempotency.get("charge", `k${i}`))?.owner).toBe(`o${i}`);
+    });
+
+    it("concurrent claims on one key in one turn: exactly one wins, the others see it in flight", async () => {
+      const results = await Promise.all(Array.from({ length: 16 }, (_, i) => store.idempotency.claim(req({ owner: `o${i}` }))));
+      expect(results.filter((r) => r.status === "claimed")).toHaveLength(1);
+      expect(results.filter((r) => r.status === "in_flight")).toHaveLength(15);
+      const winner = results.findIndex((r) => r.status === "claimed");
+      expect((await store.idempotency.get("charge", "k"))?.owner).toBe(`o${winner}`);
+      for (const r of results) if (r.status === "in_flight") expect(r.record.owner).toBe(`o${winner}`);
+    });
+
+    it("a completion and its ledger entry go in one statement; a non-owner's completion in it is refused", async () => {
+      await store.idempotency.claim(req({ key: "k1", owner: "a" }));
+      await store.idempotency.claim(req({ key: "k2", owner: "b" }));
+      const before = statsOf(store);
+      const [done, ledger, stranger] = await Promise.all([
+        store.idempotency.complete("charge", "k1", "a", { ok: true, value: { id: "ch_1" } }, 2_000),
+        store.mutations.record(mutation("call-1", 1)),
+        store.idempotency.complete("charge", "k2", "not-b", { ok: true, value: 1 }, 2_000),
+      ]);
+      expect(statsOf(store).statements - before.statements).toBe(1);
+      expect([done, ledger, stranger]).toEqual([true, undefined, false]);
+      const rec = await store.idempotency.get("charge", "k1");
+      expect(rec?.state).toBe("completed");
+      expect(rec?.outcome).toEqual({ ok: true, value: { id: "ch_1" } });
+      expect((await store.idempotency.get("charge", "k2"))?.state).toBe("in_flight");
+      expect(await store.mutations.list("r")).toEqual([mutation("call-1", 1)]);
+    });
+
+    it("operations on one key in one turn run in arrival order, in successive statements", async () => {
+      await store.idempotency.claim(req({ owner: "a" }));
+      const [done, replay] = await Promise.all([
+        store.idempotency.complete("charge", "k", "a", { ok: true, value: 7 }, 2_000),
+        store.idempotency.claim(req({ owner: "b", now: 2_001 })),
+      ]);
+      expect(done).toBe(true);
+      expect(replay.status).toBe("completed");
+
+      await store.idempotency.claim(req({ key: "r1", owner: "a" }));
+      const [, again] = await Promise.all([
+        store.idempotency.release("charge", "r1", "a"),
+        store.idempotency.claim(req({ key: "r1", owner: "b" })),
+      ]);
+      expect(again.status).toBe("claimed");
+      expect((await store.idempotency.get("charge", "r1"))?.owner).toBe("b");
+    });
+
+    it("one bad item fails alone: the others of its statement succeed", async () => {
+      await store.idempotency.claim(req({ owner: "a" }));
+      const before = statsOf(store);
+      const results = await Promise.allSettled([
+        store.mutations.record(mutation("good-1", 1)),
+        store.mutations.record(mutation("bad\u0000id", 2)), // PostgreSQL refuses NUL in text
+        store.idempotency.complete("charge", "k", "a", { ok: true, value: 1 }, 2_000),
+        store.mutations.record(mutation("good-2", 3)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      expect((results[2] as PromiseFulfilledResult<boolean>).value).toBe(true);
+      expect(statsOf(store).retriedAlone - before.retriedAlone).toBe(4);
+      expect((await store.mutations.list("r")).map((m) => m.id)).toEqual(["good-1", "good-2"]);
+      expect((await store.idempotency.get("charge", "k"))?.state).toBe("completed");
+    });
+
+    it("the reads before a write (a run's stop, the freezes) share a statement and read exactly", async () => {
+      await store.runs.put({ runId: "r1", agent: "a", status: "running", mode: "normal", steps: 0, startedAt: 1, updatedAt: 1 });
+      await store.runs.put({ runId: "r2", agent: "a", status: "running", mode: "normal", steps: 0, startedAt: 1, updatedAt: 1 });
+      await store.runs.requestStop("r2", "enough", 1_700_000_000_123.5);
+      await store.freezes.put({ id: "late", at: 20, reason: "b" });
+      await store.freezes.put({ id: "early", at: 10, from: 5, to: 1e13 });
+      const before = statsOf(store);
+      const [r1, r2, none, freezes, again] = await Promise.all([
+        store.runs.get("r1"),
+        store.runs.get("r2"),
+        store.runs.get("nope"),
+        store.freezes.list(),
+        store.freezes.list(),
+      ]);
+      expect(statsOf(store).statements - before.statements).toBe(1);
+      expect(r1?.stopRequested).toBeUndefined();
+      expect(r2?.stopRequested).toEqual({ reason: "enough", at: 1_700_000_000_123.5 });
+      expect(none).toBeUndefined();
+      expect(freezes.map((f) => f.id)).toEqual(["early", "late"]);
+      expect(freezes[0]).toEqual({ id: "early", at: 10, from: 5, to: 1e13 });
+      expect(again).toEqual(freezes);
+    });
+
+    it("a closed store refuses queued work", async () => {
+      const s = await postgresStore({ url: PG_URL, schema: `${prefix}_${n++}` });
+      await s.close();
+      await expect(s.idempotency.claim(req())).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+  });
+
+  describe("PostgreSQL without group commit", () => {
+    it("still claims, completes and records", async () => {
+      const s = await postgresStore({ url: PG_URL, schema: `${prefix}_${n++}`, groupCommit: false });
+      try {
+        const results = await Promise.all(Array.from({ length: 4 }, (_, i) => s.idempotency.claim(req({ owner: `o${i}` }))));
+        expect(results.filter((r) => r.status === "claimed")).toHaveLength(1);
+      } finally {
+        await s.close();
+      }
+    });
+  });
+}
