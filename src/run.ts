@@ -3,7 +3,10 @@
  * budgets, mode) and composes the stages of a call, in the one order that is safe:
  *
  *   admission       refuse early, before any work: the run's state and limits, the
- *                   freeze, budgets, the tool's breaker. Cheapest checks first.
+ *                   freeze, budgets, the tool's breaker. Cheapest checks first. Before a
+ *                   mutation the store is asked for a stop or freeze made elsewhere; for a
+ *                   keyed one that asks no person, that question goes out with the claim
+ *                   (one round trip), and its answer is awaited before the claim is used.
  *   validate in     arguments are parsed before they are hashed into a key, so that
  *                   two spellings of one intent share a key.
  *   approval        after validate in, because a person approves the parsed arguments
@@ -320,14 +323,26 @@ export class Run {
     const { tool } = call;
     const registry = this.host.tools ?? this.used;
     if (!registry.has(tool.name)) registry.set(tool.name, tool);
-    const unseen = await this.watch(tool);
-    if (unseen) return this.refuse(call, unseen);
-    const refused = admission(call, env);
+    const watching = this.watch(tool);
+    // A keyed mutation that asks no person sends its claim while the store is asked for a
+    // stop or freeze (on a networked store, in the same round trip); the claim is acted on
+    // only once the answer is in, and undone if it refuses (see `gate`). Others wait first.
+    let early = tool.effect !== "read" && tool.keyed && (tool.spec.approval === undefined || tool.spec.approval === "never");
+    if (!early) {
+      const unseen = await watching;
+      if (unseen) return this.refuse(call, unseen);
+    }
+    let refused = admission(call, env);
+    if (refused && early) {
+      // Refused on what this process knew: ask again on what the store said (a freeze lifted elsewhere).
+      early = false;
+      refused = (await watching) ?? admission(call, env);
+    }
     if (refused) return this.refuse(call, refused);
 
     let outcome: Outcome<unknown>;
     try {
-      outcome = await this.through(call);
+      outcome = await this.through(call, early ? this.gate(call, watching) : undefined);
     } catch (e) {
       // A bug in a stage or a hook: the call fails, the run goes on, nothing is hidden.
       env.onError(e);
@@ -348,15 +363,35 @@ export class Run {
     return outcome;
   }
 
-  private async through(call: Call): Promise<Outcome<unknown>> {
+  private async through(call: Call, gate?: () => Promise<Failure | undefined>): Promise<Outcome<unknown>> {
     const { env, inFlight } = this.host;
     const invalid = (await validateInput(call)) ?? (await approval(call, env, () => this.host.newId("approval")));
-    if (invalid) return this.failed(call, invalid);
-    const key = await idempotency(call, env, inFlight);
+    if (invalid) return this.failed(call, (await gate?.()) ?? invalid);
+    const key = await idempotency(call, env, inFlight, gate);
     if ("outcome" in key) return key.outcome;
     const failure = (await checkpoint(call, env)) ?? (await execute(call, env)) ?? (await validateOutput(call)) ?? (await facts(call, env)) ?? (await verify(call, env));
     if (failure) return this.failed(call, failure);
     return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}) };
+  }
+
+  /**
+   * What the store said before a mutation whose claim went out beside the question (see
+   * `decide`): a stop found (the run is now halted), a freeze declared elsewhere, or a store
+   * that could not say. A refusal here is a refusal at admission: the step is given back;
+   * the record stage releases a claim this call took fresh, and keeps a lapsed one it took
+   * over (a release would let the next caller run that effect again unverified).
+   */
+  private gate(call: Call, watching: Promise<Failure | undefined>): () => Promise<Failure | undefined> {
+    let answer: Promise<Failure | undefined> | undefined;
+    return () =>
+      (answer ??= (async () => {
+        const { env } = this.host;
+        const unseen = await watching; // refreshes the freezes
+        const declared = env.freezes?.at(env.clock.now());
+        const failure = unseen ?? (declared && failures.frozen(call.tool.name, declared.until, declared.reason));
+        if (failure) this.state.steps--;
+        return failure;
+      })());
   }
 
   private failed(call: Call, failure: Failure): Outcome<unknown> {
@@ -390,10 +425,12 @@ export class Run {
     if (!mutation && now - this.lastWatch < STOP_POLL_MS) return undefined;
     this.lastWatch = now;
     try {
-      const freezes = mutation ? env.freezes?.refresh() : undefined;
-      const stop = (await env.store.runs.get(this.id))?.stopRequested;
-      await freezes;
-      if (stop) await this.stop(stop.reason);
+      const [run] = await Promise.all([env.store.runs.get(this.id), mutation ? env.freezes?.refresh() : undefined]);
+      const stop = run?.stopRequested;
+      if (stop) {
+        await this.stop(stop.reason);
+        return failures.runHalted(this.state.reason ?? "stopped");
+      }
     } catch (e) {
       if (mutation) return failures.storeUnavailable(tool.name, describeThrown(e));
       env.onError(e);

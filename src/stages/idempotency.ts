@@ -25,7 +25,13 @@ export type KeyVerdict =
 /** Calls in flight in this process, by scope and key: duplicates join the first. */
 export type InFlight = Map<string, Promise<Outcome<unknown>>>;
 
-export async function idempotency(call: Call, env: Env, inFlight: InFlight): Promise<KeyVerdict> {
+/**
+ * `gate`, when given, is a question asked of the store at the same time as the first claim
+ * (has the run been stopped, a freeze declared?): the claim is acted on only after its
+ * answer, and a refusal wins over whatever the claim said. A fresh claim is then released
+ * by the record stage; a lapsed one taken over is kept, unsettled.
+ */
+export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
   const { tool, run } = call;
   if (!tool.keyed) return { go: true };
   const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
@@ -60,31 +66,38 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight): Pro
     inFlight.delete(local);
     settle(o);
   };
-  const verdict = await claimKey(call, env);
+  const verdict = await claimKey(call, env, gate);
   if ("outcome" in verdict) call.settleDuplicates(verdict.outcome);
   return verdict;
 }
 
-async function claimKey(call: Call, env: Env): Promise<KeyVerdict> {
+async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
   const { tool, run } = call;
   const key = call.key!;
   const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
   const leaseMs = leaseFor(call);
-  for (;;) {
+  for (let first = true; ; first = false) {
     let claim;
+    const claiming = env.store.idempotency.claim({
+      scope: tool.name,
+      key,
+      fingerprint: call.fingerprint!,
+      owner: call.callId,
+      runId: run.runId,
+      now: env.clock.now(),
+      leaseMs,
+      retentionMs: env.retentionMs,
+    });
+    const refused = first && gate ? await gate() : undefined;
     try {
-      claim = await env.store.idempotency.claim({
-        scope: tool.name,
-        key,
-        fingerprint: call.fingerprint!,
-        owner: call.callId,
-        runId: run.runId,
-        now: env.clock.now(),
-        leaseMs,
-        retentionMs: env.retentionMs,
-      });
+      claim = await claiming;
     } catch (e) {
-      return fail(failures.storeUnavailable(tool.name, describeThrown(e)));
+      return fail(refused ?? failures.storeUnavailable(tool.name, describeThrown(e)));
+    }
+    if (refused) {
+      // Ours to give back only if we took it fresh; a lapsed claim taken over stays held.
+      if (claim.status === "lease_expired") call.holdsUnsettledClaim = true;
+      return fail(refused);
     }
     switch (claim.status) {
       case "claimed":
