@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { canonicalJson, digest } from "../src/canonical-json.js";
 import { createRuntime, defineTool } from "../src/index.js";
 import { postgresStore } from "../src/store/postgres.js";
 import { sqliteStore } from "../src/store/sqlite.js";
@@ -26,6 +27,13 @@ const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
 };
+
+/**
+ * A key shaped like a write call's own (run id, tool, digest of the arguments: see
+ * stages/idempotency.ts), so that the raw baseline, the store pairs and the calls insert
+ * keys spread the same way over the index; sequential keys would all land on its last page.
+ */
+const callKey = (run: string, i: number) => `${run}:bench_write:${digest(canonicalJson({ k: i }))}`;
 
 type Mode = "sqlite-store" | "sqlite-raw" | "sqlite-calls" | "pg-store" | "pg-raw" | "pg-calls";
 
@@ -49,7 +57,7 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
       upd.run('{"ok":true,"value":{"id":"ch_1"}}', key);
     });
     deadline = Date.now() + ms;
-    while (until()) pair(`${tag}-${n++}`, Date.now());
+    while (until()) pair(callKey(tag, n++), Date.now());
     db.close();
     return n;
   }
@@ -64,7 +72,7 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
       Array.from({ length: inflight }, async (_, w) => {
         for (let i = 0; until(); i++) {
           const now = Date.now();
-          await pool.query({ name: "raw", text, values: [`${tag}-${w}-${i}`, now + 10_000, now, now + 60_000] });
+          await pool.query({ name: "raw", text, values: [callKey(`${tag}-${w}`, i), now + 10_000, now, now + 60_000] });
           n++;
         }
       }),
@@ -108,7 +116,7 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
     Array.from({ length: inflight }, async (_, w) => {
       for (let i = 0; until(); i++) {
         const now = Date.now();
-        const key = `${tag}-${w}-${i}`;
+        const key = callKey(`${tag}-${w}`, i);
         const r = await store.idempotency.claim({
           scope: "bench", key, fingerprint: "fp", owner: key, runId: "r", now, leaseMs: 10_000, retentionMs: 60_000,
         });
@@ -241,6 +249,7 @@ async function main() {
   console.log(
     `\nraw baseline: SQLite = one bare better-sqlite3 transaction (INSERT + UPDATE of one idempotency row) per pair, one per process;` +
       `\n              PostgreSQL = one bare INSERT per pair, with as many in flight as the store row (pool of at most 10).` +
+      `\n              Raw and pair keys are shaped like a write call's (run:tool:digest of the arguments), spread over the index.` +
       `\nwrite call = run.call(writeTool) through createRuntime({ store }): a no-op write tool with verify: () => true, one run per` +
       `\n             call in flight; the store work is the stop/freeze watch, the claim, the completion and the ledger entry.` +
       `\nstore pair = claim() + complete(): two writes, each its own transaction unless group-committed. ${ms} ms per figure.`,

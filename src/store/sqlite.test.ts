@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ let n = 0;
 describeStoreConformance("sqlite (file, group commit)", () => sqliteStore(join(dir, `c${n++}.db`)));
 describeStoreConformance("sqlite (file, no group commit)", () => sqliteStore({ path: join(dir, `c${n++}.db`), groupCommit: false }));
 describeStoreConformance("sqlite (:memory:)", () => sqliteStore(":memory:"));
+describeStoreConformance("sqlite (file, inline checkpoints)", () => sqliteStore({ path: join(dir, `c${n++}.db`), checkpoint: "inline" }));
 
 describe("SQLite store", () => {
   const req = { scope: "t", key: "k", fingerprint: "f", runId: "r", now: 1, leaseMs: 60_000, retentionMs: 60_000 };
@@ -102,9 +103,63 @@ describe("SQLite store", () => {
     expect(db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all()).toEqual([
       { version: 1, name: "initial" },
       { version: 2, name: "freezes" },
+      { version: 3, name: "compact write path" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
+  });
+
+  it("the background checkpointer copies commits into the database file, off the commit path", async () => {
+    const path = join(dir, "ckpt.db");
+    const s = sqliteStore({ path, checkpointMs: 5 });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => s.idempotency.claim({ ...req, key: `k${i}`, owner: "a" })));
+    const Database = (await import("better-sqlite3")).default;
+    // The database file alone (without its WAL) holds the rows once a checkpoint has run:
+    // far too few pages for a commit to have checkpointed inline.
+    const inFile = () => {
+      const copy = join(dir, `ckpt-copy-${Math.random()}.db`);
+      copyFileSync(path, copy);
+      const db = new Database(copy);
+      try {
+        return db.prepare("SELECT count(*) FROM idempotency").pluck().get();
+      } catch {
+        return 0;
+      } finally {
+        db.close();
+      }
+    };
+    const until = Date.now() + 5_000;
+    while (inFile() !== 50 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(inFile()).toBe(50);
+    await s.close();
+  });
+
+  it("migration 3 keeps the idempotency records and the ledger of a version 2 file", async () => {
+    const path = join(dir, "v2.db");
+    const Database = (await import("better-sqlite3")).default;
+    const { sqliteMigrations } = await import("./migrations/sqlite.js");
+    const old = new Database(path);
+    old.pragma("journal_mode = WAL");
+    old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+    for (const m of sqliteMigrations.filter((m) => m.version <= 2)) {
+      old.exec(m.sql);
+      old.prepare("INSERT INTO schema_migrations VALUES (?, ?, ?)").run(m.version, m.name, "then");
+    }
+    old.prepare(
+      `INSERT INTO idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
+       VALUES ('t', 'done', 'f', 'completed', 'a', 'r', 5, 1, 1e15, '{"ok":true,"value":7}')`,
+    ).run();
+    const m = (id: string, seq: number) => ({ id, runId: "r", seq, tool: "t", effect: "write", args: {}, output: null, compensable: false, status: "done", at: 1 });
+    for (const [id, seq] of [["m1", 1], ["m2", 2]] as const)
+      old.prepare("INSERT INTO mutations (id, run_id, run_seq, status, data) VALUES (?, 'r', ?, 'done', ?)").run(id, seq, JSON.stringify(m(id, seq)));
+    old.close();
+
+    const s = sqliteStore(path);
+    expect(await s.idempotency.get("t", "done")).toMatchObject({ state: "completed", outcome: { ok: true, value: 7 } });
+    expect((await s.idempotency.claim({ ...req, key: "done", owner: "b", now: 2 })).status).toBe("completed");
+    await s.mutations.record(m("m3", 3) as never);
+    expect((await s.mutations.list("r")).map((x) => x.id)).toEqual(["m1", "m2", "m3"]);
+    await s.close();
   });
 
   it("a closed store throws StoreUnavailableError", async () => {

@@ -5,7 +5,9 @@
  * store) is thrown as `StoreUnavailableError`.
  */
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   approvalRecord,
@@ -58,6 +60,109 @@ export interface SqliteStoreOptions {
   pollMs?: number;
   /** Commit concurrent writes of one event-loop turn in one transaction [true]. */
   groupCommit?: boolean;
+  /**
+   * Where the WAL is copied back into the database file (a checkpoint). "background": by a
+   * second connection on a worker thread, every `checkpointMs`, so that commits do not pay
+   * for it; a commit still checkpoints itself if the WAL grows past 16 MiB (a worker that
+   * falls behind or cannot start). "inline": by the commit that grows the WAL past 4 MiB
+   * (SQLite's default) ["background" for a file; ":memory:" has no WAL].
+   */
+  checkpoint?: "background" | "inline";
+  /** How often the background checkpoint runs [50]. */
+  checkpointMs?: number;
+}
+
+/** SQLite's own threshold (pages of 4 KiB), kept for "inline" and until the worker is up. */
+const INLINE_CHECKPOINT_PAGES = 1000;
+/** With a background checkpointer: a commit checkpoints only past this many WAL pages. */
+const BACKSTOP_CHECKPOINT_PAGES = 4000;
+
+/**
+ * The background checkpointer's code, run with `eval` so that it needs no file of its own
+ * (the same under tsx, vitest and the built package). Its connection uses the store's
+ * `synchronous`, so a checkpoint syncs the WAL before copying it and the database after,
+ * exactly as the commit's own would. PASSIVE never waits for, nor blocks, readers or
+ * writers: what it cannot copy now it copies next time.
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.module);
+const db = new Database(workerData.path, { timeout: workerData.busyTimeoutMs });
+db.pragma("synchronous = " + workerData.synchronous);
+db.pragma("wal_autocheckpoint = 0");
+const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+let timer;
+const tick = () => {
+  try {
+    const r = checkpoint.get();
+    // Caught up with more to do than a tick's worth: go again at once.
+    timer = setTimeout(tick, r && r.busy === 0 && r.log > 0 && r.checkpointed === r.log && r.log > 2000 ? 0 : workerData.everyMs);
+  } catch (e) {
+    parentPort.postMessage({ error: String(e && e.message || e) });
+    timer = setTimeout(tick, workerData.everyMs);
+  }
+};
+parentPort.on("message", (m) => {
+  if (m !== "close") return;
+  clearTimeout(timer);
+  try { db.close(); } finally { parentPort.close(); }
+});
+parentPort.postMessage({ ready: true });
+timer = setTimeout(tick, workerData.everyMs);
+`;
+
+/**
+ * Runs the WAL checkpoints of a file store on a worker thread; the store's own connection
+ * checkpoints inline (SQLite's default) until the worker is up, if it fails, and as a
+ * backstop past BACKSTOP_CHECKPOINT_PAGES.
+ */
+class Checkpointer {
+  private worker: Worker | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(db: Db, o: { path: string; synchronous: string; busyTimeoutMs: number; everyMs: number }) {
+    let module: string;
+    try {
+      module = createRequire(import.meta.url).resolve("better-sqlite3");
+      this.worker = new Worker(CHECKPOINTER, {
+        eval: true,
+        workerData: { module, path: o.path, synchronous: o.synchronous, busyTimeoutMs: o.busyTimeoutMs, everyMs: o.everyMs },
+      });
+    } catch {
+      return; // inline checkpoints, as SQLite does by default
+    }
+    const w = this.worker;
+    w.unref();
+    const inline = () => {
+      if (db.open) db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
+    };
+    w.on("message", (m: { ready?: boolean; error?: string }) => {
+      if (m.ready && db.open && this.worker === w) db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    });
+    w.on("error", () => {
+      this.worker = undefined;
+      inline();
+    });
+    w.on("exit", () => {
+      if (this.worker === w) {
+        this.worker = undefined;
+        inline();
+      }
+    });
+  }
+
+  /** Stop the worker and close its connection (before the store's own, so that the last close checkpoints). */
+  close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return Promise.resolve();
+    this.worker = undefined;
+    return (this.closing ??= new Promise<void>((resolve) => {
+      w.once("exit", () => resolve());
+      w.ref(); // a close awaited keeps the process until the worker is gone
+      w.postMessage("close");
+      setTimeout(() => void w.terminate(), 2_000).unref();
+    }));
+  }
 }
 
 type Db = Database.Database;
@@ -194,7 +299,16 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
   } catch (e) {
     throw new StoreUnavailableError(`cannot open ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  return new SqliteStore(db, o, fail);
+  const checkpointer =
+    o.path !== ":memory:" && (o.checkpoint ?? "background") === "background"
+      ? new Checkpointer(db, {
+          path: o.path,
+          synchronous: o.synchronous === "full" ? "FULL" : "NORMAL",
+          busyTimeoutMs: Math.floor(o.busyTimeoutMs ?? 5000),
+          everyMs: Math.max(1, Math.floor(o.checkpointMs ?? 50)),
+        })
+      : undefined;
+  return new SqliteStore(db, o, fail, checkpointer);
 }
 
 class SqliteStore implements Store {
@@ -214,6 +328,7 @@ class SqliteStore implements Store {
     private readonly db: Db,
     o: SqliteStoreOptions,
     fail: (e: unknown) => StoreUnavailableError,
+    private readonly checkpointer: Checkpointer | undefined,
   ) {
     const writer = new Writer(db, fail, o.groupCommit ?? true);
     this.writer = writer;
@@ -245,6 +360,7 @@ class SqliteStore implements Store {
     this.writer.flush();
     this.closed = true;
     this.idem.stop();
+    await this.checkpointer?.close();
     this.db.close();
   }
 }
@@ -258,6 +374,7 @@ class SqliteIdempotency implements IdempotencyStore {
   private readonly select;
   private readonly upsert;
   private readonly completeStmt;
+  private readonly extendStmt;
   private readonly releaseStmt;
   private readonly sweepStmt;
   private readonly dataVersion;
@@ -272,16 +389,22 @@ class SqliteIdempotency implements IdempotencyStore {
     private readonly g: Guard,
     private readonly pollMs: number,
   ) {
-    this.select = db.prepare<[string, string], IdempotencyRow>("SELECT * FROM idempotency WHERE scope = ? AND key = ?");
+    this.select = db.prepare<[string, string], IdempotencyRow>(
+      `SELECT scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome
+       FROM idempotency WHERE scope = ? AND key = ?`,
+    );
     this.upsert = db.prepare(
       `INSERT OR REPLACE INTO idempotency
          (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
        VALUES (?, ?, ?, 'in_flight', ?, ?, ?, ?, ?, NULL)`,
     );
-    this.completeStmt = db.prepare(
-      `UPDATE idempotency SET state = 'completed', outcome = ?, expires_at = MAX(expires_at, ?)
-       WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'`,
+    // expires_at is indexed: it is written only when it must move (a retention shorter than
+    // the call), so that a completion rewrites its row and no index page.
+    this.completeStmt = db.prepare<[string | null, string, string, string], { expires_at: number }>(
+      `UPDATE idempotency SET state = 'completed', outcome = ?
+       WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight' RETURNING expires_at`,
     );
+    this.extendStmt = db.prepare("UPDATE idempotency SET expires_at = ? WHERE scope = ? AND key = ?");
     this.releaseStmt = db.prepare("DELETE FROM idempotency WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'");
     this.sweepStmt = db.prepare(
       "DELETE FROM idempotency WHERE expires_at <= ? AND (state = 'completed' OR lease_until <= ?)",
@@ -314,7 +437,11 @@ class SqliteIdempotency implements IdempotencyStore {
 
   async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
     const json = toJson(outcome);
-    const ok = await this.g.write(() => this.completeStmt.run(json, now, scope, key, owner).changes === 1);
+    const ok = await this.g.write(() => {
+      const row = this.completeStmt.get(json, scope, key, owner);
+      if (row && row.expires_at < now) this.extendStmt.run(now, scope, key);
+      return row !== undefined;
+    });
     if (ok) this.waiters.wake(Waiters.id(scope, key));
     return ok;
   }
