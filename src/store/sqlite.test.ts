@@ -13,7 +13,7 @@ let n = 0;
 describeStoreConformance("sqlite (file, group commit)", () => sqliteStore(join(dir, `c${n++}.db`)));
 describeStoreConformance("sqlite (file, no group commit)", () => sqliteStore({ path: join(dir, `c${n++}.db`), groupCommit: false }));
 describeStoreConformance("sqlite (:memory:)", () => sqliteStore(":memory:"));
-describeStoreConformance("sqlite (file, inline checkpoints)", () => sqliteStore({ path: join(dir, `c${n++}.db`), checkpoint: "inline" }));
+describeStoreConformance("sqlite (file, background checkpoints)", () => sqliteStore({ path: join(dir, `c${n++}.db`), checkpoint: "background" }));
 
 describe("SQLite store", () => {
   const req = { scope: "t", key: "k", fingerprint: "f", runId: "r", now: 1, leaseMs: 60_000, retentionMs: 60_000 };
@@ -111,7 +111,7 @@ describe("SQLite store", () => {
 
   it("the background checkpointer copies commits into the database file, off the commit path", async () => {
     const path = join(dir, "ckpt.db");
-    const s = sqliteStore({ path, checkpointMs: 5 });
+    const s = sqliteStore({ path, checkpoint: "background", checkpointMs: 5 });
     await Promise.all(Array.from({ length: 50 }, (_, i) => s.idempotency.claim({ ...req, key: `k${i}`, owner: "a" })));
     const Database = (await import("better-sqlite3")).default;
     // The database file alone (without its WAL) holds the rows once a checkpoint has run:
