@@ -79,7 +79,7 @@ export class Run {
   private readonly state: RunState;
   private readonly stopper = new AbortController();
   private seq = 0;
-  /** The mode last written to the store: a change is counted once. */
+  /** The mode last written to the store: the run is saved again only when it changes. */
   private savedMode: RunMode = "normal";
   /** When the store was last looked at for a stop requested elsewhere. */
   private lastWatch = -Infinity;
@@ -359,7 +359,7 @@ export class Run {
     this.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args }, outcome, env.clock.now());
     const penalty = callPenalty(tool.effect, outcome, call.verified, this.state.policy.confidence.penalties);
     if (penalty) await this.lowerConfidence(penalty.amount, `${tool.name}: ${penalty.reason}`);
-    if (this.state.mode !== "normal") await this.save();
+    if (this.state.mode !== this.savedMode) await this.save();
     return outcome;
   }
 
@@ -400,7 +400,6 @@ export class Run {
 
   /** A refusal at admission: it counts toward the chain breaker, but nothing was reserved. */
   private async refuse(call: Call, failure: Failure): Promise<Outcome<unknown>> {
-    const mode = this.state.mode;
     if (failure.kind === "destructive_budget_exceeded" && this.state.mode === "normal") {
       // Graceful degradation: the run may still read and answer, but makes no more changes.
       this.state.mode = "read_only";
@@ -408,7 +407,7 @@ export class Run {
     }
     countTowardChain(this.state, call.tool.name, failure);
     this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args }, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
-    if (mode !== this.state.mode) await this.save();
+    if (this.state.mode !== this.savedMode) await this.save();
     return this.failed(call, failure);
   }
 
