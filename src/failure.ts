@@ -62,6 +62,13 @@ const make = (
 
 const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms)}ms`);
 
+/**
+ * Failures that say nothing about the run's reasoning or its picture of the world: they
+ * ask the caller to wait for a person, or the run is already over. Neither the chain
+ * breaker (by default) nor confidence counts them.
+ */
+export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "deadline_exceeded", "step_limit"]);
+
 /** The one place where failures are made. */
 export const failures = {
   invalidInput: (tool: string, problems: string[]) =>
@@ -255,6 +262,9 @@ export const failures = {
       false,
       { reason },
     ),
+
+  /** A call cut short because the run was stopped (the stop signal's reason, whatever it is). */
+  stopped: (reason: unknown) => failures.runHalted(describeThrown(reason ?? "stopped")),
 
   readOnly: (tool: string, reason: string) =>
     make(

@@ -3,7 +3,7 @@
  * override it; `resolvePolicy` checks the result once and throws a clear error for
  * nonsense (a negative limit, a freeze window that ends before it starts).
  */
-import type { FailureKind } from "./failure.js";
+import { NEUTRAL_FAILURES, type FailureKind } from "./failure.js";
 import { confidenceDefaults, type ConfidencePenalties, type ConfidencePolicy } from "./decide/confidence.js";
 import { verificationDefaults, type VerificationPolicy } from "./decide/verification.js";
 
@@ -45,18 +45,10 @@ export type PolicyInput = Partial<Omit<Policy, "destructive" | "confidence" | "v
   verification?: Partial<VerificationPolicy>;
 };
 
-/** Failures that say nothing about the health of the run's reasoning. */
-const CHAIN_NEUTRAL: ReadonlySet<FailureKind> = new Set<FailureKind>([
-  "approval_required",
-  "run_halted",
-  "deadline_exceeded",
-  "step_limit",
-]);
-
 export const defaultPolicy: Policy = {
   maxSteps: 50,
   maxConsecutiveFailures: 2,
-  countsTowardChain: (kind) => !CHAIN_NEUTRAL.has(kind),
+  countsTowardChain: (kind) => !NEUTRAL_FAILURES.has(kind),
   maxUnverifiedDepth: 3,
   destructive: { maxPerRun: 3 },
   freeze: false,

@@ -5,7 +5,7 @@
  * was caught out once does not earn back the right to act by being right later.
  * Below `readOnlyBelow` the run may only read; below `handoffBelow` it hands off.
  */
-import type { FailureKind, Outcome } from "../failure.js";
+import { NEUTRAL_FAILURES, type Outcome } from "../failure.js";
 import type { Effect } from "../tool.js";
 
 /** How much each kind of event lowers confidence. */
@@ -59,9 +59,6 @@ export const confidenceDefaults: ConfidencePolicy = {
   },
 };
 
-/** Failures that say nothing about whether the run's picture of the world is right. */
-const NEUTRAL: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "deadline_exceeded", "step_limit"]);
-
 /** What a call's outcome costs in confidence, and why. */
 export function callPenalty(
   effect: Effect,
@@ -74,7 +71,7 @@ export function callPenalty(
     return undefined;
   }
   const { kind, message, retryable } = outcome.failure;
-  if (NEUTRAL.has(kind)) return undefined;
+  if (NEUTRAL_FAILURES.has(kind)) return undefined;
   const amount =
     kind === "contradiction" ? p.contradiction
     : kind === "write_unverified" ? p.writeUnverified

@@ -61,7 +61,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
       try {
         await env.clock.sleep(Math.min(left, APPROVAL_POLL_MS), run.stopSignal);
       } catch (reason) {
-        return failures.runHalted(describeThrown(reason ?? "stopped"));
+        return failures.stopped(reason);
       }
       request = (await env.store.approvals.get(request.id)) ?? request;
     }

@@ -56,7 +56,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     }
     if (result.status === "cancelled") {
       breaker?.abandonProbe();
-      return failures.runHalted(describeThrown(result.reason ?? "stopped"));
+      return failures.stopped(result.reason);
     }
 
     const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
@@ -75,7 +75,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     try {
       await env.clock.sleep(delay, run.stopSignal);
     } catch (reason) {
-      return failures.runHalted(describeThrown(reason ?? "stopped"));
+      return failures.stopped(reason);
     }
   }
 }

@@ -116,7 +116,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
         return settleLapsed(call, env);
       case "in_flight": {
         // Held by another process: wait for it to finish or for its lease to lapse.
-        if (run.stopSignal.aborted) return fail(failures.runHalted(String(run.stopSignal.reason ?? "stopped")));
+        if (run.stopSignal.aborted) return fail(failures.stopped(run.stopSignal.reason));
         const wait = Math.max(1, Math.min(claim.record.leaseUntil - env.clock.now(), 1_000));
         try {
           await env.store.idempotency.waitForChange(tool.name, key, wait);
