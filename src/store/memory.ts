@@ -23,6 +23,7 @@ import type {
   Store,
   StoredOutcome,
 } from "./types.js";
+import { Waiters } from "./durable.js";
 
 // Records are kept as JSON text, as a real database keeps rows: what a caller holds is
 // never what is stored, and what comes back is what SQLite or PostgreSQL would give back.
@@ -33,10 +34,10 @@ type StoredClaim = Omit<IdempotencyRecord, "outcome"> & { outcome?: string };
 
 class MemoryIdempotency implements IdempotencyStore {
   private readonly records = new Map<string, StoredClaim>();
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Waiters();
 
   private id(scope: string, key: string) {
-    return `${scope}\u0000${key}`;
+    return Waiters.id(scope, key);
   }
 
   private view(r: StoredClaim): IdempotencyRecord {
@@ -75,7 +76,7 @@ class MemoryIdempotency implements IdempotencyStore {
     r.state = "completed";
     r.outcome = JSON.stringify(outcome);
     r.expiresAt = Math.max(r.expiresAt, now);
-    this.wake(scope, key);
+    this.waiters.wake(this.id(scope, key));
     return true;
   }
 
@@ -83,7 +84,7 @@ class MemoryIdempotency implements IdempotencyStore {
     const id = this.id(scope, key);
     const r = this.records.get(id);
     if (r && r.owner === owner && r.state === "in_flight") this.records.delete(id);
-    this.wake(scope, key);
+    this.waiters.wake(id);
   }
 
   async get(scope: string, key: string) {
@@ -92,19 +93,7 @@ class MemoryIdempotency implements IdempotencyStore {
   }
 
   waitForChange(scope: string, key: string, timeoutMs: number): Promise<void> {
-    const id = this.id(scope, key);
-    return new Promise((resolve) => {
-      const set = this.waiters.get(id) ?? new Set();
-      this.waiters.set(id, set);
-      const done = () => {
-        clearTimeout(timer);
-        set.delete(done);
-        if (set.size === 0) this.waiters.delete(id);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      set.add(done);
-    });
+    return this.waiters.wait(this.id(scope, key), timeoutMs).promise;
   }
 
   async sweep(now: number) {
@@ -116,11 +105,6 @@ class MemoryIdempotency implements IdempotencyStore {
       }
     }
     return n;
-  }
-
-  private wake(scope: string, key: string) {
-    const waiting = this.waiters.get(this.id(scope, key));
-    if (waiting) for (const w of [...waiting]) w();
   }
 }
 
