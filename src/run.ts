@@ -52,15 +52,15 @@ import type { HandoffRecord, RunMode, RunRecord } from "./store/types.js";
 export interface RunHost {
   readonly env: Env;
   readonly inFlight: InFlight;
-  newId(prefix: string): string;
+  newId(): string;
   /** Register work the runtime's close must wait for. */
   track<T>(work: Promise<T>): Promise<T>;
   /** Wait until the store is open. */
   ready(): Promise<void>;
   /** The runtime's tools by name, for rollback; a run adds the tools it calls. */
-  readonly tools?: Map<string, Tool>;
+  readonly tools: Map<string, Tool>;
   /** The runtime's runs in this process, by id (for `rt.stopRun`); a run leaves at its end. */
-  readonly live?: Map<string, Run>;
+  readonly live: Map<string, Run>;
 }
 
 /**
@@ -85,8 +85,6 @@ export class Run {
   private lastWatch = -Infinity;
   /** This run's calls in flight (rollback waits for them). */
   private readonly calls = new Set<Promise<unknown>>();
-  /** Tools this run called, when the runtime keeps no registry. */
-  private readonly used = new Map<string, Tool>();
   /** Trust (see decide/): the facts ledger, confidence, recent history, verifiers, handoff. */
   private readonly ledger = new FactLedger();
   private trust = 1;
@@ -110,7 +108,7 @@ export class Run {
       ledger: this.ledger,
     });
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
-    host.live?.set(this.id, this);
+    host.live.set(this.id, this);
   }
 
   /** The run's mode: normal, read_only, handed_off or halted. */
@@ -166,7 +164,7 @@ export class Run {
     await this.host.ready();
     this.halt("rolled back");
     await this.save();
-    const known = new Map([...this.used, ...(this.host.tools ?? [])]);
+    const known = new Map(this.host.tools);
     for (const t of tools) known.set(t.name, t);
     return rollback({ store: this.host.env.store, clock: this.host.env.clock, runId: this.id, tools: known });
   }
@@ -243,7 +241,7 @@ export class Run {
     await this.host.ready();
     const { env } = this.host;
     const rec = handoffRecord({
-      id: this.host.newId("handoff"),
+      id: this.host.newId(),
       runId: this.id,
       agent: this.agent,
       reason,
@@ -293,7 +291,7 @@ export class Run {
   async end(): Promise<void> {
     if (this.state.ended) return;
     this.state.ended = true;
-    if (this.host.live?.get(this.id) === this) this.host.live.delete(this.id);
+    if (this.host.live.get(this.id) === this) this.host.live.delete(this.id);
     await this.save();
   }
 
@@ -301,7 +299,7 @@ export class Run {
     await this.host.ready();
     const { env } = this.host;
     const call: Call = {
-      callId: this.host.newId("call"),
+      callId: this.host.newId(),
       tool,
       run: this.state,
       args,
@@ -321,8 +319,7 @@ export class Run {
   private async decide(call: Call): Promise<Outcome<unknown>> {
     const { env } = this.host;
     const { tool } = call;
-    const registry = this.host.tools ?? this.used;
-    if (!registry.has(tool.name)) registry.set(tool.name, tool);
+    if (!this.host.tools.has(tool.name)) this.host.tools.set(tool.name, tool);
     const watching = this.watch(tool);
     // A keyed mutation that asks no person sends its claim while the store is asked for a
     // stop or freeze (on a networked store, in the same round trip); the claim is acted on
@@ -365,7 +362,7 @@ export class Run {
 
   private async through(call: Call, gate?: () => Promise<Failure | undefined>): Promise<Outcome<unknown>> {
     const { env, inFlight } = this.host;
-    const invalid = (await validateInput(call)) ?? (await approval(call, env, () => this.host.newId("approval")));
+    const invalid = (await validateInput(call)) ?? (await approval(call, env, () => this.host.newId()));
     if (invalid) return this.failed(call, (await gate?.()) ?? invalid);
     const key = await idempotency(call, env, inFlight, gate);
     if ("outcome" in key) return key.outcome;
