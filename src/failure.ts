@@ -6,6 +6,8 @@
 
 export type FailureKind =
   | "invalid_input"
+  /** The call named a tool that is not there (e.g. through `bulwark proxy`). */
+  | "unknown_tool"
   | "invalid_output"
   | "implausible_output"
   | "timeout"
@@ -78,6 +80,9 @@ export const failures = {
       false,
       { problems },
     ),
+
+  unknownTool: (tool: string, known: string[]) =>
+    make("unknown_tool", `There is no tool named ${tool}. The tools are: ${known.join(", ")}.`, false, { known }),
 
   invalidOutput: (tool: string, problems: string[]) =>
     make(
