@@ -32,7 +32,7 @@ export class AttemptContext implements ToolContext {
   }
 }
 
-export class TimeoutError extends Error {
+class TimeoutError extends Error {
   constructor(ms: number) {
     super(`timed out after ${ms}ms`);
     this.name = "TimeoutError";

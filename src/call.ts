@@ -10,7 +10,7 @@ import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunMode, Store } from "./store/types.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
-import type { Tool, ToolContext } from "./tool.js";
+import type { Tool } from "./tool.js";
 
 /** The run's state that stages read and the record stage updates. */
 export interface RunState {
@@ -36,8 +36,6 @@ export interface RunState {
   ledger?: FactLedger;
   /** Approval requests that have already passed the verification gate once (approval stage). */
   approvalsUsed?: Set<string>;
-  /** The last verification gate passed outside a call (`run.passGate`). */
-  lastGate?: { reason: string; at: number };
 }
 
 /** A run's state at its start. */
@@ -80,8 +78,6 @@ export interface Call {
   settleDuplicates?: (outcome: Outcome<unknown>) => void;
   /** Whether a read-back confirmed the effect (verify stage). */
   verified?: boolean;
-  /** The context of the last attempt, for hooks that run after execute (verify, compensate). */
-  context?: ToolContext;
   /** Notes for the model on a successful outcome (facts stage: a fact that was outranked). */
   notes?: Note[];
   /** What the tool's checkpoint hook returned before the action (checkpoint stage). */

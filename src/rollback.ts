@@ -63,8 +63,6 @@ export interface RollbackOptions {
   runId: string;
   /** The tools that made the mutations, by name: compensations are functions on them. */
   tools: ReadonlyMap<string, Tool>;
-  /** Cancels compensations in flight (they are then reported as interrupted). */
-  signal?: AbortSignal;
 }
 
 export async function rollback(o: RollbackOptions): Promise<RollbackReport> {
@@ -105,8 +103,7 @@ export async function rollback(o: RollbackOptions): Promise<RollbackReport> {
     }
     // Compensations get their own idempotency key, forwarded like any write's.
     const ctx = new AttemptContext(runId, m.id, 1, `bw_undo_${m.id}`);
-    const r = await attempt((c) => tool.spec.compensate!(m.args, m.output, c), ctx, tool.timeoutMs, clock, o.signal);
-    if (r.status === "cancelled") return step("interrupted", `the rollback was cancelled while this compensation ran: ${describeThrown(r.reason)}`);
+    const r = await attempt((c) => tool.spec.compensate!(m.args, m.output, c), ctx, tool.timeoutMs, clock);
     if (r.status === "ok") {
       await store.mutations.transition(m.id, "compensating", "compensated");
       return step("compensated");

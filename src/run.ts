@@ -145,7 +145,6 @@ export class Run {
   passGate(reason: string): void {
     if (typeof reason !== "string" || reason.length === 0) throw new TypeError("passGate(reason): say which gate passed");
     this.state.unverifiedDepth = 0;
-    this.state.lastGate = { reason, at: this.host.env.clock.now() };
   }
 
   /** How many mutations in a row have not been verified (see `maxUnverifiedDepth`). */

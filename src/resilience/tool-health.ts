@@ -62,7 +62,7 @@ export class HealthRegistry {
     this.stopSync = () => clearInterval(t);
   }
 
-  async adoptRemote() {
+  private async adoptRemote() {
     if (!this.breakers) return;
     for (const r of await this.breakers.list()) {
       const b = this.tools.get(r.tool)?.breaker;

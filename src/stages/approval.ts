@@ -19,7 +19,7 @@ import type { Call, Env, StageResult } from "../call.js";
 import type { ApprovalRecord } from "../store/types.js";
 
 /** How often a waiting call looks for the decision in the store. */
-export const APPROVAL_POLL_MS = 250;
+const APPROVAL_POLL_MS = 250;
 
 export async function approval(call: Call, env: Env, newId: () => string): Promise<StageResult> {
   const { tool, run } = call;

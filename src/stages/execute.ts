@@ -39,7 +39,6 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     }
 
     const ctx = new AttemptContext(run.runId, call.callId, n, call.key);
-    call.context = ctx;
     call.attempts = n;
     call.executed = true;
     let result: AttemptResult<unknown>;
