@@ -104,6 +104,9 @@ export const freezeRecord = (r: { data: string }) => JSON.parse(r.data) as Freez
 /** A record's identity as far as waiters care: who holds it and whether it is done. */
 export const snapshotOf = (r: { state: string; owner: string } | undefined) => (r ? `${r.state}\u0000${r.owner}` : "none");
 
+/** A record gone or completed will not change by itself: a waiter on it returns at once. */
+export const nothingToWaitFor = (r: { state: string } | undefined) => !r || r.state === "completed";
+
 /**
  * Waiters of this process, by key, and what this process last saw of each key from
  * `claim`. A waiter compares against that to catch a change that happened between the

@@ -13,6 +13,7 @@ import {
   handoffRecord,
   idempotencyRecord,
   mutationRecord,
+  nothingToWaitFor,
   runData,
   runRecord,
   snapshotOf,
@@ -482,8 +483,8 @@ class PgIdempotency implements IdempotencyStore {
           WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND NOT watched`,
         [scope, key],
       );
-      const now = snapshotOf(await this.get(scope, key));
-      if (now === "none" || now.startsWith("completed") || (seen !== undefined && seen !== now)) wake();
+      const rec = await this.get(scope, key);
+      if (nothingToWaitFor(rec) || (seen !== undefined && seen !== snapshotOf(rec))) wake();
     } catch (e) {
       wake();
       throw e;

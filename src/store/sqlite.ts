@@ -16,6 +16,7 @@ import {
   handoffRecord,
   idempotencyRecord,
   mutationRecord,
+  nothingToWaitFor,
   runData,
   runRecord,
   snapshotOf,
@@ -466,15 +467,16 @@ class SqliteIdempotency implements IdempotencyStore {
     const seen = this.waiters.takeSeen(id);
     // Register first, then look: a change is either seen now or wakes the waiter.
     const { promise, wake } = this.waiters.wait(id, timeoutMs);
-    let now: string;
+    let row: IdempotencyRow | undefined;
     try {
-      now = await this.g.read(() => snapshotOf(this.select.get(scope, key)));
+      row = await this.g.read(() => this.select.get(scope, key));
     } catch (e) {
       wake();
       throw e;
     }
-    if (seen !== undefined && seen !== now) {
-      wake(); // it changed between the claim that answered in_flight and this wait
+    const now = snapshotOf(row);
+    if (nothingToWaitFor(row) || (seen !== undefined && seen !== now)) {
+      wake(); // done, or it changed between the claim that answered in_flight and this wait
     } else {
       if (!this.watched.has(id)) this.watched.set(id, { scope, key, snapshot: now });
       this.startPolling();
