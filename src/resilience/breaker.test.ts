@@ -53,6 +53,16 @@ describe("Breaker", () => {
     expect(b.state).toBe("closed");
   });
 
+  it("peek says what check would, without taking the probe or moving the state", () => {
+    const b = new Breaker(options);
+    for (let i = 0; i < 3; i++) b.onFailure(0);
+    expect(b.peek(500)).toMatchObject({ allowed: false, retryInMs: 500 });
+    expect(b.peek(1_000)).toEqual({ allowed: true, probe: true });
+    expect(b.state).toBe("open");
+    expect(b.check(1_000)).toEqual({ allowed: true, probe: true });
+    expect(b.peek(1_000).allowed).toBe(false); // the probe is out
+  });
+
   it("a failed probe opens it again for another full period", () => {
     const b = new Breaker(options);
     for (let i = 0; i < 3; i++) b.onFailure(0);

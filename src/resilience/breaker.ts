@@ -57,8 +57,20 @@ export class Breaker {
       this.probing = true;
       return { allowed: true, probe: true };
     }
+    return this.refusal(now);
+  }
+
+  private refusal(now: number): BreakerVerdict {
     const retryInMs = Math.max(0, this.openedAt + this.options.halfOpenAfterMs - now);
     return { allowed: false, retryInMs, ...this.openedWith, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+
+  /** Would a call go through now? Like `check`, but takes no probe and changes nothing. */
+  peek(now: number): BreakerVerdict {
+    const probeDue = this.current === "open" && now - this.openedAt >= this.options.halfOpenAfterMs;
+    if (this.current === "closed" || probeDue || (this.current === "half_open" && !this.probing))
+      return { allowed: true, probe: this.current !== "closed" };
+    return this.refusal(now);
   }
 
   onSuccess(now: number) {

@@ -30,13 +30,9 @@ export function admission(call: Call, env: Env): StageResult {
     const mayAsk = tool.spec.approval !== undefined && tool.spec.approval !== "never";
     if (!mayAsk && run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth);
   }
-  const breaker = env.health.for(tool).breaker;
-  if (breaker && breaker.state === "open") {
-    const verdict = breaker.check(now);
-    // A verdict that allows is a half-open probe permit: execute takes its own, so give it back.
-    if (verdict.allowed) breaker.abandonProbe();
-    else return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
-  }
+  // Only a look: the execute stage takes the half-open probe when it calls the tool.
+  const verdict = env.health.for(tool).breaker?.peek(now);
+  if (verdict && !verdict.allowed) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
   run.steps++;
   if (tool.effect === "destructive") run.destructivePending++;
   return undefined;
