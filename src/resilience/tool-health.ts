@@ -7,7 +7,7 @@
 import type { Clock } from "../clock.js";
 import type { BreakerStore } from "../store/types.js";
 import type { Tool } from "../tool.js";
-import { Breaker } from "./breaker.js";
+import { Breaker, type BreakerState } from "./breaker.js";
 import { Bulkhead } from "./bulkhead.js";
 import { RetryBudget, type RetryBudgetOptions } from "./retry-budget.js";
 
@@ -24,9 +24,9 @@ export class HealthRegistry {
   constructor(
     private readonly clock: Clock,
     private readonly budgetOptions: RetryBudgetOptions,
-    private readonly breakers: BreakerStore | undefined,
+    private readonly breakers: BreakerStore,
     private readonly onError: (error: unknown) => void,
-    private readonly onTransition: (tool: string, state: "closed" | "open" | "half_open") => void = () => {},
+    private readonly onTransition: (tool: string, state: BreakerState) => void = () => {},
   ) {}
 
   for(tool: Tool): ToolHealth {
@@ -44,7 +44,7 @@ export class HealthRegistry {
 
   /** Adopt the breaker states other processes published, every `intervalMs`. */
   startSync(intervalMs: number) {
-    if (!this.breakers || this.stopSync) return;
+    if (this.stopSync) return;
     let running = false;
     const tick = async () => {
       if (running) return;
@@ -63,7 +63,6 @@ export class HealthRegistry {
   }
 
   private async adoptRemote() {
-    if (!this.breakers) return;
     for (const r of await this.breakers.list()) {
       const b = this.tools.get(r.tool)?.breaker;
       if (b && r.openedAt !== undefined && r.state !== "half_open") b.adopt(r.state, r.openedAt, r.reason);
@@ -74,9 +73,9 @@ export class HealthRegistry {
     this.stopSync?.();
   }
 
-  private publish(tool: string, state: "closed" | "open" | "half_open", at: number, reason?: string) {
+  private publish(tool: string, state: BreakerState, at: number, reason?: string) {
     this.onTransition(tool, state);
-    if (!this.breakers || state === "half_open") return;
+    if (state === "half_open") return;
     this.breakers
       .put({ tool, state, openedAt: at, updatedAt: at, ...(reason ? { reason } : {}) })
       .catch(this.onError);
