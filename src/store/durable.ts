@@ -4,16 +4,32 @@
  * columns that queries filter, sort or update on, so that fields added to a record later
  * persist without a migration and values round-trip exactly.
  */
-import type {
-  ApprovalRecord,
-  BreakerRecord,
-  FreezeRecord,
-  HandoffRecord,
-  IdempotencyRecord,
-  MutationRecord,
-  RunRecord,
-  StoredOutcome,
+import {
+  StoreUnavailableError,
+  type ApprovalRecord,
+  type BreakerRecord,
+  type FreezeRecord,
+  type HandoffRecord,
+  type IdempotencyRecord,
+  type MutationRecord,
+  type RunRecord,
+  type StoredOutcome,
 } from "./types.js";
+
+/** An error's message for ours (each of an AggregateError's, a code when there is no message). */
+export function describe(e: unknown): string {
+  if (e instanceof AggregateError && e.errors.length > 0) return e.errors.map(describe).join("; ");
+  if (e instanceof Error) return e.message || (e as { code?: string }).code || e.name;
+  return String(e);
+}
+
+/** A failure of the database at `where` as a StoreUnavailableError (one already is passes through). */
+export function unavailable(where: string, e: unknown): StoreUnavailableError {
+  return e instanceof StoreUnavailableError ? e : new StoreUnavailableError(`${where}: ${describe(e)}`, { cause: e });
+}
+
+/** A call on a store after its `close`. */
+export const storeClosed = (db: "SQLite" | "PostgreSQL") => new StoreUnavailableError(`the ${db} store is closed`);
 
 export const toJson = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 export const fromJson = <T>(s: string | null | undefined): T | undefined =>

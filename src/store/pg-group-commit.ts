@@ -13,7 +13,8 @@
  * cannot fail the others; when the connection fails, each fails as it would alone.
  */
 import type pg from "pg";
-import { StoreUnavailableError } from "./types.js";
+import { storeClosed } from "./durable.js";
+import type { StoreUnavailableError } from "./types.js";
 
 /** One row of the combined statement's answer: which part, which item, up to three values. */
 export interface BatchRow {
@@ -89,7 +90,7 @@ export class GroupCommit {
   ) {}
 
   run<T>(op: Op<T>): Promise<T> {
-    if (this.closed()) return Promise.reject(new StoreUnavailableError("the PostgreSQL store is closed"));
+    if (this.closed()) return Promise.reject(storeClosed("PostgreSQL"));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();

@@ -17,7 +17,9 @@ import {
   runData,
   runRecord,
   snapshotOf,
+  storeClosed,
   toJson,
+  unavailable,
   Waiters,
   type ApprovalRow,
   type IdempotencyRow,
@@ -76,12 +78,6 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
   }
-}
-
-function describe(e: unknown): string {
-  if (e instanceof AggregateError && e.errors.length > 0) return e.errors.map(describe).join("; ");
-  if (e instanceof Error) return e.message || (e as { code?: string }).code || e.name;
-  return String(e);
 }
 
 interface Resolved {
@@ -157,7 +153,7 @@ export async function postgresStore(opts: PostgresStoreOptions | string): Promis
     client = await pool.connect();
   } catch (e) {
     await pool.end().catch(() => {});
-    throw new StoreUnavailableError(`cannot reach PostgreSQL at ${r.shown}: ${describe(e)}`, { cause: e });
+    throw unavailable(`cannot reach PostgreSQL at ${r.shown}`, e);
   }
   try {
     await migrate(client, r.schema);
@@ -165,9 +161,7 @@ export async function postgresStore(opts: PostgresStoreOptions | string): Promis
   } catch (e) {
     client.release(true);
     await pool.end().catch(() => {});
-    throw new StoreUnavailableError(`cannot prepare PostgreSQL schema "${r.schema}" at ${r.shown}: ${describe(e)}`, {
-      cause: e,
-    });
+    throw unavailable(`cannot prepare PostgreSQL schema "${r.schema}" at ${r.shown}`, e);
   }
   return new PgStore(pool, r);
 }
@@ -188,7 +182,7 @@ class Db {
   }
 
   error(e: unknown): StoreUnavailableError {
-    return e instanceof StoreUnavailableError ? e : new StoreUnavailableError(`PostgreSQL at ${this.r.shown}: ${describe(e)}`, { cause: e });
+    return unavailable(`PostgreSQL at ${this.r.shown}`, e);
   }
 
   /** `op` in the next group statement, or alone when group commit is off. */
@@ -197,7 +191,7 @@ class Db {
   }
 
   async query<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    if (this.closed) throw new StoreUnavailableError("the PostgreSQL store is closed");
+    if (this.closed) throw storeClosed("PostgreSQL");
     try {
       // Named: each connection prepares the statement once.
       return await this.pool.query<R>({ name: `${this.r.schema}_${name}`, text, values });
@@ -503,7 +497,7 @@ class PgIdempotency implements IdempotencyStore {
 
   /** One connection per store LISTENs for the store's channel; re-made after a failure. */
   private listen(): Promise<pg.Client> {
-    if (this.db.closed) return Promise.reject(new StoreUnavailableError("the PostgreSQL store is closed"));
+    if (this.db.closed) return Promise.reject(storeClosed("PostgreSQL"));
     if (this.listener) return this.listener;
     let made: Promise<pg.Client> | undefined;
     made = (async () => {
@@ -525,7 +519,7 @@ class PgIdempotency implements IdempotencyStore {
         client.removeAllListeners("end");
         await client.end().catch(() => {});
         if (this.listener === made) this.listener = undefined;
-        throw new StoreUnavailableError(`PostgreSQL at ${this.db.r.shown}: cannot listen: ${describe(e)}`, { cause: e });
+        throw unavailable(`PostgreSQL at ${this.db.r.shown}: cannot listen`, e);
       }
       return client;
     })();

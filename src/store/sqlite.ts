@@ -20,7 +20,9 @@ import {
   runData,
   runRecord,
   snapshotOf,
+  storeClosed,
   toJson,
+  unavailable,
   Waiters,
   type ApprovalRow,
   type IdempotencyRow,
@@ -28,25 +30,25 @@ import {
   type RunRow,
 } from "./durable.js";
 import { sqliteMigrations } from "./migrations/sqlite.js";
-import {
+import type {
+  ApprovalRecord,
+  ApprovalStore,
+  BreakerRecord,
+  BreakerStore,
+  ClaimRequest,
+  ClaimResult,
+  FreezeRecord,
+  FreezeStore,
+  HandoffRecord,
+  HandoffStore,
+  IdempotencyStore,
+  MutationRecord,
+  MutationStore,
+  RunRecord,
+  RunStore,
+  Store,
+  StoredOutcome,
   StoreUnavailableError,
-  type ApprovalRecord,
-  type ApprovalStore,
-  type BreakerRecord,
-  type BreakerStore,
-  type ClaimRequest,
-  type ClaimResult,
-  type FreezeRecord,
-  type FreezeStore,
-  type HandoffRecord,
-  type HandoffStore,
-  type IdempotencyStore,
-  type MutationRecord,
-  type MutationStore,
-  type RunRecord,
-  type RunStore,
-  type Store,
-  type StoredOutcome,
 } from "./types.js";
 
 export interface SqliteStoreOptions {
@@ -288,10 +290,7 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
   const o: SqliteStoreOptions = typeof opts === "string" ? { path: opts } : opts;
   if (!o.path) throw new Error("sqliteStore: a path is required (or \":memory:\")");
   const where = `SQLite at ${o.path}`;
-  const fail = (e: unknown) =>
-    e instanceof StoreUnavailableError
-      ? e
-      : new StoreUnavailableError(`${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  const fail = (e: unknown) => unavailable(where, e);
   let db: Db;
   try {
     if (o.path !== ":memory:") mkdirSync(dirname(o.path), { recursive: true });
@@ -301,7 +300,7 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
     db.pragma(`synchronous = ${o.synchronous === "full" ? "FULL" : "NORMAL"}`);
     migrate(db);
   } catch (e) {
-    throw new StoreUnavailableError(`cannot open ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw unavailable(`cannot open ${where}`, e);
   }
   const checkpointer =
     o.path !== ":memory:" && (o.checkpoint ?? "inline") === "background"
@@ -355,7 +354,7 @@ class SqliteStore implements Store {
   }
 
   private open<T>(f: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new StoreUnavailableError("the SQLite store is closed"));
+    if (this.closed) return Promise.reject(storeClosed("SQLite"));
     return f();
   }
 
