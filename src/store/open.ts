@@ -4,7 +4,7 @@
  * opened (connected, migrated) here, so a bad spec or an unreachable database fails now.
  */
 import { memoryStore } from "./memory.js";
-import { postgresStore } from "./postgres.js";
+import { postgresStore, redactUrl } from "./postgres.js";
 import { sqliteStore } from "./sqlite.js";
 import type { Store } from "./types.js";
 
@@ -37,7 +37,7 @@ export function storeOpener(spec: "memory" | string | Store): () => Promise<Stor
     return async () => sqliteStore(path);
   }
   if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) return () => postgresStore(spec);
-  throw new Error(`store: unknown store ${JSON.stringify(spec.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@"))}; expected ${FORMS}`);
+  throw new Error(`store: unknown store ${JSON.stringify(redactUrl(spec))}; expected ${FORMS}`);
 }
 
 export async function openStore(spec: "memory" | string | Store): Promise<Store> {
