@@ -4,7 +4,7 @@
  * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
  * id, 409 a decision the other way), never a stack trace.
  */
-import { ApprovalError, PolicyError, type ApprovalRequest, type MutationRecord, type Runtime, type Tool } from "../index.js";
+import { ApprovalError, PolicyError, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
 
 export class HttpError extends Error {
@@ -17,7 +17,7 @@ export class HttpError extends Error {
   }
 }
 
-export interface ApiRequest {
+interface ApiRequest {
   method: string;
   /** Path parameters, in route order. */
   params: string[];
@@ -55,7 +55,7 @@ const APPROVAL_STATUSES = ["pending", "approved", "denied"] as const;
 const RUN_STATUSES = ["running", "ended"] as const;
 const HANDOFF_STATUSES = ["open", "closed"] as const;
 
-export const routes: Route[] = [
+const routes: Route[] = [
   route("GET", "/api/runs", listRuns),
   route("GET", "/api/runs/:id", getRun),
   route("POST", "/api/runs/:id/stop", stopRun),
@@ -102,10 +102,23 @@ async function listRuns({ query }: ApiRequest, { rt }: ApiContext) {
   return { runs };
 }
 
+/**
+ * A run the store knows: its record, and the changes recorded under its id (which outlive
+ * a purged record); undefined for an id the store has never seen, so that a mistyped id
+ * does not read as "nothing to undo". Shared with `bulwark rollback`.
+ */
+export async function findRun(rt: Runtime, runId: string): Promise<{ run: RunRecord | undefined; mutations: MutationRecord[] } | undefined> {
+  const run = await rt.store.runs.get(runId);
+  const mutations = await rt.store.mutations.list(runId);
+  return run || mutations.length > 0 ? { run, mutations } : undefined;
+}
+
+const unknownRun = (runId: string | undefined) => new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+
 async function getRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
-  const run = await rt.store.runs.get(runId!);
-  const mutations = await rt.store.mutations.list(runId!);
-  if (!run && mutations.length === 0) throw new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+  const found = await findRun(rt, runId!);
+  if (!found) throw unknownRun(runId);
+  const { run, mutations } = found;
   const [approvals, handoffs] = await Promise.all([rt.approvals.list({ runId: runId! }), rt.store.handoffs.list({ runId: runId! })]);
   return {
     run: run ?? null,
@@ -128,14 +141,13 @@ function undoability(m: MutationRecord, tools: ReadonlyMap<string, Tool>): "read
 
 async function stopRun({ params: [runId], body }: ApiRequest, { rt }: ApiContext) {
   const reason = text(body, "reason", true);
-  if (!(await rt.stopRun(runId!, reason))) throw new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+  if (!(await rt.stopRun(runId!, reason))) throw unknownRun(runId);
   return { runId, stopRequested: true, reason };
 }
 
 async function rollbackRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
   // A mistyped id must not read as "nothing to undo", nor leave a stop request behind.
-  if (!(await rt.store.runs.get(runId!)) && (await rt.store.mutations.list(runId!)).length === 0)
-    throw new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
+  if (!(await findRun(rt, runId!))) throw unknownRun(runId);
   const report = await rt.rollback(runId!, [...tools.values()]);
   return {
     ...report,

@@ -51,7 +51,7 @@ const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 };
 
-export const defaultWebDir = () => fileURLToPath(new URL("../../web/", import.meta.url));
+const defaultWebDir = () => fileURLToPath(new URL("../../web/", import.meta.url));
 
 export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   const rt = o.runtime;
