@@ -4,21 +4,10 @@
  * one and record who did. Deciding the same way twice is a no-op; the opposite way, an error.
  */
 import { Command } from "commander";
-import { createRuntime, type ApprovalRequest } from "../index.js";
-
-export const DEFAULT_STORE = "sqlite:.bulwark/bulwark.db";
+import type { ApprovalRequest } from "../index.js";
+import { DEFAULT_STORE, fail, withRuntime } from "./shared.js";
 
 const who = () => process.env.BULWARK_USER ?? process.env.USER ?? process.env.USERNAME ?? "cli";
-
-async function withRuntime<T>(store: string, fn: (rt: ReturnType<typeof createRuntime>) => Promise<T>): Promise<T> {
-  const rt = createRuntime({ store });
-  try {
-    await rt.ready();
-    return await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
 
 function show(a: ApprovalRequest): string {
   const decided = a.status === "pending" ? "" : `  ${a.status} by ${a.by ?? "?"}${a.reason ? ` (${a.reason})` : ""}`;
@@ -27,7 +16,6 @@ function show(a: ApprovalRequest): string {
 
 export function approvalsCommand(): Command {
   const cmd = new Command("approvals").description("list, approve or deny tool calls waiting for a person").option("--store <url>", "the store", DEFAULT_STORE);
-  const fail = (c: Command, e: unknown) => c.error(`error: ${e instanceof Error ? e.message : String(e)}`, { exitCode: 1 });
 
   cmd
     .command("list", { isDefault: true })

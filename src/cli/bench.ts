@@ -6,12 +6,12 @@
  */
 import { Command } from "commander";
 import { createRuntime, defineTool } from "../index.js";
-import { DEFAULT_STORE } from "./approvals.js";
+import { DEFAULT_STORE, whole } from "./shared.js";
 
 interface Options {
   store: string;
-  calls: string;
-  samples: string;
+  calls: number;
+  samples: number;
   json?: boolean;
 }
 
@@ -55,20 +55,16 @@ export function benchCommand(): Command {
   return new Command("bench")
     .description("measure the per-call overhead of Bulwark on this machine and store")
     .option("--store <url>", "the store to measure", DEFAULT_STORE)
-    .option("--calls <n>", "sequential calls per sample", "5000")
-    .option("--samples <n>", "samples (the median is reported)", "5")
+    .option("--calls <n>", "sequential calls per sample", whole, 5000)
+    .option("--samples <n>", "samples (the median is reported)", whole, 5)
     .option("--json", "print JSON")
-    .action(async (o: Options) => {
-      const calls = Number(o.calls);
-      const samples = Number(o.samples);
-      if (!(Number.isInteger(calls) && calls > 0 && Number.isInteger(samples) && samples > 0))
-        throw new Error(`--calls and --samples must be positive whole numbers, not ${o.calls} and ${o.samples}`);
-      const r = await measure(o.store, calls, samples);
-      if (o.json) {
-        console.log(JSON.stringify({ store: o.store, calls, samples, microsecondsPerCall: r }));
+    .action(async ({ store, calls, samples, json }: Options) => {
+      const r = await measure(store, calls, samples);
+      if (json) {
+        console.log(JSON.stringify({ store, calls, samples, microsecondsPerCall: r }));
         return;
       }
-      console.log(`Per-call cost on ${o.store} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
+      console.log(`Per-call cost on ${store} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
       console.log(`  bare function call      ${r.bare.toFixed(3).padStart(9)} µs`);
       console.log(`  read tool, guarded      ${r.read.toFixed(3).padStart(9)} µs`);
       console.log(`  write tool, guarded     ${r.write.toFixed(3).padStart(9)} µs   (idempotency record, ledger entry, read-back)`);

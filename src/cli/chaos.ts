@@ -6,8 +6,9 @@
 import { Command, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
 import { runSuite, scenarios, type Scenario, type SuiteReport } from "../chaos/index.js";
+import { fail, whole } from "./shared.js";
 
-export interface ChaosFlags {
+interface ChaosFlags {
   runs: number;
   seed: number;
   json?: boolean;
@@ -24,18 +25,18 @@ export function chaosCommand(): Command {
     .option("--store <spec>", 'store of the guarded runs ("memory" or "sqlite:<path>")')
     .option("--json", "print one JSON object on stdout and nothing else")
     .action(async function (this: Command, flags: ChaosFlags) {
+      let chosen: readonly Scenario[];
       try {
-        pick(flags.scenario);
+        chosen = pick(flags.scenario);
       } catch (e) {
-        this.error(`error: ${(e as Error).message}`);
+        fail(this, e);
       }
-      const report = await chaos(flags);
+      const report = await chaos(chosen, flags);
       process.exitCode = report.passed && report.scenarios.every((s) => s.baseline.incidents > 0) ? 0 : 1;
     });
 }
 
-export async function chaos(flags: ChaosFlags): Promise<SuiteReport> {
-  const chosen = pick(flags.scenario);
+async function chaos(chosen: readonly Scenario[], flags: ChaosFlags): Promise<SuiteReport> {
   const bar =
     process.stderr.isTTY && !flags.json
       ? new cliProgress.SingleBar(
@@ -93,10 +94,4 @@ export function table(report: SuiteReport): string {
     `Incidents: ${t.incidentsBare} bare, ${t.incidentsBulwark} through Bulwark. False halts: ${t.falseHalts} of ${t.healthyTwins} healthy twins.`,
     report.passed ? "Bulwark let no incident through." : `Bulwark let incidents through: see scenarios with escaped seeds (--json).`,
   ].join("\n");
-}
-
-function whole(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
-  return n;
 }

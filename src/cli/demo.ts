@@ -9,19 +9,20 @@ import { join, relative } from "node:path";
 import { Command } from "commander";
 import { brownout, codeFreeze, paymentLostResponse, processCrash, runSuite, scenarios, staleFaq, type Scenario } from "../chaos/index.js";
 import { table } from "./chaos.js";
+import { whole } from "./shared.js";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
 export function demoCommand(): Command {
   return new Command("demo")
     .description("see what Bulwark prevents: a short chaos pass, then the incidents told step by step")
-    .option("--runs <n>", "seeded runs per scenario in the chaos pass", (v) => Number(v), 20)
+    .option("--runs <n>", "seeded runs per scenario in the chaos pass", whole, 20)
     .action(async (flags: { runs: number }) => {
       process.exitCode = (await demo(flags.runs)) ? 0 : 1;
     });
 }
 
-export async function demo(runs = 20): Promise<boolean> {
+async function demo(runs = 20): Promise<boolean> {
   const dir = stateDir();
   const store = `sqlite:${join(dir, "demo.db")}`;
   out("Bulwark is a reliability runtime for AI agents. Every tool call an agent makes goes");

@@ -9,8 +9,10 @@ import { LineCounter, isMap, isScalar, parseDocument, type Document } from "yaml
 import { z } from "zod";
 import type { PolicyInput } from "../index.js";
 import type { McpToolOverride } from "../adapters/mcp.js";
+import { DEFAULT_STORE } from "./shared.js";
 
-export const DEFAULT_PROXY_STORE = "sqlite:.bulwark/bulwark.db";
+/** The proxy's store unless the file names one: every command's default. */
+export const DEFAULT_PROXY_STORE = DEFAULT_STORE;
 
 export interface ProxyPolicy {
   /** Where the file is: relative SQLite paths are taken from its folder. */

@@ -5,9 +5,8 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { createRuntime, type Tool } from "../index.js";
-import { startServer } from "../server/http.js";
-import { DEFAULT_STORE } from "./approvals.js";
-import { loadTools } from "./rollback.js";
+import { startServer, type DashboardServer } from "../server/http.js";
+import { DEFAULT_STORE, fail, loadTools } from "./shared.js";
 
 function port(v: string): number {
   const n = Number(v);
@@ -25,14 +24,13 @@ export function serveCommand(): Command {
     .action(async function (this: Command, o: { store: string; port: number; host: string; tools?: string }) {
       const rt = createRuntime({ store: o.store });
       let tools: Tool[] = [];
-      let server;
+      let server: DashboardServer;
       try {
-        await rt.ready();
         if (o.tools) tools = await loadTools(o.tools);
         server = await startServer({ runtime: rt, tools, port: o.port, host: o.host });
       } catch (e) {
         await rt.close().catch(() => {});
-        return this.error(`error: ${e instanceof Error ? e.message : String(e)}`, { exitCode: 1 });
+        fail(this, e);
       }
       console.log(`bulwark serve: dashboard at ${server.url}/  (API ${server.url}/api/runs, metrics ${server.url}/metrics; store ${o.store})`);
       if (!o.tools) console.log("no --tools: rollback will report what it cannot undo without the agent's compensations");

@@ -1,0 +1,57 @@
+/**
+ * What the commands share: the default store, a runtime opened for one action, the one
+ * way a command fails, the `--tools` module loader, and the whole-number option parser.
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { InvalidArgumentError, type Command } from "commander";
+import { createRuntime, type Runtime, type Tool } from "../index.js";
+
+/** The store every command uses unless told otherwise. */
+export const DEFAULT_STORE = "sqlite:.bulwark/bulwark.db";
+
+/** Open a runtime on the store, run `fn` with it, and close it whatever happens. */
+export async function withRuntime<T>(store: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = createRuntime({ store });
+  let result: T;
+  try {
+    await rt.ready();
+    result = await fn(rt);
+  } catch (e) {
+    // The action's error is the one to report, not a failure to close after it.
+    await rt.close().catch(() => {});
+    throw e;
+  }
+  await rt.close();
+  return result;
+}
+
+/** End the command with `error: <message>` on stderr and the exit code. */
+export function fail(cmd: Command, e: unknown, code = 1): never {
+  return cmd.error(`error: ${e instanceof Error ? e.message : String(e)}`, { exitCode: code });
+}
+
+/** The tools a module exports (named, or as a default array or object). */
+export async function loadTools(path: string): Promise<Tool[]> {
+  const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  const found: Tool[] = [];
+  const visit = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (isTool(v)) found.push(v);
+    else if (v && typeof v === "object" && v === mod.default) Object.values(v).forEach(visit);
+  };
+  Object.values(mod).forEach(visit);
+  if (found.length === 0) throw new Error(`${path} exports no tools made by defineTool`);
+  return [...new Set(found)];
+}
+
+function isTool(v: unknown): v is Tool {
+  return typeof v === "object" && v !== null && typeof (v as Tool).name === "string" && typeof (v as Tool).spec?.execute === "function";
+}
+
+/** A commander option parser: a whole number of at least 1. */
+export function whole(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
+}
