@@ -19,14 +19,45 @@
  *   it, or the call is `invalid_output`.
  * - a result with `isError: true` is a `tool_error` with the server's text, not retried
  *   unless `retryErrorResults` says so.
+ *
+ * `toCallToolResult` turns a call's outcome back into an MCP result (a failure is a result
+ * with `isError: true`, its message as text); `mcpProxy` serves a guarded MCP server on
+ * stdio, and is what `bulwark proxy` runs.
  */
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { readFileSync } from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
-import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Tool as McpToolDefinition } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type Tool as McpToolDefinition,
+} from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { JsonSchemaType, jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { defineTool, ToolError, type BreakerOptions, type Effect, type RetryOptions, type Tool } from "../index.js";
+import {
+  createRuntime,
+  defineTool,
+  failures,
+  ToolError,
+  type BreakerOptions,
+  type Effect,
+  type Failure,
+  type Outcome,
+  type PolicyInput,
+  type RetryOptions,
+  type Run,
+  type Runtime,
+  type Tool,
+} from "../index.js";
 
 export type { McpToolDefinition, CallToolResult };
 
@@ -68,6 +99,26 @@ export interface McpToolset {
 
 /** The `_meta` key under which a mutating call offers its idempotency key to the server. */
 export const IDEMPOTENCY_META_KEY = "bulwark/idempotency-key";
+
+/** The `_meta` key of a failed call's result: `{ kind, retryable, callId }` for programs. */
+export const FAILURE_META_KEY = "bulwark/failure";
+
+/** The `_meta` key of a guarded call's result: `{ callId, replayed }`. */
+export const CALL_META_KEY = "bulwark/call";
+
+/**
+ * A guarded call's outcome as an MCP tool result: the server's result with the call's id
+ * in `_meta`, or a failure as `isError: true` with the failure's message as its text.
+ */
+export function toCallToolResult(outcome: Outcome<CallToolResult>): CallToolResult {
+  if (outcome.ok) return { ...outcome.value, _meta: { ...outcome.value._meta, [CALL_META_KEY]: { callId: outcome.callId, replayed: outcome.replayed } } };
+  return failureResult(outcome.failure, outcome.callId);
+}
+
+/** A failure as an MCP tool result with `isError: true`. */
+export function failureResult({ kind, message, retryable }: Failure, callId?: string): CallToolResult {
+  return { content: [{ type: "text", text: message }], isError: true, _meta: { [FAILURE_META_KEY]: { kind, retryable, ...(callId !== undefined ? { callId } : {}) } } };
+}
 
 /** List every tool of a connected client (all pages) and guard each. */
 export async function mcpTools(client: Client, options: McpToolsOptions = {}): Promise<McpToolset> {
@@ -245,4 +296,138 @@ function outputSchema(structured: Check): StandardSchemaV1<unknown, CallToolResu
       return [{ message: "the tool declares an output schema but returned no structured content", path: ["structuredContent"] }];
     return structured(result.structuredContent);
   });
+}
+
+// ---------------------------------------------------------------- the proxy
+
+const VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+})();
+
+export interface McpProxyOptions {
+  /** The MCP server to start as a child: its command and arguments. */
+  command: string[];
+  /** Bulwark's store. */
+  store: string;
+  /** The base policy of the proxy's run. */
+  policy?: PolicyInput;
+  /** Per-tool overrides, by MCP name. */
+  tools?: Record<string, McpToolOverride>;
+  /** Put before each Bulwark tool name [""]. */
+  prefix?: string;
+  /** The run's agent [the client's name, or "mcp-proxy"]. */
+  agent?: string;
+  /** The run's id [a fresh one]. */
+  runId?: string;
+  /** Where the options came from, put before the errors they cause (e.g. "policy file proxy.yaml"). */
+  source?: string;
+  /** Where the proxy's own lines go [stderr: stdout carries the protocol]. */
+  log?: (line: string) => void;
+}
+
+/**
+ * An MCP server on this process's stdio in front of another: it runs the real server as
+ * a child, lists its tools (annotations and schemas as they are) and sends every
+ * `tools/call` through one Bulwark run per proxy session. A refused or failed call comes
+ * back as a tool result with `isError: true` (`toCallToolResult`); the child dying answers
+ * the call, it never hangs. Resolves once serving; the process exits when the client
+ * goes away or on SIGINT/SIGTERM.
+ */
+export async function mcpProxy(options: McpProxyOptions): Promise<void> {
+  const [command, ...args] = options.command;
+  if (!command) throw new Error("give the MCP server's command after --");
+  const log = options.log ?? ((line: string) => process.stderr.write(`bulwark proxy: ${line}\n`));
+  const source = (e: unknown) => new Error(`${options.source ? `${options.source}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
+  let rt: Runtime;
+  try {
+    rt = createRuntime({ store: options.store, ...(options.policy !== undefined ? { policy: options.policy } : {}), onError: (e) => log(`store: ${e instanceof Error ? e.message : String(e)}`) });
+    await rt.ready();
+  } catch (e) {
+    throw source(e);
+  }
+
+  // The child: its stderr is ours (stdout carries the protocol); it gets our environment.
+  const env = Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] => kv[1] !== undefined));
+  const upstream = new Client({ name: "bulwark-proxy", version: VERSION });
+  const serverName = [command, ...args].join(" ");
+  try {
+    await upstream.connect(new StdioClientTransport({ command, args, env, stderr: "inherit" }));
+  } catch (e) {
+    await rt.close();
+    throw new Error(`could not start the MCP server \`${serverName}\`: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let shuttingDown = false;
+  upstream.onclose = () => {
+    if (shuttingDown) return;
+    log(`the MCP server \`${serverName}\` has exited; calls now fail until the proxy is restarted`);
+  };
+
+  const guard = async (): Promise<McpToolset> => {
+    try {
+      return await mcpTools(upstream, { ...(options.tools !== undefined ? { tools: options.tools } : {}), ...(options.prefix !== undefined ? { prefix: options.prefix } : {}) });
+    } catch (e) {
+      throw source(e);
+    }
+  };
+  let toolset: McpToolset;
+  try {
+    toolset = await guard();
+  } catch (e) {
+    await upstream.close().catch(() => {});
+    await rt.close();
+    throw e;
+  }
+
+  const server = new Server(
+    { name: "bulwark-proxy", version: VERSION },
+    { capabilities: { tools: { listChanged: true } }, ...(upstream.getInstructions() ? { instructions: upstream.getInstructions()! } : {}) },
+  );
+
+  // One run per proxy session: a stdio proxy serves exactly one client connection, so its
+  // keys, budgets, approvals and chain breaker span that client's whole conversation.
+  let run: Run | undefined;
+  const theRun = () => {
+    if (!run) {
+      run = rt.startRun({ agent: options.agent ?? server.getClientVersion()?.name ?? "mcp-proxy", ...(options.runId ? { runId: options.runId } : {}) });
+      log(`run ${run.id} for ${server.getClientVersion()?.name ?? "an MCP client"}, store ${options.store}`);
+    }
+    return run;
+  };
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: toolset.definitions }));
+  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+    const name = request.params.name;
+    const tool = toolset.tools[name];
+    if (!tool) return failureResult(failures.unknownTool(name, Object.keys(toolset.tools)));
+    return toCallToolResult(await theRun().call(tool, request.params.arguments ?? {}));
+  });
+
+  // The child's tool list changed: guard the new list, and tell our client.
+  upstream.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    try {
+      toolset = await guard();
+      await server.sendToolListChanged();
+    } catch (e) {
+      log(`could not reload the tool list: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    await run?.end().catch(() => {});
+    await upstream.close().catch(() => {});
+    await rt.close().catch(() => {});
+    process.exit(code);
+  };
+  process.once("SIGINT", () => void shutdown(130));
+  process.once("SIGTERM", () => void shutdown(143));
+  server.onclose = () => void shutdown(0);
+  await server.connect(new StdioServerTransport());
+  process.stdin.once("end", () => void shutdown(0));
+  log(`serving ${toolset.definitions.length} tools of \`${serverName}\``);
 }
