@@ -111,7 +111,8 @@ export async function play(
   const runs: Run[] = run ? [run] : [];
   const agents = [agent];
   const session = () => {
-    const r = runtime?.startRun({ agent: setup.agent ?? "chaos-agent", ...(setup.policy ? { policy: setup.policy } : {}) });
+    // The runtime was made with setup.policy: every run of it has that policy already.
+    const r = runtime?.startRun({ agent: setup.agent ?? "chaos-agent" });
     if (r) runs.push(r);
     const a = new SimAgent(r ? guardedHands(r) : bareHands(), agentRandom.fork(), habits);
     agents.push(a);
