@@ -58,3 +58,15 @@ export function digest(text: string): string {
   // crypto.hash (Node 20.12+): one call, no Hash object, on every write call's path.
   return hash("sha256", text, "base64url").slice(0, 32);
 }
+
+/** A value as short JSON text for a message: cut at `max` characters, never throwing. */
+export function preview(v: unknown, max: number): string {
+  if (v instanceof Date) return `Date(${Number.isNaN(v.getTime()) ? "invalid" : v.toISOString()})`;
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}

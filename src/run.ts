@@ -342,7 +342,7 @@ export class Run {
     } catch (e) {
       // A bug in a stage or a hook: the call fails, the run goes on, nothing is hidden.
       env.onError(e);
-      outcome = this.failed(call, failures.toolError(tool.name, `internal error: ${e instanceof Error ? e.message : String(e)}`, call.attempts, false));
+      outcome = this.failed(call, failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false));
     }
     if (outcome.replayed) {
       // Replays use no step, budget or depth.

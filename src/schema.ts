@@ -3,6 +3,7 @@
  * into sentences a model can act on: which field, and what is wrong with it.
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { describeThrown } from "./failure.js";
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: string[] };
 
@@ -11,9 +12,9 @@ export function validate<T>(schema: StandardSchemaV1<unknown, T>, value: unknown
   try {
     result = schema["~standard"].validate(value);
   } catch (e) {
-    return { ok: false, problems: [`the schema itself failed: ${e instanceof Error ? e.message : String(e)}`] };
+    return { ok: false, problems: [`the schema itself failed: ${describeThrown(e)}`] };
   }
-  return result instanceof Promise ? result.then(toValidated, (e) => toValidated({ issues: [{ message: `the schema itself failed: ${String(e)}` }] })) : toValidated(result);
+  return result instanceof Promise ? result.then(toValidated, (e) => toValidated({ issues: [{ message: `the schema itself failed: ${describeThrown(e)}` }] })) : toValidated(result);
 }
 
 function toValidated<T>(r: StandardSchemaV1.Result<T>): Validated<T> {

@@ -9,7 +9,7 @@
  * a JSON value of bounded size, a valid date. The ledger is a plain data structure; the
  * facts stage decides what a call's outcome says about it.
  */
-import { canonicalJson, NotJsonError } from "../canonical-json.js";
+import { canonicalJson, NotJsonError, preview } from "../canonical-json.js";
 import { toEpochMs } from "../policy.js";
 import type { Fact } from "../tool.js";
 
@@ -59,14 +59,14 @@ export class FactError extends Error {
 
 /** Check a fact a tool asserted, and resolve it into the ledger's form. Throws FactError. */
 export function normalizeFact(raw: unknown, where: { tool?: string; callId?: string; now: number }): CheckedFact {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FactError("(unnamed)", `expected { key, value, source }, got ${preview(raw)}`);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FactError("(unnamed)", `expected { key, value, source }, got ${show(raw)}`);
   const f = raw as Partial<Fact>;
   const key = typeof f.key === "string" && f.key.length > 0 ? f.key : undefined;
-  if (!key) throw new FactError("(unnamed)", `key must be a non-empty text, got ${preview(f.key)}`);
+  if (!key) throw new FactError("(unnamed)", `key must be a non-empty text, got ${show(f.key)}`);
   const name = key.length > MAX_KEY_CHARS ? `${key.slice(0, 40)}…` : key;
   if (key.length > MAX_KEY_CHARS) throw new FactError(name, `the key is ${key.length} characters long, more than ${MAX_KEY_CHARS}`);
   if (typeof f.source !== "string" || f.source.length === 0 || f.source.length > MAX_SOURCE_CHARS)
-    throw new FactError(key, `source must be a text of 1 to ${MAX_SOURCE_CHARS} characters, got ${preview(f.source)}`);
+    throw new FactError(key, `source must be a text of 1 to ${MAX_SOURCE_CHARS} characters, got ${show(f.source)}`);
   if (!("value" in f) || f.value === undefined) throw new FactError(key, "it has no value");
   let canonical: string;
   try {
@@ -80,16 +80,16 @@ export function normalizeFact(raw: unknown, where: { tool?: string; callId?: str
   let asOf: number | undefined;
   if (f.asOf !== undefined) {
     asOf = toEpochMs(f.asOf);
-    if (asOf === undefined) throw new FactError(key, `asOf ${preview(f.asOf)} is not a valid time (use epoch ms, an ISO 8601 text or a Date)`);
+    if (asOf === undefined) throw new FactError(key, `asOf ${show(f.asOf)} is not a valid time (use epoch ms, an ISO 8601 text or a Date)`);
     // A date from the future would win every freshness comparison: a source's wrong
     // clock (or a typo in a year) must not make its value the truth.
     if (asOf > where.now + MAX_CLOCK_SKEW_MS)
       throw new FactError(key, `asOf ${new Date(asOf).toISOString()} is in the future (this runtime's time is ${new Date(where.now).toISOString()})`);
   }
   if (f.version !== undefined && !(typeof f.version === "string" || (typeof f.version === "number" && Number.isFinite(f.version))))
-    throw new FactError(key, `version must be a number or a text, got ${preview(f.version)}`);
+    throw new FactError(key, `version must be a number or a text, got ${show(f.version)}`);
   if (f.authority !== undefined && !(typeof f.authority === "number" && Number.isFinite(f.authority)))
-    throw new FactError(key, `authority must be a finite number, got ${preview(f.authority)}`);
+    throw new FactError(key, `authority must be a finite number, got ${show(f.authority)}`);
   return {
     key,
     value: JSON.parse(canonical) as unknown,
@@ -273,13 +273,4 @@ function iso(ms: number) {
   return new Date(ms).toISOString();
 }
 
-function preview(v: unknown): string {
-  if (v instanceof Date) return `Date(${Number.isNaN(v.getTime()) ? "invalid" : v.toISOString()})`;
-  let s: string;
-  try {
-    s = typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
-  } catch {
-    s = String(v);
-  }
-  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
-}
+const show = (v: unknown) => preview(v, 80);

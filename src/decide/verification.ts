@@ -6,7 +6,7 @@
  * abstains: silence is never approval.
  */
 import { attempt, AttemptContext } from "../attempt.js";
-import { canonicalJson, NotJsonError } from "../canonical-json.js";
+import { canonicalJson, NotJsonError, preview } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
 import { decisionMessages, describeThrown } from "../failure.js";
 import type { FactLedger, LedgerSnapshot, ReconciledFact } from "./ledger.js";
@@ -179,7 +179,7 @@ export async function collectVotes(
       if (r.status === "error") return abstain(`failed: ${describeThrown(r.error)}`);
       const verdict = r.value as Partial<VerifierVerdict> | undefined;
       if (typeof verdict !== "object" || verdict === null || !["agree", "disagree", "abstain"].includes(verdict.verdict as string))
-        return abstain(`returned no valid verdict (${preview(verdict)})`);
+        return abstain(`returned no valid verdict (${preview(verdict, 120)})`);
       return {
         verifier: v.name,
         veto,
@@ -232,19 +232,7 @@ function normalize(s: string) {
   return s.toLowerCase().replace(/\s+/g, " ").trim();
 }
 
-function show(v: unknown): string {
-  return preview(v, 200);
-}
-
-function preview(v: unknown, max = 120): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
+const show = (v: unknown) => preview(v, 200);
 
 /** Check verifiers given as options; throws a TypeError naming the bad one. */
 export function checkVerifiers(list: unknown, where: string): Verifier[] {

@@ -6,6 +6,7 @@
  * `contradiction`. A fact that loses to a stronger source does not fail the call: the
  * outcome carries a note with the current value, its source, and why it wins.
  */
+import { preview } from "../canonical-json.js";
 import { FactError, FactLedger, MAX_FACTS_PER_CALL, normalizeFact, type CheckedFact } from "../decide/ledger.js";
 import { describeThrown, failures, notes } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
@@ -58,7 +59,4 @@ export async function facts(call: Call, env: Env): Promise<StageResult> {
   return contradiction;
 }
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
-}
+const show = (v: unknown) => preview(v, 200);
