@@ -9,7 +9,7 @@
 import { DriftDetector } from "../../telemetry/drift.js";
 import { play, type Scenario } from "../scenario.js";
 
-export const ALERT_WITHIN = 200;
+const ALERT_WITHIN = 200;
 const DECISIONS = 1000;
 type Mix = [string, number][];
 const before: Mix = [
