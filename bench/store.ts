@@ -46,7 +46,6 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
     const db = new Database(target, { timeout: 5_000 });
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
     const ins = db.prepare(
       `INSERT INTO idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at)
        VALUES ('bench', ?, 'fp', 'in_flight', 'o', 'r', ?, ?, ?)`,

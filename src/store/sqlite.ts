@@ -291,13 +291,15 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
   if (!o.path) throw new Error("sqliteStore: a path is required (or \":memory:\")");
   const where = `SQLite at ${o.path}`;
   const fail = (e: unknown) => unavailable(where, e);
+  // The busy timeout is set by the constructor (and refused there unless an integer).
+  const busyTimeoutMs = o.busyTimeoutMs ?? 5000;
+  const synchronous = o.synchronous === "full" ? "FULL" : "NORMAL";
   let db: Db;
   try {
     if (o.path !== ":memory:") mkdirSync(dirname(o.path), { recursive: true });
-    db = new Database(o.path, { timeout: o.busyTimeoutMs ?? 5000 });
-    db.pragma(`busy_timeout = ${Math.floor(o.busyTimeoutMs ?? 5000)}`);
+    db = new Database(o.path, { timeout: busyTimeoutMs });
     if (o.path !== ":memory:") db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${o.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    db.pragma(`synchronous = ${synchronous}`);
     migrate(db);
   } catch (e) {
     throw unavailable(`cannot open ${where}`, e);
@@ -306,8 +308,8 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
     o.path !== ":memory:" && (o.checkpoint ?? "inline") === "background"
       ? new Checkpointer(db, {
           path: o.path,
-          synchronous: o.synchronous === "full" ? "FULL" : "NORMAL",
-          busyTimeoutMs: Math.floor(o.busyTimeoutMs ?? 5000),
+          synchronous,
+          busyTimeoutMs,
           everyMs: Math.max(1, Math.floor(o.checkpointMs ?? 50)),
         })
       : undefined;
