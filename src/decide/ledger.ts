@@ -13,10 +13,10 @@ import { canonicalJson, NotJsonError, preview } from "../canonical-json.js";
 import { toEpochMs } from "../policy.js";
 import type { Fact } from "../tool.js";
 
-/** Largest fact value accepted, as canonical JSON text (characters). Larger ones are refused, not truncated: a cut value would compare wrong. */
 /** How far ahead of this runtime's clock a fact's asOf may be (clocks differ a little). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
+/** Largest fact value accepted, as canonical JSON text (characters). Larger ones are refused, not truncated: a cut value would compare wrong. */
 export const MAX_FACT_VALUE_CHARS = 16 * 1024;
 /** Most facts one response may assert. */
 export const MAX_FACTS_PER_CALL = 256;
