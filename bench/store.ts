@@ -62,8 +62,7 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
   }
   if (mode === "pg-raw") {
     const pool = new pg.Pool({ connectionString: PG_URL, max: Math.min(inflight, 10) });
-    const [schema] = target.split("|") as [string];
-    const text = `INSERT INTO "${schema}".idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
+    const text = `INSERT INTO "${target}".idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
        VALUES ('bench', $1, 'fp', 'completed', 'o', 'r', $2, $3, $4, '{"ok":true,"value":{"id":"ch_1"}}')`;
     await pool.query("SELECT 1");
     deadline = Date.now() + ms;
@@ -81,7 +80,7 @@ async function work(mode: Mode, target: string, inflight: number, ms: number, ta
   }
   const store: Store = mode.startsWith("sqlite")
     ? sqliteStore(target)
-    : await postgresStore({ url: PG_URL, schema: target, max: 10 });
+    : await postgresStore({ url: PG_URL, schema: target });
   if (mode === "sqlite-calls" || mode === "pg-calls") {
     // What a user gets: a no-op write tool with a read-back, one run (agent) per loop.
     const rt = createRuntime({ store, policy: { maxSteps: 1e9 }, onError: (e) => console.error(e) });

@@ -32,7 +32,7 @@ export function unavailable(where: string, e: unknown): StoreUnavailableError {
 export const storeClosed = (db: "SQLite" | "PostgreSQL") => new StoreUnavailableError(`the ${db} store is closed`);
 
 export const toJson = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
-export const fromJson = <T>(s: string | null | undefined): T | undefined =>
+const fromJson = <T>(s: string | null | undefined): T | undefined =>
   s === null || s === undefined ? undefined : (JSON.parse(s) as T);
 
 export interface IdempotencyRow {

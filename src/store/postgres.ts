@@ -319,11 +319,6 @@ class PgStore implements Store {
     this.freezes = new PgFreezes(this.db, S);
   }
 
-  /** The schema this store lives in. */
-  get schema() {
-    return this.db.r.schema;
-  }
-
   async close() {
     if (this.db.closed) return;
     this.db.closed = true;
