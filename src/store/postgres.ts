@@ -171,13 +171,16 @@ class Db {
   closed = false;
   /** The statement that carries the hot operations of one event-loop turn; absent when off. */
   readonly group: GroupCommit | undefined;
+  /** The channel that completions and releases of watched records are notified on. */
+  readonly channel: string;
   constructor(
     readonly pool: pg.Pool,
     readonly r: Resolved,
   ) {
     const S = `"${r.schema}"`;
+    this.channel = `bulwark_${r.schema}`;
     this.group = r.groupCommit
-      ? new GroupCommit(pool, S, r.schema, parts, trailers, `bulwark_${r.schema}`, Math.max(1, (r.config.max ?? 10) - 1), (e) => this.error(e), () => this.closed)
+      ? new GroupCommit(pool, S, r.schema, parts, trailers, this.channel, Math.max(1, (r.config.max ?? 10) - 1), (e) => this.error(e), () => this.closed)
       : undefined;
   }
 
@@ -336,7 +339,7 @@ class PgIdempotency implements IdempotencyStore {
     private readonly db: Db,
     private readonly S: string,
   ) {
-    this.channel = `bulwark_${db.r.schema}`;
+    this.channel = db.channel;
   }
 
   /** Waiters and notifications are keyed by a fixed-size hash of scope and key. */
