@@ -29,6 +29,8 @@ export interface RunState {
   destructivePending: number;
   unverifiedDepth: number;
   readonly startedAt: number;
+  /** When the run's deadline passes (startedAt + policy.deadlineMs), or Infinity. */
+  readonly deadlineAt: number;
   ended: boolean;
   /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
   readonly stopSignal: AbortSignal;
@@ -42,6 +44,7 @@ export interface RunState {
 export function newRunState(o: { runId: string; agent: string; policy: Policy; startedAt: number; stopSignal: AbortSignal; ledger?: FactLedger }): RunState {
   return {
     ...o,
+    deadlineAt: o.startedAt + (o.policy.deadlineMs ?? Infinity),
     mode: "normal",
     steps: 0,
     consecutiveFailures: 0,

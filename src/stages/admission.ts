@@ -15,7 +15,7 @@ export function admission(call: Call, env: Env): StageResult {
   if (run.mode === "handed_off") return failures.handedOff(run.reason ?? "a person is taking over");
   if (run.mode === "halted") return failures.runHalted(run.reason ?? run.mode);
   const now = env.clock.now();
-  if (policy.deadlineMs !== undefined && now >= run.startedAt + policy.deadlineMs) return failures.deadlineExceeded(policy.deadlineMs);
+  if (now >= run.deadlineAt) return failures.deadlineExceeded(policy.deadlineMs!);
   if (run.steps >= policy.maxSteps) return failures.stepLimit(policy.maxSteps);
   if (tool.effect !== "read") {
     if (run.mode === "read_only") return failures.readOnly(tool.name, run.reason ?? "confidence is low");

@@ -54,7 +54,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
       request = { id: newId(), runId: run.runId, tool: tool.name, args: call.args, fingerprint, status: "pending", requestedAt: env.clock.now() };
       await env.store.approvals.create(request);
     }
-    const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.startedAt + (run.policy.deadlineMs ?? Infinity));
+    const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.deadlineAt);
     while (request.status === "pending") {
       const left = waitUntil - env.clock.now();
       if (left <= 0) return failures.approvalRequired(tool.name, request.id);

@@ -22,7 +22,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
 
   for (let n = 1; ; n++) {
     const now = env.clock.now();
-    const remaining = run.policy.deadlineMs !== undefined ? run.startedAt + run.policy.deadlineMs - now : Infinity;
+    const remaining = run.deadlineAt - now;
     if (remaining <= 0) return failures.deadlineExceeded(run.policy.deadlineMs!);
     const timeoutMs = Math.min(tool.timeoutMs, remaining);
 
@@ -70,7 +70,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     if (!budget.tryWithdraw(env.clock.now())) return failures.retryBudgetExhausted(tool.name, error);
 
     const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
-    if (env.clock.now() + delay >= run.startedAt + (run.policy.deadlineMs ?? Infinity)) return final();
+    if (env.clock.now() + delay >= run.deadlineAt) return final();
     try {
       await env.clock.sleep(delay, run.stopSignal);
     } catch (reason) {
