@@ -10,6 +10,7 @@ import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunMode, Store } from "./store/types.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
+import type { DecisionSink } from "./telemetry/tracing.js";
 import type { Tool } from "./tool.js";
 
 /** The run's state that stages read and the record stage updates. */
@@ -85,6 +86,8 @@ export interface Call {
   notes?: Note[];
   /** What the tool's checkpoint hook returned before the action (checkpoint stage). */
   checkpoint?: unknown;
+  /** Where a stage tells what it decided, as it decides (span events); absent when nothing listens. */
+  readonly decisions?: DecisionSink | undefined;
 }
 
 export interface Env {

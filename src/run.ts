@@ -40,7 +40,7 @@ import { record, countTowardChain } from "./stages/record.js";
 import { validateInput } from "./stages/validate-input.js";
 import { validateOutput } from "./stages/validate-output.js";
 import { verify } from "./stages/verify.js";
-import { endCallSpan, startCallSpan, withSpan } from "./telemetry/tracing.js";
+import type { RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
 import { facts } from "./stages/facts.js";
 import { callPenalty, levelOf, lower } from "./decide/confidence.js";
 import { handoffRecord, RecentHistory } from "./decide/handoff.js";
@@ -61,6 +61,16 @@ export interface RunHost {
   readonly tools: Map<string, Tool>;
   /** The runtime's runs in this process, by id (for `rt.stopRun`); a run leaves at its end. */
   readonly live: Map<string, Run>;
+  readonly telemetry: Telemetry;
+}
+
+/** What the caller knows about a call beyond its arguments. */
+export interface CallOptions {
+  /**
+   * The model's id for this tool call (e.g. the AI SDK's `toolCallId`), recorded as the
+   * span's `gen_ai.tool.call.id` so that Bulwark's span joins the model's tool call.
+   */
+  toolCallId?: string;
 }
 
 /**
@@ -91,6 +101,8 @@ export class Run {
   private readonly history = new RecentHistory();
   private readonly verifiers: readonly Verifier[];
   private handedOff: HandoffRecord | undefined;
+  /** Spans, span events and metrics of this run (see telemetry/). */
+  private readonly telemetry: RunTelemetry;
 
   constructor(
     private readonly host: RunHost,
@@ -109,6 +121,7 @@ export class Run {
     });
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     host.live.set(this.id, this);
+    this.telemetry = host.telemetry.run({ runId: this.id, agent: this.agent });
   }
 
   /** The run's mode: normal, read_only, handed_off or halted. */
@@ -130,8 +143,8 @@ export class Run {
   }
 
   /** Call `tool` with `args` through every stage. Never throws for the tool's failure. */
-  call<I, O>(tool: Tool<I, O>, args: I): Promise<Outcome<O>> {
-    const work = this.host.track(this.guarded(tool, args));
+  call<I, O>(tool: Tool<I, O>, args: I, options?: CallOptions): Promise<Outcome<O>> {
+    const work = this.host.track(this.guarded(tool, args, options?.toolCallId));
     this.calls.add(work);
     void work.finally(() => this.calls.delete(work));
     return work as Promise<Outcome<O>>;
@@ -145,6 +158,7 @@ export class Run {
   passGate(reason: string): void {
     if (typeof reason !== "string" || reason.length === 0) throw new TypeError("passGate(reason): say which gate passed");
     this.state.unverifiedDepth = 0;
+    this.telemetry.decision("gate", { "bulwark.reason": reason });
   }
 
   /** How many mutations in a row have not been verified (see `maxUnverifiedDepth`). */
@@ -219,6 +233,7 @@ export class Run {
     const result = tally(votes, s.policy.verification.quorum);
     const reasons = votes.filter((v) => v.verdict === "disagree").map((v) => `${v.verifier}: ${v.reason}`);
     this.history.decision({ text: decision.text, verdict: result.verdict, reasons, at: env.clock.now() });
+    this.telemetry.decision("verdict", { "bulwark.verdict": result.verdict, "bulwark.agreed": result.agreed, "bulwark.disagreed": result.disagreed });
     const p = s.policy.confidence.penalties;
     if (result.verdict === "approved") this.passGate(`decision verified by ${result.agreed.join(", ")}`);
     const penalty = result.verdict === "rejected" ? p.decisionRejected : result.disagreed.length * p.verifierDissent;
@@ -268,6 +283,7 @@ export class Run {
   private async lowerConfidence(amount: number, why: string): Promise<void> {
     const s = this.state;
     this.trust = lower(this.trust, amount);
+    this.telemetry.decision("confidence_lowered", { "bulwark.confidence": this.trust, "bulwark.reason": why });
     if (s.mode === "handed_off" || s.mode === "halted" || this.handedOff) return;
     const c = s.policy.confidence;
     const level = levelOf(this.trust, c);
@@ -292,25 +308,26 @@ export class Run {
     this.state.ended = true;
     if (this.host.live.get(this.id) === this) this.host.live.delete(this.id);
     await this.save();
+    this.telemetry.end(this.state.mode, this.state.reason);
   }
 
-  private async guarded(tool: Tool, args: unknown): Promise<Outcome<unknown>> {
+  private async guarded(tool: Tool, args: unknown, toolCallId: string | undefined): Promise<Outcome<unknown>> {
     await this.host.ready();
     const { env } = this.host;
+    const callId = this.host.newId();
+    const t = this.telemetry.startCall({ tool: tool.name, effect: tool.effect, callId, ...(toolCallId !== undefined ? { toolCallId } : {}), ...(tool.spec.description !== undefined ? { description: tool.spec.description } : {}) }, args);
     const call: Call = {
-      callId: this.host.newId(),
+      callId,
       tool,
       run: this.state,
       args,
       startedAt: env.clock.now(),
       attempts: 0,
       executed: false,
+      decisions: t.decisions,
     };
-    const { tracer, metrics } = env.telemetry;
-    const span = tracer && startCallSpan(tracer, { tool: tool.name, effect: tool.effect, callId: call.callId, runId: this.id, agent: this.agent });
-    const outcome = span ? await withSpan(span, () => this.decide(call)) : await this.decide(call);
-    if (span) endCallSpan(span, outcome, call.attempts);
-    metrics?.call(tool.name, tool.effect, outcome, (env.clock.now() - call.startedAt) / 1000);
+    const outcome = await t.within(() => this.decide(call));
+    t.end(outcome, call.attempts, (env.clock.now() - call.startedAt) / 1000);
     return outcome;
   }
 
@@ -445,7 +462,7 @@ export class Run {
     const now = this.host.env.clock.now();
     if (s.mode !== this.savedMode) {
       this.savedMode = s.mode;
-      this.host.env.telemetry.metrics?.runMode(s.mode);
+      this.telemetry.modeChanged(s.mode, s.reason);
     }
     const rec: RunRecord = {
       runId: s.runId,

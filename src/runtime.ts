@@ -167,6 +167,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     inFlight,
     tools,
     live,
+    telemetry,
     newId: () => timeOrderedId(),
     track(work) {
       tracked.add(work);
@@ -241,6 +242,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       closed = true;
       clearInterval(sweeper);
       await Promise.allSettled([...tracked]);
+      telemetry.close();
       health?.close();
       await store?.close();
     },

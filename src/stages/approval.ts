@@ -53,6 +53,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
     if (!request) {
       request = { id: newId(), runId: run.runId, tool: tool.name, args: call.args, fingerprint, status: "pending", requestedAt: env.clock.now() };
       await env.store.approvals.create(request);
+      call.decisions?.decision("approval_requested", { "bulwark.approval.id": request.id });
     }
     const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.deadlineAt);
     while (request.status === "pending") {
@@ -69,6 +70,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
     return failures.storeUnavailable(tool.name, describeThrown(e));
   }
 
+  call.decisions?.decision("approval_decided", { "bulwark.approval.id": request.id, "bulwark.approval.status": request.status, ...(request.by ? { "bulwark.approval.by": request.by } : {}) });
   if (request.status === "denied") return failures.approvalDenied(tool.name, request.by, request.reason);
   // A person looked at this change: the gate is passed, once per request.
   run.approvalsUsed ??= new Set();

@@ -60,7 +60,10 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
 
     const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
     const error = result.status === "timeout" ? `timed out after ${timeoutMs}ms` : describeThrown(result.error);
+    const before = breaker?.state;
     breaker?.onFailure(env.clock.now(), error);
+    call.decisions?.decision("attempt_failed", { "bulwark.attempt": n, "bulwark.error": error });
+    if (breaker && before !== breaker.state && breaker.state === "open") call.decisions?.decision("breaker_opened", { "bulwark.tool": tool.name, "bulwark.error": error });
     if (cutByDeadline) return failures.deadlineExceeded(run.policy.deadlineMs!);
 
     const retryable = result.status === "timeout" || isRetryable(result.error);
@@ -71,6 +74,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
 
     const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
     if (env.clock.now() + delay >= run.deadlineAt) return final();
+    call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
     try {
       await env.clock.sleep(delay, run.stopSignal);
     } catch (reason) {

@@ -50,6 +50,7 @@ export async function facts(call: Call, env: Env): Promise<StageResult> {
     } else if (o.status === "disputed") {
       (call.notes ??= []).push(notes.factDisputed(f.key, o.contenders.map((c) => c.source)));
     } else if (o.status === "contradiction") {
+      call.decisions?.decision("fact_contradicted", { "bulwark.fact.key": f.key, "bulwark.fact.sources": o.contenders.map((c) => c.source) });
       contradiction ??= failures.contradiction(
         f.key,
         `${o.contenders.map((c) => `${show(c.value)} from ${c.source}`).join(" against ")}, with the same authority (${f.authority}) and no newer version or date to tell them apart`,

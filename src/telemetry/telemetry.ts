@@ -1,32 +1,119 @@
 /**
- * What the runtime reports, and where: spans to an OpenTelemetry tracer (the global one
- * by default, a no-op until the application registers an SDK) and metrics to a
- * prom-client registry the application passes.
+ * What the runtime reports, and where: spans to an OpenTelemetry tracer (opt-in) and
+ * metrics to a prom-client registry the application passes. A run reports through one
+ * small interface, `RunTelemetry`: the run starts, a call starts and ends, a decision is
+ * taken, the mode changes, the run ends. What each of those becomes (span, span event,
+ * metric) is decided here, not in the run.
  */
-import type { Tracer } from "@opentelemetry/api";
+import type { Attributes, Tracer } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
+import type { Outcome } from "../failure.js";
 import { CallMetrics } from "./metrics.js";
-import { defaultTracer } from "./tracing.js";
+import { defaultTracer, recordAsJson, RunSpan, type CallFacts, type CallSpan, type ContentRecorder, type DecisionName, type DecisionSink, type RunFacts } from "./tracing.js";
 
 export interface TelemetryOptions {
   /**
-   * The tracer for call spans: a Tracer, or true for the global tracer "bulwark" [none].
-   * Opt-in, as the AI SDK's telemetry is: with no SDK registered a span still costs the
-   * attributes it is made with, on every call.
+   * The tracer for run and call spans: a Tracer, or true for the global tracer "bulwark"
+   * [none]. Opt-in, as the AI SDK's telemetry is: with no SDK registered a span still
+   * costs the attributes it is made with, on every call.
    */
   tracer?: Tracer | boolean;
   /** A prom-client registry to register Bulwark's metrics on [none]. */
   metrics?: Registry;
+  /**
+   * Record tools' arguments and results on their spans (`gen_ai.tool.call.arguments` /
+   * `.result`) [false]: they may hold personal data, so recording is opt-in. true records
+   * them as JSON; a function decides what is recorded (redact there), undefined records nothing.
+   */
+  recordContent?: boolean | ContentRecorder;
 }
 
 export interface Telemetry {
   readonly tracer: Tracer | undefined;
   readonly metrics: CallMetrics | undefined;
+  /** Begin reporting a run (per turn: a resumed run begins again in the process that takes it up). */
+  run(facts: RunFacts): RunTelemetry;
+  /** End the spans of runs still open (the runtime is closing). */
+  close(): void;
 }
 
 export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
+  const tracer = options.tracer === true ? defaultTracer() : options.tracer || undefined;
+  const metrics = options.metrics ? new CallMetrics(options.metrics) : undefined;
+  const content = options.recordContent === true ? recordAsJson : options.recordContent || undefined;
+  const open = new Set<RunTelemetry>();
   return {
-    tracer: options.tracer === true ? defaultTracer() : options.tracer || undefined,
-    metrics: options.metrics ? new CallMetrics(options.metrics) : undefined,
+    tracer,
+    metrics,
+    run(facts) {
+      const t = new RunTelemetry(tracer && new RunSpan(tracer, facts, content), metrics, () => open.delete(t));
+      open.add(t);
+      return t;
+    },
+    close() {
+      for (const t of open) t.end("normal", "the runtime closed");
+    },
   };
+}
+
+/** Failures that are the tool's own (it threw, it hung); every other failure is a decision of Bulwark's. */
+const TOOLS_OWN = new Set(["tool_error", "timeout"]);
+
+export class RunTelemetry implements DecisionSink {
+  constructor(
+    private readonly span: RunSpan | undefined,
+    private readonly metrics: CallMetrics | undefined,
+    private readonly closed: () => void,
+  ) {}
+
+  /** A call begins; its `decisions` sink goes to the stages (undefined when nothing listens). */
+  startCall(c: CallFacts, args: unknown): CallTelemetry {
+    return new CallTelemetry(this.span?.startCall(c, args), this.metrics, c);
+  }
+
+  decision(name: DecisionName, attributes?: Attributes): void {
+    this.span?.decision(name, attributes);
+  }
+
+  /** The run entered `mode` (left normal mode, or was handed to a person). */
+  modeChanged(mode: string, reason: string | undefined): void {
+    this.metrics?.runMode(mode);
+    const name = mode === "halted" ? "halt" : mode === "handed_off" ? "handoff" : mode === "read_only" ? "read_only" : undefined;
+    if (name) this.decision(name, reason === undefined ? {} : { "bulwark.reason": reason });
+  }
+
+  end(mode: string, reason?: string): void {
+    this.span?.end(mode, reason);
+    this.closed();
+  }
+}
+
+export class CallTelemetry {
+  constructor(
+    private readonly span: CallSpan | undefined,
+    private readonly metrics: CallMetrics | undefined,
+    private readonly facts: CallFacts,
+  ) {}
+
+  /** Where the stages tell what they decided; undefined when no span listens (no cost). */
+  get decisions(): DecisionSink | undefined {
+    return this.span;
+  }
+
+  within<T>(fn: () => T): T {
+    return this.span ? this.span.within(fn) : fn();
+  }
+
+  end(outcome: Outcome<unknown>, attempts: number, seconds: number): void {
+    if (this.span) {
+      if (outcome.replayed) this.span.decision("replayed");
+      else if (!outcome.ok && !TOOLS_OWN.has(outcome.failure.kind)) {
+        const { kind, message } = outcome.failure;
+        const stage = (outcome.failure as { stage?: string }).stage;
+        this.span.decision("refused", { "bulwark.failure.kind": kind, ...(stage !== undefined ? { "bulwark.stage": stage } : {}), "bulwark.message": message });
+      }
+      this.span.end(outcome, attempts);
+    }
+    this.metrics?.call(this.facts.tool, this.facts.effect, outcome, seconds);
+  }
 }
