@@ -4,6 +4,7 @@
  */
 import type { Clock } from "./clock.js";
 import type { Failure, Note, Outcome } from "./failure.js";
+import type { RecentHistory } from "./decide/handoff.js";
 import type { FactLedger } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
@@ -37,12 +38,22 @@ export interface RunState {
   readonly stopSignal: AbortSignal;
   /** The run's facts ledger (facts stage); made on first use when absent. */
   ledger?: FactLedger;
+  /** The run's latest calls (rules see them). */
+  history?: RecentHistory;
   /** Approval requests that have already passed the verification gate once (approval stage). */
   approvalsUsed?: Set<string>;
 }
 
 /** A run's state at its start. */
-export function newRunState(o: { runId: string; agent: string; policy: Policy; startedAt: number; stopSignal: AbortSignal; ledger?: FactLedger }): RunState {
+export function newRunState(o: {
+  runId: string;
+  agent: string;
+  policy: Policy;
+  startedAt: number;
+  stopSignal: AbortSignal;
+  ledger?: FactLedger;
+  history?: RecentHistory;
+}): RunState {
   return {
     ...o,
     deadlineAt: o.startedAt + (o.policy.deadlineMs ?? Infinity),
@@ -84,6 +95,8 @@ export interface Call {
   verified?: boolean;
   /** Notes for the model on a successful outcome (facts stage: a fact that was outranked). */
   notes?: Note[];
+  /** Why a rule asks a person to approve this call (rules stage; the approval stage asks). */
+  approvalAsked?: string;
   /** What the tool's checkpoint hook returned before the action (checkpoint stage). */
   checkpoint?: unknown;
   /** Where a stage tells what it decided, as it decides (span events); absent when nothing listens. */

@@ -28,7 +28,26 @@ export type FailureKind =
   | "deadline_exceeded"
   | "step_limit"
   /** The state store could not be reached: mutations fail closed. */
-  | "store_unavailable";
+  | "store_unavailable"
+  /** A rule of the tool or of the run's policy refused the call (or could not be checked: it fails closed). */
+  | "policy_violation"
+  /** The run has been handed to a person: only the escalation tool still runs. */
+  | "handed_off";
+
+/** The stages of a call, in order (see run.ts); `run` is a fault of the runner itself. */
+export type Stage =
+  | "admission"
+  | "validate-input"
+  | "rules"
+  | "approval"
+  | "idempotency"
+  | "checkpoint"
+  | "execute"
+  | "validate-output"
+  | "facts"
+  | "verify"
+  | "record"
+  | "run";
 
 export interface Failure {
   kind: FailureKind;
@@ -36,6 +55,11 @@ export interface Failure {
   message: string;
   /** Whether the same call may succeed if repeated later. */
   retryable: boolean;
+  /**
+   * The stage that produced it. Builders leave it out; the runner stamps it on every
+   * failure a stage returns (`staged`), so every failure in an outcome has one.
+   */
+  stage?: Stage;
   /** Structured details for code and dashboards (never needed by the model). */
   detail?: Record<string, unknown>;
 }
@@ -62,6 +86,14 @@ const make = (
   detail?: Record<string, unknown>,
 ): Failure => (detail ? { kind, message, retryable, detail } : { kind, message, retryable });
 
+/** Stamp the stage that produced a failure, unless one already did (a duplicate's joined outcome). */
+export function staged<F extends Failure | undefined>(stage: Stage, failure: F): F {
+  if (failure && failure.stage === undefined) failure.stage = stage;
+  return failure;
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms)}ms`);
 
 /**
@@ -69,7 +101,7 @@ const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : 
  * ask the caller to wait for a person, or the run is already over. Neither the chain
  * breaker (by default) nor confidence counts them.
  */
-export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "deadline_exceeded", "step_limit"]);
+export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "handed_off", "deadline_exceeded", "step_limit"]);
 
 /** The one place where failures are made. */
 export const failures = {
@@ -204,12 +236,44 @@ export const failures = {
       { error, checkpoint: "failed" },
     ),
 
-  approvalRequired: (tool: string, approvalId: string) =>
+  approvalRequired: (tool: string, approvalId: string, why?: string) =>
     make(
       "approval_required",
-      `${tool} needs a person's approval before it runs; request ${approvalId} is waiting. It was not run. Tell the user the action is waiting for approval; once approved, the same call will go through.`,
+      `${tool} needs a person's approval before it runs${why ? ` (${why})` : ""}; request ${approvalId} is waiting. It was not run. Tell the user the action is waiting for approval; once approved, the same call will go through.`,
       true,
-      { approvalId },
+      why ? { approvalId, why } : { approvalId },
+    ),
+
+  policyViolation: (tool: string, rule: string, reason: string) =>
+    make(
+      "policy_violation",
+      `${tool} was not run: it breaks the rule "${rule}": ${reason}. This is the policy, not a fault, so repeating the call or making the same change another way will not help. Tell the user it is not allowed and why, or offer what the policy allows.`,
+      false,
+      { rule, reason },
+    ),
+
+  factNeeded: (tool: string, rule: string, key: string, hint: string | undefined) =>
+    make(
+      "policy_violation",
+      `${tool} was not run yet: the rule "${rule}" must check ${key}, which this run has not read. ${hint ? capitalize(hint) : `Read ${key} first`}, then call ${tool} again.`,
+      true,
+      { rule, fact: key, missing: true },
+    ),
+
+  factContested: (tool: string, rule: string, key: string, sources: string[]) =>
+    make(
+      "policy_violation",
+      `${tool} was not run: the rule "${rule}" must check ${key}, and the sources this run read disagree about it (${sources.join(", ")}). Do not make this change; tell the user a person will confirm ${key}.`,
+      false,
+      { rule, fact: key, contested: sources },
+    ),
+
+  ruleFailed: (tool: string, rule: string, error: string) =>
+    make(
+      "policy_violation",
+      `${tool} was not run: the rule "${rule}" could not be checked (${error}), and a call that cannot be checked is refused. This is a fault in the policy, not in your arguments: do not repeat the call; tell the user a person must look at it.`,
+      false,
+      { rule, error, ruleFailed: true },
     ),
 
   approvalDenied: (tool: string, by: string | undefined, reason: string | undefined) =>
@@ -254,7 +318,7 @@ export const failures = {
 
   handedOff: (reason: string) =>
     make(
-      "run_halted",
+      "handed_off",
       `This conversation has been handed to a person (${reason}). Do not try any further actions and do not guess an answer. Tell the user that a person will follow up with them, and stop.`,
       false,
       { reason, handedOff: true },

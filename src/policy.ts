@@ -6,6 +6,7 @@
 import { NEUTRAL_FAILURES, type FailureKind } from "./failure.js";
 import { confidenceDefaults, type ConfidencePenalties, type ConfidencePolicy } from "./decide/confidence.js";
 import { verificationDefaults, type VerificationPolicy } from "./decide/verification.js";
+import type { PolicyRule } from "./decide/rules.js";
 
 export interface FreezeWindow {
   from: number | string | Date;
@@ -37,6 +38,11 @@ export interface Policy {
   confidence: ConfidencePolicy;
   /** Decision verification: the quorum of agreeing verifiers, each one's time limit. */
   verification: VerificationPolicy;
+  /**
+   * Rules across tools (see decide/rules.ts), checked before each call's own tool rules.
+   * A run's rules are added to its runtime's, never replace them [none].
+   */
+  rules?: readonly PolicyRule[];
 }
 
 export type PolicyInput = Partial<Omit<Policy, "destructive" | "confidence" | "verification">> & {
@@ -78,6 +84,10 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
       penalties: { ...prev.confidence.penalties, ...stripUndefined(o.confidence?.penalties ?? {}) },
     } as ConfidencePolicy;
     p.verification = { ...prev.verification, ...stripUndefined(o.verification ?? {}) };
+    if (o.rules !== undefined) {
+      checkRules(o.rules);
+      p.rules = [...(prev.rules ?? []), ...o.rules];
+    }
   }
   wholeAtLeast("maxSteps", p.maxSteps, 1);
   wholeAtLeast("maxConsecutiveFailures", p.maxConsecutiveFailures, 1);
@@ -93,6 +103,21 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   if (typeof p.countsTowardChain !== "function") throw new PolicyError("countsTowardChain must be a function of a failure kind");
   p.freeze = normalizeFreeze(p.freeze);
   return p;
+}
+
+function checkRules(rules: unknown) {
+  if (!Array.isArray(rules)) throw new PolicyError(`rules must be a list of rules, not ${JSON.stringify(rules)}`);
+  rules.forEach((r: unknown, i) => {
+    if (typeof r === "function") return;
+    const o = r as { rule?: unknown; name?: unknown; tools?: unknown; effects?: unknown } | null;
+    if (typeof o?.rule !== "function") throw new PolicyError(`rules[${i}] must be a function (args, ctx) => reason | undefined, or { rule, name?, tools?, effects? }`);
+    if (o.name !== undefined && typeof o.name !== "string") throw new PolicyError(`rules[${i}].name must be a text`);
+    for (const list of ["tools", "effects"] as const) {
+      const v = o[list];
+      if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === "string")))
+        throw new PolicyError(`rules[${i}].${list} must be a list of ${list === "tools" ? "tool names" : "effects (read, write, destructive)"}`);
+    }
+  });
 }
 
 function checkConfidence(c: ConfidencePolicy) {

@@ -277,6 +277,35 @@ describe("the runtime", () => {
     await Promise.all([one.close(), two.close()]);
   });
 
+  it("every failure says which stage produced it", async () => {
+    const { rt } = runtime({ maxConsecutiveFailures: 100, confidence: { penalties: { failure: 0, transientFailure: 0, writeUnverified: 0, contradiction: 0 } } });
+    const run = rt.startRun({ agent: "a" });
+    const stageOf = async (tool: ReturnType<typeof defineTool>, args: unknown) => {
+      const o = await run.call(tool, args);
+      return o.ok ? "ok" : `${o.failure.kind}@${o.failure.stage}`;
+    };
+    const typed = defineTool({ name: "typed", effect: "read", input: z.object({ n: z.number() }), execute: async () => 1 });
+    const ruled = defineTool({ name: "ruled", effect: "write", rules: [() => "never"], execute: async () => 1 });
+    const asks = defineTool({ name: "asks", effect: "write", approval: "always", execute: async () => 1 });
+    const keyed = defineTool({ name: "keyed", effect: "write", idempotencyKey: () => "k", execute: async () => 1 });
+    const broken = defineTool({ name: "broken", effect: "read", retry: false, execute: async () => { throw new ToolError("500", { retryable: false }); } });
+    const bad = defineTool({ name: "bad", effect: "read", output: z.number(), execute: async () => "x" as never });
+    const fact = (v: string) => defineTool({ name: `fact_${v}`, effect: "read", execute: async () => v, facts: (o) => [{ key: "k", value: o, source: `s_${v}` }] });
+    const unconfirmed = defineTool({ name: "unconfirmed", effect: "write", execute: async () => 1, verify: () => false });
+    expect(await stageOf(typed, { n: "1" })).toBe("invalid_input@validate-input");
+    expect(await stageOf(ruled, {})).toBe("policy_violation@rules");
+    expect(await stageOf(asks, {})).toBe("approval_required@approval");
+    await stageOf(keyed, { a: 1 });
+    expect(await stageOf(keyed, { a: 2 })).toBe("idempotency_conflict@idempotency");
+    expect(await stageOf(broken, {})).toBe("tool_error@execute");
+    expect(await stageOf(bad, {})).toBe("invalid_output@validate-output");
+    await stageOf(fact("a"), {});
+    expect(await stageOf(fact("b"), {})).toBe("contradiction@facts");
+    expect(await stageOf(unconfirmed, {})).toBe("write_unverified@verify");
+    await run.stop("enough");
+    expect(await stageOf(typed, { n: 1 })).toBe("run_halted@admission");
+  });
+
   it("a bad store description is a clear error from createRuntime itself", () => {
     expect(() => createRuntime({ store: "mongodb://nope" })).toThrow(/unknown store "mongodb:\/\/nope"; expected "memory", "sqlite:<path>"/);
     expect(() => createRuntime({ store: "sqlite:" })).toThrow('"sqlite:" needs a path');

@@ -9,6 +9,8 @@
  *                   (one round trip), and its answer is awaited before the claim is used.
  *   validate in     arguments are parsed before they are hashed into a key, so that
  *                   two spellings of one intent share a key.
+ *   rules           the policy's rules over the parsed arguments and the run's facts;
+ *                   before approval, so that no person is asked about a forbidden call.
  *   approval        after validate in, because a person approves the parsed arguments
  *                   that will run; before idempotency, so no key is held while waiting.
  *   idempotency     before execute, so that a repeat never reaches the tool.
@@ -27,7 +29,7 @@
  */
 import { newRunState, type Call, type Env, type RunState } from "./call.js";
 import type { Clock } from "./clock.js";
-import { decisionMessages, describeThrown, failures, type Failure, type Outcome } from "./failure.js";
+import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { admission } from "./stages/admission.js";
@@ -37,6 +39,7 @@ import { rollback, type RollbackReport } from "./rollback.js";
 import { execute } from "./stages/execute.js";
 import { idempotency, type InFlight } from "./stages/idempotency.js";
 import { record, countTowardChain } from "./stages/record.js";
+import { rules } from "./stages/rules.js";
 import { validateInput } from "./stages/validate-input.js";
 import { validateOutput } from "./stages/validate-output.js";
 import { verify } from "./stages/verify.js";
@@ -118,6 +121,7 @@ export class Run {
       startedAt: clock.now(),
       stopSignal: this.stopper.signal,
       ledger: this.ledger,
+      history: this.history,
     });
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     host.live.set(this.id, this);
@@ -359,7 +363,7 @@ export class Run {
     } catch (e) {
       // A bug in a stage or a hook: the call fails, the run goes on, nothing is hidden.
       env.onError(e);
-      outcome = this.failed(call, failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false));
+      outcome = this.failed(call, staged("run", failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false)));
     }
     if (outcome.replayed) {
       // Replays use no step, budget or depth.
@@ -378,11 +382,22 @@ export class Run {
 
   private async through(call: Call, gate?: () => Promise<Failure | undefined>): Promise<Outcome<unknown>> {
     const { env, inFlight } = this.host;
-    const invalid = (await validateInput(call)) ?? (await approval(call, env, () => this.host.newId()));
+    const invalid =
+      staged("validate-input", await validateInput(call)) ??
+      staged("rules", await rules(call, env)) ??
+      staged("approval", await approval(call, env, () => this.host.newId()));
     if (invalid) return this.failed(call, (await gate?.()) ?? invalid);
     const key = await idempotency(call, env, inFlight, gate);
-    if ("outcome" in key) return key.outcome;
-    const failure = (await checkpoint(call, env)) ?? (await execute(call, env)) ?? (await validateOutput(call)) ?? (await facts(call, env)) ?? (await verify(call, env));
+    if ("outcome" in key) {
+      if (!key.outcome.ok) staged("idempotency", key.outcome.failure);
+      return key.outcome;
+    }
+    const failure =
+      staged("checkpoint", await checkpoint(call, env)) ??
+      staged("execute", await execute(call, env)) ??
+      staged("validate-output", await validateOutput(call)) ??
+      staged("facts", await facts(call, env)) ??
+      staged("verify", await verify(call, env));
     if (failure) return this.failed(call, failure);
     return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}) };
   }
@@ -403,7 +418,7 @@ export class Run {
         const declared = env.freezes?.at(env.clock.now());
         const failure = unseen ?? (declared && failures.frozen(call.tool.name, declared.until, declared.reason));
         if (failure) this.state.steps--;
-        return failure;
+        return staged("admission", failure);
       })());
   }
 
@@ -413,6 +428,7 @@ export class Run {
 
   /** A refusal at admission: it counts toward the chain breaker, but nothing was reserved. */
   private async refuse(call: Call, failure: Failure): Promise<Outcome<unknown>> {
+    staged("admission", failure);
     if (failure.kind === "destructive_budget_exceeded" && this.state.mode === "normal") {
       // Graceful degradation: the run may still read and answer, but makes no more changes.
       this.state.mode = "read_only";

@@ -4,6 +4,7 @@
  * so that nothing on the call path has to.
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { RuleContext, ToolRule } from "./decide/rules.js";
 
 export type Effect = "read" | "write" | "destructive";
 
@@ -84,7 +85,14 @@ export interface ToolSpec<I, O> {
   compensate?(args: I, output: O, ctx: ToolContext): Promise<void> | void;
   /** Runs before a destructive action (take a backup…); what it returns is recorded. */
   checkpoint?(args: I, ctx: ToolContext): Promise<unknown> | unknown;
-  approval?: "always" | "never" | ((args: I) => boolean);
+  /**
+   * Policy rules, checked before the call runs (after the input schema): each returns
+   * nothing, a reason to refuse (`policy_violation`), or `{ approval: reason }`. See
+   * decide/rules.ts.
+   */
+  rules?: ToolRule<I>[];
+  /** Whether a person must approve the call first. A predicate must say true or false: anything else asks. */
+  approval?: "always" | "never" | ((args: I, ctx: RuleContext) => boolean | Promise<boolean>);
 }
 
 /** A tool with its spec checked and its defaults resolved. */
@@ -129,6 +137,13 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) bad(`timeoutMs must be a positive number of milliseconds, not ${spec.timeoutMs}`);
   if (spec.concurrency !== undefined && !(Number.isInteger(spec.concurrency) && spec.concurrency >= 1))
     bad(`concurrency must be a whole number of at least 1, not ${spec.concurrency}`);
+  if (spec.rules !== undefined) {
+    if (!Array.isArray(spec.rules)) bad("rules must be a list of functions (args, ctx) => reason | undefined");
+    spec.rules.forEach((r, i) => {
+      if (typeof r !== "function" && !(typeof r?.rule === "function" && typeof r.name === "string" && r.name !== ""))
+        bad(`rules[${i}] must be a function (args, ctx) => reason | undefined, or { name, rule }`);
+    });
+  }
   const approval = spec.approval;
   if (approval !== undefined && approval !== "always" && approval !== "never" && typeof approval !== "function")
     bad(`approval must be "always", "never" or a function of the arguments`);

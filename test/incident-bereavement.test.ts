@@ -140,7 +140,7 @@ describe("incident: bereavement fare", () => {
     expect(ctx.lastDecisions.map((d) => d.verdict)).toEqual(["rejected", "rejected"]);
     // After the handoff, every call tells the model to say that a person will follow up.
     const after = await run.call(policyTool, {});
-    expect(after).toMatchObject({ ok: false, failure: { kind: "run_halted" } });
+    expect(after).toMatchObject({ ok: false, failure: { kind: "handed_off" } });
     if (!after.ok) expect(after.failure.message).toContain("a person will follow up");
   });
 });
@@ -168,7 +168,7 @@ describe("incident: two equally trusted ledgers disagree on a balance", () => {
     expect(run.fact("acct.42.balance_cents")).toBeUndefined();
     expect(run.mode).toBe("handed_off");
     const pay = await run.call(payment, { cents: 12_000 });
-    expect(pay).toMatchObject({ ok: false, failure: { kind: "run_halted", detail: { handedOff: true } } });
+    expect(pay).toMatchObject({ ok: false, failure: { kind: "handed_off", detail: { handedOff: true } } });
     expect(send).not.toHaveBeenCalled();
     const check = await run.verifyDecision({ text: "Paying 120.00", claims: [{ key: "acct.42.balance_cents", value: 12_000 }] });
     expect(check.verdict).toBe("rejected");

@@ -91,7 +91,7 @@ describe("handoff", () => {
     expect(run.mode).toBe("handed_off");
     expect((await store.runs.get(run.id))?.mode).toBe("handed_off");
     const o = await run.call(read, {});
-    expect(o).toMatchObject({ ok: false, failure: { kind: "run_halted", retryable: false } });
+    expect(o).toMatchObject({ ok: false, failure: { kind: "handed_off", retryable: false } });
     if (!o.ok) expect(o.failure.message).toContain("Tell the user that a person will follow up");
     const v = await run.verifyDecision({ text: "anything" });
     expect(v).toMatchObject({ verdict: "rejected", votes: [] });

@@ -114,6 +114,50 @@ describe("approval stage", () => {
     expect(execute).toHaveBeenCalledTimes(1);
   });
 
+  it("a predicate is awaited and strictly boolean: a promise, a truthy non-true value or a hang asks for approval (fail closed)", async () => {
+    const { rt, clock } = manualRuntime();
+    const execute = vi.fn(async () => "done");
+    const run = rt.startRun({ agent: "coder" });
+    const cases: [string, (a: { n: number }) => unknown][] = [
+      ["async true", async () => true],
+      ["truthy text", () => "yes"],
+      ["1", () => 1],
+      ["null", () => null],
+      ["async throw", async () => { throw new Error("bug"); }],
+    ];
+    for (const [name, predicate] of cases) {
+      const tool = defineTool({ name: `w_${name.replace(/\W/g, "_")}`, effect: "write", approval: predicate as (a: { n: number }) => boolean, execute });
+      expect([name, kindOf(await run.call(tool, { n: 1 }))]).toEqual([name, "approval_required"]);
+    }
+    const hanging = defineTool({ name: "hangs", effect: "write", approval: () => new Promise<boolean>(() => {}), execute });
+    const pending = run.call(hanging, { n: 1 });
+    await clock.advance(1_000);
+    expect(kindOf(await pending)).toBe("approval_required");
+    expect(execute).not.toHaveBeenCalled();
+    // An async false lets the call through, as a sync one does.
+    const no = defineTool({ name: "no", effect: "write", approval: async () => false, execute });
+    expect(kindOf(await run.call(no, { n: 1 }))).toBe("ok");
+  });
+
+  it("a predicate gets the rules' context: the run's facts", async () => {
+    const { rt } = manualRuntime();
+    const read = defineTool({ name: "get_account", effect: "read", execute: async () => ({ tier: "gold" }), facts: (o) => [{ key: "tier", value: o.tier, source: "crm" }] });
+    const seen: unknown[] = [];
+    const refund = defineTool({
+      name: "refund",
+      effect: "write",
+      approval: (a: { cents: number }, ctx) => {
+        seen.push(ctx.fact("tier")?.value, ctx.runId, ctx.tool.name);
+        return ctx.fact("tier")?.value !== "gold" && a.cents > 100;
+      },
+      execute: async () => "refunded",
+    });
+    const run = rt.startRun({ agent: "support" });
+    await run.call(read, {});
+    expect(kindOf(await run.call(refund, { cents: 500 }))).toBe("ok");
+    expect(seen).toEqual(["gold", run.id, "refund"]);
+  });
+
   it("a frozen call is refused before any approval request is made", async () => {
     const { rt } = manualRuntime({ freeze: true });
     const { tool } = dropTool();

@@ -1,19 +1,24 @@
 /**
  * Approval: a person decides before the tool runs. A call whose tool says it needs
- * approval (`approval: "always"`, or a predicate of the arguments that returns true)
- * leaves a durable request in the store and fails as `approval_required`, or waits up to
- * the policy's `approvalWaitMs` for the decision. The same call repeated finds its
- * request: approved, it goes on (once: the idempotency stage replays later repeats);
- * denied, it fails as `approval_denied`, now and every time after.
+ * approval (`approval: "always"`, or a predicate that says true), or that a rule asked a
+ * person about (with its reason), leaves a durable request in the store and fails as
+ * `approval_required`, or waits up to the policy's `approvalWaitMs` for the decision. The
+ * same call repeated finds its request: approved, it goes on (once: the idempotency stage
+ * replays later repeats); denied, it fails as `approval_denied`, now and every time after.
  *
  * It runs after validate-in because the request records the parsed arguments that will
- * run, and before idempotency so that no key is claimed for a call that may never run.
- * An approval is also a verification gate: it resets the run's unverified depth. Tools
- * that may ask for approval skip admission's depth check and get it here, once it is
- * known whether a person will look at this call. A predicate that throws asks for
- * approval (fail closed).
+ * run, after rules (a forbidden call is not put to a person), and before idempotency so
+ * that no key is claimed for a call that may never run. An approval is also a
+ * verification gate: it resets the run's unverified depth. Tools that may ask for approval
+ * skip admission's depth check and get it here, once it is known whether a person will
+ * look at this call.
+ *
+ * A predicate gets the arguments and the rules' context, and is awaited under the rules'
+ * time limit. Only `false` lets the call through without a person: anything else (a
+ * truthy value, a throw, a timeout) asks for approval. It fails closed.
  */
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
+import { judge, ruleContext } from "../decide/rules.js";
 import { describeThrown, failures } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 import type { ApprovalRecord } from "../store/types.js";
@@ -24,14 +29,12 @@ const APPROVAL_POLL_MS = 250;
 export async function approval(call: Call, env: Env, newId: () => string): Promise<StageResult> {
   const { tool, run } = call;
   const rule = tool.spec.approval;
-  if (rule === undefined || rule === "never") return undefined;
-  let needed = true;
-  if (rule !== "always") {
-    try {
-      needed = rule(call.args) === true;
-    } catch {
-      needed = true;
-    }
+  const why = call.approvalAsked;
+  if ((rule === undefined || rule === "never") && why === undefined) return undefined;
+  let needed = why !== undefined || rule === "always";
+  if (!needed && typeof rule === "function") {
+    const said = await judge((ctx) => rule(call.args, ctx), "approval", call, env, ruleContext(call, env));
+    needed = !(said.ok && said.value === false);
   }
   if (!needed) {
     if (tool.effect !== "read" && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
@@ -51,14 +54,23 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
   try {
     request = await env.store.approvals.find(run.runId, fingerprint);
     if (!request) {
-      request = { id: newId(), runId: run.runId, tool: tool.name, args: call.args, fingerprint, status: "pending", requestedAt: env.clock.now() };
+      request = {
+        id: newId(),
+        runId: run.runId,
+        tool: tool.name,
+        args: call.args,
+        fingerprint,
+        status: "pending",
+        requestedAt: env.clock.now(),
+        ...(why !== undefined ? { why } : {}),
+      };
       await env.store.approvals.create(request);
       call.decisions?.decision("approval_requested", { "bulwark.approval.id": request.id });
     }
     const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.deadlineAt);
     while (request.status === "pending") {
       const left = waitUntil - env.clock.now();
-      if (left <= 0) return failures.approvalRequired(tool.name, request.id);
+      if (left <= 0) return failures.approvalRequired(tool.name, request.id, request.why);
       try {
         await env.clock.sleep(Math.min(left, APPROVAL_POLL_MS), run.stopSignal);
       } catch (reason) {

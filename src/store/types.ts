@@ -166,6 +166,8 @@ export interface ApprovalRecord {
   /** Canonical fingerprint of tool + args: a repeated call finds its request. */
   fingerprint: string;
   status: "pending" | "approved" | "denied";
+  /** Why a person is asked (a rule's reason), when a rule asked. */
+  why?: string;
   requestedAt: number;
   decidedAt?: number;
   by?: string;
