@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { createRuntime, defineTool, ManualClock, memoryStore, ToolError } from "bulwark";
+import { createRuntime, defineTool, ManualClock, memoryStore, ToolError, type Tool } from "bulwark";
 import { canonicalJson, digest } from "./canonical-json.js";
 
 function runtime(policy = {}) {
@@ -280,7 +280,7 @@ describe("the runtime", () => {
   it("every failure says which stage produced it", async () => {
     const { rt } = runtime({ maxConsecutiveFailures: 100, confidence: { penalties: { failure: 0, transientFailure: 0, writeUnverified: 0, contradiction: 0 } } });
     const run = rt.startRun({ agent: "a" });
-    const stageOf = async (tool: ReturnType<typeof defineTool>, args: unknown) => {
+    const stageOf = async (tool: Tool, args: unknown) => {
       const o = await run.call(tool, args);
       return o.ok ? "ok" : `${o.failure.kind}@${o.failure.stage}`;
     };
