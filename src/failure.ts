@@ -3,6 +3,7 @@
  * stable `kind` for code and a `message` written for the model: what happened, and what
  * to do instead. All wording lives here so that it stays consistent.
  */
+import { redactText } from "./redact.js";
 
 export type FailureKind =
   | "invalid_input"
@@ -392,8 +393,15 @@ export const decisionMessages = {
     `This conversation has been handed to a person (${reason}). Do not send this draft or guess another answer. Tell the user that a person will follow up with them.`,
 };
 
-/** A short one-line description of whatever was thrown, for messages and logs. */
+/**
+ * A short one-line description of whatever was thrown, for messages and logs, with
+ * credential-shaped text cut out (an error often quotes the request that failed).
+ */
 export function describeThrown(thrown: unknown): string {
+  return redactText(describe(thrown));
+}
+
+function describe(thrown: unknown): string {
   if (thrown instanceof Error) return thrown.message || thrown.name;
   if (typeof thrown === "string") return thrown;
   try {

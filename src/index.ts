@@ -5,6 +5,8 @@ export { Run } from "./run.js";
 export { defineTool, toolDefaults } from "./tool.js";
 export type { Tool, ToolSpec, ToolContext, Effect, Fact, RetryOptions, BreakerOptions, KeyContext } from "./tool.js";
 export { failures, ToolError } from "./failure.js";
+export { redactValue, redactText, REDACTED } from "./redact.js";
+export type { RedactHook } from "./redact.js";
 export type { Failure, FailureKind, Outcome } from "./failure.js";
 export { defaultPolicy, PolicyError } from "./policy.js";
 export type { Policy, PolicyInput, FreezeWindow } from "./policy.js";

@@ -319,7 +319,7 @@ export class Run {
     await this.host.ready();
     const { env } = this.host;
     const callId = this.host.newId();
-    const t = this.telemetry.startCall({ tool: tool.name, effect: tool.effect, callId, ...(toolCallId !== undefined ? { toolCallId } : {}), ...(tool.spec.description !== undefined ? { description: tool.spec.description } : {}) }, args);
+    const t = this.telemetry.startCall({ tool: tool.name, effect: tool.effect, callId, ...(toolCallId !== undefined ? { toolCallId } : {}), ...(tool.spec.description !== undefined ? { description: tool.spec.description } : {}), ...(tool.spec.redact ? { redact: tool.spec.redact } : {}) }, args);
     const call: Call = {
       callId,
       tool,
@@ -373,7 +373,7 @@ export class Run {
     }
     await record(call, outcome, env, () => ++this.seq);
     call.settleDuplicates?.(outcome);
-    this.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args }, outcome, env.clock.now());
+    this.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args, redact: tool.spec.redact }, outcome, env.clock.now());
     const penalty = callPenalty(tool.effect, outcome, call.verified, this.state.policy.confidence.penalties);
     if (penalty) await this.lowerConfidence(penalty.amount, `${tool.name}: ${penalty.reason}`);
     if (this.state.mode !== this.savedMode) await this.save();
@@ -435,7 +435,7 @@ export class Run {
       this.state.reason = `its destructive budget (${this.state.policy.destructive.maxPerRun}) is used up; a person must review the changes made before any more are`;
     }
     countTowardChain(this.state, call.tool.name, failure);
-    this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args }, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
+    this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args, redact: call.tool.spec.redact }, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
     if (this.state.mode !== this.savedMode) await this.save();
     return this.failed(call, failure);
   }

@@ -4,6 +4,8 @@
  * retry budgets and bulkheads, and its store is shared with other processes.
  */
 import { randomUUID } from "node:crypto";
+import { describeThrown } from "./failure.js";
+import { redactText } from "./redact.js";
 import type { Env } from "./call.js";
 import { systemClock, type Clock } from "./clock.js";
 import { defaultPolicy, resolvePolicy, type Policy, type PolicyInput } from "./policy.js";
@@ -118,7 +120,7 @@ const DAY = 24 * 60 * 60 * 1000;
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const policy = resolvePolicy(defaultPolicy, options.policy);
   const clock = options.clock ?? systemClock;
-  const onError = options.onError ?? ((e: unknown) => console.warn("bulwark:", e));
+  const onError = options.onError ?? ((e: unknown) => console.warn("bulwark:", redactText(e instanceof Error ? (e.stack ?? e.message) : describeThrown(e))));
   const retentionMs = options.idempotency?.retentionMs ?? DAY;
   if (!(retentionMs > 0)) throw new TypeError(`idempotency.retentionMs must be positive, not ${retentionMs}`);
   const sweepEveryMs = options.idempotency?.sweepEveryMs ?? 10 * 60 * 1000;

@@ -93,6 +93,12 @@ export interface ToolSpec<I, O> {
   rules?: ToolRule<I>[];
   /** Whether a person must approve the call first. A predicate must say true or false: anything else asks. */
   approval?: "always" | "never" | ((args: I, ctx: RuleContext) => boolean | Promise<boolean>);
+  /**
+   * What of the arguments may be stored and shown (ledger, approvals, handoffs, the
+   * dashboard): return a copy with your secrets masked. The default redaction (secret
+   * names, credential-shaped text; see redact.ts) runs on what it returns.
+   */
+  redact?(args: I): unknown;
 }
 
 /** A tool with its spec checked and its defaults resolved. */
@@ -130,7 +136,7 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
     if (s !== undefined && typeof (s as StandardSchemaV1)?.["~standard"]?.validate !== "function")
       bad(`${schema} must be a Standard Schema (zod, valibot, arktype…)`);
   }
-  for (const fn of ["idempotencyKey", "check", "verify", "facts", "compensate", "checkpoint"] as const) {
+  for (const fn of ["idempotencyKey", "check", "verify", "facts", "compensate", "checkpoint", "redact"] as const) {
     if (spec[fn] !== undefined && typeof spec[fn] !== "function") bad(`${fn} must be a function`);
   }
   const timeoutMs = spec.timeoutMs ?? toolDefaults.timeoutMs;

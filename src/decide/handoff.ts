@@ -8,6 +8,7 @@ import type { Outcome } from "../failure.js";
 import type { HandoffRecord } from "../store/types.js";
 import type { Effect } from "../tool.js";
 import type { LedgerSnapshot } from "./ledger.js";
+import { redactArgs, type RedactHook } from "../redact.js";
 
 /** Calls and decisions kept for the handoff context. */
 const KEPT = 10;
@@ -41,15 +42,16 @@ export interface HandoffContext {
 
 /** The run's recent history, bounded. */
 export class RecentHistory {
-  private readonly calls: CallSummary[] = [];
+  private readonly calls: { summary: CallSummary; redact: RedactHook | undefined }[] = [];
   private readonly decisions: DecisionSummary[] = [];
 
-  call(c: { callId: string; tool: string; effect: Effect; args: unknown }, outcome: Outcome<unknown>, at: number) {
-    // The arguments are kept as they are and cut only when a handoff is written: every
-    // call passes here, few runs hand off.
+  /** `redact`: the tool's redaction hook, for its arguments. */
+  call(c: { callId: string; tool: string; effect: Effect; args: unknown; redact?: RedactHook | undefined }, outcome: Outcome<unknown>, at: number) {
+    // The arguments are kept as they are and redacted and cut only when a handoff is
+    // written: every call passes here, few runs hand off.
     const summary: CallSummary = { callId: c.callId, tool: c.tool, effect: c.effect, args: c.args, ok: outcome.ok, at };
     if (!outcome.ok) summary.kind = outcome.failure.kind;
-    push(this.calls, summary);
+    push(this.calls, { summary, redact: c.redact });
   }
 
   decision(d: DecisionSummary) {
@@ -57,7 +59,7 @@ export class RecentHistory {
   }
 
   get lastCalls(): CallSummary[] {
-    return this.calls.map((c) => ({ ...c, args: preview(c.args) }));
+    return this.calls.map(({ summary, redact }) => ({ ...summary, args: preview(redactArgs(summary.args, redact)) }));
   }
 
   get lastDecisions(): DecisionSummary[] {

@@ -4,7 +4,7 @@
  * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
  * id, 409 a decision the other way), never a stack trace.
  */
-import { ApprovalError, PolicyError, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
+import { ApprovalError, PolicyError, redactValue, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
 
 export class HttpError extends Error {
@@ -93,6 +93,17 @@ function decodeParam(p: string): string {
   }
 }
 
+/**
+ * What of a record may be shown: arguments are stored redacted, but a record written by
+ * an older version, a tool's output (kept as returned: replays and compensations need it)
+ * and a handoff's context are redacted again on the way out.
+ */
+function shown(r: { args?: unknown; output?: unknown; context?: unknown }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ["args", "output", "context"] as const) if (r[k] !== undefined) out[k] = redactValue(r[k]);
+  return out;
+}
+
 // ---------------------------------------------------------------- runs
 
 async function listRuns({ query }: ApiRequest, { rt }: ApiContext) {
@@ -122,9 +133,9 @@ async function getRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext
   const [approvals, handoffs] = await Promise.all([rt.approvals.list({ runId: runId! }), rt.store.handoffs.list({ runId: runId! })]);
   return {
     run: run ?? null,
-    mutations: mutations.sort((a, b) => a.seq - b.seq).map((m) => ({ ...m, undo: undoability(m, tools) })),
-    approvals,
-    handoffs,
+    mutations: mutations.sort((a, b) => a.seq - b.seq).map((m) => ({ ...m, ...shown(m), undo: undoability(m, tools) })),
+    approvals: approvals.map((a) => ({ ...a, ...shown(a) })),
+    handoffs: handoffs.map((h) => ({ ...h, ...shown(h) })),
   };
 }
 
@@ -162,13 +173,14 @@ async function rollbackRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiCo
 async function listApprovals({ query }: ApiRequest, { rt }: ApiContext) {
   const status = oneOf(query, "status", APPROVAL_STATUSES);
   const runId = query.get("run") ?? undefined;
-  return { approvals: await rt.approvals.list({ ...(status ? { status } : {}), ...(runId ? { runId } : {}) }) };
+  const approvals = await rt.approvals.list({ ...(status ? { status } : {}), ...(runId ? { runId } : {}) });
+  return { approvals: approvals.map((a) => ({ ...a, ...shown(a) })) };
 }
 
 async function getApproval({ params: [id] }: ApiRequest, { rt }: ApiContext) {
   const a = await rt.approvals.get(id!);
   if (!a) throw new HttpError(404, `no approval request ${JSON.stringify(id)}`);
-  return { approval: a };
+  return { approval: { ...a, ...shown(a) } };
 }
 
 async function decide({ params: [id], body }: ApiRequest, { rt }: ApiContext, verb: "approve" | "deny") {
@@ -192,7 +204,7 @@ async function listHandoffs({ query }: ApiRequest, { rt }: ApiContext) {
   const status = oneOf(query, "status", HANDOFF_STATUSES);
   const runId = query.get("run") ?? undefined;
   const handoffs = await rt.store.handoffs.list({ ...(status ? { status } : {}), ...(runId ? { runId } : {}) });
-  return { handoffs: handoffs.sort((a, b) => b.at - a.at) };
+  return { handoffs: handoffs.sort((a, b) => b.at - a.at).map((h) => ({ ...h, ...shown(h) })) };
 }
 
 async function listFreezes(_req: ApiRequest, { rt, now }: ApiContext) {

@@ -22,6 +22,7 @@ import { judge, ruleContext } from "../decide/rules.js";
 import { describeThrown, failures } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 import type { ApprovalRecord } from "../store/types.js";
+import { redactArgs } from "../redact.js";
 
 /** How often a waiting call looks for the decision in the store. */
 const APPROVAL_POLL_MS = 250;
@@ -58,7 +59,8 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
         id: newId(),
         runId: run.runId,
         tool: tool.name,
-        args: call.args,
+        // The fingerprint binds the decision to the arguments as sent; the person sees them without secrets.
+        args: redactArgs(call.args, tool.spec.redact),
         fingerprint,
         status: "pending",
         requestedAt: env.clock.now(),

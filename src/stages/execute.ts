@@ -11,6 +11,7 @@
 import { attempt, AttemptContext, type AttemptResult } from "../attempt.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
 import { fullJitterDelay } from "../resilience/backoff.js";
+import { redactError } from "../redact.js";
 import type { Call, Env, StageResult } from "../call.js";
 
 export async function execute(call: Call, env: Env): Promise<StageResult> {
@@ -59,7 +60,8 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     }
 
     const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
-    const error = result.status === "timeout" ? `timed out after ${timeoutMs}ms` : describeThrown(result.error);
+    // The tool's own words go into the failure, the breaker's record and the span: without the call's secrets.
+    const error = result.status === "timeout" ? `timed out after ${timeoutMs}ms` : redactError(describeThrown(result.error), call.args);
     const before = breaker?.state;
     breaker?.onFailure(env.clock.now(), error);
     call.decisions?.decision("attempt_failed", { "bulwark.attempt": n, "bulwark.error": error });

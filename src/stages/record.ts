@@ -12,6 +12,7 @@
  */
 import type { Failure, Outcome } from "../failure.js";
 import type { Call, Env, RunState } from "../call.js";
+import { redactArgs } from "../redact.js";
 
 export async function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Promise<void> {
   const { tool, run } = call;
@@ -54,7 +55,8 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
         seq: nextSeq(),
         tool: tool.name,
         effect: tool.effect,
-        args: call.args,
+        // Stored without secrets (compensate receives them so): see redact.ts.
+        args: redactArgs(call.args, tool.spec.redact),
         output: call.output ?? null,
         compensable: tool.spec.compensate !== undefined,
         ...(call.checkpoint !== undefined ? { checkpoint: call.checkpoint } : {}),

@@ -23,7 +23,7 @@ export interface TelemetryOptions {
   /**
    * Record tools' arguments and results on their spans (`gen_ai.tool.call.arguments` /
    * `.result`) [false]: they may hold personal data, so recording is opt-in. true records
-   * them as JSON; a function decides what is recorded (redact there), undefined records nothing.
+   * them as JSON; a function decides what is recorded (it gets them redacted: see redact.ts), undefined records nothing.
    */
   recordContent?: boolean | ContentRecorder;
 }

@@ -11,6 +11,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context
 import { canonicalJson } from "../canonical-json.js";
 import type { Outcome } from "../failure.js";
 import type { Effect } from "../tool.js";
+import { redactArgs, redactText, redactValue, type RedactHook } from "../redact.js";
 
 export const TRACER_NAME = "bulwark";
 
@@ -42,7 +43,8 @@ export interface DecisionSink {
 
 /**
  * How a tool's arguments and result become span attributes when content recording is on:
- * the one place they pass, so that redaction has a single call site.
+ * the one place they pass. It is given them already redacted (the defaults, and the
+ * tool's `redact` for arguments; see redact.ts), and may cut more.
  */
 export type ContentRecorder = (value: unknown, what: "arguments" | "result", tool: string) => string | undefined;
 
@@ -75,6 +77,8 @@ export interface CallFacts {
   /** The model's id of the tool call, when the adapter knows it. */
   toolCallId?: string;
   description?: string;
+  /** The tool's redaction hook, for recorded arguments. */
+  redact?: RedactHook;
 }
 
 /** The run's span: made when the run starts, ended when it ends (or its runtime closes). */
@@ -130,7 +134,7 @@ export class RunSpan implements DecisionSink {
     if (c.toolCallId !== undefined) attributes["gen_ai.tool.call.id"] = c.toolCallId;
     if (c.description !== undefined) attributes["gen_ai.tool.description"] = c.description;
     const span = this.tracer.startSpan(`execute_tool ${c.tool}`, { kind: SpanKind.INTERNAL, attributes, links }, this.ctx);
-    const recorded = this.content?.(args, "arguments", c.tool);
+    const recorded = this.content?.(redactArgs(args, c.redact), "arguments", c.tool);
     if (recorded !== undefined) span.setAttribute("gen_ai.tool.call.arguments", recorded);
     return new CallSpan(span, c.tool, this.content);
   }
@@ -167,7 +171,7 @@ export class CallSpan implements DecisionSink {
     s.setAttribute("bulwark.attempts", attempts);
     if (outcome.ok) {
       s.setAttribute("bulwark.outcome", "ok");
-      const recorded = this.content?.(outcome.value, "result", this.tool);
+      const recorded = this.content?.(redactValue(outcome.value), "result", this.tool);
       if (recorded !== undefined) s.setAttribute("gen_ai.tool.call.result", recorded);
     } else {
       const { kind, message } = outcome.failure;
@@ -175,7 +179,8 @@ export class CallSpan implements DecisionSink {
       s.setAttribute("bulwark.outcome", kind);
       s.setAttribute("error.type", kind);
       if (stage !== undefined) s.setAttribute("bulwark.stage", stage);
-      s.setStatus({ code: SpanStatusCode.ERROR, message });
+      // Error text is redacted where it is made; once more here, as spans leave the process.
+      s.setStatus({ code: SpanStatusCode.ERROR, message: redactText(message) });
     }
     s.end();
   }
