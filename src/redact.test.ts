@@ -74,6 +74,8 @@ describe("redactText and redactError", () => {
   it("cuts passwords, tokens and keys out of error text", () => {
     expect(redactText("connect to postgres://bulwark:topsecret@10.0.0.1/db failed")).toBe(`connect to postgres://bulwark:${REDACTED}@10.0.0.1/db failed`);
     expect(redactText('401 {"error":"bad token","token":"tok_abcdef123456"}')).toBe(`401 {"error":"bad token","token":"${REDACTED}"}`);
+    expect(redactText("at postgres://bw:p@ss:w@rd@db:5432/x?sslmode=require")).toBe(`at postgres://bw:${REDACTED}@db:5432/x?sslmode=require`);
+    expect(redactText("sqlite:.bulwark/bulwark.db and https://example.com:8443/a")).toBe("sqlite:.bulwark/bulwark.db and https://example.com:8443/a");
     expect(redactText("password=hunter2 rejected")).toBe(`password=${REDACTED} rejected`);
     expect(redactText("Authorization: Bearer abc.def.ghi-123456")).not.toContain("abc.def.ghi-123456");
     expect(redactText("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----")).toBe(REDACTED);

@@ -42,7 +42,8 @@ const SECRET_SHAPES: RegExp[] = [
   /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})/g, // GitHub
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
   /\bAIza[0-9A-Za-z_-]{35}/g, // Google API keys
-  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+(?=@)/gi, // the password in scheme://user:password@host
+  // The password in scheme://user:password@host, up to the authority's last @ (a password may hold one).
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@?#]*:)[^\s/?#]+(?=@)/gi,
   // name=value, name: value, "name": "value" (query strings, headers, logged JSON)
   /(\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?token|refresh[_-]?token|client[_-]?secret|authorization|x-api-key)\b"?\s*[:=]\s*"?)(?!\[redacted\])[^\s"'&,;]+/gi,
 ];

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core; no browser
- * is ever downloaded): a person sees a run's pending approval, approves it, and the store
- * says approved; declares a freeze, and the agent's next write is refused.
+ * is ever downloaded): a person signs in with a token (once for the tab), sees a run's
+ * pending approval, approves it, and the store says approved by the token's holder;
+ * declares a freeze, and the agent's next write is refused.
  *
  * Without /usr/bin/chromium the test skips with a message, except in CI (CI set), where
  * it fails: .ci/run installs Chromium.
@@ -15,6 +16,7 @@ import { createRuntime, defineTool, type Runtime } from "../src/index.js";
 import { startServer, type DashboardServer } from "../src/server/http.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+const TOKEN = "0123456789abcdef0123456789abcdef";
 const available = existsSync(CHROMIUM);
 if (!available) {
   if (process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does) for the dashboard's browser test`);
@@ -38,7 +40,7 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     agent = createRuntime({ store });
     ops = createRuntime({ store });
     await Promise.all([agent.ready(), ops.ready()]);
-    server = await startServer({ runtime: ops, port: 0 });
+    server = await startServer({ runtime: ops, port: 0, tokens: [{ name: "ada", role: "decide", token: TOKEN }] });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     // Nothing may come from anywhere but the server: no CDN, no fonts.
@@ -53,7 +55,7 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("shows a run's pending approval; Approve records who, and the agent's repeat runs", async () => {
+  it("asks for a token once per tab; shows a run's pending approval; Approve records the token's holder, and the agent's repeat runs", async () => {
     const run = agent.startRun({ agent: "db-bot", runId: "run-browser-1" });
     const first = await run.call(dropTable, { table: "prod_users" });
     expect(first.ok ? "ok" : first.failure.kind).toBe("approval_required");
@@ -64,6 +66,21 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
 
     await page.goto(`${server.url}/`);
     await expect.poll(() => page.title()).toBe("Bulwark");
+    // Nothing but the sign-in form until a token is given; a wrong one is said so.
+    await page.locator("#signin", { hasText: "needs an access token" }).waitFor();
+    expect(await page.locator("main").isVisible()).toBe(false);
+    await page.getByLabel("Access token").fill("not-the-token-0123456789abcdef");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#signin", { hasText: "not valid" }).waitFor();
+    await page.getByLabel("Access token").fill(TOKEN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#session", { hasText: "Signed in as ada" }).waitFor();
+    // Kept for the tab: a reload does not ask again.
+    await page.reload();
+    await page.locator("#session", { hasText: "Signed in as ada" }).waitFor();
+    expect(await page.locator("#signin").isVisible()).toBe(false);
+    expect(await page.getByLabel("Acting as").isVisible()).toBe(false);
+
     const row = page.locator("#approvals tr[data-status]").filter({ hasText: "drop_table" });
     await row.waitFor();
     await expect.poll(() => row.getAttribute("data-status")).toBe("pending");
@@ -71,12 +88,6 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     // The run shows up with its agent and mode.
     await page.locator("#runs tr", { hasText: "db-bot" }).waitFor();
 
-    // Deciding without a name is refused in the page, with a message, and changes nothing.
-    await page.getByRole("button", { name: /^Approve drop_table/ }).click();
-    await expect.poll(() => page.locator("#notice").textContent()).toMatch(/Acting as/);
-    expect((await ops.approvals.list({ status: "pending" })).length).toBe(1);
-
-    await page.getByLabel("Acting as").fill("ada");
     await page.getByRole("button", { name: /^Approve drop_table/ }).click();
     await expect.poll(() => page.locator("#approvals tr[data-status]").filter({ hasText: "drop_table" }).getAttribute("data-status")).toBe("approved");
     await expect.poll(() => page.locator("#notice").textContent()).toMatch(/Approved drop_table/);

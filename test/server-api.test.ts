@@ -4,7 +4,6 @@
  * the role of the agent process. Bad input gets a clear JSON error with its status.
  */
 import { spawn } from "node:child_process";
-import { request } from "node:http";
 import { createRequire } from "node:module";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createRuntime, defineTool, type Runtime, type Tool } from "../src/index.js";
 import { startServer, type DashboardServer } from "../src/server/http.js";
 import { kindOf } from "./fixtures/runtime.js";
+import { call, raw } from "./fixtures/http.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -56,32 +56,6 @@ async function setup(o: { tools?: Tool[] } = {}): Promise<Setup> {
     await agent.close();
   });
   return { agent, server, url: server.url, store };
-}
-
-async function call(url: string, method = "GET", body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  const type = res.headers.get("content-type") ?? "";
-  return { status: res.status, headers: res.headers, body: type.startsWith("application/json") ? JSON.parse(text) : text };
-}
-
-/** A raw request, for headers fetch will not let us set (Host). */
-function raw(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; path?: string }): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: o.path ?? u.pathname, method: o.method ?? "GET", headers: o.headers ?? {} }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end(o.body);
-  });
 }
 
 describe("runs", () => {

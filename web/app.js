@@ -12,20 +12,47 @@ const state = {
   /** Denial reasons being typed, by approval id: a refresh must not wipe them. */
   denyReasons: new Map(),
   timer: null,
+  /** GET /api/session: { auth, name?, role? }. */
+  session: null,
 };
+
+// The server's token, when it has tokens: asked for once, kept for this tab (not in
+// localStorage: it is a credential, and it should not outlive the session).
+const TOKEN_KEY = "bulwark.token";
 
 // ---------------------------------------------------------------- API
 
 async function api(path, { method = "GET", body } = {}) {
   const init = { method, headers: { accept: "application/json" } };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const res = await fetch(path, init);
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data?.error?.message ?? `${method} ${path}: HTTP ${res.status}`);
+  const message = data?.error?.message ?? `${method} ${path}: HTTP ${res.status}`;
+  if (res.status === 401) askForToken(token ? "That token is not valid here (or no longer is)." : "This server needs an access token.");
+  if (!res.ok) throw Object.assign(new Error(message), { status: res.status });
   return data;
+}
+
+function askForToken(why) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearInterval(state.timer);
+  $("signin-why").textContent = why;
+  $("signin").hidden = false;
+  document.querySelector("main").hidden = true;
+  $("token").focus();
+}
+
+function showSession(session) {
+  state.session = session;
+  $("actor-label").hidden = session.auth;
+  $("session").hidden = !session.auth;
+  if (session.auth) $("session").replaceChildren(`Signed in as ${session.name} (${session.role === "decide" ? "may decide" : "read only"}) `,
+    h("button", { type: "button", onclick: () => askForToken("Signed out.") }, "Sign out"));
 }
 
 // ---------------------------------------------------------------- small DOM helpers
@@ -82,6 +109,8 @@ function notify(text, kind = "ok") {
 }
 
 function actor() {
+  // With tokens, the server records the token's holder.
+  if (state.session?.auth) return state.session.name;
   const input = $("actor");
   const name = input.value.trim();
   if (!name) {
@@ -283,10 +312,11 @@ async function refresh() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
-      const [approvals, runs, breakers, handoffs, freezes, detail] = await Promise.all([
-        api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"),
+      const [session, approvals, runs, breakers, handoffs, freezes, detail] = await Promise.all([
+        api("/api/session"), api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"),
         state.selectedRun ? api(`/api/runs/${encodeURIComponent(state.selectedRun)}`).catch(() => null) : null,
       ]);
+      showSession(session);
       // Do not redraw the queue under someone typing a denial reason.
       if (!document.activeElement?.classList.contains("deny-reason")) draw("approvals", approvals.approvals, renderApprovals);
       draw("runs", runs.runs, renderRuns);
@@ -298,7 +328,7 @@ async function refresh() {
       if (detail && !panel.contains(document.activeElement)) draw("run-detail", { id: state.selectedRun, detail }, () => renderRunDetail(detail));
       $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (e) {
-      notify(`Cannot reach the server: ${e.message}`, "error");
+      if (e.status !== 401) notify(`Cannot reach the server: ${e.message}`, "error");
     } finally {
       refreshing = null;
     }
@@ -327,6 +357,17 @@ $("freeze-form").addEventListener("submit", (e) => {
     $("freeze-reason").value = "";
     $("freeze-until").value = "";
   });
+});
+
+$("signin").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token").value = "";
+  $("signin").hidden = true;
+  document.querySelector("main").hidden = false;
+  notify("");
+  schedule();
+  refresh();
 });
 
 schedule();

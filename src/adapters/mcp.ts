@@ -47,6 +47,7 @@ import {
   createRuntime,
   defineTool,
   failures,
+  redactText,
   ToolError,
   type BreakerOptions,
   type Effect,
@@ -340,7 +341,9 @@ export interface McpProxyOptions {
 export async function mcpProxy(options: McpProxyOptions): Promise<void> {
   const [command, ...args] = options.command;
   if (!command) throw new Error("give the MCP server's command after --");
-  const log = options.log ?? ((line: string) => process.stderr.write(`bulwark proxy: ${line}\n`));
+  // Every line without credentials: a store URL's password, a token in a store error.
+  const write = options.log ?? ((line: string) => process.stderr.write(`bulwark proxy: ${line}\n`));
+  const log = (line: string) => write(redactText(line));
   const source = (e: unknown) => new Error(`${options.source ? `${options.source}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
   let rt: Runtime;
   try {

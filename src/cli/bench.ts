@@ -5,7 +5,7 @@
  * raw database drivers.)
  */
 import { Command } from "commander";
-import { createRuntime, defineTool } from "../index.js";
+import { createRuntime, defineTool, redactText } from "../index.js";
 import { DEFAULT_STORE, whole } from "./shared.js";
 
 interface Options {
@@ -61,10 +61,10 @@ export function benchCommand(): Command {
     .action(async ({ store, calls, samples, json }: Options) => {
       const r = await measure(store, calls, samples);
       if (json) {
-        console.log(JSON.stringify({ store, calls, samples, microsecondsPerCall: r }));
+        console.log(JSON.stringify({ store: redactText(store), calls, samples, microsecondsPerCall: r }));
         return;
       }
-      console.log(`Per-call cost on ${store} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
+      console.log(`Per-call cost on ${redactText(store)} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
       console.log(`  bare function call      ${r.bare.toFixed(3).padStart(9)} µs`);
       console.log(`  read tool, guarded      ${r.read.toFixed(3).padStart(9)} µs`);
       console.log(`  write tool, guarded     ${r.write.toFixed(3).padStart(9)} µs   (idempotency record, ledger entry, read-back)`);

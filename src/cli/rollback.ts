@@ -5,7 +5,7 @@
  * run and the report lists what would need undoing. Exits 1 unless everything is undone.
  */
 import { Command } from "commander";
-import type { RollbackReport } from "../index.js";
+import { redactText, type RollbackReport } from "../index.js";
 import { findRun } from "../server/api.js";
 import { DEFAULT_STORE, fail, loadTools, withRuntime } from "./shared.js";
 
@@ -29,7 +29,7 @@ export function rollbackCommand(): Command {
         report = await withRuntime(o.store, async (rt) => {
           // A mistyped id must not read as "nothing to undo", nor leave a stop request behind.
           if (!(await findRun(rt, runId)))
-            throw new Error(`no run ${JSON.stringify(runId)} in the store ${o.store}; check the id, and --store if the agent used another store`);
+            throw new Error(`no run ${JSON.stringify(runId)} in the store ${redactText(o.store)}; check the id, and --store if the agent used another store`);
           const tools = o.tools ? await loadTools(o.tools) : [];
           return rt.rollback(runId, tools);
         });

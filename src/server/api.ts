@@ -6,6 +6,7 @@
  */
 import { ApprovalError, PolicyError, redactValue, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
+import type { Principal } from "./auth.js";
 
 export class HttpError extends Error {
   override readonly name = "HttpError";
@@ -24,6 +25,8 @@ interface ApiRequest {
   query: URLSearchParams;
   /** The parsed JSON body (an object), or {} when there is none. */
   body: Record<string, unknown>;
+  /** The token's holder, when the server has tokens (auth.ts). */
+  who?: Principal;
 }
 
 export interface ApiContext {
@@ -31,6 +34,8 @@ export interface ApiContext {
   /** The agent's tools, by name (from `--tools`): rollback runs their compensations. */
   tools: ReadonlyMap<string, Tool>;
   now: () => number;
+  /** Whether requests carry tokens (then a decision is recorded as the token's name). */
+  auth: boolean;
 }
 
 type Handler = (req: ApiRequest, ctx: ApiContext) => Promise<unknown>;
@@ -56,6 +61,7 @@ const RUN_STATUSES = ["running", "ended"] as const;
 const HANDOFF_STATUSES = ["open", "closed"] as const;
 
 const routes: Route[] = [
+  route("GET", "/api/session", async ({ who }, { auth }) => ({ auth, ...(who ? { name: who.name, role: who.role } : {}) })),
   route("GET", "/api/runs", listRuns),
   route("GET", "/api/runs/:id", getRun),
   route("POST", "/api/runs/:id/stop", stopRun),
@@ -150,8 +156,8 @@ function undoability(m: MutationRecord, tools: ReadonlyMap<string, Tool>): "read
   return tools.get(m.tool)?.spec.compensate ? "ready" : "needs_tools";
 }
 
-async function stopRun({ params: [runId], body }: ApiRequest, { rt }: ApiContext) {
-  const reason = text(body, "reason", true);
+async function stopRun({ params: [runId], body, who }: ApiRequest, { rt }: ApiContext) {
+  const reason = who ? `${text(body, "reason", true)} (by ${who.name})` : text(body, "reason", true);
   if (!(await rt.stopRun(runId!, reason))) throw unknownRun(runId);
   return { runId, stopRequested: true, reason };
 }
@@ -183,8 +189,14 @@ async function getApproval({ params: [id] }: ApiRequest, { rt }: ApiContext) {
   return { approval: { ...a, ...shown(a) } };
 }
 
-async function decide({ params: [id], body }: ApiRequest, { rt }: ApiContext, verb: "approve" | "deny") {
-  const by = text(body, "by", true);
+/** Who decides: the token's holder (a name in the body is not asked for, nor believed), or the body's `by`. */
+function decider({ who, body }: ApiRequest, required: boolean): string | undefined {
+  return who ? who.name : required ? text(body, "by", true) : text(body, "by", false);
+}
+
+async function decide(req: ApiRequest, { rt }: ApiContext, verb: "approve" | "deny") {
+  const { params: [id], body } = req;
+  const by = decider(req, true)!;
   const reason = verb === "deny" ? text(body, "reason", true) : undefined;
   if (!(await rt.approvals.get(id!))) throw new HttpError(404, `no approval request ${JSON.stringify(id)}`);
   let approval: ApprovalRequest;
@@ -213,9 +225,10 @@ async function listFreezes(_req: ApiRequest, { rt, now }: ApiContext) {
   return { frozen: freezes.some((f) => f.inForce), freezes };
 }
 
-async function declareFreeze({ body }: ApiRequest, { rt, now }: ApiContext) {
+async function declareFreeze(req: ApiRequest, { rt, now }: ApiContext) {
+  const { body } = req;
   const reason = text(body, "reason", true);
-  const by = text(body, "by", false);
+  const by = decider(req, false);
   const from = time(body, "from");
   const to = time(body, "to");
   try {

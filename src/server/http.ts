@@ -1,9 +1,12 @@
 /**
  * The HTTP server of `bulwark serve`: the JSON API (api.ts) under /api/, Prometheus text
  * at /metrics, and the dashboard's static files (web/) at /. It binds 127.0.0.1 unless
- * told otherwise, and since a page on any site can send requests to localhost, it
- * refuses requests for another host name (DNS rebinding) and state changes from another
- * origin or without a JSON body (cross-site forms), and forbids framing (clickjacking).
+ * told otherwise, and refuses to bind anything wider without tokens (auth.ts): with
+ * tokens, every API and metrics request needs one, and changes need the "decide" role.
+ * Since a page on any site can send requests to the server, it refuses requests for a
+ * host name that is not its own (DNS rebinding: only loopback names when bound to
+ * loopback; IP addresses, loopback names and `allowedHosts` when bound wide), state
+ * changes from another origin or without a JSON body (cross-site forms), and framing.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -11,7 +14,9 @@ import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
 import type { Runtime, Tool } from "../index.js";
+import { isIP } from "node:net";
 import { HttpError, match, type ApiContext } from "./api.js";
+import { TokenCheck, type ApiToken, type Principal } from "./auth.js";
 import { storeMetrics } from "./store-metrics.js";
 
 export interface ServeOptions {
@@ -21,8 +26,18 @@ export interface ServeOptions {
   tools?: Tool[];
   /** [7070]; 0 for any free port. */
   port?: number;
-  /** ["127.0.0.1"] */
+  /** ["127.0.0.1"]; any other address needs `tokens`. */
   host?: string;
+  /**
+   * Who may use the API (see auth.ts). Without tokens the API is open to whoever can
+   * reach it, which is why the server then binds only loopback addresses.
+   */
+  tokens?: readonly ApiToken[];
+  /**
+   * Host names the server answers to when bound beyond loopback, besides IP addresses
+   * and loopback names, e.g. ["bulwark.internal"] (DNS rebinding uses a name, never an IP).
+   */
+  allowedHosts?: readonly string[];
   /** The dashboard's files [the package's web/]. */
   webDir?: string;
   now?: () => number;
@@ -60,16 +75,23 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   const webDir = normalize(o.webDir ?? defaultWebDir());
   const tools = new Map((o.tools ?? []).map((t) => [t.name, t]));
   const now = o.now ?? Date.now;
-  const ctx: ApiContext = { rt, tools, now };
+  const ctx: ApiContext = { rt, tools, now, auth: (o.tokens ?? []).length > 0 };
   const metrics = storeMetrics(rt, now);
   // Bound to loopback, only loopback names are ours: anything else is a rebinding attack.
   const loopbackOnly = LOOPBACK.has(host);
+  const tokens = o.tokens ?? [];
+  if (!loopbackOnly && tokens.length === 0)
+    throw new Error(`refusing to bind ${host} without tokens: anyone on the network could approve, freeze and roll back. Give tokens (BULWARK_TOKENS or --tokens-file), or bind 127.0.0.1`);
+  const auth = tokens.length > 0 ? new TokenCheck(tokens) : undefined;
+  const allowedHosts = new Set((o.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  const ourHost = (name: string) =>
+    LOOPBACK.has(name) || (!loopbackOnly && (allowedHosts.has(name) || isIP(name.replace(/^\[(.*)\]$/, "$1")) !== 0));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) console.error("bulwark serve:", e);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...(e as { headers?: Record<string, string> }).headers };
       const allow = (e as { allow?: string }).allow;
       if (allow) headers.allow = allow;
       sendJson(res, status, { error: { status, message: e instanceof Error && status !== 500 ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}` } }, headers);
@@ -79,25 +101,41 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
-    if (loopbackOnly && !LOOPBACK.has(hostname(req.headers.host))) throw new HttpError(403, `this server answers only to localhost, not ${JSON.stringify(req.headers.host ?? "")}`);
+    if (!ourHost(hostname(req.headers.host)))
+      throw new HttpError(403, `this server does not answer to ${JSON.stringify(req.headers.host ?? "")}${loopbackOnly ? ", only to localhost" : "; add the name with --allow-host"}`);
 
     if (url.pathname.startsWith("/api/")) {
+      const change = method !== "GET" && method !== "HEAD";
+      const who = authenticate(req, change);
       const { route, params } = match(method, url.pathname);
       let body: Record<string, unknown> = {};
-      if (method !== "GET" && method !== "HEAD") {
+      if (change) {
         checkOrigin(req);
         body = await readJson(req);
       }
-      const value = await route.handler({ method, params, query: url.searchParams, body }, ctx);
+      const value = await route.handler({ method, params, query: url.searchParams, body, ...(who ? { who } : {}) }, ctx);
       return sendJson(res, route.status ?? 200, value);
     }
     if (method !== "GET" && method !== "HEAD") throw Object.assign(new HttpError(405, `${method} is not allowed on ${url.pathname}`), { allow: "GET, HEAD" });
     if (url.pathname === "/metrics") {
+      authenticate(req, false);
       const text = await metrics.metrics();
       res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
       return res.end(method === "HEAD" ? undefined : text);
     }
     return sendFile(res, method, webDir, url.pathname);
+  }
+
+  /** The token's holder (none when the server has no tokens); a 401 or 403 otherwise. */
+  function authenticate(req: IncomingMessage, change: boolean): Principal | undefined {
+    if (!auth) return undefined;
+    const who = auth.who(req.headers.authorization);
+    if (!who)
+      throw Object.assign(new HttpError(401, req.headers.authorization ? "this token is not valid here" : "this server needs a token: send Authorization: Bearer <token>"), {
+        headers: { "www-authenticate": 'Bearer realm="bulwark"' },
+      });
+    if (change && who.role !== "decide") throw new HttpError(403, `${who.name} may read but not decide (role ${who.role})`);
+    return who;
   }
 
   await new Promise<void>((resolve, reject) => {
