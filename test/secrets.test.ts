@@ -36,7 +36,7 @@ describe("secrets in arguments and errors", () => {
     const logged: string[] = [];
     const warn = console.warn;
     console.warn = (...a: unknown[]) => void logged.push(a.map(String).join(" "));
-    const rt = createRuntime({ store: `sqlite:${join(dir, "bulwark.db")}`, telemetry: { tracer } });
+    const rt = createRuntime({ store: `sqlite:${join(dir, "bulwark.db")}`, telemetry: { tracer, recordContent: true } });
     try {
       const login = defineTool({
         name: "set_db_login",
@@ -69,12 +69,14 @@ describe("secrets in arguments and errors", () => {
       const [approval] = await rt.approvals.list();
       expect(approval!.args).toEqual({ service: "api", env: { DATABASE_URL: "postgres://app:[redacted]@db/prod", note: "token=[redacted]" } });
       const [stored] = await rt.store.handoffs.list({ runId: "run-secrets" });
-      const seen = JSON.stringify({ mutation, approval, handoff, stored, failed, spans: exporter.getFinishedSpans().map((s) => s.status), logged });
+      const seen = JSON.stringify({ mutation, approval, handoff, stored, failed, spans: exporter.getFinishedSpans().map((s) => [s.status, s.attributes, s.events]), logged });
       expect(seen).toContain("set_db_login"); // the calls are there…
       expect(seen).not.toContain(PASSWORD); // …their secrets are not
       expect(seen).not.toContain(API_TOKEN);
       expect(!failed.ok && failed.failure.message).toMatch(/^call_api failed: 401 from https:\/\/admin:\[redacted\]@api\.example\.com: key \[redacted\] revoked/);
       expect(exporter.getFinishedSpans().find((s) => s.name === "execute_tool call_api")!.status.message).toContain("[redacted]");
+      // Content recording (opt-in) records the arguments, redacted.
+      expect(exporter.getFinishedSpans().find((s) => s.name === "execute_tool set_db_login")!.attributes["gen_ai.tool.call.arguments"]).toContain('"password":"[redacted]"');
     } finally {
       await rt.close();
       console.warn = warn;
