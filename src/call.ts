@@ -3,7 +3,7 @@
  * reads and fills in the call; it never calls another stage (run.ts composes them).
  */
 import type { Clock } from "./clock.js";
-import type { Failure, Note, Outcome } from "./failure.js";
+import type { Failure, Note, Outcome, ShadowDecision } from "./failure.js";
 import type { RecentHistory } from "./decide/handoff.js";
 import type { FactLedger } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
@@ -34,6 +34,11 @@ export interface RunState {
   /** When the run's deadline passes (startedAt + policy.deadlineMs), or Infinity. */
   readonly deadlineAt: number;
   ended: boolean;
+  /**
+   * False in shadow mode: a stage's refusal is recorded on the call (`Call.shadow`) and the
+   * call goes on as if Bulwark were absent (see shadow.ts).
+   */
+  readonly enforce: boolean;
   /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
   readonly stopSignal: AbortSignal;
   /** The run's facts ledger (facts stage); made on first use when absent. */
@@ -53,9 +58,11 @@ export function newRunState(o: {
   stopSignal: AbortSignal;
   ledger?: FactLedger;
   history?: RecentHistory;
+  enforce?: boolean;
 }): RunState {
   return {
     ...o,
+    enforce: o.enforce ?? true,
     deadlineAt: o.startedAt + (o.policy.deadlineMs ?? Infinity),
     mode: "normal",
     steps: 0,
@@ -101,6 +108,8 @@ export interface Call {
   checkpoint?: unknown;
   /** Where a stage tells what it decided, as it decides (span events); absent when nothing listens. */
   readonly decisions?: DecisionSink | undefined;
+  /** Shadow mode: the refusals the stages would have made, in stage order (see shadow.ts). */
+  shadow?: ShadowDecision[];
 }
 
 export interface Env {

@@ -76,9 +76,19 @@ export interface Note {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * A refusal that shadow mode (`enforce: false`) recorded instead of making: the kind and
+ * the message the call would have got, and the stage that would have refused it.
+ */
+export interface ShadowDecision {
+  stage: Stage;
+  kind: FailureKind;
+  message: string;
+}
+
 export type Outcome<O> =
-  | { ok: true; value: O; callId: string; replayed: boolean; notes?: Note[] }
-  | { ok: false; failure: Failure; callId: string; replayed?: boolean };
+  | { ok: true; value: O; callId: string; replayed: boolean; notes?: Note[]; shadow?: ShadowDecision[] }
+  | { ok: false; failure: Failure; callId: string; replayed?: boolean; shadow?: ShadowDecision[] };
 
 const make = (
   kind: FailureKind,

@@ -7,7 +7,7 @@ export type { Tool, ToolSpec, ToolContext, Effect, Fact, RetryOptions, BreakerOp
 export { failures, ToolError } from "./failure.js";
 export { redactValue, redactText, REDACTED } from "./redact.js";
 export type { RedactHook } from "./redact.js";
-export type { Failure, FailureKind, Outcome } from "./failure.js";
+export type { Failure, FailureKind, Outcome, ShadowDecision } from "./failure.js";
 export { defaultPolicy, PolicyError } from "./policy.js";
 export type { Policy, PolicyInput, FreezeWindow } from "./policy.js";
 export { ManualClock, systemClock } from "./clock.js";
@@ -31,3 +31,7 @@ export { notes, decisionMessages } from "./failure.js";
 export type { Note } from "./failure.js";
 export { DriftDetector, driftDefaults, chiSquareSurvival } from "./telemetry/drift.js";
 export type { DriftAlert, DriftCheck, DriftOptions } from "./telemetry/drift.js";
+export { replay } from "./replay/runner.js";
+export type { ReplayOptions, ReplayReport, RunReplay, CallVerdict } from "./replay/runner.js";
+export type { ReplaySummary, Refusals } from "./replay/report.js";
+export type { RecordedRun, RecordedCall, Recording, InputProblem } from "./replay/recording.js";

@@ -32,7 +32,8 @@ import type { Clock } from "./clock.js";
 import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
-import { admission } from "./stages/admission.js";
+import { admission, admit } from "./stages/admission.js";
+import { judged } from "./shadow.js";
 import { approval } from "./stages/approval.js";
 import { checkpoint } from "./stages/checkpoint.js";
 import { rollback, type RollbackReport } from "./rollback.js";
@@ -109,7 +110,7 @@ export class Run {
 
   constructor(
     private readonly host: RunHost,
-    options: { runId: string; agent: string; policy: Policy; verifiers?: readonly Verifier[] },
+    options: { runId: string; agent: string; policy: Policy; verifiers?: readonly Verifier[]; enforce?: boolean },
     clock: Clock,
   ) {
     this.id = options.runId;
@@ -122,6 +123,7 @@ export class Run {
       stopSignal: this.stopper.signal,
       ledger: this.ledger,
       history: this.history,
+      enforce: options.enforce ?? true,
     });
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     host.live.set(this.id, this);
@@ -344,7 +346,7 @@ export class Run {
     // A keyed mutation that asks no person sends its claim while the store is asked for a
     // stop or freeze (on a networked store, in the same round trip); the claim is acted on
     // only once the answer is in, and undone if it refuses (see `gate`). Others wait first.
-    let early = tool.effect !== "read" && tool.keyed && (tool.spec.approval === undefined || tool.spec.approval === "never");
+    let early = this.state.enforce && tool.effect !== "read" && tool.keyed && (tool.spec.approval === undefined || tool.spec.approval === "never");
     if (!early) {
       const unseen = await watching;
       if (unseen) return this.refuse(call, unseen);
@@ -355,7 +357,11 @@ export class Run {
       early = false;
       refused = (await watching) ?? admission(call, env);
     }
-    if (refused) return this.refuse(call, refused);
+    if (refused) {
+      if (this.state.enforce) return this.refuse(call, refused);
+      judged(call, staged("admission", refused));
+      admit(call);
+    }
 
     let outcome: Outcome<unknown>;
     try {
@@ -383,9 +389,9 @@ export class Run {
   private async through(call: Call, gate?: () => Promise<Failure | undefined>): Promise<Outcome<unknown>> {
     const { env, inFlight } = this.host;
     const invalid =
-      staged("validate-input", await validateInput(call)) ??
-      staged("rules", await rules(call, env)) ??
-      staged("approval", await approval(call, env, () => this.host.newId()));
+      judged(call, staged("validate-input", await validateInput(call))) ??
+      judged(call, staged("rules", await rules(call, env))) ??
+      judged(call, staged("approval", await approval(call, env, () => this.host.newId())));
     if (invalid) return this.failed(call, (await gate?.()) ?? invalid);
     const key = await idempotency(call, env, inFlight, gate);
     if ("outcome" in key) {
@@ -393,13 +399,13 @@ export class Run {
       return key.outcome;
     }
     const failure =
-      staged("checkpoint", await checkpoint(call, env)) ??
+      judged(call, staged("checkpoint", await checkpoint(call, env))) ??
       staged("execute", await execute(call, env)) ??
-      staged("validate-output", await validateOutput(call)) ??
-      staged("facts", await facts(call, env)) ??
-      staged("verify", await verify(call, env));
+      judged(call, staged("validate-output", await validateOutput(call))) ??
+      judged(call, staged("facts", await facts(call, env))) ??
+      judged(call, staged("verify", await verify(call, env)));
     if (failure) return this.failed(call, failure);
-    return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}) };
+    return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}), ...(call.shadow ? { shadow: call.shadow } : {}) };
   }
 
   /**
@@ -423,7 +429,7 @@ export class Run {
   }
 
   private failed(call: Call, failure: Failure): Outcome<unknown> {
-    return { ok: false, failure, callId: call.callId };
+    return { ok: false, failure, callId: call.callId, ...(call.shadow ? { shadow: call.shadow } : {}) };
   }
 
   /** A refusal at admission: it counts toward the chain breaker, but nothing was reserved. */

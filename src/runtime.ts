@@ -69,6 +69,11 @@ export interface RuntimeOptions {
    * AI SDK), or your own `{ name, verify }`.
    */
   verifiers?: Verifier[];
+  /**
+   * False for shadow mode: every decision is recorded (the outcome's `shadow`), none is
+   * enforced; the tool is called and its result returned. Replays still replay [true].
+   */
+  enforce?: boolean;
 }
 
 export interface StartRunOptions {
@@ -77,6 +82,8 @@ export interface StartRunOptions {
   policy?: PolicyInput;
   /** Verifiers for this run, in addition to the runtime's. */
   verifiers?: Verifier[];
+  /** Shadow mode for this run (see RuntimeOptions.enforce) [the runtime's]. */
+  enforce?: boolean;
 }
 
 export interface Runtime {
@@ -128,6 +135,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
   const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
   const telemetry = createTelemetry(options.telemetry);
+  checkEnforce(options.enforce, "createRuntime");
 
   let store: Store | undefined;
   let health: HealthRegistry | undefined;
@@ -229,7 +237,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       if (closed) throw new Error("the runtime is closed");
       if (!o || typeof o.agent !== "string" || o.agent.length === 0) throw new TypeError("startRun needs { agent: string }");
       const verifiers = [...runtimeVerifiers, ...checkVerifiers(o.verifiers ?? [], "startRun")];
-      const run = new Run(host, { runId: o.runId ?? randomUUID(), agent: o.agent, policy: resolvePolicy(policy, o.policy), verifiers }, clock);
+      checkEnforce(o.enforce, "startRun");
+      const enforce = o.enforce ?? options.enforce ?? true;
+      const run = new Run(host, { runId: o.runId ?? randomUUID(), agent: o.agent, policy: resolvePolicy(policy, o.policy), verifiers, enforce }, clock);
       host.track(opening.then(() => run.begin())).catch(() => {});
       return run;
     },
@@ -249,4 +259,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       await store?.close();
     },
   };
+}
+
+function checkEnforce(enforce: unknown, where: string) {
+  if (enforce !== undefined && typeof enforce !== "boolean") throw new TypeError(`${where}: enforce must be true or false (false: shadow mode), not ${JSON.stringify(enforce)}`);
 }

@@ -3,7 +3,7 @@
  * tsx), in a fresh directory, so that its default store `.bulwark/bulwark.db` lands there.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -107,5 +107,60 @@ describe("bulwark rollback", () => {
     const r = await bulwark(["rollback", "run_quiet"], cwd);
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toContain("run_quiet recorded no changes: nothing to roll back");
+  });
+});
+
+describe("bulwark replay", () => {
+  const tools = fileURLToPath(new URL("./fixtures/replay-tools.ts", import.meta.url));
+  const drop = (table: string) => ({ tool: "drop_table", args: { table }, result: { dropped: table } });
+  const lines = [
+    JSON.stringify({ runId: "r1", agent: "ops", label: "bad", calls: [drop("a"), drop("b"), drop("c"), drop("d"), drop("e")] }),
+    "not json at all",
+    JSON.stringify({ runId: "r2", agent: "ops", label: "good", calls: [{ tool: "refund", args: { order: "o", cents: 5 }, error: "payments said 503" }, { tool: "lookup_order", args: { id: "o" }, result: { id: "o", cents: 5 } }] }),
+    JSON.stringify({ runId: "r3", agent: "ops", calls: [{ tool: "send_email", args: {}, result: "sent" }] }),
+  ];
+
+  function recording(cwd: string) {
+    writeFileSync(join(cwd, "runs.jsonl"), lines.join("\n") + "\n");
+    return join(cwd, "runs.jsonl");
+  }
+
+  it("--json prints one object: per run the enforcing view up to its first refusal, bad lines skipped, exit 0", async () => {
+    const cwd = fresh();
+    const r = await bulwark(["replay", recording(cwd), "--tools", tools, "--json"], cwd);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    const report = JSON.parse(r.stdout);
+    expect(report.runs.map((x: { runId: string; calls: unknown[] }) => [x.runId, x.calls])).toEqual([
+      ["r1", [drop("a"), drop("b"), drop("c"), drop("d")].map((c, i) => (i < 3 ? { tool: c.tool, refused: false } : { tool: c.tool, refused: true, kind: "destructive_budget_exceeded", message: expect.any(String) }))],
+      ["r2", [{ tool: "refund", refused: false, kind: "tool_error", message: expect.stringContaining("payments said 503") }, { tool: "lookup_order", refused: false }]],
+    ]);
+    expect(report.skipped).toEqual([
+      { where: "line 2", message: expect.stringMatching(/^not JSON/) },
+      { where: "line 4", message: expect.stringContaining('"send_email"') },
+    ]);
+    expect(report.summary).toMatchObject({ runs: 2, skipped: 2, stopped: 1, labels: { bad: { stopped: 1, passed: 0 }, good: { stopped: 0, passed: 1 } } });
+    expect(existsSync(join(cwd, ".bulwark"))).toBe(false);
+  });
+
+  it("judges by the run policy of --policy, and prints a readable report", async () => {
+    const cwd = fresh();
+    writeFileSync(join(cwd, "policy.yaml"), "run:\n  destructive:\n    maxPerRun: 1\n");
+    const r = await bulwark(["replay", recording(cwd), "--tools", tools, "--policy", join(cwd, "policy.yaml")], cwd);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toContain("Enforcing, Bulwark would have stopped 1 of 2 runs");
+    expect(r.stdout).toMatch(/r1 \(line 1, bad\): call 2 of 5, drop_table: destructive_budget_exceeded/);
+    expect(r.stdout).toMatch(/bad runs \(1\)\s+1 caught\s+0 missed/);
+    expect(r.stdout).toContain("line 2: not JSON");
+  });
+
+  it("fails with a clear error for a file that is not there or a module without tools", async () => {
+    const cwd = fresh();
+    const missing = await bulwark(["replay", join(cwd, "nope.jsonl"), "--tools", tools], cwd);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("nope.jsonl");
+    writeFileSync(join(cwd, "empty.mjs"), "export const x = 1;\n");
+    const none = await bulwark(["replay", recording(cwd), "--tools", join(cwd, "empty.mjs")], cwd);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("exports no tools");
   });
 });

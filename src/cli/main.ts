@@ -11,6 +11,7 @@ import { rollbackCommand } from "./rollback.js";
 import { benchCommand } from "./bench.js";
 import { serveCommand } from "./serve.js";
 import { proxyCommand } from "./proxy.js";
+import { replayCommand } from "./replay.js";
 
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
@@ -23,5 +24,6 @@ program.addCommand(rollbackCommand());
 program.addCommand(benchCommand());
 program.addCommand(serveCommand());
 program.addCommand(proxyCommand());
+program.addCommand(replayCommand());
 
 await program.parseAsync(process.argv);

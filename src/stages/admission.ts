@@ -33,7 +33,12 @@ export function admission(call: Call, env: Env): StageResult {
   // Only a look: the execute stage takes the half-open probe when it calls the tool.
   const verdict = env.health.for(tool).breaker?.peek(now);
   if (verdict && !verdict.allowed) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
+  admit(call);
+  return undefined;
+}
+
+/** Reserve the call's step (and destructive slot); shadow mode admits a refused call this way. */
+export function admit({ run, tool }: Call): void {
   run.steps++;
   if (tool.effect === "destructive") run.destructivePending++;
-  return undefined;
 }
