@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/replay.ts [runs] [calls]
  */
-import { createRuntime, replay, type RecordedRun } from "../src/index.js";
+import { createRuntime, replay, type RecordedRun, type Tool } from "../src/index.js";
 import tools from "../test/fixtures/replay-tools.js";
 
 const RUNS = Number(process.argv[2] ?? 10_000);
@@ -27,7 +27,7 @@ function recording(): RecordedRun[] {
 }
 
 async function live(runs: RecordedRun[]): Promise<number> {
-  const byName = new Map(tools.map((t) => [t.name, t]));
+  const byName = new Map<string, Tool>(tools.map((t) => [t.name, t]));
   const t0 = performance.now();
   for (const run of runs) {
     const rt = createRuntime({ store: "memory", idempotency: { sweepEveryMs: 0 }, policy: { maxUnverifiedDepth: 100 } });
