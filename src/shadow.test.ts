@@ -36,6 +36,13 @@ describe("shadow mode (enforce: false)", () => {
     ]);
   });
 
+  it("records a rule's refusal with its stage, and runs the call", async () => {
+    const rt = runtime(false);
+    const refund = defineTool({ name: "refund", effect: "write", rules: [({ cents }: { cents: number }) => (cents > 100 ? "refunds over $1 need a person" : undefined)], execute: async () => "refunded" });
+    const o = await rt.startRun({ agent: "a" }).call(refund, { cents: 500 });
+    expect(o).toMatchObject({ ok: true, value: "refunded", shadow: [{ stage: "rules", kind: "policy_violation" }] });
+  });
+
   it("still replays a repeated write: an effect never runs twice because enforcement is off", async () => {
     const rt = runtime(false);
     const execute = vi.fn(async () => ({ charged: 5 }));

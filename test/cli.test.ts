@@ -131,7 +131,7 @@ describe("bulwark replay", () => {
     expect(r).toMatchObject({ code: 0, stderr: "" });
     const report = JSON.parse(r.stdout);
     expect(report.runs.map((x: { runId: string; calls: unknown[] }) => [x.runId, x.calls])).toEqual([
-      ["r1", [drop("a"), drop("b"), drop("c"), drop("d")].map((c, i) => (i < 3 ? { tool: c.tool, refused: false } : { tool: c.tool, refused: true, kind: "destructive_budget_exceeded", message: expect.any(String) }))],
+      ["r1", [drop("a"), drop("b"), drop("c"), drop("d")].map((c, i) => (i < 3 ? { tool: c.tool, refused: false } : { tool: c.tool, refused: true, kind: "destructive_budget_exceeded", stage: "admission", message: expect.any(String) }))],
       ["r2", [{ tool: "refund", refused: false, kind: "tool_error", message: expect.stringContaining("payments said 503") }, { tool: "lookup_order", refused: false }]],
     ]);
     expect(report.skipped).toEqual([

@@ -38,7 +38,7 @@ export interface CallVerdict {
   refused: boolean;
   /** The refusal's kind; `tool_error` for a call whose recorded error stands. */
   kind?: FailureKind;
-  /** The stage that refused it (judged view). */
+  /** The stage that refused it. */
   stage?: string;
   /** The message the model would have got. */
   message?: string;
@@ -183,6 +183,7 @@ function verdictOf(tool: string, outcome: Outcome<unknown>, threw: boolean): Cal
   const decision = outcome.shadow?.[0];
   if (decision) return { tool, refused: true, kind: decision.kind, stage: decision.stage, message: decision.message };
   if (outcome.ok) return outcome.replayed ? { tool, refused: false, replayed: true } : { tool, refused: false };
-  const { kind, message } = outcome.failure;
-  return { tool, refused: !(threw && kind === "tool_error"), kind, message };
+  const { kind, message, stage } = outcome.failure;
+  if (threw && kind === "tool_error") return { tool, refused: false, kind, message };
+  return { tool, refused: true, kind, ...(stage ? { stage } : {}), message };
 }
