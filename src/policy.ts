@@ -7,6 +7,7 @@ import { NEUTRAL_FAILURES, type FailureKind } from "./failure.js";
 import { confidenceDefaults, type ConfidencePenalties, type ConfidencePolicy } from "./decide/confidence.js";
 import { verificationDefaults, type VerificationPolicy } from "./decide/verification.js";
 import type { PolicyRule } from "./decide/rules.js";
+import { badDuration, badWhole } from "./option-checks.js";
 
 export interface FreezeWindow {
   from: number | string | Date;
@@ -93,13 +94,12 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   wholeAtLeast("maxConsecutiveFailures", p.maxConsecutiveFailures, 1);
   wholeAtLeast("maxUnverifiedDepth", p.maxUnverifiedDepth, 1);
   wholeAtLeast("destructive.maxPerRun", p.destructive.maxPerRun, 0);
-  if (p.deadlineMs !== undefined) positive("deadlineMs", p.deadlineMs);
-  if (p.maxFactAgeMs !== undefined) positive("maxFactAgeMs", p.maxFactAgeMs);
-  if (!(p.approvalWaitMs >= 0 && Number.isFinite(p.approvalWaitMs)))
-    throw new PolicyError(`approvalWaitMs must be 0 or more milliseconds, not ${JSON.stringify(p.approvalWaitMs)}`);
+  if (p.deadlineMs !== undefined) duration("deadlineMs", p.deadlineMs);
+  if (p.maxFactAgeMs !== undefined) duration("maxFactAgeMs", p.maxFactAgeMs);
+  duration("approvalWaitMs", p.approvalWaitMs, { zero: true });
   checkConfidence(p.confidence);
   wholeAtLeast("verification.quorum", p.verification.quorum, 1);
-  if (!(p.verification.timeoutMs > 0) || !Number.isFinite(p.verification.timeoutMs)) positive("verification.timeoutMs", p.verification.timeoutMs);
+  duration("verification.timeoutMs", p.verification.timeoutMs, { timer: true });
   if (typeof p.countsTowardChain !== "function") throw new PolicyError("countsTowardChain must be a function of a failure kind");
   p.freeze = normalizeFreeze(p.freeze);
   return p;
@@ -136,13 +136,13 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function wholeAtLeast(name: string, v: unknown, min: number) {
-  if (!Number.isInteger(v) || (v as number) < min)
-    throw new PolicyError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(v)}`);
+  const why = badWhole(v, min);
+  if (why) throw new PolicyError(`${name} ${why}`);
 }
 
-function positive(name: string, v: unknown) {
-  if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v))
-    throw new PolicyError(`${name} must be a positive number of milliseconds, not ${JSON.stringify(v)}`);
+function duration(name: string, v: unknown, o?: { zero?: boolean; timer?: boolean }) {
+  const why = badDuration(v, o);
+  if (why) throw new PolicyError(`${name} ${why}`);
 }
 
 /** Turn a date-ish value into epoch ms, or undefined when it is not a valid time. */

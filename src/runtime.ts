@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { describeThrown } from "./failure.js";
 import { redactText } from "./redact.js";
+import { checkRuntimeOptions } from "./option-checks.js";
 import type { Env } from "./call.js";
 import { systemClock, type Clock } from "./clock.js";
 import { defaultPolicy, resolvePolicy, type Policy, type PolicyInput } from "./policy.js";
@@ -128,10 +129,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const policy = resolvePolicy(defaultPolicy, options.policy);
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? ((e: unknown) => console.warn("bulwark:", redactText(e instanceof Error ? (e.stack ?? e.message) : describeThrown(e))));
+  checkRuntimeOptions(options);
   const retentionMs = options.idempotency?.retentionMs ?? DAY;
-  if (!(retentionMs > 0)) throw new TypeError(`idempotency.retentionMs must be positive, not ${retentionMs}`);
   const sweepEveryMs = options.idempotency?.sweepEveryMs ?? 10 * 60 * 1000;
-  if (!(sweepEveryMs >= 0)) throw new TypeError(`idempotency.sweepEveryMs must be 0 (off) or positive, not ${sweepEveryMs}`);
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
   const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
   const telemetry = createTelemetry(options.telemetry);

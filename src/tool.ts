@@ -4,6 +4,7 @@
  * so that nothing on the call path has to.
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { badDuration } from "./option-checks.js";
 import type { RuleContext, ToolRule } from "./decide/rules.js";
 
 export type Effect = "read" | "write" | "destructive";
@@ -140,7 +141,8 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
     if (spec[fn] !== undefined && typeof spec[fn] !== "function") bad(`${fn} must be a function`);
   }
   const timeoutMs = spec.timeoutMs ?? toolDefaults.timeoutMs;
-  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) bad(`timeoutMs must be a positive number of milliseconds, not ${spec.timeoutMs}`);
+  const check = (name: string, why: string | undefined) => why && bad(`${name} ${why}`);
+  check("timeoutMs", badDuration(timeoutMs, { timer: true }));
   if (spec.concurrency !== undefined && !(Number.isInteger(spec.concurrency) && spec.concurrency >= 1))
     bad(`concurrency must be a whole number of at least 1, not ${spec.concurrency}`);
   if (spec.rules !== undefined) {
@@ -158,7 +160,8 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
   if (spec.retry !== false) {
     retry = { ...toolDefaults.retry, ...spec.retry };
     if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) bad(`retry.maxAttempts must be a whole number of at least 1, not ${retry.maxAttempts}`);
-    if (!(retry.baseDelayMs >= 0)) bad(`retry.baseDelayMs must be 0 or more, not ${retry.baseDelayMs}`);
+    check("retry.baseDelayMs", badDuration(retry.baseDelayMs, { zero: true, timer: true }));
+    check("retry.maxDelayMs", badDuration(retry.maxDelayMs, { zero: true, timer: true }));
     if (!(retry.maxDelayMs >= retry.baseDelayMs)) bad(`retry.maxDelayMs (${retry.maxDelayMs}) must be at least retry.baseDelayMs (${retry.baseDelayMs})`);
   }
   let breaker: BreakerOptions | false = false;
@@ -168,7 +171,7 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
     if (!(breaker.failureRate > 0 && breaker.failureRate <= 1)) bad(`breaker.failureRate must be above 0 and at most 1, not ${breaker.failureRate}`);
     if (!Number.isInteger(breaker.minCalls) || breaker.minCalls < 1 || breaker.minCalls > breaker.windowSize)
       bad(`breaker.minCalls must be a whole number from 1 to windowSize (${breaker.windowSize}), not ${breaker.minCalls}`);
-    if (!(breaker.halfOpenAfterMs >= 0)) bad(`breaker.halfOpenAfterMs must be 0 or more, not ${breaker.halfOpenAfterMs}`);
+    check("breaker.halfOpenAfterMs", badDuration(breaker.halfOpenAfterMs, { zero: true }));
   }
   return {
     name: spec.name,
