@@ -35,6 +35,10 @@ export interface Policy {
   maxFactAgeMs?: number;
   /** How long a call waits for a human's approval before returning approval_required [0]. */
   approvalWaitMs: number;
+  /** A call's arguments larger than this as JSON are `invalid_input` [1 MiB]. */
+  maxArgumentBytes: number;
+  /** A call's arguments nested deeper than this are `invalid_input` [64; at most 1000]. */
+  maxArgumentDepth: number;
   /** Graceful degradation: thresholds below which the run only reads, then hands off. */
   confidence: ConfidencePolicy;
   /** Decision verification: the quorum of agreeing verifiers, each one's time limit. */
@@ -60,6 +64,8 @@ export const defaultPolicy: Policy = {
   destructive: { maxPerRun: 3 },
   freeze: false,
   approvalWaitMs: 0,
+  maxArgumentBytes: 1024 * 1024,
+  maxArgumentDepth: 64,
   confidence: confidenceDefaults,
   verification: verificationDefaults,
 };
@@ -97,6 +103,10 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   if (p.deadlineMs !== undefined) duration("deadlineMs", p.deadlineMs);
   if (p.maxFactAgeMs !== undefined) duration("maxFactAgeMs", p.maxFactAgeMs);
   duration("approvalWaitMs", p.approvalWaitMs, { zero: true });
+  wholeAtLeast("maxArgumentBytes", p.maxArgumentBytes, 1);
+  wholeAtLeast("maxArgumentDepth", p.maxArgumentDepth, 1);
+  // The copy of the arguments recurses once per level: a bound keeps it far from the stack's end.
+  if (p.maxArgumentDepth > 1000) throw new PolicyError(`maxArgumentDepth must be at most 1000, not ${p.maxArgumentDepth}`);
   checkConfidence(p.confidence);
   wholeAtLeast("verification.quorum", p.verification.quorum, 1);
   duration("verification.timeoutMs", p.verification.timeoutMs, { timer: true });

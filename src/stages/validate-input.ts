@@ -1,6 +1,15 @@
 /**
- * Validate in: the arguments against the tool's input schema. A call with invalid
- * arguments is refused before anything else happens, with the fields that are wrong.
+ * Validate in: the arguments, first as data, then against the tool's input schema. A
+ * call with invalid arguments is refused before anything else happens, with what is wrong.
+ *
+ * As data: the arguments are copied once, here, and every later stage and the tool see
+ * that copy. A getter is read once (so the person approving, the idempotency key and the
+ * tool all see one value), and later changes to the caller's object do not reach the
+ * call. The copy is bounded, iteratively safe: past the policy's `maxArgumentDepth`
+ * (nesting) or `maxArgumentBytes` (size as JSON) the call is `invalid_input` with the
+ * limit named, not a stack overflow or a 100 MB row in the ledger; a cycle too (JSON has
+ * none). Plain objects and arrays are copied; other objects (a Date, a class instance)
+ * are kept as they are.
  * On success the call carries the parsed value (defaults, coercions) from here on.
  */
 import { failures } from "../failure.js";
@@ -8,10 +17,71 @@ import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
 
 export async function validateInput(call: Call): Promise<StageResult> {
+  const { maxArgumentDepth, maxArgumentBytes } = call.run.policy;
+  const copied = snapshot(call.args, maxArgumentDepth, maxArgumentBytes);
+  if ("problem" in copied) return failures.invalidInput(call.tool.name, [copied.problem]);
+  call.args = copied.value;
   const schema = call.tool.spec.input;
   if (!schema) return undefined;
   const r = await validate(schema, call.args);
   if (!r.ok) return failures.invalidInput(call.tool.name, r.problems);
   call.args = r.value;
   return undefined;
+}
+
+class Refused extends Error {}
+
+/** A copy of the arguments within the limits, or why there is none. */
+export function snapshot(args: unknown, maxDepth: number, maxBytes: number): { value: unknown } | { problem: string } {
+  let bytes = 0;
+  const count = (n: number) => {
+    bytes += n;
+    if (bytes > maxBytes)
+      throw new Refused(`the arguments are larger than ${maxBytes} bytes as JSON (policy maxArgumentBytes): pass a reference (a path, a URL, an id) instead of the content`);
+  };
+  const onPath = new Set<object>();
+  // Recursion is bounded by maxDepth (at most 1000, see policy.ts), checked before descending.
+  const copy = (v: unknown, depth: number): unknown => {
+    if (typeof v === "string") {
+      // UTF-8 takes at least a byte per UTF-16 unit: a huge text is refused without measuring it.
+      count(v.length > maxBytes ? v.length : Buffer.byteLength(v) + 2);
+      return v;
+    }
+    if (typeof v !== "object" || v === null) {
+      count(typeof v === "number" || typeof v === "bigint" ? String(v).length : 5);
+      return v;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      count(16);
+      return v;
+    }
+    if (depth >= maxDepth) throw new Refused(`the arguments are nested more than ${maxDepth} levels deep (policy maxArgumentDepth)`);
+    if (onPath.has(v)) throw new Refused("the arguments refer to themselves (a cycle), which JSON cannot carry");
+    onPath.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) {
+      const a: unknown[] = [];
+      for (let i = 0; i < v.length; i++) a.push(copy(v[i], depth + 1));
+      count(v.length + 2);
+      out = a;
+    } else {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        count(k.length + 4);
+        // Defined, not assigned: a key named __proto__ stays a key.
+        Object.defineProperty(o, k, { value: copy((v as Record<string, unknown>)[k], depth + 1), enumerable: true, writable: true, configurable: true });
+      }
+      out = o;
+    }
+    onPath.delete(v);
+    return out;
+  };
+  try {
+    return { value: copy(args, 0) };
+  } catch (e) {
+    if (e instanceof Refused) return { problem: e.message };
+    // A getter that throws: the arguments cannot be read.
+    return { problem: `the arguments could not be read: ${e instanceof Error ? e.message : String(e)}` };
+  }
 }
