@@ -8,7 +8,7 @@ export { failures, ToolError } from "./failure.js";
 export { redactValue, redactText, REDACTED } from "./redact.js";
 export type { RedactHook } from "./redact.js";
 export type { Failure, FailureKind, Outcome, ShadowDecision } from "./failure.js";
-export { defaultPolicy, PolicyError } from "./policy.js";
+export { defaultPolicy, PolicyError, readInstant } from "./policy.js";
 export type { Policy, PolicyInput, FreezeWindow } from "./policy.js";
 export { ManualClock, systemClock } from "./clock.js";
 export type { Clock } from "./clock.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultPolicy, frozenAt, PolicyError, resolvePolicy } from "./policy.js";
+import { defaultPolicy, frozenAt, PolicyError, readInstant, resolvePolicy } from "./policy.js";
 
 describe("resolvePolicy", () => {
   it("layers overrides over the defaults", () => {
@@ -27,11 +27,27 @@ describe("resolvePolicy", () => {
     [{ approvalWaitMs: "5" }, 'approvalWaitMs must be a number of milliseconds 0 or more, not "5"'],
     [{ verification: { timeoutMs: 2 ** 31 } }, "verification.timeoutMs must be a number of milliseconds above 0 and at most 2147483647 (about 24.8 days, the longest a timer can wait), not 2147483648"],
     [{ freeze: "yes" }, "freeze must be true, false or a list"],
-    [{ freeze: [{ from: "2026-02-01", to: "2026-01-01" }] }, "freeze[0] ends (2026-01-01T00:00:00.000Z) before it starts"],
-    [{ freeze: [{ from: "not a date", to: "2026-01-01" }] }, "freeze[0] needs valid from and to times"],
+    [{ freeze: [{ from: "2026-02-01T00:00Z", to: "2026-01-01T00:00:00+00:00" }] }, "freeze[0] ends (2026-01-01T00:00:00.000Z) before it starts"],
+    [{ freeze: [{ from: "not a date", to: "2026-01-01T00:00Z" }] }, 'freeze[0].from: "not a date" is not a time'],
+    // Without a zone, JavaScript reads a time in the local zone of whichever machine runs it: refused.
+    [{ freeze: [{ from: "2026-07-18T12:00", to: "2026-07-18T14:00Z" }] }, 'freeze[0].from: "2026-07-18T12:00" has no time zone, so it would mean a different moment on each machine'],
+    [{ freeze: [{ from: "2026-07-18T12:00Z", to: "2026-07-19" }] }, 'freeze[0].to: "2026-07-19" has no time zone'],
+    [{ freeze: [{ from: "July 18, 2026 12:00", to: "2026-07-19T00:00Z" }] }, "has no time zone"],
   ])("rejects nonsense %j with a clear error", (input, message) => {
     expect(() => resolvePolicy(defaultPolicy, input as never)).toThrow(PolicyError);
     expect(() => resolvePolicy(defaultPolicy, input as never)).toThrow(message);
+  });
+});
+
+describe("readInstant", () => {
+  it("takes epoch ms, Dates and ISO 8601 text with a zone, the same moment wherever it runs", () => {
+    expect(readInstant(0)).toEqual({ ms: 0 });
+    expect(readInstant(new Date(5))).toEqual({ ms: 5 });
+    expect(readInstant("2026-07-18T12:00Z")).toEqual({ ms: Date.UTC(2026, 6, 18, 12) });
+    expect(readInstant("2026-07-18T08:00:00.000-04:00")).toEqual({ ms: Date.UTC(2026, 6, 18, 12) });
+    expect(readInstant("2026-07-18 14:00+0200")).toEqual({ ms: Date.UTC(2026, 6, 18, 12) });
+    for (const v of ["2026-07-18T12:00", "2026-07-18", "Sat Jul 18 2026 12:00:00"]) expect(readInstant(v)).toEqual({ problem: expect.stringMatching(/has no time zone/) });
+    for (const v of ["soon", "", null, NaN, Infinity, {}]) expect(readInstant(v)).toEqual({ problem: expect.stringMatching(/is not a time/) });
   });
 });
 

@@ -161,14 +161,37 @@ export function toEpochMs(v: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+// ISO 8601 with the time and its zone: 2026-07-18T12:00Z, 2026-07-18T12:00:00.000+02:00.
+const ZONED_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * A moment for a freeze window: epoch ms, a Date, or ISO 8601 text with its time zone.
+ * Text without a zone is refused, not guessed: JavaScript reads "2026-07-18T12:00" in
+ * the local zone of whichever machine reads it (a freeze that holds in UTC on one server
+ * and four hours later in New York) and "2026-07-18" as UTC midnight.
+ */
+export function readInstant(v: unknown): { ms: number } | { problem: string } {
+  const ms = v instanceof Date ? v.getTime() : typeof v === "number" ? v : typeof v === "string" && ZONED_TIME.test(v.trim()) ? Date.parse(v.trim()) : NaN;
+  if (Number.isFinite(ms)) return { ms };
+  const zoneless = typeof v === "string" && Number.isFinite(Date.parse(v));
+  return {
+    problem: zoneless
+      ? `${JSON.stringify(v)} has no time zone, so it would mean a different moment on each machine: write it with one, e.g. 2026-07-18T12:00:00Z (UTC) or 2026-07-18T12:00:00-04:00`
+      : `${JSON.stringify(v)} is not a time (epoch ms, a Date, or ISO 8601 text with a zone, e.g. 2026-07-18T12:00:00Z)`,
+  };
+}
+
 export function normalizeFreeze(freeze: unknown): boolean | { from: number; to: number }[] {
   if (typeof freeze === "boolean") return freeze;
   if (!Array.isArray(freeze)) throw new PolicyError(`freeze must be true, false or a list of { from, to } windows, not ${JSON.stringify(freeze)}`);
   return freeze.map((w, i) => {
-    const from = toEpochMs(w?.from);
-    const to = toEpochMs(w?.to);
-    if (from === undefined || to === undefined)
-      throw new PolicyError(`freeze[${i}] needs valid from and to times (epoch ms, ISO text or Date), got ${JSON.stringify(w)}`);
+    const read = (end: "from" | "to") => {
+      const r = readInstant((w as Record<string, unknown> | null)?.[end]);
+      if ("problem" in r) throw new PolicyError(`freeze[${i}].${end}: ${r.problem}`);
+      return r.ms;
+    };
+    const from = read("from");
+    const to = read("to");
     if (to <= from)
       throw new PolicyError(`freeze[${i}] ends (${new Date(to).toISOString()}) before it starts (${new Date(from).toISOString()})`);
     return { from, to };

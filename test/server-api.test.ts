@@ -217,6 +217,8 @@ describe("freezes", () => {
 
     expect((await call(`${url}/api/freezes`, "POST", {})).status).toBe(400);
     expect((await call(`${url}/api/freezes`, "POST", { reason: "x", to: "yesterday-ish" })).status).toBe(400);
+    const zoneless = await call(`${url}/api/freezes`, "POST", { reason: "x", to: "2030-01-01T09:00" });
+    expect(zoneless).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/"to": "2030-01-01T09:00" has no time zone/) } } });
     const backwards = await call(`${url}/api/freezes`, "POST", { reason: "x", from: "2030-01-02T00:00:00Z", to: "2030-01-01T00:00:00Z" });
     expect(backwards.status).toBe(400);
     expect(backwards.body.error.message).toMatch(/before it starts/);

@@ -56,7 +56,7 @@ describe("proxy policy file", () => {
 
   it("a duplicate key, a freeze window with a bad time, and a file that is not a mapping", () => {
     expect(() => parseProxyPolicy("store: memory\nstore: memory\n", "d.yaml")).toThrow(/d\.yaml, line 2: not valid YAML or JSON: Map keys must be unique/);
-    expect(() => parseProxyPolicy("run:\n  freeze:\n    - { from: soon, to: 2025-01-01T00:00:00Z }\n", "t.yaml")).toThrow(/t\.yaml, line 3: run\.freeze\.0\.from: not a time: "soon"/);
+    expect(() => parseProxyPolicy("run:\n  freeze:\n    - { from: soon, to: 2025-01-01T00:00:00Z }\n", "t.yaml")).toThrow(/t\.yaml, line 3: run\.freeze\.0\.from: "soon" is not a time/);
     expect(() => parseProxyPolicy("- 1\n", "l.yaml")).toThrow(/l\.yaml: expected a mapping/);
     expect(() => loadProxyPolicy("/nonexistent/p.yaml")).toThrow(/policy file \/nonexistent\/p\.yaml: cannot read it \(ENOENT\)/);
   });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from "yaml";
 import { z } from "zod";
-import type { PolicyInput } from "../index.js";
+import { readInstant, type PolicyInput } from "../index.js";
 import type { McpToolOverride } from "../adapters/mcp.js";
 import { DEFAULT_STORE } from "./shared.js";
 
@@ -40,11 +40,11 @@ const freezeWindow = z
   .object({ from: time, to: time })
   .strict()
   .superRefine((w, ctx) => {
-    const from = typeof w.from === "number" ? w.from : Date.parse(w.from);
-    const to = typeof w.to === "number" ? w.to : Date.parse(w.to);
-    if (!Number.isFinite(from)) ctx.addIssue({ code: "custom", path: ["from"], message: `not a time: ${JSON.stringify(w.from)} (use epoch ms or ISO text, e.g. 2025-07-18T00:00:00Z)` });
-    else if (!Number.isFinite(to)) ctx.addIssue({ code: "custom", path: ["to"], message: `not a time: ${JSON.stringify(w.to)} (use epoch ms or ISO text, e.g. 2025-07-18T00:00:00Z)` });
-    else if (to <= from) ctx.addIssue({ code: "custom", path: ["to"], message: `the window ends (${new Date(to).toISOString()}) before it starts (${new Date(from).toISOString()})` });
+    const from = readInstant(w.from);
+    const to = readInstant(w.to);
+    if ("problem" in from) ctx.addIssue({ code: "custom", path: ["from"], message: from.problem });
+    else if ("problem" in to) ctx.addIssue({ code: "custom", path: ["to"], message: to.problem });
+    else if (to.ms <= from.ms) ctx.addIssue({ code: "custom", path: ["to"], message: `the window ends (${new Date(to.ms).toISOString()}) before it starts (${new Date(from.ms).toISOString()})` });
   });
 
 const runSchema = z

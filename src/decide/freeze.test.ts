@@ -83,6 +83,19 @@ describe("freeze", () => {
     expect(kindOf(await rt.startRun({ agent: "a" }).call(write, {}))).toBe("ok");
   });
 
+  it("a time without a zone is refused everywhere a window is given: it would mean another moment on each machine", async () => {
+    const rt = createRuntime();
+    const zoneless = [{ from: "2026-07-18T12:00", to: "2026-07-18T14:00:00Z" }];
+    expect(() => createRuntime({ policy: { freeze: zoneless } })).toThrow(/freeze\[0\]\.from: "2026-07-18T12:00" has no time zone/);
+    expect(() => rt.startRun({ agent: "a", policy: { freeze: zoneless } })).toThrow(PolicyError);
+    await expect(rt.freeze("release", { to: "2026-07-18T18:00" })).rejects.toThrow(/freeze: to: "2026-07-18T18:00" has no time zone.*2026-07-18T12:00:00Z/);
+    await expect(rt.freeze("release", { from: "2026-07-18" })).rejects.toThrow(/has no time zone/);
+    expect(await rt.freezes()).toEqual([]);
+    const ok = await rt.freeze("release", { from: "2026-07-18T12:00:00-04:00", to: "2026-07-18T20:00Z" });
+    expect(ok).toMatchObject({ from: Date.UTC(2026, 6, 18, 16), to: Date.UTC(2026, 6, 18, 20) });
+    await rt.close();
+  });
+
   it("fails closed: a write is refused when the store cannot say whether it is frozen", async () => {
     const { rt, store, write, read } = setup();
     const run = rt.startRun({ agent: "a" });

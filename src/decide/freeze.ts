@@ -11,13 +11,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { PolicyError, toEpochMs } from "../policy.js";
+import { PolicyError, readInstant } from "../policy.js";
 import type { FreezeRecord, Store } from "../store/types.js";
 
 export interface FreezeOptions {
   /** Who declares it (shown to reviewers and in the failure's detail). */
   by?: string;
-  /** When it starts [now]: epoch ms, ISO text or Date. */
+  /** When it starts [now]: epoch ms, a Date, or ISO 8601 text with its time zone (see readInstant). */
   from?: number | string | Date;
   /** When it ends [until lifted]. */
   to?: number | string | Date;
@@ -54,11 +54,14 @@ export class FreezeBoard {
   async declare(reason?: string, options: FreezeOptions = {}): Promise<FreezeRecord> {
     if (reason !== undefined && typeof reason !== "string") throw new TypeError("freeze(reason): reason must be a text");
     const now = this.clock.now();
-    const from = options.from === undefined ? undefined : toEpochMs(options.from);
-    const to = options.to === undefined ? undefined : toEpochMs(options.to);
-    if (options.from !== undefined && from === undefined) throw new PolicyError(`freeze: from must be a valid time (epoch ms, ISO text or Date), not ${JSON.stringify(options.from)}`);
-    if (options.to !== undefined && to === undefined)
-      throw new PolicyError(`freeze: to must be a valid time (epoch ms, ISO text or Date), not ${JSON.stringify(options.to)}`);
+    const read = (end: "from" | "to") => {
+      if (options[end] === undefined) return undefined;
+      const r = readInstant(options[end]);
+      if ("problem" in r) throw new PolicyError(`freeze: ${end}: ${r.problem}`);
+      return r.ms;
+    };
+    const from = read("from");
+    const to = read("to");
     if (to !== undefined && to <= (from ?? now))
       throw new PolicyError(`freeze ends (${new Date(to).toISOString()}) before it starts (${new Date(from ?? now).toISOString()})`);
     const record: FreezeRecord = {

@@ -4,7 +4,7 @@
  * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
  * id, 409 a decision the other way), never a stack trace.
  */
-import { ApprovalError, PolicyError, redactValue, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
+import { ApprovalError, PolicyError, readInstant, redactValue, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
 import type { Principal } from "./auth.js";
 
@@ -270,9 +270,10 @@ function text(body: Record<string, unknown>, field: string, required: boolean): 
 function time(body: Record<string, unknown>, field: string): number | string | undefined {
   const v = body[field];
   if (v === undefined || v === null || v === "") return undefined;
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return v;
-  throw new HttpError(400, `"${field}" must be a time: epoch milliseconds or ISO 8601 text, not ${JSON.stringify(v)}`);
+  if (typeof v !== "number" && typeof v !== "string") throw new HttpError(400, `"${field}" must be a time: epoch milliseconds or ISO 8601 text with a zone, not ${JSON.stringify(v)}`);
+  const r = readInstant(v);
+  if ("problem" in r) throw new HttpError(400, `"${field}": ${r.problem}`);
+  return r.ms;
 }
 
 function oneOf<T extends string>(query: URLSearchParams, name: string, values: readonly T[]): T | undefined {
