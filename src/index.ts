@@ -16,6 +16,7 @@ export { memoryStore } from "./store/memory.js";
 export type * from "./store/types.js";
 export { Approvals, ApprovalError } from "./decide/approvals.js";
 export type { ApprovalRequest } from "./decide/approvals.js";
+export type { ApprovalDecision } from "./stages/approval.js";
 export type { FreezeOptions } from "./decide/freeze.js";
 export type { RollbackReport, RollbackStep, RollbackStepStatus } from "./rollback.js";
 export { FactLedger, FactError, normalizeFact, MAX_FACT_VALUE_CHARS, MAX_FACTS_PER_CALL } from "./decide/ledger.js";

@@ -34,7 +34,7 @@ import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { admission, admit } from "./stages/admission.js";
 import { judged } from "./shadow.js";
-import { approval } from "./stages/approval.js";
+import { approval, approvalAhead, type ApprovalDecision } from "./stages/approval.js";
 import { checkpoint } from "./stages/checkpoint.js";
 import { rollback, type RollbackReport } from "./rollback.js";
 import { execute } from "./stages/execute.js";
@@ -51,6 +51,7 @@ import { handoffRecord, RecentHistory } from "./decide/handoff.js";
 import { FactLedger, type LedgerSnapshot, type ReconciledFact } from "./decide/ledger.js";
 import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
 import type { HandoffRecord, RunMode, RunRecord } from "./store/types.js";
+import type { ApprovalRequest } from "./decide/approvals.js";
 
 /** What a run needs from its runtime. */
 export interface RunHost {
@@ -154,6 +155,27 @@ export class Run {
     this.calls.add(work);
     void work.finally(() => this.calls.delete(work));
     return work as Promise<Outcome<O>>;
+  }
+
+  /**
+   * Asks ahead whether calling `tool` with `args` waits for a person, for an adapter whose
+   * framework asks the person itself (AI SDK tool approval, OpenAI Agents interruptions):
+   * undefined when the policy asks no one (or the call will be refused before a person
+   * would see it: invalid arguments, a rule); else the durable request the call will find, made if there is none, with
+   * `decision` (the person's answer given in that framework) recorded on it if it is still
+   * pending. Undefined in shadow mode. Uses no step; rejects when the store cannot be reached.
+   */
+  async approval(tool: Tool, args: unknown, decision?: ApprovalDecision): Promise<ApprovalRequest | undefined> {
+    await this.host.ready();
+    const { env } = this.host;
+    const call: Call = { callId: this.host.newId(), tool, run: this.state, args, startedAt: env.clock.now(), attempts: 0, executed: false };
+    // Invalid arguments or a rule's refusal: no person is asked; the call itself will say why.
+    // In shadow mode the call does not wait for anyone either (it records what it would ask).
+    if (!this.state.enforce || (await validateInput(call)) || (await rules(call, env))) return undefined;
+    const request = await approvalAhead(call, env, () => this.host.newId(), decision);
+    if (!request) return undefined;
+    const { fingerprint: _, ...visible } = request;
+    return visible;
   }
 
   /**

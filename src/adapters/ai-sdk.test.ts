@@ -2,10 +2,17 @@
  * The AI SDK adapter with the real AI SDK: generateText's multi-step loop against a
  * scripted mock model. The assertions are on what the model receives in its prompt (the
  * tool result messages), since that is what the model acts on.
+ *
+ * This file runs on AI SDK 6 (`ai`); ai-sdk.v7.test.ts runs it again with `ai` resolving to
+ * AI SDK 7, on a Node that AI SDK 7 supports.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { generateText, jsonSchema, stepCountIs, tool } from "ai";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ai from "ai";
+import { generateText, jsonSchema, stepCountIs, tool, type ModelMessage } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createRuntime } from "bulwark";
 import { bulwarkContext, guardTools, isToolFailure, type ToolFailure } from "bulwark/ai-sdk";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -325,6 +332,19 @@ describe("guardTools", () => {
     expect(api.charges).toHaveLength(2);
   });
 
+  it("Bulwark's span for the call carries the model's tool call id", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer("test");
+    const api = paymentApi();
+    const billing = guardTools({ pay_invoice: { tool: api.payInvoice, effect: "write" } });
+    const run = runtime({ store: "memory", telemetry: { tracer } }).startRun({ agent: "billing-bot" });
+    const pay = call("pay_invoice", { invoice: "inv-1", cents: 100 }) as { toolCallId: string };
+    const { model } = scripted([[pay as LanguageModelV3Content], "ok"]);
+    await generateText({ model, tools: billing.for(run), stopWhen: stepCountIs(3), prompt: "pay" });
+    const span = exporter.getFinishedSpans().find((s) => s.name === "execute_tool pay_invoice");
+    expect(span?.attributes["gen_ai.tool.call.id"]).toBe(pay.toolCallId);
+  });
+
   it("an effect is required: no default is safe", () => {
     const t = tool({ inputSchema: z.object({}), execute: async () => "x" });
     // @ts-expect-error effect is missing
@@ -367,30 +387,169 @@ describe("guardTools", () => {
   });
 });
 
-describe("README", () => {
-  it("the 'With the Vercel AI SDK' example runs, with a model that pays twice", async () => {
+/** AI SDK 7 (`isStepCount` is its name for `stepCountIs`). */
+const sdk7 = "isStepCount" in ai;
+
+/** The messages a generation added to the conversation (AI SDK 7: `responseMessages`; 6: `response.messages`). */
+function responseMessages(result: { response: { messages: readonly unknown[] } }): ModelMessage[] {
+  return ((result as { responseMessages?: ModelMessage[] }).responseMessages ?? result.response.messages) as ModelMessage[];
+}
+
+describe("approvals through the SDK's tool approval", () => {
+  function dropTable() {
+    const dropped: string[] = [];
+    const t = tool({
+      description: "Drop a database table",
+      inputSchema: z.object({ table: z.string() }),
+      execute: async ({ table }) => (dropped.push(table), { dropped: table }),
+    });
+    return { dropped, tools: guardTools({ drop_table: { tool: t, effect: "destructive", approval: "always" } }) };
+  }
+
+  /** The first turn: the model asks to drop a table; the SDK asks for a person's approval instead of running it. */
+  async function firstTurn() {
+    const { dropped, tools } = dropTable();
+    const rt = runtime({ store: "memory" });
+    const run = rt.startRun({ agent: "coding-agent" });
+    const { model } = scripted([[call("drop_table", { table: "logs" })], "never reached"]);
+    const messages: ModelMessage[] = [{ role: "user", content: "Drop the logs table" }];
+    const result = await generateText({ model, tools: tools.for(run), stopWhen: stepCountIs(5), messages });
+    messages.push(...responseMessages(result));
+    const request = result.content.find((p) => p.type === "tool-approval-request");
+    return { rt, run, tools, dropped, messages, request: request as { approvalId: string } | undefined };
+  }
+
+  const answer = (approvalId: string, approved: boolean, reason?: string): ModelMessage => ({
+    role: "tool",
+    content: [{ type: "tool-approval-response", approvalId, approved, ...(reason ? { reason } : {}) }],
+  });
+
+  it("the SDK asks the person, and Bulwark's durable request waits beside it; nothing runs", async () => {
+    const { rt, run, dropped, request } = await firstTurn();
+    expect(request).toBeDefined();
+    expect(dropped).toEqual([]);
+    expect(await rt.approvals.list()).toMatchObject([{ runId: run.id, tool: "drop_table", args: { table: "logs" }, status: "pending" }]);
+  });
+
+  it("approved in the chat: recorded in Bulwark with who decided, and the call runs once", async () => {
+    const { rt, run, tools, dropped, messages, request } = await firstTurn();
+    messages.push(answer(request!.approvalId, true));
+    const { model, prompts } = scripted(["Dropped."]);
+    const result = await generateText({ model, tools: tools.for(run, { decidedBy: "ada@example.com" }), stopWhen: stepCountIs(5), messages });
+    expect(result.text).toBe("Dropped.");
+    expect(dropped).toEqual(["logs"]);
+    expect(lastResult(prompts[0])).toEqual({ dropped: "logs" });
+    expect(await rt.approvals.list()).toMatchObject([{ tool: "drop_table", status: "approved", by: "ada@example.com" }]);
+  });
+
+  it("denied in the chat: recorded in Bulwark with the reason; the model's repeat gets approval_denied, never a second prompt", async () => {
+    const { rt, run, tools, dropped, messages, request } = await firstTurn();
+    messages.push(answer(request!.approvalId, false, "not during the freeze"));
+    const { model, prompts } = scripted([[call("drop_table", { table: "logs" })], "It was declined."]);
+    const result = await generateText({ model, tools: tools.for(run, { decidedBy: "ada", messages }), stopWhen: stepCountIs(5), messages });
+    expect(dropped).toEqual([]);
+    expect(result.content.some((p) => p.type === "tool-approval-request")).toBe(false);
+    expect(lastResult(prompts[1])).toMatchObject({ error: "approval_denied", message: expect.stringContaining("not during the freeze") });
+    expect(await rt.approvals.list()).toMatchObject([{ status: "denied", by: "ada", reason: "not during the freeze" }]);
+  });
+
+  it("decided in Bulwark first (dashboard, CLI, another process): the SDK asks no one and follows it", async () => {
+    const { rt, run, tools, dropped } = await firstTurn();
+    const [pending] = await rt.approvals.list();
+    await rt.approvals.approve(pending!.id, { by: "ops" });
+    const { model, prompts } = scripted([[call("drop_table", { table: "logs" })], "Dropped."]);
+    const result = await generateText({ model, tools: tools.for(run), stopWhen: stepCountIs(5), prompt: "Drop the logs table" });
+    expect(result.content.some((p) => p.type === "tool-approval-request")).toBe(false);
+    expect(lastResult(prompts[1])).toEqual({ dropped: "logs" });
+    expect(dropped).toEqual(["logs"]);
+  });
+
+  it("a call the policy does not ask about runs without a prompt", async () => {
+    const dropped: string[] = [];
+    const t = tool({ inputSchema: z.object({ table: z.string() }), execute: async ({ table }) => (dropped.push(table), { dropped: table }) });
+    const tools = guardTools({ drop_table: { tool: t, effect: "destructive", approval: ({ table }) => table.startsWith("prod_") } });
+    const run = runtime({ store: "memory" }).startRun({ agent: "coding-agent" });
+    const { model } = scripted([[call("drop_table", { table: "tmp_1" })], [call("drop_table", { table: "prod_users" })], "ok"]);
+    const result = await generateText({ model, tools: tools.for(run), stopWhen: stepCountIs(5), prompt: "clean up" });
+    expect(dropped).toEqual(["tmp_1"]);
+    expect(result.content.filter((p) => p.type === "tool-approval-request")).toHaveLength(1);
+  });
+});
+
+describe.runIf(sdk7)("AI SDK 7 timeouts", () => {
+  it("the SDK's tool timeout (timeout.toolMs) reaches the model as a timeout it can act on", async () => {
+    let sawAbort = false;
+    const slow = tool({
+      inputSchema: z.object({ q: z.string() }),
+      execute: (_input, { abortSignal }) => new Promise<string>((_, reject) => abortSignal?.addEventListener("abort", () => ((sawAbort = true), reject(abortSignal.reason)))),
+    });
+    const tools = guardTools({ search: { tool: slow, effect: "read", retry: false } });
+    const run = runtime({ store: "memory" }).startRun({ agent: "researcher" });
+    const { model, prompts } = scripted([[call("search", { q: "x" })], "It timed out."]);
+    const result = await generateText({ model, tools: tools.for(run), stopWhen: stepCountIs(5), prompt: "find", timeout: { toolMs: 50 } } as never);
+    expect((result as { text: string }).text).toBe("It timed out.");
+    expect(lastResult(prompts[1])).toMatchObject({ error: "timeout", retryable: true, message: expect.stringContaining("search did not answer") });
+    expect(sawAbort).toBe(true); // the tool was told to stop
+    expect(run.mode).toBe("normal");
+  });
+});
+
+// The README shows AI SDK 7 (`isStepCount`): its examples run in the AI SDK 7 run of this file.
+describe.runIf(sdk7)("README", () => {
+  /** A scripted model for the README's examples: it pays inv-42 twice, then answers. */
+  const payingModel = [
+    'import { MockLanguageModelV3 } from "ai/test";',
+    "const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } };",
+    'const pay = (id: string) => ({ type: "tool-call" as const, toolCallId: id, toolName: "pay_invoice", input: JSON.stringify({ invoice: "inv-42", cents: 1500 }) });',
+    "let n = 0;",
+    "export const model = new MockLanguageModelV3({",
+    "  doGenerate: async () => {",
+    "    n++;",
+    '    if (n <= 2) return { content: [pay(`tc_${n}`)], finishReason: { unified: "tool-calls" as const, raw: undefined }, usage, warnings: [] };',
+    '    return { content: [{ type: "text" as const, text: "Paid inv-42." }], finishReason: { unified: "stop" as const, raw: undefined }, usage, warnings: [] };',
+    "  },",
+    "});",
+    "",
+  ].join("\n");
+
+  it("adding Bulwark to an existing agent: the snippet runs, and the model paying twice charges once", async () => {
     const code = readmeExample("## With the Vercel AI SDK");
+    expect(code.split("\n").filter((l) => l.trim()).length).toBeLessThan(10);
+    mkdirSync(exampleDir, { recursive: true });
+    // The user's agent, as the snippet imports it: a model, a tool, a prompt.
+    writeFileSync(
+      `${exampleDir}agent.ts`,
+      [
+        payingModel,
+        'import { tool } from "ai";',
+        'import { z } from "zod";',
+        "export const charges: string[] = [];",
+        "export const payInvoice = tool({",
+        '  inputSchema: z.object({ invoice: z.string(), cents: z.number().int() }),',
+        "  execute: async ({ invoice }) => (charges.push(invoice), { id: `ch_${charges.length}` }),",
+        "});",
+        'export const prompt = "Pay invoice inv-42.";',
+        "",
+      ].join("\n"),
+    );
+    const db = `${mkdtempSync(join(tmpdir(), "bulwark-readme-"))}/billing.db`;
+    expect(code).toContain('"sqlite:billing.db"');
+    const run = [
+      code.replace('"sqlite:billing.db"', JSON.stringify(`sqlite:${db}`)),
+      'import { charges } from "./agent.js";',
+      "console.log(result.text, charges.length);",
+      "await rt.close();",
+    ].join("\n");
+    expect(await runExample("ai-sdk-add", run)).toEqual([["Paid inv-42.", 1]]);
+  });
+
+  it("the whole example runs, with a model that pays twice", async () => {
+    const code = readmeExample("A whole example, with a read-back");
     const provider = 'import { openai } from "@ai-sdk/openai";';
     expect(code).toContain(provider);
     // The provider is the one line swapped: a scripted model that repeats the payment.
     mkdirSync(exampleDir, { recursive: true });
-    writeFileSync(
-      `${exampleDir}ai-sdk-model.ts`,
-      [
-        'import { MockLanguageModelV3 } from "ai/test";',
-        "const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } };",
-        'const pay = (id: string) => ({ type: "tool-call" as const, toolCallId: id, toolName: "pay_invoice", input: JSON.stringify({ invoice: "inv-42", cents: 1500 }) });',
-        "let n = 0;",
-        "export const openai = (_id: string) => new MockLanguageModelV3({",
-        "  doGenerate: async () => {",
-        "    n++;",
-        '    if (n <= 2) return { content: [pay(`tc_${n}`)], finishReason: { unified: "tool-calls" as const, raw: undefined }, usage, warnings: [] };',
-        '    return { content: [{ type: "text" as const, text: "Paid inv-42." }], finishReason: { unified: "stop" as const, raw: undefined }, usage, warnings: [] };',
-        "  },",
-        "});",
-        "",
-      ].join("\n"),
-    );
+    writeFileSync(`${exampleDir}ai-sdk-model.ts`, `${payingModel}export const openai = (_id: string) => model;\n`);
     const lines = await runExample("ai-sdk-example", code.replace(provider, 'import { openai } from "./ai-sdk-model.js";'));
     expect(lines).toEqual([["Paid inv-42.", 1]]);
   });

@@ -4,13 +4,23 @@
  * tool set whose every `execute` goes through `run.call`, and whose result is what the
  * model should see: the value, or the failure as an object it can act on.
  *
+ * AI SDK 7 is the first target; 6 works the same (tested on both). A tool whose Bulwark
+ * policy asks a person (`approval`) gets the SDK's own approval flow: the SDK asks the
+ * person (a `tool-approval-request`, `useChat`'s approval buttons), and their answer is
+ * recorded on Bulwark's durable request, which the call's approval stage then finds; a
+ * decision made in Bulwark first (the dashboard, the CLI, another process) is followed.
+ *
  * Uses only Bulwark's public API. Imports `ai` (an optional peer dependency): only code
  * that imports this entry point needs it.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { asSchema, jsonSchema, type Tool as AiTool, type ToolExecutionOptions, type InferToolInput, type InferToolOutput } from "ai";
-import { defineTool, ToolError, type Effect, type Failure, type FailureKind, type Note, type Run, type Tool, type ToolContext, type ToolSpec } from "../index.js";
+import { asSchema, jsonSchema, type Tool as AiTool, type InferToolInput, type InferToolOutput } from "ai";
+import { defineTool, failures, ToolError, type Effect, type Failure, type FailureKind, type Note, type Run, type Tool, type ToolContext, type ToolSpec } from "../index.js";
+import { decisionsIn, type ApprovalAnswer } from "./ai-sdk-approvals.js";
+
+/** What the AI SDK passes to a tool's execute (the same shape in AI SDK 6 and 7). */
+export type ToolExecutionOptions = Parameters<NonNullable<AiTool["execute"]>>[1];
 
 /**
  * What the model receives when a guarded call fails or is refused.
@@ -65,8 +75,20 @@ export interface GuardedTools<T extends Record<string, AiTool>> {
    * process finds their compensations; or call them yourself with `run.call`.
    */
   readonly tools: { readonly [K in keyof T]: Tool<InferToolInput<T[K]>, InferToolOutput<T[K]>> };
-  /** The AI SDK tool set for one run (one request, one agent episode): pass it to generateText or streamText. */
-  for(run: Run): { [K in keyof T]: GuardedTool<T[K]> };
+  /**
+   * The AI SDK tool set for one run (one request, one agent episode): pass it to
+   * generateText, streamText or an agent. With `messages` (the conversation this request
+   * continues), the person's answers to earlier approval requests are recorded in Bulwark
+   * now; without, when the next guarded call of the run sees them.
+   */
+  for(run: Run, options?: ForRunOptions): { [K in keyof T]: GuardedTool<T[K]> };
+}
+
+export interface ForRunOptions {
+  /** Who answers the SDK's approval requests in this request (the signed-in user), for Bulwark's record ["ai-sdk tool approval"]. */
+  decidedBy?: string;
+  /** The model messages this request continues (e.g. `await convertToModelMessages(uiMessages)`). */
+  messages?: readonly unknown[];
 }
 
 /** What the AI SDK said about the call in progress, for the tool's own execute. */
@@ -109,16 +131,54 @@ export function guardTools<T extends Record<string, AiTool>>(specs: { [K in keyo
   for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) tools[key] = toBulwark(key, spec);
   return {
     tools: tools as GuardedTools<T>["tools"],
-    for(run) {
+    for(run, options = {}) {
       if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
-      // Notes on successful calls (a fact outranked by a better source), by tool call id,
-      // for when the SDK turns the result into the model's message (toModelOutput).
-      const notes = new Map<string, Note[]>();
-      const set: Record<string, AiTool> = {};
-      for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) set[key] = toAiSdk(spec.tool, tools[key]!, run, notes);
-      return set as ReturnType<GuardedTools<T>["for"]>;
+      const set: ToolSet = {
+        run,
+        tools,
+        by: options.decidedBy ?? "ai-sdk tool approval",
+        // Notes on successful calls (a fact outranked by a better source), by tool call id,
+        // for when the SDK turns the result into the model's message (toModelOutput).
+        notes: new Map(),
+        recorded: new Set(),
+        recording: Promise.resolve(),
+      };
+      if (options.messages) void record(set, options.messages);
+      const out: Record<string, AiTool> = {};
+      for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) out[key] = toAiSdk(spec.tool, tools[key]!, set);
+      return out as ReturnType<GuardedTools<T>["for"]>;
     },
   };
+}
+
+/** One run's tool set: what its tools share. */
+interface ToolSet {
+  readonly run: Run;
+  /** The Bulwark tools by their key in the set (the SDK's tool name). */
+  readonly tools: Readonly<Record<string, Tool>>;
+  /** Who answers the SDK's approval requests, as Bulwark records it. */
+  readonly by: string;
+  readonly notes: Map<string, Note[]>;
+  /** The SDK approval ids whose answers were recorded in Bulwark. */
+  readonly recorded: Set<string>;
+  /** The last recording of answers (every call waits for it, so none runs ahead of a denial). */
+  recording: Promise<void>;
+}
+
+/**
+ * Records in Bulwark the person's answers found in the conversation: each answer once,
+ * on the request of the same run, tool and arguments. A store that cannot be reached is
+ * not fatal here: the call's own approval stage fails closed.
+ */
+function record(set: ToolSet, messages: readonly unknown[]): Promise<void> {
+  const answers = decisionsIn(messages).filter((a) => !set.recorded.has(a.approvalId) && set.tools[a.toolName]);
+  if (answers.length === 0) return set.recording;
+  for (const a of answers) set.recorded.add(a.approvalId);
+  const write = (a: ApprovalAnswer) =>
+    set.run.approval(set.tools[a.toolName]!, a.input, { approved: a.approved, by: set.by, ...(a.reason !== undefined ? { reason: a.reason } : {}) }).catch(() => {
+      set.recorded.delete(a.approvalId);
+    });
+  return (set.recording = set.recording.then(() => Promise.all(answers.map(write))).then(() => {}));
 }
 
 /** Whether a tool result is a guarded call's failure (e.g. in `steps[].toolResults`). */
@@ -148,7 +208,8 @@ function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
     // reads bulwarkContext(options), so a retry after a lost response could repeat the effect.
     ...(options.effect !== "read" && options.retry === undefined ? { retry: false as const } : {}),
     name: name ?? key,
-    ...(original.description !== undefined ? { description: original.description } : {}),
+    // AI SDK 7 may describe a tool by a function of its context: Bulwark keeps only a text.
+    ...(typeof original.description === "string" ? { description: original.description } : {}),
     ...(inputSchema ? { input: inputSchema } : {}),
     ...(outputSchema ? { output: outputSchema } : {}),
     async execute(args, ctx) {
@@ -157,7 +218,7 @@ function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
       // The generation was cancelled: nothing more to do for it. Not retryable, so that
       // Bulwark does not try again for a caller that is gone.
       if (cancelled?.aborted) throw new ToolError("not run: the generation was cancelled", { retryable: false });
-      const options: ToolExecutionOptions = {
+      const options = {
         ...ai,
         toolCallId: ai?.toolCallId ?? ctx.callId,
         messages: ai?.messages ?? [],
@@ -166,32 +227,46 @@ function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
         get abortSignal() {
           return cancelled ? AbortSignal.any([ctx.signal, cancelled]) : ctx.signal;
         },
-      };
+      } as ToolExecutionOptions;
       contexts.set(options, ctx);
       try {
         return await finalValue(execute.call(original, args, options));
       } catch (e) {
-        if (cancelled?.aborted) throw new ToolError("cancelled: the generation was aborted", { retryable: false, cause: e });
+        if (cancelled?.aborted) throw new ToolError(`cancelled by the AI SDK (${abortReason(cancelled)})`, { retryable: false, cause: e });
         throw e;
       }
     },
   });
 }
 
-function toAiSdk(original: AiTool, tool: Tool, run: Run, notes: Map<string, Note[]>): AiTool {
-  const { outputSchema: _outputSchema, inputSchema, toModelOutput, ...rest } = original;
+function toAiSdk(original: AiTool, tool: Tool, set: ToolSet): AiTool {
+  const { outputSchema: _outputSchema, inputSchema, toModelOutput, needsApproval: _needsApproval, ...rest } = original;
+  const { run, notes } = set;
+  const asks = tool.spec.approval !== undefined && tool.spec.approval !== "never";
   const guarded: AiTool<unknown, unknown> = {
     ...(rest as object),
     // The same JSON Schema for the model, without the SDK's validation: Bulwark validates.
     inputSchema: passThrough(inputSchema),
+    // Bulwark's approval policy decides; the tool's own needsApproval is replaced by it.
+    ...(asks ? { needsApproval: (input: unknown, options: { toolCallId: string; messages: unknown[] }) => needsApproval(set, tool, input, options) } : {}),
     async execute(input: unknown, options: ToolExecutionOptions) {
       const signal = options.abortSignal;
       signal?.throwIfAborted();
-      const call = aiCall.run(options, () => run.call(tool, input));
+      await record(set, options.messages);
+      const started = Date.now();
+      const call = aiCall.run(options, () => run.call(tool, input, { toolCallId: options.toolCallId }));
       // A cancelled generation does not wait for the call: the tool's signal is aborted,
       // and the call settles (and is recorded) in the background. The run goes on: a
       // person pressing "stop generating" is not `run.stop()`, which halts the episode.
-      const outcome = signal ? await untilAborted(call, signal) : await call;
+      let outcome: Awaited<typeof call>;
+      try {
+        outcome = signal ? await untilAborted(call, signal) : await call;
+      } catch (e) {
+        // The SDK's own tool timeout (`timeout: { toolMs }`) aborts with a TimeoutError; the
+        // generation goes on, so the model gets a timeout it can act on, like Bulwark's own.
+        if (signal?.aborted && abortReason(signal) === "its tool timeout") return toolFailure(failures.timeout(tool.name, Date.now() - started, 1));
+        throw e;
+      }
       if (!outcome.ok) return toolFailure(outcome.failure);
       if (outcome.notes?.length) notes.set(options.toolCallId, outcome.notes);
       return outcome.value;
@@ -211,6 +286,25 @@ function toAiSdk(original: AiTool, tool: Tool, run: Run, notes: Map<string, Note
     },
   };
   return guarded as AiTool;
+}
+
+/**
+ * The SDK asks whether this call needs a person: yes while Bulwark's request for it is
+ * pending (the SDK then asks the person and stops the step). When the SDK comes back with
+ * the person's answer, the answer is recorded on the request and the SDK is told yes
+ * again, so that it goes on to execute (AI SDK 6 treats a no at that point as a denial);
+ * the call's own approval stage then has the last word. A request already decided in
+ * Bulwark needs no one: the call goes through, or gets approval_denied as its result.
+ */
+async function needsApproval(set: ToolSet, tool: Tool, input: unknown, options: { toolCallId: string; messages: unknown[] }): Promise<boolean> {
+  await record(set, options.messages);
+  const answered = decisionsIn(options.messages).some((a) => a.toolCallId === options.toolCallId);
+  if (answered) return true;
+  try {
+    return (await set.run.approval(tool, input))?.status === "pending";
+  } catch {
+    return false; // the store cannot be reached: the call fails closed as store_unavailable
+  }
 }
 
 type ModelOutput = Awaited<ReturnType<NonNullable<AiTool["toModelOutput"]>>>;
@@ -256,6 +350,11 @@ async function finalValue(result: unknown): Promise<unknown> {
     return last;
   }
   return result;
+}
+
+/** Why the SDK aborted: its tool timeout, or the generation's own signal. */
+function abortReason(signal: AbortSignal): string {
+  return (signal.reason as { name?: unknown })?.name === "TimeoutError" ? "its tool timeout" : "the generation was aborted";
 }
 
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -189,3 +189,82 @@ describe("approval stage", () => {
     expect(kindOf(await run2.call(blind, { n: 3 }))).toBe("ok");
   });
 });
+
+describe("run.approval: asked ahead by a framework that asks the person itself", () => {
+  it("makes the request the call will find, uses no step, and runs nothing", async () => {
+    const { rt } = manualRuntime();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const ahead = await run.approval(tool, { table: " users " });
+    expect(ahead).toMatchObject({ runId: run.id, tool: "drop_table", args: { table: "users" }, status: "pending" });
+    expect(ahead).not.toHaveProperty("fingerprint");
+    expect(run.steps).toBe(0);
+    expect(execute).not.toHaveBeenCalled();
+    expect(approvalIdOf(await run.call(tool, { table: "users" }))).toBe(ahead!.id);
+    expect(await run.approval(tool, { table: "users" })).toMatchObject({ id: ahead!.id });
+  });
+
+  it("records the person's decision on a pending request: approved, the call runs once", async () => {
+    const { rt } = manualRuntime();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    const decided = await run.approval(tool, { table: "users" }, { approved: true, by: "ada (chat)" });
+    expect(decided).toMatchObject({ status: "approved", by: "ada (chat)" });
+    expect(await run.call(tool, { table: "users" })).toMatchObject({ ok: true, replayed: false });
+    expect(execute).toHaveBeenCalledTimes(1);
+  });
+
+  it("denied, with the reason, the call gets approval_denied; a decision already made is kept", async () => {
+    const { rt } = manualRuntime();
+    const { tool, execute } = dropTool();
+    const run = rt.startRun({ agent: "coder" });
+    await run.approval(tool, { table: "users" }, { approved: false, by: "ada", reason: "not in prod" });
+    const again = await run.approval(tool, { table: "users" }, { approved: true, by: "mallory" });
+    expect(again).toMatchObject({ status: "denied", by: "ada", reason: "not in prod" });
+    const o = await run.call(tool, { table: "users" });
+    expect(kindOf(o)).toBe("approval_denied");
+    expect(o.ok ? "" : o.failure.message).toContain("not in prod");
+    expect(execute).not.toHaveBeenCalled();
+  });
+
+  it("undefined when the policy asks no one, or the arguments are invalid (the call says why)", async () => {
+    const { rt } = manualRuntime();
+    const run = rt.startRun({ agent: "coder" });
+    expect(await run.approval(dropTool("never").tool, { table: "users" })).toBeUndefined();
+    expect(await run.approval(dropTool((a) => a.table === "users").tool, { table: "logs" })).toBeUndefined();
+    expect(await run.approval(dropTool((a) => a.table === "users").tool, { table: "users" })).toMatchObject({ status: "pending" });
+    expect(await run.approval(dropTool().tool, { table: 42 } as never)).toBeUndefined();
+    expect(await rt.approvals.list()).toHaveLength(1);
+  });
+});
+
+describe("run.approval and rules", () => {
+  const booking = (rule: (a: { flight: string }) => string | { approval: string } | undefined) => {
+    const execute = vi.fn(async ({ flight }: { flight: string }) => ({ booked: flight }));
+    return { execute, tool: defineTool({ name: "book", effect: "write", input: z.object({ flight: z.string() }), rules: [rule], execute }) };
+  };
+
+  it("a rule that asks a person is asked ahead, with its reason", async () => {
+    const { rt } = manualRuntime();
+    const { tool } = booking((a) => (a.flight.startsWith("INTL") ? { approval: "international changes need a supervisor" } : undefined));
+    const run = rt.startRun({ agent: "travel" });
+    expect(await run.approval(tool, { flight: "DOM-1" })).toBeUndefined();
+    expect(await run.approval(tool, { flight: "INTL-9" })).toMatchObject({ status: "pending", why: "international changes need a supervisor" });
+  });
+
+  it("a call a rule refuses is not put to a person", async () => {
+    const { rt } = manualRuntime();
+    const { tool, execute } = booking(() => "no changes at weekends");
+    const run = rt.startRun({ agent: "travel" });
+    expect(await run.approval(tool, { flight: "INTL-9" })).toBeUndefined();
+    expect(await rt.approvals.list()).toEqual([]);
+    expect(kindOf(await run.call(tool, { flight: "INTL-9" }))).toBe("policy_violation");
+    expect(execute).not.toHaveBeenCalled();
+  });
+});
+
+it("run.approval in shadow mode asks no one: the call would not wait", async () => {
+  const { rt } = manualRuntime();
+  const run = rt.startRun({ agent: "coder", enforce: false });
+  expect(await run.approval(dropTool().tool, { table: "users" })).toBeUndefined();
+});

@@ -19,7 +19,7 @@
  */
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
 import { judge, ruleContext } from "../decide/rules.js";
-import { describeThrown, failures } from "../failure.js";
+import { describeThrown, failures, type Failure } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 import type { ApprovalRecord } from "../store/types.js";
 import { redactArgs } from "../redact.js";
@@ -29,46 +29,18 @@ const APPROVAL_POLL_MS = 250;
 
 export async function approval(call: Call, env: Env, newId: () => string): Promise<StageResult> {
   const { tool, run } = call;
-  const rule = tool.spec.approval;
-  const why = call.approvalAsked;
-  if ((rule === undefined || rule === "never") && why === undefined) return undefined;
-  let needed = why !== undefined || rule === "always";
-  if (!needed && typeof rule === "function") {
-    const said = await judge((ctx) => rule(call.args, ctx), "approval", call, env, ruleContext(call, env));
-    needed = !(said.ok && said.value === false);
-  }
+  const needed = await asks(call, env);
+  if (needed === undefined) return undefined;
   if (!needed) {
     if (tool.effect !== "read" && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
       return failures.verificationRequired(tool.name, run.unverifiedDepth);
     return undefined;
   }
 
-  let fingerprint: string;
+  let request: ApprovalRecord | Failure;
   try {
-    fingerprint = digest(canonicalJson({ tool: tool.name, args: call.args }));
-  } catch (e) {
-    if (e instanceof NotJsonError) return failures.invalidInput(tool.name, [e.message]);
-    throw e;
-  }
-
-  let request: ApprovalRecord | undefined;
-  try {
-    request = await env.store.approvals.find(run.runId, fingerprint);
-    if (!request) {
-      request = {
-        id: newId(),
-        runId: run.runId,
-        tool: tool.name,
-        // The fingerprint binds the decision to the arguments as sent; the person sees them without secrets.
-        args: redactArgs(call.args, tool.spec.redact),
-        fingerprint,
-        status: "pending",
-        requestedAt: env.clock.now(),
-        ...(why !== undefined ? { why } : {}),
-      };
-      await env.store.approvals.create(request);
-      call.decisions?.decision("approval_requested", { "bulwark.approval.id": request.id });
-    }
+    request = await requestFor(call, env, newId);
+    if ("kind" in request) return request;
     const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.deadlineAt);
     while (request.status === "pending") {
       const left = waitUntil - env.clock.now();
@@ -93,4 +65,70 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
     run.unverifiedDepth = 0;
   }
   return undefined;
+}
+
+/** A person's answer given outside Bulwark's own approval queue (a chat UI, an SDK's interruption). */
+export interface ApprovalDecision {
+  approved: boolean;
+  by: string;
+  reason?: string;
+}
+
+/**
+ * The stage asked ahead of the call (after validate-in and rules, as in the call), for a
+ * framework that asks the person itself (see `Run.approval`): the request this call will find, made if there is none, with `decision`
+ * recorded on it if it is still pending; undefined when the tool's policy asks no one about
+ * this call, or when its arguments cannot be fingerprinted (the call itself will say why).
+ * Store errors are thrown: the caller lets the call itself fail closed.
+ */
+export async function approvalAhead(call: Call, env: Env, newId: () => string, decision?: ApprovalDecision): Promise<ApprovalRecord | undefined> {
+  if (!(await asks(call, env))) return undefined;
+  const request = await requestFor(call, env, newId);
+  if ("kind" in request) return undefined;
+  if (!decision || request.status !== "pending") return request;
+  const status = decision.approved ? "approved" : "denied";
+  const reason = decision.reason !== undefined ? { reason: decision.reason } : {};
+  return (await env.store.approvals.decide(request.id, { status, by: decision.by, at: env.clock.now(), ...reason })) ?? request;
+}
+
+/**
+ * Whether a person is asked about this call: a rule asked, or the tool's `approval` says
+ * so. Undefined when neither could ask (no approval option, no rule asked).
+ */
+async function asks(call: Call, env: Env): Promise<boolean | undefined> {
+  const rule = call.tool.spec.approval;
+  if ((rule === undefined || rule === "never") && call.approvalAsked === undefined) return undefined;
+  if (call.approvalAsked !== undefined || rule === "always") return true;
+  if (typeof rule !== "function") return false;
+  const said = await judge((ctx) => rule(call.args, ctx), "approval", call, env, ruleContext(call, env));
+  return !(said.ok && said.value === false);
+}
+
+/** The durable request for this call (by run, tool and canonical arguments), made if there is none. */
+async function requestFor(call: Call, env: Env, newId: () => string): Promise<ApprovalRecord | Failure> {
+  const { tool, run } = call;
+  let fingerprint: string;
+  try {
+    fingerprint = digest(canonicalJson({ tool: tool.name, args: call.args }));
+  } catch (e) {
+    if (e instanceof NotJsonError) return failures.invalidInput(tool.name, [e.message]);
+    throw e;
+  }
+  const found = await env.store.approvals.find(run.runId, fingerprint);
+  if (found) return found;
+  const why = call.approvalAsked;
+  const request: ApprovalRecord = {
+    id: newId(),
+    runId: run.runId,
+    tool: tool.name,
+    // The fingerprint binds the decision to the arguments as sent; the person sees them without secrets.
+    args: redactArgs(call.args, tool.spec.redact),
+    fingerprint,
+    status: "pending",
+    requestedAt: env.clock.now(),
+    ...(why !== undefined ? { why } : {}),
+  };
+  await env.store.approvals.create(request);
+  call.decisions?.decision("approval_requested", { "bulwark.approval.id": request.id });
+  return request;
 }
