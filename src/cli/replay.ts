@@ -21,7 +21,7 @@ interface ReplayFlags {
 export function replayCommand(): Command {
   return new Command("replay")
     .description("replay recorded conversations through Bulwark: which calls would have been refused, and why")
-    .argument("<file>", "the recording: JSONL, one run per line { runId, agent, calls: [{ tool, args, result | error }] }")
+    .argument("<file>", "the recording: JSONL (one run per line { runId, agent, calls: [{ tool, args, result | error }] }), OTLP JSON traces, or AI SDK steps")
     .requiredOption("--tools <module>", "a module exporting the agent's tools (named exports or a default array)")
     .option("--policy <file>", "a policy file (YAML or JSON, as bulwark proxy reads): its run policy is the one judged")
     .option("--json", "print one JSON object on stdout and nothing else")

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { replay, type RecordedRun } from "bulwark";
 import tools, { dropTable, lookupOrder, refund } from "../../test/fixtures/replay-tools.js";
-import { readJsonl } from "./formats/jsonl.js";
+import { parseRecording } from "./formats/index.js";
 
 const read = (id: string) => ({ tool: "lookup_order", args: { id }, result: { id, cents: 1200 } });
 const drop = (table: string) => ({ tool: "drop_table", args: { table }, result: { dropped: table } });
@@ -88,7 +88,7 @@ describe("replay: bad input", () => {
       JSON.stringify([1, 2]),
       JSON.stringify({ runId: "late", calls: [{ ...read("2"), at: "yesterday" }] }),
     ].join("\n");
-    const report = await replay(readJsonl(text), { tools });
+    const report = await replay(parseRecording(text), { tools });
     expect(report.runs.map((r) => r.runId)).toEqual(["ok"]);
     expect(report.skipped).toEqual([
       { where: "line 2", message: expect.stringMatching(/^not JSON/) },
