@@ -81,9 +81,21 @@ export interface Call {
   readonly run: RunState;
   /** The arguments; the parsed value once the input schema has passed. */
   args: unknown;
+  /**
+   * The arguments as the caller (the model) sent them, before any schema parsed them: the
+   * idempotency key, its fingerprint and an approval bind to these, never to a parsed value
+   * that may render lossily (a URL, a class instance).
+   */
+  readonly sent: unknown;
   readonly startedAt: number;
-  /** Idempotency key, forwarded to the tool as ctx.idempotencyKey. */
+  /** Idempotency key: the store's record of the call. */
   key?: string;
+  /**
+   * The key's generation (see IdempotencyRecord.generation) [0]: the tool is given the key
+   * with `#n` once its recorded effect no longer stood and the call runs for the n-th time,
+   * so that a system that deduplicates on the key does not answer it with the old effect.
+   */
+  generation?: number;
   fingerprint?: string;
   /** The tool's response, once executed. */
   output?: unknown;
@@ -92,8 +104,18 @@ export interface Call {
   /** Whether the tool was executed (some attempt started). */
   executed: boolean;
   /**
-   * The call took over a lapsed claim it could not settle (idempotency stage): record must
-   * neither complete nor release it, or the next caller would run the effect a second time.
+   * The last attempt may have taken effect and nothing settled whether it did (a timeout, a
+   * cancellation, an error the tool did not declare, with no probe to ask): record keeps the
+   * claim, unsettled, so that no repeat runs the effect a second time.
+   */
+  ambiguous?: boolean;
+  /** An ambiguous attempt that the probe saw land: the call succeeded without a response. */
+  recovered?: boolean;
+  /** The call holds its key's claim in the store: record settles it (and only then). */
+  holdsClaim?: boolean;
+  /**
+   * The call took over a lapsed claim it could not settle (idempotency stage): record marks
+   * it unsettled, never releases it, or the next caller would run the effect a second time.
    */
   holdsUnsettledClaim?: boolean;
   /** Hands this call's outcome to duplicates that joined it in flight (idempotency stage). */

@@ -22,11 +22,30 @@ describe("canonicalJson", () => {
     [{ x: NaN }, "x is NaN"],
     [{ x: [Infinity] }, "x[0] is Infinity"],
     [{ f: () => 1 }, "f is a function"],
-    [{ m: new Map() }, "m is a Map"],
+    [{ m: new Map() }, "m is an instance of Map"],
+    [{ u: new URL("https://a.example/") }, "u is an instance of URL"],
+    [{ at: new Date(NaN) }, "at is an invalid Date"],
     [undefined, "the value is undefined"],
   ])("refuses what JSON cannot carry, naming where (%#)", (value, message) => {
     expect(() => canonicalJson(value)).toThrow(NotJsonError);
     expect(() => canonicalJson(value)).toThrow(message);
+  });
+
+  it("refuses class instances instead of hashing a lossy rendering of them", () => {
+    // Every URL has no own enumerable property: rendered as objects, all would be `{}`.
+    class Target {
+      #host: string;
+      constructor(host: string) {
+        this.#host = host;
+      }
+      get host() {
+        return this.#host;
+      }
+    }
+    expect(() => canonicalJson({ to: new Target("a.example") })).toThrow("to is an instance of Target");
+    expect(() => canonicalJson([new URL("https://b.example/")])).toThrow("[0] is an instance of URL");
+    // Plain data, including objects without a prototype, is fine.
+    expect(canonicalJson(Object.assign(Object.create(null), { a: 1 }))).toBe('{"a":1}');
   });
 
   it("refuses cycles but not shared references", () => {

@@ -2,6 +2,13 @@
  * Canonical JSON: one text for one value, whatever the key order, so that arguments can be
  * compared and hashed (idempotency fingerprints, approval lookups, fact comparison).
  * Written by hand because it is twenty lines and sits on the hot path of every write call.
+ *
+ * Only data JSON carries faithfully is accepted: plain objects, arrays, strings, finite
+ * numbers, booleans, null, and valid Dates (as ISO text). A class instance (a URL, a
+ * Decimal, a user's class) is refused rather than rendered: its own enumerable properties
+ * are often nothing (every URL would hash as `{}`, so a webhook to one host would replay
+ * another's result), and its `toJSON`, when it has one, is the class's choice, not a
+ * faithful copy. Hash what the model sent, not what a schema parsed it into.
  */
 import { hash } from "node:crypto";
 
@@ -39,8 +46,14 @@ function write(v: unknown, path: string, seen: Set<object>): string {
   if (v === null) return "null";
   const o = v as object;
   if (seen.has(o)) throw new NotJsonError(path, "a circular reference");
-  if (o instanceof Date) return JSON.stringify(o.toJSON());
-  if (o instanceof Map || o instanceof Set) throw new NotJsonError(path, `a ${o.constructor.name}`);
+  if (o instanceof Date) {
+    if (Number.isNaN(o.getTime())) throw new NotJsonError(path, "an invalid Date");
+    return JSON.stringify(o.toJSON());
+  }
+  if (!Array.isArray(o)) {
+    const proto: unknown = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw new NotJsonError(path, `an instance of ${className(o)}`);
+  }
   seen.add(o);
   let out: string;
   if (Array.isArray(o)) {
@@ -51,6 +64,11 @@ function write(v: unknown, path: string, seen: Set<object>): string {
   }
   seen.delete(o);
   return out;
+}
+
+function className(o: object): string {
+  const name = (o as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name ? name : "a class";
 }
 
 /** A short stable hash of a text, for keys and fingerprints. */

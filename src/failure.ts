@@ -87,7 +87,16 @@ export interface ShadowDecision {
 }
 
 export type Outcome<O> =
-  | { ok: true; value: O; callId: string; replayed: boolean; notes?: Note[]; shadow?: ShadowDecision[] }
+  | {
+      ok: true;
+      value: O;
+      callId: string;
+      replayed: boolean;
+      notes?: Note[];
+      shadow?: ShadowDecision[];
+      /** The response was lost, and the tool's probe saw the effect take place: `value` is null. */
+      recovered?: boolean;
+    }
   | { ok: false; failure: Failure; callId: string; replayed?: boolean; shadow?: ShadowDecision[] };
 
 const make = (
@@ -149,6 +158,15 @@ export const failures = {
       `${tool} did not answer within ${seconds(ms)}${attempts > 1 ? ` (${attempts} attempts)` : ""}. Its effect, if any, is unknown. Do not assume it succeeded; you may call it again later with the same arguments, which is safe.`,
       true,
       { timeoutMs: ms, attempts },
+    ),
+
+  /** A write whose last attempt may have landed (a timeout, an error the tool did not declare), not retried. */
+  effectUnknown: (tool: string, kind: "timeout" | "tool_error", what: string, attempts: number) =>
+    make(
+      kind,
+      `${tool} ${what}${attempts > 1 ? ` (attempt ${attempts})` : ""}, and it may have taken effect. It was not retried, so it was not done twice. Do not tell the user it was done or not done. Calling it again with the same arguments is safe: it will not run again unless its effect is found not to have happened; otherwise a person must check it.`,
+      false,
+      { attempts, effectUnknown: true },
     ),
 
   bulkheadTimeout: (tool: string, ms: number, limit: number) =>
@@ -430,10 +448,17 @@ function describe(thrown: unknown): string {
 export class ToolError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
+  /**
+   * The call may have taken effect all the same (the connection dropped after the request
+   * went out): a write is then not retried unless that is safe, and its claim is kept.
+   * Otherwise a ToolError says the call did not take effect [false].
+   */
+  readonly effectUnknown: boolean;
+  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; effectUnknown?: boolean; cause?: unknown } = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = "ToolError";
     this.retryable = options.retryable ?? true;
     this.retryAfterMs = options.retryAfterMs;
+    this.effectUnknown = options.effectUnknown ?? false;
   }
 }

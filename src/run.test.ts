@@ -121,16 +121,34 @@ describe("idempotency through the run", () => {
     expect(run.steps).toBe(1);
   });
 
-  it("a failed write releases its key: the repeat runs again with the same key", async () => {
+  it("a write the tool says failed (a ToolError) releases its key: the repeat runs again with the same key", async () => {
     const keys: (string | undefined)[] = [];
     let n = 0;
     const { rt } = runtime({ maxConsecutiveFailures: 5 });
-    const flaky = defineTool({ name: "transfer", effect: "write", retry: false, execute: async (_: { to: string }, ctx) => { keys.push(ctx.idempotencyKey); if (++n === 1) throw new Error("connection reset"); return "done"; } });
+    const flaky = defineTool({ name: "transfer", effect: "write", retry: false, execute: async (_: { to: string }, ctx) => { keys.push(ctx.idempotencyKey); if (++n === 1) throw new ToolError("503 from the bank: nothing was done"); return "done"; } });
     const run = rt.startRun({ agent: "a" });
     expect((await run.call(flaky, { to: "x" })).ok).toBe(false);
     expect(await run.call(flaky, { to: "x" })).toMatchObject({ ok: true, replayed: false });
     expect(keys).toHaveLength(2);
     expect(keys[0]).toBe(keys[1]);
+  });
+
+  it("a write that may have landed (an error the tool did not declare, a timeout) keeps its claim: no repeat runs it twice", async () => {
+    let n = 0;
+    const { rt, clock } = runtime({ maxConsecutiveFailures: 5 });
+    const transfer = defineTool({ name: "transfer", effect: "write", timeoutMs: 1_000, execute: async ({ slow }: { slow: boolean }) => { n++; if (slow) return new Promise<string>(() => {}); throw new Error("connection reset"); } });
+    const run = rt.startRun({ agent: "a" });
+    const reset = await run.call(transfer, { slow: false });
+    expect(reset).toMatchObject({ ok: false, failure: { kind: "tool_error", retryable: false, detail: { effectUnknown: true } } });
+    expect(n).toBe(1); // not retried: the default retries apply only where a repeat is known to be harmless
+    expect(await run.call(transfer, { slow: false })).toMatchObject({ ok: false, failure: { kind: "write_unverified", detail: { unsettled: true } } });
+    expect(n).toBe(1);
+    const pending = run.call(transfer, { slow: true });
+    await clock.advance(1_000);
+    expect(await pending).toMatchObject({ ok: false, failure: { kind: "timeout", retryable: false, detail: { effectUnknown: true } } });
+    expect(n).toBe(2);
+    expect((await run.call(transfer, { slow: true })).ok).toBe(false);
+    expect(n).toBe(2);
   });
 
   it("keeps completed keys for the retention period only", async () => {

@@ -168,7 +168,7 @@ export class Run {
   async approval(tool: Tool, args: unknown, decision?: ApprovalDecision): Promise<ApprovalRequest | undefined> {
     await this.host.ready();
     const { env } = this.host;
-    const call: Call = { callId: this.host.newId(), tool, run: this.state, args, startedAt: env.clock.now(), attempts: 0, executed: false };
+    const call: Call = { callId: this.host.newId(), tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false };
     // Invalid arguments or a rule's refusal: no person is asked; the call itself will say why.
     // In shadow mode the call does not wait for anyone either (it records what it would ask).
     if (!this.state.enforce || (await validateInput(call)) || (await rules(call, env))) return undefined;
@@ -349,6 +349,7 @@ export class Run {
       tool,
       run: this.state,
       args,
+      sent: args,
       startedAt: env.clock.now(),
       attempts: 0,
       executed: false,
@@ -420,13 +421,15 @@ export class Run {
       if (!key.outcome.ok) staged("idempotency", key.outcome.failure);
       return key.outcome;
     }
-    const failure =
-      judged(call, staged("checkpoint", await checkpoint(call, env))) ??
-      staged("execute", await execute(call, env)) ??
+    const failure = judged(call, staged("checkpoint", await checkpoint(call, env))) ?? staged("execute", await execute(call, env));
+    // An attempt whose response was lost, seen to have landed by the probe: nothing to check.
+    if (!failure && call.recovered) return { ok: true, value: null, callId: call.callId, replayed: false, recovered: true, ...(call.shadow ? { shadow: call.shadow } : {}) };
+    const rejected =
+      failure ??
       judged(call, staged("validate-output", await validateOutput(call))) ??
       judged(call, staged("facts", await facts(call, env))) ??
       judged(call, staged("verify", await verify(call, env)));
-    if (failure) return this.failed(call, failure);
+    if (rejected) return this.failed(call, rejected);
     return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}), ...(call.shadow ? { shadow: call.shadow } : {}) };
   }
 

@@ -74,6 +74,14 @@ export interface ToolSpec<I, O> {
   breaker?: Partial<BreakerOptions> | false;
   /** Bulkhead: at most this many calls of this tool at once in this process [unbounded]. */
   concurrency?: number;
+  /**
+   * Calling it again with the same arguments and `ctx.idempotencyKey` has no further
+   * effect: the operation is idempotent, or the system it writes to deduplicates on the
+   * key (as Stripe does). Only then is a write or destructive call retried after an attempt
+   * that may have landed (a timeout, an error that is not a ToolError) without its
+   * `verify` probe first saying that the attempt did not land [false].
+   */
+  idempotent?: boolean;
   /** A key for the intent of the call; global within the store, scoped by tool name. */
   idempotencyKey?(args: I, ctx: KeyContext): string;
   /** Semantic check of a valid response: a reason to reject it, or nothing. */
@@ -140,6 +148,7 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
   for (const fn of ["idempotencyKey", "check", "verify", "facts", "compensate", "checkpoint", "redact"] as const) {
     if (spec[fn] !== undefined && typeof spec[fn] !== "function") bad(`${fn} must be a function`);
   }
+  if (spec.idempotent !== undefined && typeof spec.idempotent !== "boolean") bad(`idempotent must be true or false, not ${JSON.stringify(spec.idempotent)}`);
   const timeoutMs = spec.timeoutMs ?? toolDefaults.timeoutMs;
   const check = (name: string, why: string | undefined) => why && bad(`${name} ${why}`);
   check("timeoutMs", badDuration(timeoutMs, { timer: true }));

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createRuntime, defineTool, memoryStore } from "bulwark";
+import { createRuntime, defineTool, memoryStore, ToolError } from "bulwark";
 
 describe("idempotency under any interleaving", () => {
   it("runs the effect once and gives every duplicate the same outcome", async () => {
@@ -28,8 +28,8 @@ describe("idempotency under any interleaving", () => {
             execute: async (a: { invoice: string }) => {
               attempts++;
               await s.schedule(Promise.resolve(), "network");
-              // the first attempt may fail before any effect, and is retried
-              if (failFirst && attempts === 1) throw new Error("connection reset");
+              // the first attempt may fail before any effect, saying so (a ToolError), and is retried
+              if (failFirst && attempts === 1) throw new ToolError("503: nothing was done");
               effects++;
               return { invoice: a.invoice, charge: `ch_${effects}` };
             },

@@ -75,7 +75,7 @@ describe("the stop and freeze check travels beside the claim", () => {
     expect(o.ok ? "ok" : o.failure.kind).toBe("run_halted");
     expect(executed()).toBe(0);
     const held = await store.idempotency.get("charge", "k1");
-    expect(held?.state).toBe("in_flight");
+    expect(held?.state).toBe("unsettled");
     expect(held?.owner).not.toBe("dead");
   });
 

@@ -177,6 +177,8 @@ export function mcpTool(
     ...(structured ? { output: outputSchema(structured) } : {}),
     ...(override.timeoutMs !== undefined ? { timeoutMs: override.timeoutMs } : {}),
     retry: override.retry ?? (safeToRepeat ? {} : false),
+    // A repeat of an idempotent tool adds no effect: safe to retry even when the outcome is unknown.
+    ...(safeToRepeat && effect !== "read" ? { idempotent: true } : {}),
     ...(override.breaker !== undefined ? { breaker: override.breaker } : {}),
     ...(override.concurrency !== undefined ? { concurrency: override.concurrency } : {}),
     ...(override.approval !== undefined ? { approval: override.approval } : {}),
@@ -227,9 +229,9 @@ function asToolError(e: unknown, tool: string): ToolError {
   if (e instanceof McpError) {
     switch (e.code) {
       case ErrorCode.ConnectionClosed:
-        return new ToolError(`the MCP server closed the connection during the call (it exited or crashed), so the effect of ${tool} is unknown`, { retryable: false, cause: e });
+        return new ToolError(`the MCP server closed the connection during the call (it exited or crashed), so the effect of ${tool} is unknown`, { retryable: false, effectUnknown: true, cause: e });
       case ErrorCode.RequestTimeout:
-        return new ToolError(`the MCP server did not answer in time`, { retryable: true, cause: e });
+        return new ToolError(`the MCP server did not answer in time`, { retryable: true, effectUnknown: true, cause: e });
       case ErrorCode.InvalidParams:
       case ErrorCode.MethodNotFound:
       case ErrorCode.InvalidRequest:

@@ -109,7 +109,8 @@ async function requestFor(call: Call, env: Env, newId: () => string): Promise<Ap
   const { tool, run } = call;
   let fingerprint: string;
   try {
-    fingerprint = digest(canonicalJson({ tool: tool.name, args: call.args }));
+    // Bound to the arguments as sent: a parsed value may render lossily (every URL as {}).
+    fingerprint = digest(canonicalJson({ tool: tool.name, args: call.sent }));
   } catch (e) {
     if (e instanceof NotJsonError) return failures.invalidInput(tool.name, [e.message]);
     throw e;

@@ -27,6 +27,7 @@ describe("execute stage", () => {
     const tool = defineTool({
       name: "flaky",
       effect: "write",
+      idempotent: true, // its system deduplicates on the key: a retry after an unknown outcome is safe
       retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 },
       execute: async (_: unknown, ctx) => {
         seen.push({ attempt: ctx.attempt, key: ctx.idempotencyKey });

@@ -7,9 +7,17 @@
  *
  * What counts as retryable is the tool's to say (a thrown ToolError with
  * `retryable: false`, or any error with `retryable === false`); the mechanism is here.
+ *
+ * A write or destructive attempt that may have landed (a timeout, a cancellation, an error
+ * that is not the tool's declared ToolError) is retried only when that is safe: the tool
+ * says it is `idempotent` (its system deduplicates on ctx.idempotencyKey), or its `verify`
+ * probe says the attempt did not land. A probe that saw it land ends the call as done
+ * (`call.recovered`); otherwise the call ends with the effect unknown (`call.ambiguous`),
+ * and the record stage keeps its claim unsettled, so that no repeat runs it twice.
  */
 import { attempt, AttemptContext, type AttemptResult } from "../attempt.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
+import { probeEffect, toolKey } from "../probe.js";
 import { fullJitterDelay } from "../resilience/backoff.js";
 import { redactError } from "../redact.js";
 import type { Call, Env, StageResult } from "../call.js";
@@ -19,6 +27,8 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
   const health = env.health.for(tool);
   const { breaker, budget, bulkhead } = health;
   const maxAttempts = tool.retry ? tool.retry.maxAttempts : 1;
+  // A keyed mutation whose repeat is not known to be harmless: its ambiguous attempts count.
+  const mayLand = tool.effect !== "read" && call.key !== undefined && tool.spec.idempotent !== true;
   budget.deposit();
 
   for (let n = 1; ; n++) {
@@ -39,7 +49,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
       }
     }
 
-    const ctx = new AttemptContext(run.runId, call.callId, n, call.key);
+    const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call));
     call.attempts = n;
     call.executed = true;
     let result: AttemptResult<unknown>;
@@ -49,6 +59,8 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
       bulkhead?.release();
     }
 
+    // Whether this attempt may have taken effect without saying so.
+    call.ambiguous = mayLand && result.status !== "ok" && !(result.status === "error" && isDeclared(result.error));
     if (result.status === "ok") {
       breaker?.onSuccess(env.clock.now());
       call.output = result.value;
@@ -68,10 +80,24 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     if (breaker && before !== breaker.state && breaker.state === "open") call.decisions?.decision("breaker_opened", { "bulwark.tool": tool.name, "bulwark.error": error });
     if (cutByDeadline) return failures.deadlineExceeded(run.policy.deadlineMs!);
 
+    if (call.ambiguous && tool.spec.verify) {
+      const answer = await probeEffect(call, env, undefined, toolKey(call));
+      if ("seen" in answer && answer.seen) {
+        call.recovered = true;
+        call.output = null; // in the ledger like any effect, for rollback
+        call.ambiguous = false;
+        return undefined;
+      }
+      if ("seen" in answer) call.ambiguous = false; // it did not land: as if the tool had said so
+    }
     const retryable = result.status === "timeout" || isRetryable(result.error);
     const final = (): Failure =>
-      result.status === "timeout" ? failures.timeout(tool.name, timeoutMs, n) : failures.toolError(tool.name, error, n, retryable);
-    if (!retryable || n >= maxAttempts || !tool.retry) return final();
+      call.ambiguous
+        ? failures.effectUnknown(tool.name, result.status === "timeout" ? "timeout" : "tool_error", result.status === "timeout" ? `did not answer within ${timeoutMs}ms` : `failed: ${error}`, n)
+        : result.status === "timeout"
+          ? failures.timeout(tool.name, timeoutMs, n)
+          : failures.toolError(tool.name, error, n, retryable);
+    if (!retryable || n >= maxAttempts || !tool.retry || call.ambiguous) return final();
     if (!budget.tryWithdraw(env.clock.now())) return failures.retryBudgetExhausted(tool.name, error);
 
     const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
@@ -83,6 +109,17 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
       return failures.stopped(reason);
     }
   }
+}
+
+/**
+ * An error the tool threw on purpose, saying the call did not take effect: a ToolError, or
+ * any error with a boolean `retryable`, unless it says `effectUnknown`. Anything else (a
+ * socket reset, a bug) says nothing about whether the write reached its system.
+ */
+function isDeclared(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const e = error as { retryable?: unknown; effectUnknown?: unknown };
+  return typeof e.retryable === "boolean" && e.effectUnknown !== true;
 }
 
 function isRetryable(error: unknown): boolean {

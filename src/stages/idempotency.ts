@@ -1,20 +1,24 @@
 /**
  * Idempotency, with Stripe's semantics bound to the agent's intent: a write or
- * destructive call gets a key (run id + tool + canonical arguments, or the tool's own
- * `idempotencyKey`), claims it in the store, and a completed key replays its recorded
- * outcome instead of executing again. The same key with other arguments is a conflict.
- * A duplicate that arrives while the first is in flight waits for it, in this process
- * through a shared promise, across processes through the store.
+ * destructive call gets a key (run id + tool + the canonical arguments as the model sent
+ * them, or the tool's own `idempotencyKey`), claims it in the store, and a completed key
+ * replays its recorded outcome instead of executing again, for as long as the recorded
+ * effect still stands (see `stillStands`: A, A replays; A, B, A runs A again). The same
+ * key with other arguments is a conflict, in flight or not. A duplicate that arrives while
+ * the first is in flight waits for it, in this process through a shared promise, across
+ * processes through the store.
  *
- * A claim whose owner died (its lease lapsed) is settled by the tool's `verify` probe:
- * effect observed, the key is completed and replayed; not observed, the call runs; no
- * probe, the call fails as write_unverified for a person to settle. Never twice, never
- * silently lost.
+ * A claim whose owner died (its lease lapsed) or gave up not knowing (unsettled) is
+ * settled by the tool's `verify` probe: effect observed, the key is completed and
+ * replayed; not observed, the call runs (unless the tool had reported it done: a read-back
+ * may lag); no probe, the call fails as write_unverified and the claim stays for a person.
+ * Never twice, never silently lost.
  */
-import { attempt, AttemptContext } from "../attempt.js";
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures, type Failure, type Outcome } from "../failure.js";
+import { effectKey, probeEffect, toolKey } from "../probe.js";
 import type { Call, Env } from "../call.js";
+import type { ClaimRequest, IdempotencyRecord } from "../store/types.js";
 
 export type KeyVerdict =
   /** Execute: the call holds the key (or needs none). */
@@ -22,8 +26,8 @@ export type KeyVerdict =
   /** Do not execute: here is the outcome (a replay, or a failure to claim). */
   | { outcome: Outcome<unknown> };
 
-/** Calls in flight in this process, by scope and key: duplicates join the first. */
-export type InFlight = Map<string, Promise<Outcome<unknown>>>;
+/** Calls in flight in this process, by scope and key: duplicates (same fingerprint) join the first. */
+export type InFlight = Map<string, { fingerprint: string; outcome: Promise<Outcome<unknown>> }>;
 
 /**
  * `gate`, when given, is a question asked of the store at the same time as the first claim
@@ -38,7 +42,7 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
 
   let canonical: string;
   try {
-    canonical = canonicalJson(call.args);
+    canonical = canonicalJson(call.sent);
   } catch (e) {
     if (e instanceof NotJsonError) return fail(failures.invalidInput(tool.name, [e.message]));
     throw e;
@@ -57,11 +61,15 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
 
   const local = `${tool.name}\u0000${call.key}`;
   const first = inFlight.get(local);
-  if (first) return { outcome: replayOf(await first, call.callId) };
+  if (first) {
+    // Another intent under the same key: never the first's outcome, in flight or not.
+    if (first.fingerprint !== call.fingerprint) return fail(failures.idempotencyConflict(tool.name, call.key));
+    return { outcome: replayOf(await first.outcome, call.callId) };
+  }
 
   // Registered before the first await, so that a duplicate arriving meanwhile joins this call.
   let settle!: (o: Outcome<unknown>) => void;
-  inFlight.set(local, new Promise((resolve) => (settle = resolve)));
+  inFlight.set(local, { fingerprint: call.fingerprint, outcome: new Promise((resolve) => (settle = resolve)) });
   call.settleDuplicates = (o) => {
     inFlight.delete(local);
     settle(o);
@@ -71,11 +79,15 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
   return verdict;
 }
 
+/** A record to take over (its effect gone, or settled by the probe), and what to do once it is ours. */
+type TakeOver = { take: NonNullable<ClaimRequest["replace"]>; then: "run" | "recover" };
+
 async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
   const { tool, run } = call;
   const key = call.key!;
   const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
   const leaseMs = leaseFor(call);
+  let replace: TakeOver | undefined;
   for (let first = true; ; first = false) {
     let claim;
     const claiming = env.store.idempotency.claim({
@@ -87,6 +99,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
       now: env.clock.now(),
       leaseMs,
       retentionMs: env.retentionMs,
+      ...(replace ? { replace: replace.take } : {}),
     });
     const refused = first && gate ? await gate() : undefined;
     try {
@@ -94,25 +107,34 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
     } catch (e) {
       return fail(refused ?? failures.storeUnavailable(tool.name, describeThrown(e)));
     }
+    if (claim.status === "claimed" || claim.status === "lease_expired") call.holdsClaim = true;
     if (refused) {
       // Ours to give back only if we took it fresh; a lapsed claim taken over stays held.
       if (claim.status === "lease_expired") call.holdsUnsettledClaim = true;
       return fail(refused);
     }
     switch (claim.status) {
-      case "claimed":
-        return { go: true };
+      case "claimed": {
+        if (!replace) return { go: true };
+        call.generation = replace.take.generation;
+        if (replace.then === "run") return { go: true };
+        return recovered(call, env);
+      }
       case "conflict":
         return fail(failures.idempotencyConflict(tool.name, key));
       case "completed": {
-        const stored = claim.record.outcome!;
-        return {
-          outcome: stored.ok
-            ? { ok: true, value: stored.value, callId: call.callId, replayed: true }
-            : { ok: false, failure: stored.failure, callId: call.callId, replayed: true },
-        };
+        if (await stillStands(call, env, claim.record)) return { outcome: replayed(call, claim.record) };
+        replace = { take: { owner: claim.record.owner, generation: claim.record.generation + 1 }, then: "run" };
+        continue;
+      }
+      case "unsettled": {
+        const settled = await settleUnsettled(call, env, claim.record);
+        if (!("take" in settled)) return settled;
+        replace = settled;
+        continue;
       }
       case "lease_expired":
+        call.generation = claim.record.generation;
         return settleLapsed(call, env);
       case "in_flight": {
         // Held by another process: wait for it to finish or for its lease to lapse.
@@ -129,6 +151,39 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
   }
 }
 
+/**
+ * Whether a recorded effect still stands, so that a repeat may be answered from the record
+ * (the world may have moved since: set_status closed, open, closed must end closed).
+ * With a `verify` probe, the probe says; one that cannot tell leaves it standing (a replay
+ * never runs the effect twice). Without one: under the tool's own key, for as long as the
+ * record is kept (the key names one action, such as one invoice's charge); under the
+ * default key, unless the run has since called the tool with other arguments (A, A
+ * replays; A, B, A runs A again, so the world ends as the run last asked).
+ */
+async function stillStands(call: Call, env: Env, record: IdempotencyRecord): Promise<boolean> {
+  const { tool, run } = call;
+  if (tool.spec.verify) {
+    const stored = record.outcome!;
+    const answer = await probeEffect(call, env, stored.ok ? stored.value : undefined, effectKey(record.key, record.generation));
+    return !("seen" in answer) || answer.seen;
+  }
+  if (tool.spec.idempotencyKey) return true;
+  try {
+    const latest = await env.store.idempotency.latestInRun(tool.name, run.runId, `${run.runId}:${tool.name}:`);
+    return latest === undefined || latest === record.key;
+  } catch (e) {
+    env.onError(e);
+    return true;
+  }
+}
+
+function replayed(call: Call, record: IdempotencyRecord): Outcome<unknown> {
+  const stored = record.outcome!;
+  return stored.ok
+    ? { ok: true, value: stored.value, callId: call.callId, replayed: true }
+    : { ok: false, failure: stored.failure, callId: call.callId, replayed: true };
+}
+
 /** How long a claim may be held before another caller may take it over. */
 function leaseFor(call: Call): number {
   const { tool } = call;
@@ -138,27 +193,47 @@ function leaseFor(call: Call): number {
   return tool.timeoutMs * (attempts + 1) + backoff + 5_000;
 }
 
+/** A lapsed claim, now ours: the probe says whether its dead owner's effect took place. */
 async function settleLapsed(call: Call, env: Env): Promise<KeyVerdict> {
-  const { tool, run } = call;
-  const key = call.key!;
-  const fail = (why: string): KeyVerdict => {
-    call.holdsUnsettledClaim = true;
-    return { outcome: { ok: false, failure: failures.unsettledEffect(tool.name, key, why), callId: call.callId } };
-  };
+  const { tool } = call;
   // The claim stays ours and unreleased when we cannot settle it: a release would let the
-  // next caller run the effect a second time.
-  if (!tool.spec.verify) return fail("the tool has no verify probe to tell whether it did");
-  const ctx = new AttemptContext(run.runId, call.callId, 0, key);
-  const probe = await attempt((c) => tool.spec.verify!(call.args, undefined, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
-  if (probe.status !== "ok") return fail(`its verify probe could not tell (${probe.status === "error" ? describeThrown(probe.error) : probe.status})`);
-  if (probe.value !== true) return { go: true };
-  const outcome = { ok: true as const, value: null };
+  // next caller run the effect a second time. Record marks it unsettled.
+  const unsettled = (why: string): KeyVerdict => {
+    call.holdsUnsettledClaim = true;
+    return { outcome: { ok: false, failure: failures.unsettledEffect(tool.name, call.key!, why), callId: call.callId } };
+  };
+  if (!tool.spec.verify) return unsettled("the tool has no verify probe to tell whether it did");
+  const answer = await probeEffect(call, env, undefined, toolKey(call));
+  if (!("seen" in answer)) return unsettled(`its verify probe could not tell (${answer.unknown})`);
+  return answer.seen ? recovered(call, env) : { go: true };
+}
+
+/**
+ * A claim its owner left unsettled. The probe decides: seen, it is completed and replayed;
+ * not seen, the call runs, unless the tool had reported it done (the read-back may lag:
+ * only a person, or a probe that sees it, settles that). Without an answer it stays.
+ */
+async function settleUnsettled(call: Call, env: Env, record: IdempotencyRecord): Promise<KeyVerdict | TakeOver> {
+  const { tool } = call;
+  const stay = (why: string): KeyVerdict => ({ outcome: { ok: false, failure: failures.unsettledEffect(tool.name, call.key!, why), callId: call.callId } });
+  if (!tool.spec.verify) return stay("the tool has no verify probe to tell whether it did");
+  const answer = await probeEffect(call, env, undefined, effectKey(record.key, record.generation));
+  if (!("seen" in answer)) return stay(`its verify probe could not tell (${answer.unknown})`);
+  const take = { owner: record.owner, generation: record.generation };
+  if (answer.seen) return { take, then: "recover" };
+  const stored = record.outcome;
+  if (stored && !stored.ok && stored.returned) return stay("the tool reported it done, and its verify probe does not see it yet");
+  return { take, then: "run" };
+}
+
+/** The effect took place (the probe saw it) but its response is lost: complete the key, answer without a value. */
+async function recovered(call: Call, env: Env): Promise<KeyVerdict> {
   try {
-    await env.store.idempotency.complete(tool.name, key, call.callId, outcome, env.clock.now());
+    await env.store.idempotency.complete(call.tool.name, call.key!, call.callId, { ok: true, value: null }, env.clock.now());
   } catch (e) {
     env.onError(e);
   }
-  return { outcome: { ok: true, value: null, callId: call.callId, replayed: true, recovered: true } as Outcome<unknown> };
+  return { outcome: { ok: true, value: null, callId: call.callId, replayed: true, recovered: true } };
 }
 
 function replayOf(o: Outcome<unknown>, callId: string): Outcome<unknown> {

@@ -1,6 +1,6 @@
 /**
- * Record: the call's outcome becomes state. The idempotency key is completed (success)
- * or released (failure: the intent may be tried again, with the same key); a mutation
+ * Record: the call's outcome becomes state. The idempotency claim is settled as what
+ * happened (see `settleClaim`): released only when nothing ran; a mutation
  * that took place goes into the ledger with what rollback needs; the run's chain
  * breaker, verification streak and destructive budget move.
  *
@@ -33,17 +33,7 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
   // guards a repeat.
   // Both writes start at once (two round trips in parallel on a networked store).
   const { store } = env;
-  let completing: Promise<void> | undefined;
-  // A call refused because it took over a lapsed claim it could not settle keeps it: a
-  // release would let the next caller run the effect a second time.
-  if (call.key && !call.holdsUnsettledClaim) {
-    completing = settle(
-      env,
-      outcome.ok
-        ? store.idempotency.complete(tool.name, call.key, call.callId, { ok: true, value: outcome.value }, env.clock.now())
-        : store.idempotency.release(tool.name, call.key, call.callId),
-    );
-  }
+  const completing = call.key && call.holdsClaim ? settle(env, settleClaim(call, outcome, env)) : undefined;
   // A mutation whose execution returned is in the ledger even if a later stage rejected
   // the call: its effect may have happened, and rollback must know of it.
   if (tool.effect !== "read" && call.executed && "output" in call) {
@@ -67,6 +57,27 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
     await ledger;
   }
   await completing;
+}
+
+/**
+ * Settle the call's claim as what happened. Released (the intent may be tried again) only
+ * when the tool did not run, or said it failed (a ToolError). Once it has run, the claim
+ * stays: completed with the outcome when the tool returned and a later check refused it
+ * (the effect took place); unsettled, for a probe or a person, when the effect is unknown
+ * (an attempt that may have landed, a read-back that disagrees with the tool, a lapsed
+ * claim taken over and not settled). A release there would let a repeat run it again.
+ */
+function settleClaim(call: Call, outcome: Outcome<unknown>, env: Env): Promise<unknown> {
+  const { idempotency } = env.store;
+  const { tool, callId } = call;
+  const key = call.key!;
+  const now = env.clock.now();
+  if (outcome.ok) return idempotency.complete(tool.name, key, callId, { ok: true, value: outcome.value }, now);
+  const { failure } = outcome;
+  if (call.holdsUnsettledClaim || call.ambiguous) return idempotency.complete(tool.name, key, callId, { ok: false, failure }, now, "unsettled");
+  if (!call.executed || !("output" in call)) return idempotency.release(tool.name, key, callId);
+  if (failure.kind === "write_unverified") return idempotency.complete(tool.name, key, callId, { ok: false, failure, returned: true }, now, "unsettled");
+  return idempotency.complete(tool.name, key, callId, { ok: false, failure }, now);
 }
 
 async function settle(env: Env, write: Promise<unknown>) {

@@ -131,16 +131,35 @@ describe("verify: read-your-writes", () => {
     expect(ms[0]).toMatchObject({ tool: "put", status: "done", args: { k: "a", v: "1" } });
   });
 
-  it("releases the key of an unconfirmed write, so that the same call may be tried again and verified", async () => {
+  it("keeps the claim of an unconfirmed write: a lagging read-back never makes a repeat run it twice", async () => {
     const { rt } = manualRuntime();
-    const db = kv();
-    db.loseWrites(true);
+    // The write lands, but reads see it only later (a replica that lags).
+    const rows = new Map<string, string>();
+    let visible = false;
+    let runs = 0;
+    const put = defineTool({
+      name: "put",
+      effect: "write",
+      execute: async ({ k, v }: { k: string; v: string }) => {
+        runs++;
+        rows.set(k, v);
+        return { ok: true };
+      },
+      verify: async ({ k, v }) => visible && rows.get(k) === v,
+      idempotencyKey: ({ k, v }) => `${k}=${v}`,
+    });
     const run = rt.startRun({ agent: "a", policy: { maxConsecutiveFailures: 5 } });
-    expect((await run.call(db.put, { k: "a", v: "1" })).ok).toBe(false);
-    db.loseWrites(false);
-    const again = await run.call(db.put, { k: "a", v: "1" });
-    expect(again).toMatchObject({ ok: true, replayed: false });
-    expect(db.rows.get("a")).toBe("1");
+    expect(failureOf(await run.call(put, { k: "a", v: "1" })).kind).toBe("write_unverified");
+    // Repeated while the read-back still lags: not run again, still unconfirmed.
+    const repeat = failureOf(await run.call(put, { k: "a", v: "1" }));
+    expect(repeat).toMatchObject({ kind: "write_unverified", detail: { unsettled: true } });
+    expect(runs).toBe(1);
+    // Once the probe sees it, a repeat settles the claim as done, still without running it.
+    visible = true;
+    const later = rt.startRun({ agent: "a" }); // the first run has lost confidence in itself
+    expect(await later.call(put, { k: "a", v: "1" })).toMatchObject({ ok: true, replayed: true, recovered: true });
+    expect(await later.call(put, { k: "a", v: "1" })).toMatchObject({ ok: true, replayed: true });
+    expect(runs).toBe(1);
   });
 
   it("a verified write resets the unverified depth that probe-less writes build up", async () => {

@@ -7,12 +7,13 @@
  */
 import { attempt, AttemptContext } from "../attempt.js";
 import { describeThrown, failures } from "../failure.js";
+import { toolKey } from "../probe.js";
 import type { Call, Env, StageResult } from "../call.js";
 
 export async function verify(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   if (tool.effect === "read" || !tool.spec.verify) return undefined;
-  const ctx = new AttemptContext(run.runId, call.callId, call.attempts, call.key);
+  const ctx = new AttemptContext(run.runId, call.callId, call.attempts, toolKey(call));
   const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
   if (probe.status === "ok" && probe.value === true) {
     call.verified = true;

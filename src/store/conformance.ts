@@ -38,6 +38,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       ...over,
     });
     const ok = (value: unknown): StoredOutcome => ({ ok: true, value });
+    const failed: StoredOutcome = { ok: false, failure: { kind: "timeout", message: "no answer", retryable: false } };
 
     describe("idempotency", () => {
       it("claims a fresh key and records it in flight", async () => {
@@ -47,6 +48,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           key: "k1",
           fingerprint: "fp1",
           state: "in_flight",
+          generation: 0,
           owner: "call-a",
           runId: "run-1",
           leaseUntil: T0 + 1_000,
@@ -167,21 +169,72 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         expect(results.filter((r) => r.status === "in_flight")).toHaveLength(11);
       });
 
-      it("sweep deletes expired records only", async () => {
+      it("sweep deletes expired completed records only, never a claim whose effect is unsettled", async () => {
         await store.idempotency.claim(req({ key: "done-old", retentionMs: 100 }));
         await store.idempotency.complete("charge", "done-old", "call-a", ok(1), T0);
         await store.idempotency.claim(req({ key: "done-new", retentionMs: 10_000 }));
         await store.idempotency.complete("charge", "done-new", "call-a", ok(1), T0);
-        // In flight, past retention, lease lapsed: swept.
+        // In flight, past retention, lease lapsed: its owner may have acted; kept for a repeat to settle.
         await store.idempotency.claim(req({ key: "dead", retentionMs: 100, leaseMs: 50 }));
         // In flight, past retention, lease still live: kept.
         await store.idempotency.claim(req({ key: "live", retentionMs: 100, leaseMs: 5_000 }));
-        expect(await store.idempotency.sweep(T0 + 200)).toBe(2);
+        // Left unsettled for a person, past retention: kept.
+        await store.idempotency.claim(req({ key: "unknown", retentionMs: 100 }));
+        await store.idempotency.complete("charge", "unknown", "call-a", failed, T0, "unsettled");
+        expect(await store.idempotency.sweep(T0 + 200)).toBe(1);
         expect(await store.idempotency.get("charge", "done-old")).toBeUndefined();
-        expect(await store.idempotency.get("charge", "dead")).toBeUndefined();
-        expect(await store.idempotency.get("charge", "done-new")).toBeDefined();
-        expect(await store.idempotency.get("charge", "live")).toBeDefined();
-        expect(await store.idempotency.sweep(T0 + 200)).toBe(0);
+        for (const key of ["dead", "done-new", "live", "unknown"]) expect(await store.idempotency.get("charge", key)).toBeDefined();
+        expect(await store.idempotency.sweep(T0 + 1e12)).toBe(1);
+        expect((await store.idempotency.claim(req({ key: "unknown", owner: "call-b", now: T0 + 1e12 }))).status).toBe("unsettled");
+      });
+
+      it("an unsettled claim is reported as such, to every caller, however long after", async () => {
+        await store.idempotency.claim(req());
+        expect(await store.idempotency.complete("charge", "k1", "call-a", failed, T0 + 1, "unsettled")).toBe(true);
+        const r = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 1e9 }));
+        expect(r).toMatchObject({ status: "unsettled", record: { owner: "call-a", state: "unsettled", outcome: failed } });
+        // Not completable by its owner any more, nor by anyone else.
+        expect(await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 2)).toBe(false);
+        expect((await store.idempotency.claim(req({ owner: "call-c", fingerprint: "other" }))).status).toBe("conflict");
+      });
+
+      it("replace takes over the record that owner left, once, with the generation asked for", async () => {
+        await store.idempotency.claim(req());
+        await store.idempotency.complete("charge", "k1", "call-a", ok("first"), T0 + 1);
+        const take = { owner: "call-a", generation: 1 };
+        expect(await store.idempotency.claim(req({ owner: "call-b", now: T0 + 2, replace: take }))).toEqual({ status: "claimed" });
+        // A second caller that saw the same completed record does not take it again.
+        expect((await store.idempotency.claim(req({ owner: "call-c", now: T0 + 3, replace: take }))).status).toBe("in_flight");
+        expect(await store.idempotency.get("charge", "k1")).toMatchObject({ state: "in_flight", owner: "call-b", generation: 1 });
+        expect(await store.idempotency.complete("charge", "k1", "call-b", ok("second"), T0 + 4)).toBe(true);
+        // A lapsed lease is taken over with its generation (its owner may have run it under that key).
+        await store.idempotency.claim(req({ key: "k2", leaseMs: 10 }));
+        await store.idempotency.complete("charge", "k2", "call-a", failed, T0 + 1, "unsettled");
+        expect(await store.idempotency.claim(req({ key: "k2", owner: "call-b", now: T0 + 2, replace: { owner: "call-a", generation: 0 } }))).toEqual({ status: "claimed" });
+        expect(await store.idempotency.get("charge", "k2")).toMatchObject({ state: "in_flight", owner: "call-b", generation: 0 });
+        // Other arguments are a conflict even with replace.
+        expect((await store.idempotency.claim(req({ owner: "call-d", fingerprint: "other", replace: { owner: "call-b", generation: 2 } }))).status).toBe("conflict");
+      });
+
+      it("latestInRun names the run's most recently claimed settled key of a tool", async () => {
+        const settle = async (key: string, owner: string, runId = "run-1", as: "completed" | "unsettled" = "completed") => {
+          await store.idempotency.claim(req({ key, owner, runId }));
+          await store.idempotency.complete("charge", key, owner, ok(key), T0 + 1, as);
+        };
+        expect(await store.idempotency.latestInRun("charge", "run-1", "run-1:charge:")).toBeUndefined();
+        await settle("run-1:charge:A", "call-a");
+        await settle("run-1:charge:B", "call-b");
+        await settle("run-2:charge:C", "call-c", "run-2");
+        await settle("run-1:chargeX", "call-x"); // not under the prefix
+        await store.idempotency.claim(req({ key: "run-1:charge:D", owner: "call-d" })); // in flight: not yet done
+        expect(await store.idempotency.latestInRun("charge", "run-1", "run-1:charge:")).toBe("run-1:charge:B");
+        // A re-claimed record moves to the front.
+        await store.idempotency.claim(req({ key: "run-1:charge:A", owner: "call-e", now: T0 + 2, replace: { owner: "call-a", generation: 1 } }));
+        await store.idempotency.complete("charge", "run-1:charge:A", "call-e", ok("again"), T0 + 3);
+        expect(await store.idempotency.latestInRun("charge", "run-1", "run-1:charge:")).toBe("run-1:charge:A");
+        await settle("run-1:charge:F", "call-f", "run-1", "unsettled");
+        expect(await store.idempotency.latestInRun("charge", "run-1", "run-1:charge:")).toBe("run-1:charge:F");
+        expect(await store.idempotency.latestInRun("charge", "run-2", "run-2:charge:")).toBe("run-2:charge:C");
       });
 
       it("waitForChange wakes on complete", async () => {

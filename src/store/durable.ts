@@ -46,6 +46,7 @@ export interface IdempotencyRow {
   created_at: number;
   expires_at: number;
   outcome: string | null;
+  generation: number;
 }
 
 export function idempotencyRecord(r: IdempotencyRow): IdempotencyRecord {
@@ -54,6 +55,7 @@ export function idempotencyRecord(r: IdempotencyRow): IdempotencyRecord {
     key: r.key,
     fingerprint: r.fingerprint,
     state: r.state as IdempotencyRecord["state"],
+    generation: Number(r.generation),
     owner: r.owner,
     runId: r.run_id,
     leaseUntil: Number(r.lease_until),
@@ -120,8 +122,8 @@ export const freezeRecord = (r: { data: string }) => JSON.parse(r.data) as Freez
 /** A record's identity as far as waiters care: who holds it and whether it is done. */
 export const snapshotOf = (r: { state: string; owner: string } | undefined) => (r ? `${r.state}\u0000${r.owner}` : "none");
 
-/** A record gone or completed will not change by itself: a waiter on it returns at once. */
-export const nothingToWaitFor = (r: { state: string } | undefined) => !r || r.state === "completed";
+/** A record gone, completed or unsettled will not change by itself: a waiter on it returns at once. */
+export const nothingToWaitFor = (r: { state: string } | undefined) => !r || r.state !== "in_flight";
 
 /**
  * Waiters of this process, by key, and what this process last saw of each key from

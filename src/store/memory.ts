@@ -30,54 +30,72 @@ import { Waiters } from "./durable.js";
 // Text is also the cheap way: one stringify on write instead of a deep copy each way.
 const copy = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 
-type StoredClaim = Omit<IdempotencyRecord, "outcome"> & { outcome?: string };
+/** `seq`: the order of claims, for `latestInRun`. */
+type StoredClaim = Omit<IdempotencyRecord, "outcome"> & { outcome?: string; seq: number };
 
 class MemoryIdempotency implements IdempotencyStore {
   private readonly records = new Map<string, StoredClaim>();
   private readonly waiters = new Waiters();
+  private seq = 0;
 
   private id(scope: string, key: string) {
     return Waiters.id(scope, key);
   }
 
   private view(r: StoredClaim): IdempotencyRecord {
-    const { outcome, ...rest } = r;
+    const { outcome, seq: _, ...rest } = r;
     return outcome === undefined ? { ...rest } : { ...rest, outcome: JSON.parse(outcome) };
   }
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const id = this.id(req.scope, req.key);
     const existing = this.records.get(id);
-    const fresh = (): StoredClaim => ({
-      scope: req.scope,
-      key: req.key,
-      fingerprint: req.fingerprint,
-      state: "in_flight",
-      owner: req.owner,
-      runId: req.runId,
-      leaseUntil: req.now + req.leaseMs,
-      createdAt: req.now,
-      expiresAt: req.now + req.retentionMs,
-    });
+    const take = (generation: number) =>
+      this.records.set(id, {
+        scope: req.scope,
+        key: req.key,
+        fingerprint: req.fingerprint,
+        state: "in_flight",
+        generation,
+        owner: req.owner,
+        runId: req.runId,
+        leaseUntil: req.now + req.leaseMs,
+        createdAt: req.now,
+        expiresAt: req.now + req.retentionMs,
+        seq: ++this.seq,
+      });
     if (!existing || (existing.state === "completed" && existing.expiresAt <= req.now)) {
-      this.records.set(id, fresh());
+      take(existing ? existing.generation + 1 : 0);
       return { status: "claimed" };
     }
     if (existing.fingerprint !== req.fingerprint) return { status: "conflict", record: this.view(existing) };
+    if (req.replace && existing.state !== "in_flight" && existing.owner === req.replace.owner) {
+      take(req.replace.generation);
+      return { status: "claimed" };
+    }
     if (existing.state === "completed") return { status: "completed", record: this.view(existing) };
+    if (existing.state === "unsettled") return { status: "unsettled", record: this.view(existing) };
     if (existing.leaseUntil > req.now) return { status: "in_flight", record: this.view(existing) };
-    this.records.set(id, fresh());
+    take(existing.generation);
     return { status: "lease_expired", record: this.view(existing) };
   }
 
-  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
+  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number, as: "completed" | "unsettled" = "completed") {
     const r = this.records.get(this.id(scope, key));
     if (!r || r.owner !== owner || r.state !== "in_flight") return false;
-    r.state = "completed";
+    r.state = as;
     r.outcome = JSON.stringify(outcome);
     r.expiresAt = Math.max(r.expiresAt, now);
     this.waiters.wake(this.id(scope, key));
     return true;
+  }
+
+  async latestInRun(scope: string, runId: string, keyPrefix: string) {
+    let latest: StoredClaim | undefined;
+    for (const r of this.records.values()) {
+      if (r.scope === scope && r.runId === runId && r.state !== "in_flight" && r.key.startsWith(keyPrefix) && (!latest || r.seq > latest.seq)) latest = r;
+    }
+    return latest?.key;
   }
 
   async release(scope: string, key: string, owner: string) {
@@ -99,7 +117,7 @@ class MemoryIdempotency implements IdempotencyStore {
   async sweep(now: number) {
     let n = 0;
     for (const [id, r] of this.records) {
-      if (r.expiresAt <= now && (r.state === "completed" || r.leaseUntil <= now)) {
+      if (r.state === "completed" && r.expiresAt <= now) {
         this.records.delete(id);
         n++;
       }

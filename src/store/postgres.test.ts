@@ -39,6 +39,7 @@ if (!up) {
       expect(rows).toEqual([
         { version: 1, name: "initial" },
         { version: 2, name: "freezes" },
+        { version: 3, name: "unsettled claims and generations" },
       ]);
     });
 

@@ -225,11 +225,11 @@ const claimPart: Part = {
 
 const completePart: Part = {
   tag: "d",
-  types: ["text[]", "text[]", "text[]", "text[]", "float8[]", "text[]"],
+  types: ["text[]", "text[]", "text[]", "text[]", "float8[]", "text[]", "text[]"],
   sql: (S, p) => ({
     ctes: [
-      `d AS (UPDATE ${S}.idempotency t SET state = 'completed', outcome = u.outcome, expires_at = GREATEST(t.expires_at, u.now)
-               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}) WITH ORDINALITY AS u(scope, key, owner, outcome, now, h, i)
+      `d AS (UPDATE ${S}.idempotency t SET state = u.state, outcome = u.outcome, expires_at = GREATEST(t.expires_at, u.now)
+               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}) WITH ORDINALITY AS u(scope, key, owner, outcome, now, h, state, i)
               WHERE t.scope = u.scope AND t.key = u.key AND t.owner = u.owner AND t.state = 'in_flight'
              RETURNING u.i, u.h, t.watched)`,
     ],
@@ -375,6 +375,8 @@ class PgIdempotency implements IdempotencyStore {
             })
           : await insert();
       if (inserted) return { status: "claimed" };
+      // Taken over: a completed record that expired (the next generation), a lapsed lease
+      // (the same one: its owner may have run it), or the record `replace` names.
       const { rows } = await this.db.query<IdempotencyRow & { taken: boolean }>(
         "claim_takeover",
         `WITH old AS (
@@ -382,46 +384,51 @@ class PgIdempotency implements IdempotencyStore {
          ), taken AS (
            UPDATE ${S}.idempotency t
               SET fingerprint = $3, state = 'in_flight', owner = $4, run_id = $5,
-                  lease_until = $6, created_at = $7, expires_at = $8, outcome = NULL
+                  lease_until = $6, created_at = $7, expires_at = $8, outcome = NULL, seq = DEFAULT,
+                  generation = CASE WHEN old.state = 'in_flight' THEN old.generation
+                                    WHEN old.owner = $9 AND old.fingerprint = $3 THEN $10
+                                    ELSE old.generation + 1 END
              FROM old
             WHERE t.scope = old.scope AND t.key = old.key
               AND ((old.state = 'completed' AND old.expires_at <= $7)
-                OR (old.state = 'in_flight' AND old.fingerprint = $3 AND old.lease_until <= $7))
+                OR (old.state = 'in_flight' AND old.fingerprint = $3 AND old.lease_until <= $7)
+                OR (old.state <> 'in_flight' AND old.fingerprint = $3 AND old.owner = $9))
            RETURNING 1
          )
          SELECT old.*, EXISTS (SELECT 1 FROM taken) AS taken FROM old`,
-        fresh,
+        [...fresh, req.replace?.owner ?? null, req.replace?.generation ?? 0],
       );
       const row = rows[0];
       if (!row) continue;
       const record = idempotencyRecord(row);
-      if (row.taken) return row.state === "completed" ? { status: "claimed" } : { status: "lease_expired", record };
+      if (row.taken) return row.state === "in_flight" ? { status: "lease_expired", record } : { status: "claimed" };
       if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
       if (row.state === "completed") return { status: "completed", record };
+      if (row.state === "unsettled") return { status: "unsettled", record };
       this.waiters.saw(this.hash(req.scope, req.key), snapshotOf(record));
       return { status: "in_flight", record };
     }
     throw new StoreUnavailableError(`PostgreSQL at ${this.db.r.shown}: claim of ${req.scope}/${req.key} kept racing`);
   }
 
-  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
+  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number, as: "completed" | "unsettled" = "completed") {
     const h = this.hash(scope, key);
     const json = toJson(outcome);
     const done = await this.db.batched<boolean>({
       part: completePart,
       lock: lockOf(scope, key),
-      row: [scope, key, owner, json, now, h],
+      row: [scope, key, owner, json, now, h, as],
       answer: (rows) => rows.length === 1,
       alone: async () => {
         const { rowCount } = await this.db.query(
           "complete",
           `WITH done AS (
-             UPDATE ${this.S}.idempotency SET state = 'completed', outcome = $4, expires_at = GREATEST(expires_at, $5)
+             UPDATE ${this.S}.idempotency SET state = $8, outcome = $4, expires_at = GREATEST(expires_at, $5)
               WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'
              RETURNING watched
            )
            SELECT CASE WHEN done.watched THEN pg_notify($6, $7) END FROM done`,
-          [scope, key, owner, json, now, this.channel, h],
+          [scope, key, owner, json, now, this.channel, h, as],
         );
         return rowCount === 1;
       },
@@ -484,10 +491,21 @@ class PgIdempotency implements IdempotencyStore {
     await promise;
   }
 
+  async latestInRun(scope: string, runId: string, keyPrefix: string) {
+    const { rows } = await this.db.query<{ key: string }>(
+      "latest_in_run",
+      `SELECT key FROM ${this.S}.idempotency
+        WHERE run_id = $1 AND scope = $2 AND starts_with(key, $3) AND state <> 'in_flight'
+        ORDER BY seq DESC LIMIT 1`,
+      [runId, scope, keyPrefix],
+    );
+    return rows[0]?.key;
+  }
+
   async sweep(now: number) {
     const { rowCount } = await this.db.query(
       "sweep",
-      `DELETE FROM ${this.S}.idempotency WHERE expires_at <= $1 AND (state = 'completed' OR lease_until <= $1)`,
+      `DELETE FROM ${this.S}.idempotency WHERE expires_at <= $1 AND state = 'completed'`,
       [now],
     );
     return rowCount ?? 0;

@@ -104,6 +104,7 @@ describe("SQLite store", () => {
       { version: 1, name: "initial" },
       { version: 2, name: "freezes" },
       { version: 3, name: "compact write path" },
+      { version: 4, name: "unsettled claims and generations" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();

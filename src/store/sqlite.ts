@@ -379,6 +379,7 @@ class SqliteIdempotency implements IdempotencyStore {
   private readonly select;
   private readonly upsert;
   private readonly completeStmt;
+  private readonly latestStmt;
   private readonly extendStmt;
   private readonly releaseStmt;
   private readonly sweepStmt;
@@ -395,24 +396,32 @@ class SqliteIdempotency implements IdempotencyStore {
     private readonly pollMs: number,
   ) {
     this.select = db.prepare<[string, string], IdempotencyRow>(
-      `SELECT scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome
+      `SELECT scope, key, fingerprint, state, generation, owner, run_id, lease_until, created_at, expires_at, outcome
        FROM idempotency WHERE scope = ? AND key = ?`,
     );
+    // REPLACE deletes the old row and inserts a new one: a new rowid, the claim order.
     this.upsert = db.prepare(
       `INSERT OR REPLACE INTO idempotency
-         (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
-       VALUES (?, ?, ?, 'in_flight', ?, ?, ?, ?, ?, NULL)`,
+         (scope, key, fingerprint, state, generation, owner, run_id, lease_until, created_at, expires_at, outcome)
+       VALUES (?, ?, ?, 'in_flight', ?, ?, ?, ?, ?, ?, NULL)`,
     );
+    // The run's keys of one tool share a prefix: a range of the (scope, key) index.
+    this.latestStmt = db
+      .prepare<[string, string, string, string], string>(
+        `SELECT key FROM idempotency WHERE scope = ? AND key >= ? AND key < ? AND run_id = ? AND state <> 'in_flight'
+         ORDER BY id DESC LIMIT 1`,
+      )
+      .pluck();
     // expires_at is indexed: it is written only when it must move (a retention shorter than
     // the call), so that a completion rewrites its row and no index page.
-    this.completeStmt = db.prepare<[string | null, string, string, string], { expires_at: number }>(
-      `UPDATE idempotency SET state = 'completed', outcome = ?
+    this.completeStmt = db.prepare<[string, string | null, string, string, string], { expires_at: number }>(
+      `UPDATE idempotency SET state = ?, outcome = ?
        WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight' RETURNING expires_at`,
     );
     this.extendStmt = db.prepare("UPDATE idempotency SET expires_at = ? WHERE scope = ? AND key = ?");
     this.releaseStmt = db.prepare("DELETE FROM idempotency WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'");
     this.sweepStmt = db.prepare(
-      "DELETE FROM idempotency WHERE expires_at <= ? AND (state = 'completed' OR lease_until <= ?)",
+      "DELETE FROM idempotency WHERE expires_at <= ? AND state = 'completed'",
     );
     this.dataVersion = db.prepare("PRAGMA data_version").pluck();
   }
@@ -420,30 +429,35 @@ class SqliteIdempotency implements IdempotencyStore {
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const result = await this.g.write((): ClaimResult => {
       const row = this.select.get(req.scope, req.key);
-      const take = () =>
+      const take = (generation: number) =>
         this.upsert.run(
-          req.scope, req.key, req.fingerprint, req.owner, req.runId,
+          req.scope, req.key, req.fingerprint, generation, req.owner, req.runId,
           req.now + req.leaseMs, req.now, req.now + req.retentionMs,
         );
       if (!row || (row.state === "completed" && row.expires_at <= req.now)) {
-        take();
+        take(row ? row.generation + 1 : 0);
         return { status: "claimed" };
       }
       const record = idempotencyRecord(row);
       if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
+      if (req.replace && row.state !== "in_flight" && row.owner === req.replace.owner) {
+        take(req.replace.generation);
+        return { status: "claimed" };
+      }
       if (row.state === "completed") return { status: "completed", record };
+      if (row.state === "unsettled") return { status: "unsettled", record };
       if (row.lease_until > req.now) return { status: "in_flight", record };
-      take();
+      take(row.generation);
       return { status: "lease_expired", record };
     });
     if (result.status === "in_flight") this.waiters.saw(Waiters.id(req.scope, req.key), snapshotOf(result.record));
     return result;
   }
 
-  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number) {
+  async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number, as: "completed" | "unsettled" = "completed") {
     const json = toJson(outcome);
     const ok = await this.g.write(() => {
-      const row = this.completeStmt.get(json, scope, key, owner);
+      const row = this.completeStmt.get(as, json, scope, key, owner);
       if (row && row.expires_at < now) this.extendStmt.run(now, scope, key);
       return row !== undefined;
     });
@@ -486,8 +500,12 @@ class SqliteIdempotency implements IdempotencyStore {
     if (!this.waiters.has(id)) this.watched.delete(id);
   }
 
+  async latestInRun(scope: string, runId: string, keyPrefix: string) {
+    return this.g.read(() => this.latestStmt.get(scope, keyPrefix, `${keyPrefix}\u{10FFFF}`, runId));
+  }
+
   async sweep(now: number) {
-    return this.g.write(() => this.sweepStmt.run(now, now).changes);
+    return this.g.write(() => this.sweepStmt.run(now).changes);
   }
 
   /** Other processes' commits are seen by polling `data_version`, only while someone waits. */

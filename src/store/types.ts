@@ -9,7 +9,18 @@ import type { Failure } from "../failure.js";
 // ---------------------------------------------------------------- idempotency
 
 /** What a completed call recorded, to be replayed to a repeat of the same call. */
-export type StoredOutcome = { ok: true; value: unknown } | { ok: false; failure: Failure };
+export type StoredOutcome =
+  | { ok: true; value: unknown }
+  | {
+      ok: false;
+      failure: Failure;
+      /**
+       * The tool returned (it said it was done) but its effect could not be confirmed. On an
+       * unsettled record: a probe that later says "not seen" does not make a repeat safe
+       * (a read-back may lag), so only a "seen" settles it.
+       */
+      returned?: true;
+    };
 
 export interface IdempotencyRecord {
   /** The tool's name: keys are unique within a scope. */
@@ -17,7 +28,19 @@ export interface IdempotencyRecord {
   key: string;
   /** Hash of the canonical arguments: the same key with other arguments is a conflict. */
   fingerprint: string;
-  state: "in_flight" | "completed";
+  /**
+   * in_flight: an owner holds it under a lease. completed: its outcome is recorded.
+   * unsettled: its owner ran the tool (or took over one that did) and could not tell whether
+   * the effect took place; it stays, never swept and never taken over by a lapse, until a
+   * probe or a person settles it, so that no repeat runs the effect a second time.
+   */
+  state: "in_flight" | "completed" | "unsettled";
+  /**
+   * How many times the record's effect was found gone and the call ran anew (0 at first):
+   * the tool's ctx.idempotencyKey carries it, so a new execution is not deduplicated
+   * downstream into the old one.
+   */
+  generation: number;
   /** Who holds the claim (a call id). */
   owner: string;
   runId: string;
@@ -38,6 +61,12 @@ export interface ClaimRequest {
   now: number;
   leaseMs: number;
   retentionMs: number;
+  /**
+   * Take over the completed or unsettled record that `owner` left (its effect no longer
+   * stands, or a probe settled it), with this generation; as a plain claim if the record is
+   * not that one any more (someone else got there first).
+   */
+  replace?: { owner: string; generation: number };
 }
 
 export type ClaimResult =
@@ -47,6 +76,8 @@ export type ClaimResult =
   | { status: "completed"; record: IdempotencyRecord }
   /** Another owner holds a live lease: wait for it. */
   | { status: "in_flight"; record: IdempotencyRecord }
+  /** Its owner left it unsettled: settle it (the tool's probe, or a person) before anything runs. */
+  | { status: "unsettled"; record: IdempotencyRecord }
   /** The key exists with another fingerprint. */
   | { status: "conflict"; record: IdempotencyRecord }
   /**
@@ -59,8 +90,16 @@ export type ClaimResult =
 export interface IdempotencyStore {
   /** Atomically claim `key`, or report who has it. An expired completed record is replaced. */
   claim(req: ClaimRequest): Promise<ClaimResult>;
-  /** Record the outcome; false when `owner` no longer holds the claim. */
-  complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number): Promise<boolean>;
+  /**
+   * Record the outcome, as completed or (`as: "unsettled"`) as a claim its owner could not
+   * settle; false when `owner` no longer holds the claim.
+   */
+  complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number, as?: "completed" | "unsettled"): Promise<boolean>;
+  /**
+   * The key of the most recently claimed record of `scope` and run `runId` that is completed
+   * or unsettled, among keys that start with `keyPrefix`: what the run last did with the tool.
+   */
+  latestInRun(scope: string, runId: string, keyPrefix: string): Promise<string | undefined>;
   /** Drop an in-flight claim held by `owner` (execution failed: the key may run again). */
   release(scope: string, key: string, owner: string): Promise<void>;
   get(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
@@ -69,7 +108,11 @@ export interface IdempotencyStore {
    * `timeoutMs`, whichever is first. Callers re-`claim` afterwards; spurious wake-ups are fine.
    */
   waitForChange(scope: string, key: string, timeoutMs: number): Promise<void>;
-  /** Delete records whose `expiresAt` has passed; returns how many. */
+  /**
+   * Delete completed records whose `expiresAt` has passed; returns how many. In-flight and
+   * unsettled claims are never swept: an effect may stand behind them, and a repeat that
+   * found no record would run it again.
+   */
   sweep(now: number): Promise<number>;
 }
 

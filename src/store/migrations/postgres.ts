@@ -99,4 +99,19 @@ export const postgresMigrations: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // Exactly once across pauses and partial failures: a claim its owner could not settle
+    // stays as 'unsettled' (never swept, never taken over by a lapse); `generation` counts
+    // the times a recorded effect was found gone and the call ran anew; `seq` is the order
+    // of claims, by which a run's latest call of a tool is found (through idempotency_run).
+    version: 3,
+    name: "unsettled claims and generations",
+    sql: (S) => `
+      ALTER TABLE ${S}.idempotency DROP CONSTRAINT idempotency_state_check;
+      ALTER TABLE ${S}.idempotency ADD CONSTRAINT idempotency_state_check CHECK (state IN ('in_flight', 'completed', 'unsettled'));
+      ALTER TABLE ${S}.idempotency ADD COLUMN generation integer NOT NULL DEFAULT 0;
+      ALTER TABLE ${S}.idempotency ADD COLUMN seq bigserial;
+      CREATE INDEX idempotency_run ON ${S}.idempotency (run_id, scope);
+    `,
+  },
 ];

@@ -139,4 +139,34 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX mutations_run ON mutations (run_id, run_seq);
     `,
   },
+  {
+    // Exactly once across pauses and partial failures: a claim its owner could not settle
+    // stays as 'unsettled' (never swept, never taken over by a lapse); `generation` counts
+    // the times a recorded effect was found gone and the call ran anew. The table is rebuilt
+    // because SQLite cannot change a CHECK constraint; rowids (the claim order) are kept.
+    version: 4,
+    name: "unsettled claims and generations",
+    sql: `
+      CREATE TABLE idempotency_v4 (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_flight', 'completed', 'unsettled')),
+        generation INTEGER NOT NULL DEFAULT 0,
+        owner TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        lease_until REAL NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        outcome TEXT
+      );
+      INSERT INTO idempotency_v4 (id, scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
+        SELECT id, scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome FROM idempotency;
+      DROP TABLE idempotency;
+      ALTER TABLE idempotency_v4 RENAME TO idempotency;
+      CREATE UNIQUE INDEX idempotency_key ON idempotency (scope, key);
+      CREATE INDEX idempotency_expires ON idempotency (expires_at);
+    `,
+  },
 ];
