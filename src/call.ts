@@ -84,9 +84,9 @@ export interface Call {
   /**
    * The arguments as the caller (the model) sent them, before any schema parsed them: the
    * idempotency key, its fingerprint and an approval bind to these, never to a parsed value
-   * that may render lossily (a URL, a class instance).
+   * that may render lossily (a URL, a class instance). The copy validate-in takes, once it has.
    */
-  readonly sent: unknown;
+  sent: unknown;
   readonly startedAt: number;
   /** Idempotency key: the store's record of the call. */
   key?: string;

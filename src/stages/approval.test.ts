@@ -200,8 +200,9 @@ describe("run.approval: asked ahead by a framework that asks the person itself",
     expect(ahead).not.toHaveProperty("fingerprint");
     expect(run.steps).toBe(0);
     expect(execute).not.toHaveBeenCalled();
-    expect(approvalIdOf(await run.call(tool, { table: "users" }))).toBe(ahead!.id);
-    expect(await run.approval(tool, { table: "users" })).toMatchObject({ id: ahead!.id });
+    // Bound to the arguments as sent (see README, Exactly once), shown as parsed.
+    expect(approvalIdOf(await run.call(tool, { table: " users " }))).toBe(ahead!.id);
+    expect(await run.approval(tool, { table: " users " })).toMatchObject({ id: ahead!.id });
   });
 
   it("records the person's decision on a pending request: approved, the call runs once", async () => {

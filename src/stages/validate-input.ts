@@ -20,7 +20,8 @@ export async function validateInput(call: Call): Promise<StageResult> {
   const { maxArgumentDepth, maxArgumentBytes } = call.run.policy;
   const copied = snapshot(call.args, maxArgumentDepth, maxArgumentBytes);
   if ("problem" in copied) return failures.invalidInput(call.tool.name, [copied.problem]);
-  call.args = copied.value;
+  // What the key, its fingerprint and an approval bind to: the copy, before any schema parses it.
+  call.args = call.sent = copied.value;
   const schema = call.tool.spec.input;
   if (!schema) return undefined;
   const r = await validate(schema, call.args);
