@@ -3,6 +3,7 @@ export { createRuntime } from "./runtime.js";
 export type { Runtime, RuntimeOptions, StartRunOptions } from "./runtime.js";
 export { Run } from "./run.js";
 export { defineTool, toolDefaults } from "./tool.js";
+export type { StandardSchemaV1 } from "./standard-schema.js";
 export type { Tool, ToolSpec, ToolContext, Effect, Fact, RetryOptions, BreakerOptions, KeyContext } from "./tool.js";
 export { failures, ToolError } from "./failure.js";
 export { redactValue, redactText, REDACTED } from "./redact.js";
@@ -11,6 +12,7 @@ export type { Failure, FailureKind, Outcome, ShadowDecision } from "./failure.js
 export { defaultPolicy, PolicyError, readInstant } from "./policy.js";
 export type { Policy, PolicyInput, FreezeWindow } from "./policy.js";
 export { ManualClock, systemClock } from "./clock.js";
+export { MissingPackageError } from "./optional.js";
 export type { Clock } from "./clock.js";
 export { memoryStore } from "./store/memory.js";
 export type * from "./store/types.js";

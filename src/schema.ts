@@ -2,7 +2,7 @@
  * Standard Schema validation (zod, valibot, arktype… all speak it), with the issues turned
  * into sentences a model can act on: which field, and what is wrong with it.
  */
-import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { StandardSchemaV1 } from "./standard-schema.js";
 import { describeThrown } from "./failure.js";
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: string[] };

@@ -3,7 +3,7 @@
  * say how Bulwark guards it. `defineTool` checks the spec once and resolves the defaults
  * so that nothing on the call path has to.
  */
-import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { StandardSchemaV1 } from "./standard-schema.js";
 import { badDuration } from "./option-checks.js";
 import type { RuleContext, ToolRule } from "./decide/rules.js";
 

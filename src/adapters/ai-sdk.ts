@@ -14,9 +14,8 @@
  * that imports this entry point needs it.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { asSchema, jsonSchema, type Tool as AiTool, type InferToolInput, type InferToolOutput } from "ai";
-import { defineTool, failures, ToolError, type Effect, type Failure, type FailureKind, type Note, type Run, type Tool, type ToolContext, type ToolSpec } from "../index.js";
+import { defineTool, failures, ToolError, type Effect, type Failure, type FailureKind, type Note, type Run, type Tool, type ToolContext, type ToolSpec, type StandardSchemaV1 } from "../index.js";
 import { decisionsIn, type ApprovalAnswer } from "./ai-sdk-approvals.js";
 
 /** What the AI SDK passes to a tool's execute (the same shape in AI SDK 6 and 7). */

@@ -2,7 +2,7 @@
  * A tiny Standard Schema for the flat records the scenarios' tools return, so the chaos
  * suite needs no schema library at run time: `shape({ price: "number", sku: "string" })`.
  */
-import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { StandardSchemaV1 } from "../standard-schema.js";
 
 type Kind = "string" | "number" | "boolean";
 type TypeOf<K extends Kind> = K extends "string" ? string : K extends "number" ? number : boolean;

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Command } from "commander";
-import { brownout, codeFreeze, paymentLostResponse, processCrash, runSuite, scenarios, staleFaq, type Scenario } from "../chaos/index.js";
+import { brownout, codeFreeze, paymentLostResponse, processCrash, runSuite, scenarios as allScenarios, staleFaq, type Scenario } from "../chaos/index.js";
+import { createRuntime, MissingPackageError } from "../index.js";
 import { table } from "./chaos.js";
 import { whole } from "./shared.js";
 
@@ -24,7 +25,15 @@ export function demoCommand(): Command {
 
 async function demo(runs = 20): Promise<boolean> {
   const dir = stateDir();
-  const store = `sqlite:${join(dir, "demo.db")}`;
+  const noSqlite = await missingSqliteDriver(`sqlite:${join(dir, "demo.db")}`);
+  const store = noSqlite ? "memory" : `sqlite:${join(dir, "demo.db")}`;
+  // The process-crash scenario's world is a SQLite file of its own.
+  const scenarios = noSqlite ? allScenarios.filter((s) => s !== processCrash) : allScenarios;
+  if (noSqlite) {
+    out(`(No SQLite library: ${noSqlite.message} Node 22.16 and later have one built in.`);
+    out(" This demo runs on the memory store instead, without the process-crash scenario.)");
+    out();
+  }
   out("Bulwark is a reliability runtime for AI agents. Every tool call an agent makes goes");
   out("through it: retries with idempotency keys, circuit breakers, freezes and stops enforced");
   out("at the tool boundary, read-your-writes, and a ledger of facts with their sources.");
@@ -58,7 +67,7 @@ async function demo(runs = 20): Promise<boolean> {
     staleFaq,
     store,
   );
-  await story(
+  if (!noSqlite) await story(
     "The transfer made twice after a crash",
     "An agent process moves money: its tool inserts a row in a bank's SQLite table, which takes no idempotency key. The process is killed (a real SIGKILL) after the row is written, before the outcome is recorded; a supervisor restarts the agent, which makes the same transfer again. Through Bulwark the key is the transfer id, shared by every process on the store, and the tool's verify probe looks for the row.",
     processCrash,
@@ -75,7 +84,7 @@ async function demo(runs = 20): Promise<boolean> {
   out("   npx bulwark chaos --runs 1000        the full suite; --json for machines, --scenario <name> for one");
   out("   README.md                            wrap your own tools: defineTool, createRuntime, run.call");
   out('   import { createFaults } from "bulwark/chaos"   chaos-test your own tools with the same injectors');
-  out(`   ${relative(process.cwd(), dir) || "."}/demo.db${" ".repeat(Math.max(1, 28 - (relative(process.cwd(), dir) || ".").length))}what this demo recorded (runs, idempotency keys, breakers)`);
+  if (!noSqlite) out(`   ${relative(process.cwd(), dir) || "."}/demo.db${" ".repeat(Math.max(1, 28 - (relative(process.cwd(), dir) || ".").length))}what this demo recorded (runs, idempotency keys, breakers)`);
   return report.passed;
 }
 
@@ -95,6 +104,20 @@ async function story(title: string, setting: string, scenario: Scenario, store: 
     out(`   → ${r.incidents === 0 ? "no incident" : `${r.incidents} incident${r.incidents === 1 ? "" : "s"}`}${r.completed ? ", task done" : guarded ? ", the agent was stopped before doing harm" : ""}.`);
   }
   out();
+}
+
+/** The missing package, when the SQLite store cannot open for want of a driver (Node 20 without better-sqlite3). */
+async function missingSqliteDriver(store: string): Promise<MissingPackageError | undefined> {
+  const rt = createRuntime({ store });
+  try {
+    await rt.ready();
+    return undefined;
+  } catch (e) {
+    for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) if (c instanceof MissingPackageError) return c;
+    throw e;
+  } finally {
+    await rt.close().catch(() => {});
+  }
 }
 
 /** `.bulwark/` under the current directory, or a temporary directory if that cannot be written. */

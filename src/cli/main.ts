@@ -10,8 +10,8 @@ import { approvalsCommand } from "./approvals.js";
 import { rollbackCommand } from "./rollback.js";
 import { benchCommand } from "./bench.js";
 import { serveCommand } from "./serve.js";
-import { proxyCommand } from "./proxy.js";
 import { replayCommand } from "./replay.js";
+import { MissingPackageError } from "../index.js";
 
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
@@ -23,7 +23,32 @@ program.addCommand(approvalsCommand());
 program.addCommand(rollbackCommand());
 program.addCommand(benchCommand());
 program.addCommand(serveCommand());
-program.addCommand(proxyCommand());
 program.addCommand(replayCommand());
+program.addCommand(
+  await optionalCommand("proxy", "guard an MCP server's tools", ["@modelcontextprotocol/sdk", "yaml", "zod"], async () => (await import("./proxy.js")).proxyCommand()),
+);
 
 await program.parseAsync(process.argv);
+
+/**
+ * A command whose module needs optional peers (the proxy: the MCP SDK, yaml, zod). Loaded
+ * at start so that its help and options are the real ones; when a peer is missing, the
+ * command is still listed and says what to install, and every other command works.
+ */
+async function optionalCommand(name: string, description: string, needs: string[], load: () => Promise<Command>): Promise<Command> {
+  try {
+    return await load();
+  } catch (e) {
+    const missing = e instanceof MissingPackageError ? e.packageName : /Cannot find (?:package|module) '([^']+)'/.exec(String((e as Error)?.message))?.[1];
+    if (!missing || !needs.some((pkg) => missing === pkg || missing.startsWith(`${pkg}/`))) throw e;
+    const install = `npm install ${needs.join(" ")}`;
+    return new Command(name)
+      .description(`${description} (not installed: ${install})`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        process.stderr.write(`bulwark ${name} needs packages that are not installed (${missing} is missing): ${install}\n`);
+        process.exitCode = 1;
+      });
+  }
+}

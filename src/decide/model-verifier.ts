@@ -6,11 +6,18 @@
  * The only module that imports `ai`, and only when a verdict is first asked for, so that
  * `import "bulwark"` does not load the AI SDK.
  */
-import type { LanguageModel } from "ai";
+import { importPeer } from "../optional.js";
 import { factsInPlay, type Decision, type Verifier, type VerifierContext, type VerifierVerdict } from "./verification.js";
 
+/**
+ * An AI SDK language model (a provider's model object, or a model id for the SDK's global
+ * provider), described by its shape so that Bulwark's types compile without `ai`, an
+ * optional peer, installed.
+ */
+export type VerifierModel = string | { readonly specificationVersion: string; readonly provider: string; readonly modelId: string };
+
 export interface ModelVerifierOptions {
-  model: LanguageModel;
+  model: VerifierModel;
   /** The verifier's name in results ["model"]. */
   name?: string;
   /** Extra instructions (the domain, what counts as a wrong answer). */
@@ -25,9 +32,9 @@ type Verdict = { verdict: "agree" | "disagree" | "abstain"; reason: string };
 let sdk: Promise<typeof import("ai")> | undefined;
 // The AI SDK is an optional peer: only this verifier needs it.
 const loadSdk = () =>
-  (sdk ??= import("ai").catch((e: unknown) => {
+  (sdk ??= importPeer<typeof import("ai")>("ai", "modelVerifier", "ai").catch((e: unknown) => {
     sdk = undefined;
-    throw new Error("modelVerifier needs the Vercel AI SDK: npm install ai@6", { cause: e });
+    throw e;
   }));
 
 const verdictSchema = (jsonSchema: (typeof import("ai"))["jsonSchema"]) => jsonSchema<{ verdict: "agree" | "disagree" | "abstain"; reason: string }>(
@@ -81,7 +88,7 @@ export function modelVerifier(options: ModelVerifierOptions): Verifier {
       ].join("\n");
       const { generateText, jsonSchema, Output } = await loadSdk();
       const { output } = await generateText({
-        model: options.model,
+        model: options.model as import("ai").LanguageModel,
         system: options.instructions ? `${SYSTEM}\n${options.instructions}` : SYSTEM,
         prompt,
         output: Output.object({ schema: (schema ??= verdictSchema(jsonSchema)) }),

@@ -17,7 +17,7 @@ import type { Runtime, Tool } from "../index.js";
 import { isIP } from "node:net";
 import { HttpError, match, type ApiContext } from "./api.js";
 import { TokenCheck, type ApiToken, type Principal } from "./auth.js";
-import { storeMetrics } from "./store-metrics.js";
+import { storeMetricsOrWhyNot } from "./store-metrics.js";
 
 export interface ServeOptions {
   /** A runtime whose store is the one to show (the server does not close it). */
@@ -76,7 +76,8 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   const tools = new Map((o.tools ?? []).map((t) => [t.name, t]));
   const now = o.now ?? Date.now;
   const ctx: ApiContext = { rt, tools, now, auth: (o.tokens ?? []).length > 0 };
-  const metrics = storeMetrics(rt, now);
+  // prom-client is an optional peer: without it the dashboard works and /metrics says what to install.
+  const metrics = storeMetricsOrWhyNot(rt, now);
   // Bound to loopback, only loopback names are ours: anything else is a rebinding attack.
   const loopbackOnly = LOOPBACK.has(host);
   const tokens = o.tokens ?? [];
@@ -119,6 +120,7 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
     if (method !== "GET" && method !== "HEAD") throw Object.assign(new HttpError(405, `${method} is not allowed on ${url.pathname}`), { allow: "GET, HEAD" });
     if (url.pathname === "/metrics") {
       authenticate(req, false);
+      if (typeof metrics === "string") throw new HttpError(501, metrics);
       const text = await metrics.metrics();
       res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
       return res.end(method === "HEAD" ? undefined : text);

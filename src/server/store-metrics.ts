@@ -4,12 +4,24 @@
  * What one process saw of its own calls (latency, failures) is on that process's
  * registry (`createRuntime({ telemetry: { metrics } })`); these are the shared state.
  */
-import { Gauge, Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { Runtime } from "../index.js";
+import { MissingPackageError, requirePeer } from "../optional.js";
 
 const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const;
 
+/** The registry, or why there is none (prom-client, an optional peer, is not installed). */
+export function storeMetricsOrWhyNot(rt: Runtime, now: () => number = Date.now): Registry | string {
+  try {
+    return storeMetrics(rt, now);
+  } catch (e) {
+    if (e instanceof MissingPackageError) return e.message;
+    throw e;
+  }
+}
+
 export function storeMetrics(rt: Runtime, now: () => number = Date.now): Registry {
+  const { Gauge, Registry } = requirePeer<typeof import("prom-client")>("prom-client", "Prometheus metrics", "prom-client@15");
   const registry = new Registry();
   const registers = [registry];
   new Gauge({

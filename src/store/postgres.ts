@@ -5,7 +5,8 @@
  * is thrown as `StoreUnavailableError`; the pool reconnects by itself when the database is back.
  */
 import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
+import { requirePeer } from "../optional.js";
 import {
   approvalRecord,
   breakerRecord,
@@ -66,6 +67,9 @@ export interface PostgresStoreOptions {
    */
   groupCommit?: boolean;
 }
+
+/** `pg` is an optional peer, loaded when a PostgreSQL store is first opened. */
+const driver = () => requirePeer<typeof pg>("pg", "The PostgreSQL store", "pg@8");
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,49}$/;
 
@@ -145,7 +149,7 @@ async function migrate(client: pg.PoolClient, schema: string) {
  */
 export async function postgresStore(opts: PostgresStoreOptions | string): Promise<Store> {
   const r = resolve(opts);
-  const pool = new pg.Pool(r.config);
+  const pool = new (driver().Pool)(r.config);
   // Idle connections die when the server restarts: the pool drops them and reconnects.
   pool.on("error", () => {});
   let client: pg.PoolClient;
@@ -518,7 +522,7 @@ class PgIdempotency implements IdempotencyStore {
     let made: Promise<pg.Client> | undefined;
     made = (async () => {
       const { connectionString, connectionTimeoutMillis, application_name } = this.db.r.config;
-      const client = new pg.Client({ connectionString, connectionTimeoutMillis, application_name });
+      const client = new (driver().Client)({ connectionString, connectionTimeoutMillis, application_name });
       const lost = () => {
         if (this.listener === made) this.listener = undefined;
         this.waiters.wakeAll(); // spurious wake-ups are fine: waiters re-claim

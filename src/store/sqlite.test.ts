@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStoreConformance } from "./conformance.js";
 import { sqliteStore } from "./sqlite.js";
+import { hasNodeSqlite } from "./sqlite-driver.js";
 import { StoreUnavailableError } from "./types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-sqlite-"));
@@ -14,6 +15,11 @@ describeStoreConformance("sqlite (file, group commit)", () => sqliteStore(join(d
 describeStoreConformance("sqlite (file, no group commit)", () => sqliteStore({ path: join(dir, `c${n++}.db`), groupCommit: false }));
 describeStoreConformance("sqlite (:memory:)", () => sqliteStore(":memory:"));
 describeStoreConformance("sqlite (file, background checkpoints)", () => sqliteStore({ path: join(dir, `c${n++}.db`), checkpoint: "background" }));
+// Node's built-in driver, where this Node has one (22.16+; CI runs the suite on 22 and 24).
+if (hasNodeSqlite()) {
+  describeStoreConformance("sqlite (file, node:sqlite)", () => sqliteStore({ path: join(dir, `c${n++}.db`), driver: "node:sqlite" }));
+  describeStoreConformance("sqlite (:memory:, node:sqlite)", () => sqliteStore({ path: ":memory:", driver: "node:sqlite" }));
+}
 
 describe("SQLite store", () => {
   const req = { scope: "t", key: "k", fingerprint: "f", runId: "r", now: 1, leaseMs: 60_000, retentionMs: 60_000 };

@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
-import Database from "better-sqlite3";
+import { openDatabase, type Db, type SqliteDriver } from "./sqlite-driver.js";
 import {
   approvalRecord,
   breakerRecord,
@@ -76,6 +76,13 @@ export interface SqliteStoreOptions {
   checkpoint?: "background" | "inline";
   /** How often the background checkpoint runs [50]. */
   checkpointMs?: number;
+  /**
+   * The SQLite library: "better-sqlite3" (an optional peer, compiled; needed on Node 20) or
+   * Node's built-in "node:sqlite" (Node 22.16+) [better-sqlite3 where installed, else
+   * node:sqlite]. Both pass the same conformance suite; the background checkpointer runs
+   * only with better-sqlite3 installed.
+   */
+  driver?: SqliteDriver;
 }
 
 /** SQLite's own threshold (pages of 4 KiB), kept for "inline" and until the worker is up. */
@@ -170,8 +177,6 @@ class Checkpointer {
     }));
   }
 }
-
-type Db = Database.Database;
 
 interface PendingWrite {
   op: () => unknown;
@@ -297,7 +302,7 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
   let db: Db;
   try {
     if (o.path !== ":memory:") mkdirSync(dirname(o.path), { recursive: true });
-    db = new Database(o.path, { timeout: busyTimeoutMs });
+    db = openDatabase(o.path, { timeoutMs: busyTimeoutMs, driver: o.driver });
     if (o.path !== ":memory:") db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${synchronous}`);
     migrate(db);

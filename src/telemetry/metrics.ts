@@ -4,8 +4,18 @@
  * runs leaving normal mode. A library must not write to the global registry uninvited,
  * so without a registry there are no metrics.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { requirePeer } from "../optional.js";
 import type { Outcome } from "../failure.js";
+
+/**
+ * A prom-client `Registry`, described by the part Bulwark uses so that Bulwark's types
+ * compile without prom-client (an optional peer) installed.
+ */
+export interface MetricsRegistry {
+  registerMetric(metric: never): void;
+  getSingleMetric(name: string): unknown;
+}
 
 const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -16,8 +26,10 @@ export class CallMetrics {
   private readonly breaker: Gauge<"tool">;
   private readonly runModes: Counter<"mode">;
 
-  constructor(registry: Registry) {
-    const registers = [registry];
+  constructor(registry: MetricsRegistry) {
+    // An optional peer: the application that passes a registry has it installed.
+    const { Counter, Gauge, Histogram } = requirePeer<typeof import("prom-client")>("prom-client", "Metrics", "prom-client@15");
+    const registers = [registry as unknown as Registry];
     this.duration = new Histogram({
       name: "bulwark_tool_call_duration_seconds",
       help: "Duration of guarded tool calls, from admission to record, by outcome (ok or the failure kind).",

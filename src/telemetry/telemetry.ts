@@ -6,9 +6,8 @@
  * metric) is decided here, not in the run.
  */
 import type { Attributes, Tracer } from "@opentelemetry/api";
-import type { Registry } from "prom-client";
 import type { Outcome } from "../failure.js";
-import { CallMetrics } from "./metrics.js";
+import { CallMetrics, type MetricsRegistry } from "./metrics.js";
 import { defaultTracer, recordAsJson, RunSpan, type CallFacts, type CallSpan, type ContentRecorder, type DecisionName, type DecisionSink, type RunFacts } from "./tracing.js";
 
 export interface TelemetryOptions {
@@ -19,7 +18,7 @@ export interface TelemetryOptions {
    */
   tracer?: Tracer | boolean;
   /** A prom-client registry to register Bulwark's metrics on [none]. */
-  metrics?: Registry;
+  metrics?: MetricsRegistry;
   /**
    * Record tools' arguments and results on their spans (`gen_ai.tool.call.arguments` /
    * `.result`) [false]: they may hold personal data, so recording is opt-in. true records

@@ -32,7 +32,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import Database from "better-sqlite3";
+import { openDatabase, type Db } from "../../store/sqlite-driver.js";
 import { defineTool, type Tool } from "../../tool.js";
 import { play, type Scenario } from "../scenario.js";
 
@@ -48,12 +48,12 @@ export type CrashPoint = "before_effect" | "after_effect";
 
 /** The world: a bank's `transfers` table in a SQLite file, shared by every process. */
 export class TransferLedger {
-  private readonly db: Database.Database;
+  private readonly db: Db;
 
   constructor(path: string) {
-    this.db = new Database(path);
+    // The same SQLite library as the store's, so the demo needs no driver of its own.
+    this.db = openDatabase(path, { timeoutMs: 5000 });
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("busy_timeout = 5000");
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS transfers (id INTEGER PRIMARY KEY, transfer_id TEXT NOT NULL, from_account TEXT NOT NULL, to_account TEXT NOT NULL, cents INTEGER NOT NULL)",
     );
