@@ -16,8 +16,8 @@ export interface Statement<Params extends unknown[] = unknown[], Row = unknown> 
   run(...params: Params): { changes: number; lastInsertRowid: number | bigint };
   get(...params: Params): Row | undefined;
   all(...params: Params): Row[];
-  /** The same statement, answering the first column's value instead of a row. */
-  pluck(): Statement<Params, unknown>;
+  /** The same statement, answering the first column's value instead of a row (`Row` is then that value's type, as in better-sqlite3). */
+  pluck(): Statement<Params, Row>;
 }
 
 export interface Db {
