@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^bulwark\/chaos$/, replacement: src("chaos/index.ts") },
       { find: /^bulwark\/ai-sdk$/, replacement: src("adapters/ai-sdk.ts") },
       { find: /^bulwark\/mcp$/, replacement: src("adapters/mcp.ts") },
+      { find: /^bulwark\/testing$/, replacement: src("testing/index.ts") },
     ],
   },
   test: {

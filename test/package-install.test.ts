@@ -48,6 +48,8 @@ interface Way {
   peers: string[];
   /** The application's code, type-checked and run. */
   files: Record<string, string>;
+  /** What runs it [node out/app.js]. */
+  command?: string[];
   /** What the run must print. */
   expect: (out: string) => void;
 }
@@ -77,7 +79,8 @@ async function tryWay(w: Way): Promise<string> {
   await run(node, [tsc, "-p", "tsconfig.json"], { cwd: app }).catch((e: { stdout?: string }) => {
     throw new Error(`${w.name}: the example does not type-check against the installed package:\n${e.stdout}`);
   });
-  const { stdout } = await run(node, ["out/app.js"], { cwd: app, env: { ...process.env, BULWARK_PG_URL: PG_URL } });
+  const [command, ...args] = w.command ?? [node, "out/app.js"];
+  const { stdout } = await run(command!, args, { cwd: app, env: { ...process.env, BULWARK_PG_URL: PG_URL, NO_COLOR: "1", FORCE_COLOR: "0" } });
   w.expect(stdout);
   rows.push(`| ${w.name} | ${w.peers.length ? w.peers.join(" ") : "nothing else"} | ${packages}${compiled.length ? ` (compiled: ${compiled.map((p) => p.slice("node_modules/".length)).join(", ")})` : ""} | ${seconds.toFixed(1)} s |`);
   return app;
@@ -205,6 +208,29 @@ console.log(JSON.stringify(r.content));
 `,
       },
       expect: (out) => expect(JSON.parse(out)).toEqual([{ type: "text", text: "hi" }]),
+    });
+  }, 600_000);
+
+  it("a third party's store proves itself with bulwark/testing under vitest", async () => {
+    await tryWay({
+      name: "store conformance (bulwark/testing)",
+      peers: ["vitest@4"],
+      files: {
+        // A store of the application's own: here the memory store behind a wrapper that
+        // counts what it is asked, as a custom store would add its own behaviour.
+        "app.test.ts": `
+import { memoryStore, type Store } from "bulwark";
+import { describeStoreConformance } from "bulwark/testing";
+function countingStore(): Store {
+  const inner = memoryStore();
+  let calls = 0;
+  return new Proxy(inner, { get: (t, k, r) => (k === "calls" ? calls++ : Reflect.get(t, k, r)) });
+}
+describeStoreConformance("counting store", countingStore);
+`,
+      },
+      command: [node, "node_modules/vitest/vitest.mjs", "run", "app.test.ts"],
+      expect: (out) => expect(out).toMatch(/Tests\s+\d+ passed \(\d+\)/),
     });
   }, 600_000);
 });

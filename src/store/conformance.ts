@@ -1,7 +1,8 @@
 /**
- * The conformance suite every Store passes: memory (the reference), SQLite, PostgreSQL.
- * `describeStoreConformance(name, makeStore)` declares vitest tests; each test gets a fresh,
- * empty store from `makeStore` and closes it afterwards. Times are passed in, never read.
+ * The conformance suite every Store passes: memory (the reference), SQLite, PostgreSQL, and
+ * a third party's through `bulwark/testing`. `describeStoreConformance([name,] makeStore)`
+ * declares vitest tests; each test gets a fresh, empty store from `makeStore` and closes it
+ * afterwards. Times are passed in, never read.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
@@ -15,7 +16,13 @@ import type {
   StoredOutcome,
 } from "./types.js";
 
-export function describeStoreConformance(name: string, makeStore: () => Store | Promise<Store>) {
+type MakeStore = () => Store | Promise<Store>;
+
+export function describeStoreConformance(makeStore: MakeStore): void;
+export function describeStoreConformance(name: string, makeStore: MakeStore): void;
+export function describeStoreConformance(nameOrMake: string | MakeStore, make?: MakeStore): void {
+  const [name, makeStore] = typeof nameOrMake === "function" ? ["store", nameOrMake] : [nameOrMake, make];
+  if (typeof makeStore !== "function") throw new TypeError("describeStoreConformance([name,] makeStore): makeStore must be a function returning a fresh Store");
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
