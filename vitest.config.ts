@@ -11,6 +11,8 @@ export default defineConfig({
       { find: /^bulwark$/, replacement: src("index.ts") },
       { find: /^bulwark\/chaos$/, replacement: src("chaos/index.ts") },
       { find: /^bulwark\/ai-sdk$/, replacement: src("adapters/ai-sdk.ts") },
+      { find: /^bulwark\/openai-agents$/, replacement: src("adapters/openai-agents.ts") },
+      { find: /^bulwark\/langchain$/, replacement: src("adapters/langchain.ts") },
       { find: /^bulwark\/mcp$/, replacement: src("adapters/mcp.ts") },
       { find: /^bulwark\/testing$/, replacement: src("testing/index.ts") },
     ],

@@ -15,51 +15,14 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { asSchema, jsonSchema, type Tool as AiTool, type InferToolInput, type InferToolOutput } from "ai";
-import { defineTool, failures, ToolError, type Effect, type Failure, type FailureKind, type Note, type Run, type Tool, type ToolContext, type ToolSpec, type StandardSchemaV1 } from "../index.js";
+import { defineTool, failures, ToolError, type Note, type Run, type StandardSchemaV1, type Tool, type ToolContext } from "../index.js";
 import { decisionsIn, type ApprovalAnswer } from "./ai-sdk-approvals.js";
+import { isStandardSchema, isToolFailure, mayAsk, needsPerson, retryDefault, toolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
+
+export { isToolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
 
 /** What the AI SDK passes to a tool's execute (the same shape in AI SDK 6 and 7). */
 export type ToolExecutionOptions = Parameters<NonNullable<AiTool["execute"]>>[1];
-
-/**
- * What the model receives when a guarded call fails or is refused.
- *
- * A failure is returned as the tool's result, not thrown. A thrown error would reach the
- * model as an AI SDK `tool-error` part carrying only a text, shaped differently by each
- * provider and indistinguishable from the SDK's own errors; a result keeps the stable
- * `error` kind and `retryable` next to the message written for the model (what happened,
- * what to do instead), is typed for the application in `steps[].toolResults`, and is what
- * the design asks for: failures are values the agent loop hands straight back.
- */
-export interface ToolFailure {
-  /** Bulwark's failure kind: machine-readable and stable. */
-  error: FailureKind;
-  /** Written for the model: what happened, and what to do instead. */
-  message: string;
-  /** Whether the same call may succeed if repeated later. */
-  retryable: boolean;
-}
-
-/**
- * How Bulwark guards one AI SDK tool: its effect, which has no default, and any of
- * `defineTool`'s options (timeoutMs, retry, breaker, concurrency, idempotencyKey, check,
- * verify, facts, compensate, checkpoint, approval).
- *
- * `effect` is required because no default is safe. Defaulting to "read" would let a
- * payment or a deletion through a freeze, without an idempotency key, a destructive
- * budget or a read-back, silently; defaulting to "write" would replay reads from the
- * idempotency record (stale answers) and block them during freezes. Only the author of
- * the tool knows, so the type asks for it.
- */
-export type GuardOptions<I, O> = Omit<ToolSpec<I, O>, "name" | "effect" | "execute" | "input" | "output"> & {
-  effect: Effect;
-  /** Bulwark's name for the tool (idempotency keys, breakers, approvals, traces) [the key in the tool set]. */
-  name?: string;
-  /** Validation of the model's arguments [the AI SDK tool's `inputSchema`, when it can validate]; false for none. */
-  input?: StandardSchemaV1<unknown, I> | false;
-  /** Validation of the tool's response [the AI SDK tool's `outputSchema`, when it is a Standard Schema]; false for none. */
-  output?: StandardSchemaV1<unknown, O> | false;
-};
 
 /** One entry of `guardTools`: the AI SDK tool and how to guard it. */
 export type GuardSpec<T extends AiTool> = GuardOptions<InferToolInput<T>, InferToolOutput<T>> & { tool: T };
@@ -180,17 +143,6 @@ function record(set: ToolSet, messages: readonly unknown[]): Promise<void> {
   return (set.recording = set.recording.then(() => Promise.all(answers.map(write))).then(() => {}));
 }
 
-/** Whether a tool result is a guarded call's failure (e.g. in `steps[].toolResults`). */
-export function isToolFailure(output: unknown): output is ToolFailure {
-  if (typeof output !== "object" || output === null) return false;
-  const o = output as Record<string, unknown>;
-  return typeof o.error === "string" && typeof o.message === "string" && typeof o.retryable === "boolean" && Object.keys(o).length === 3;
-}
-
-function toolFailure(f: Failure): ToolFailure {
-  return { error: f.kind, message: f.message, retryable: f.retryable };
-}
-
 function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
   const where = `guardTools: ${JSON.stringify(key)}`;
   if (!spec || typeof spec !== "object") throw new TypeError(`${where} expects { tool, effect, …options }`);
@@ -203,9 +155,7 @@ function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
   const outputSchema = output === false ? undefined : (output ?? (isStandardSchema(original.outputSchema) ? original.outputSchema : undefined));
   return defineTool({
     ...options,
-    // A mutation is retried only if asked: its execute gets the idempotency key only if it
-    // reads bulwarkContext(options), so a retry after a lost response could repeat the effect.
-    ...(options.effect !== "read" && options.retry === undefined ? { retry: false as const } : {}),
+    ...retryDefault(options),
     name: name ?? key,
     // AI SDK 7 may describe a tool by a function of its context: Bulwark keeps only a text.
     ...(typeof original.description === "string" ? { description: original.description } : {}),
@@ -241,7 +191,7 @@ function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
 function toAiSdk(original: AiTool, tool: Tool, set: ToolSet): AiTool {
   const { outputSchema: _outputSchema, inputSchema, toModelOutput, needsApproval: _needsApproval, ...rest } = original;
   const { run, notes } = set;
-  const asks = tool.spec.approval !== undefined && tool.spec.approval !== "never";
+  const asks = mayAsk(tool);
   const guarded: AiTool<unknown, unknown> = {
     ...(rest as object),
     // The same JSON Schema for the model, without the SDK's validation: Bulwark validates.
@@ -288,22 +238,13 @@ function toAiSdk(original: AiTool, tool: Tool, set: ToolSet): AiTool {
 }
 
 /**
- * The SDK asks whether this call needs a person: yes while Bulwark's request for it is
- * pending (the SDK then asks the person and stops the step). When the SDK comes back with
- * the person's answer, the answer is recorded on the request and the SDK is told yes
- * again, so that it goes on to execute (AI SDK 6 treats a no at that point as a denial);
- * the call's own approval stage then has the last word. A request already decided in
- * Bulwark needs no one: the call goes through, or gets approval_denied as its result.
+ * The SDK asks whether this call needs a person (see `needsPerson`). When it comes back
+ * with the person's answer in the messages, the answer is recorded first.
  */
 async function needsApproval(set: ToolSet, tool: Tool, input: unknown, options: { toolCallId: string; messages: unknown[] }): Promise<boolean> {
   await record(set, options.messages);
-  const answered = decisionsIn(options.messages).some((a) => a.toolCallId === options.toolCallId);
-  if (answered) return true;
-  try {
-    return (await set.run.approval(tool, input))?.status === "pending";
-  } catch {
-    return false; // the store cannot be reached: the call fails closed as store_unavailable
-  }
+  if (decisionsIn(options.messages).some((a) => a.toolCallId === options.toolCallId)) return true;
+  return needsPerson(set.run, tool, input);
 }
 
 type ModelOutput = Awaited<ReturnType<NonNullable<AiTool["toModelOutput"]>>>;
@@ -311,10 +252,6 @@ type ModelOutput = Awaited<ReturnType<NonNullable<AiTool["toModelOutput"]>>>;
 /** What the AI SDK sends when a tool has no toModelOutput. */
 function plain(output: unknown): ModelOutput {
   return typeof output === "string" ? { type: "text", value: output } : { type: "json", value: (output ?? null) as never };
-}
-
-function isStandardSchema(s: unknown): s is StandardSchemaV1 {
-  return (typeof s === "object" || typeof s === "function") && s !== null && typeof (s as StandardSchemaV1)["~standard"]?.validate === "function";
 }
 
 /** Bulwark's validator for an AI SDK input schema: a Standard Schema as is; an AI SDK schema with `validate` adapted; else none. */
