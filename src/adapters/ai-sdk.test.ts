@@ -6,17 +6,15 @@
  * This file runs on AI SDK 6 (`ai`); ai-sdk.v7.test.ts runs it again with `ai` resolving to
  * AI SDK 7, on a Node that AI SDK 7 supports.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as ai from "ai";
 import { generateText, jsonSchema, stepCountIs, tool, type ModelMessage } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { createRuntime } from "bulwark";
 import { bulwarkContext, guardTools, isToolFailure, type ToolFailure } from "bulwark/ai-sdk";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { closedAfterEach, runAddSnippet } from "../../test/fixtures/adapters.js";
 import { exampleDir, readmeExample, runExample } from "../../test/fixtures/readme.js";
 
 type LanguageModelV3CallOptions = Parameters<MockLanguageModelV3["doGenerate"]>[0];
@@ -64,15 +62,7 @@ function lastResult(prompt: LanguageModelV3Prompt | undefined): unknown {
   return out.type === "json" || out.type === "text" || out.type === "error-text" || out.type === "error-json" ? out.value : out;
 }
 
-const runtimes: { close(): Promise<void> }[] = [];
-function runtime(...args: Parameters<typeof createRuntime>) {
-  const rt = createRuntime(...args);
-  runtimes.push(rt);
-  return rt;
-}
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((rt) => rt.close()));
-});
+const runtime = closedAfterEach();
 
 // A payment API that, like Stripe, deduplicates on an idempotency key when given one.
 function paymentApi() {
@@ -515,34 +505,21 @@ describe.runIf(sdk7)("README", () => {
   ].join("\n");
 
   it("adding Bulwark to an existing agent: the snippet runs, and the model paying twice charges once", async () => {
-    const code = readmeExample("## With the Vercel AI SDK");
-    expect(code.split("\n").filter((l) => l.trim()).length).toBeLessThan(10);
-    mkdirSync(exampleDir, { recursive: true });
     // The user's agent, as the snippet imports it: a model, a tool, a prompt.
-    writeFileSync(
-      `${exampleDir}agent.ts`,
-      [
-        payingModel,
-        'import { tool } from "ai";',
-        'import { z } from "zod";',
-        "export const charges: string[] = [];",
-        "export const payInvoice = tool({",
-        '  inputSchema: z.object({ invoice: z.string(), cents: z.number().int() }),',
-        "  execute: async ({ invoice }) => (charges.push(invoice), { id: `ch_${charges.length}` }),",
-        "});",
-        'export const prompt = "Pay invoice inv-42.";',
-        "",
-      ].join("\n"),
-    );
-    const db = `${mkdtempSync(join(tmpdir(), "bulwark-readme-"))}/billing.db`;
-    expect(code).toContain('"sqlite:billing.db"');
-    const run = [
-      code.replace('"sqlite:billing.db"', JSON.stringify(`sqlite:${db}`)),
-      'import { charges } from "./agent.js";',
-      "console.log(result.text, charges.length);",
-      "await rt.close();",
+    const agent = [
+      payingModel,
+      'import { tool } from "ai";',
+      'import { z } from "zod";',
+      "export const charges: string[] = [];",
+      "export const payInvoice = tool({",
+      "  inputSchema: z.object({ invoice: z.string(), cents: z.number().int() }),",
+      "  execute: async ({ invoice }) => (charges.push(invoice), { id: `ch_${charges.length}` }),",
+      "});",
+      'export const prompt = "Pay invoice inv-42.";',
+      "",
     ].join("\n");
-    expect(await runExample("ai-sdk-add", run)).toEqual([["Paid inv-42.", 1]]);
+    const lines = await runAddSnippet({ heading: "## With the Vercel AI SDK", name: "ai-sdk-add", agent, log: "result.text, charges.length" });
+    expect(lines).toEqual([["Paid inv-42.", 1]]);
   });
 
   it("the whole example runs, with a model that pays twice", async () => {

@@ -17,7 +17,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { asSchema, jsonSchema, type Tool as AiTool, type InferToolInput, type InferToolOutput } from "ai";
 import { defineTool, failures, ToolError, type Note, type Run, type StandardSchemaV1, type Tool, type ToolContext } from "../index.js";
 import { decisionsIn, type ApprovalAnswer } from "./ai-sdk-approvals.js";
-import { isStandardSchema, isToolFailure, mayAsk, needsPerson, retryDefault, toolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
+import { bulwarkTools, checkRun, isStandardSchema, isToolFailure, mayAsk, needsPerson, retryDefault, toolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
 
 export { isToolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
 
@@ -88,13 +88,11 @@ export function bulwarkContext(options: ToolExecutionOptions): ToolContext | und
  * the SDK's tool-error that Bulwark would never see.
  */
 export function guardTools<T extends Record<string, AiTool>>(specs: { [K in keyof T]: GuardSpec<T[K]> }): GuardedTools<T> {
-  if (!specs || typeof specs !== "object") throw new TypeError("guardTools expects { name: { tool, effect, …options } }");
-  const tools: Record<string, Tool> = {};
-  for (const [key, spec] of Object.entries(specs as Record<string, GuardSpec<AiTool>>)) tools[key] = toBulwark(key, spec);
+  const tools = bulwarkTools(specs as Record<string, GuardSpec<AiTool>>, toBulwark);
   return {
     tools: tools as GuardedTools<T>["tools"],
     for(run, options = {}) {
-      if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
+      checkRun(run);
       const set: ToolSet = {
         run,
         tools,
@@ -145,7 +143,6 @@ function record(set: ToolSet, messages: readonly unknown[]): Promise<void> {
 
 function toBulwark(key: string, spec: GuardSpec<AiTool>): Tool {
   const where = `guardTools: ${JSON.stringify(key)}`;
-  if (!spec || typeof spec !== "object") throw new TypeError(`${where} expects { tool, effect, …options }`);
   const { tool: original, input, output, name, ...options } = spec;
   if (!original || typeof original !== "object") throw new TypeError(`${where}: \`tool\` must be an AI SDK tool (tool({ … }))`);
   const execute = original.execute;

@@ -99,3 +99,19 @@ export async function needsPerson(run: Run, tool: Tool, input: unknown, answer?:
     return answer !== undefined;
   }
 }
+
+/** The Bulwark tools of a `guardTools` call, by key, each made once by `make`. */
+export function bulwarkTools<K extends string, S>(specs: Record<K, S>, make: (key: K, spec: S) => Tool): Record<K, Tool> {
+  if (!specs || typeof specs !== "object") throw new TypeError("guardTools expects { name: { tool, effect, …options } }");
+  const tools = {} as Record<K, Tool>;
+  for (const [key, spec] of Object.entries(specs) as [K, S][]) {
+    if (!spec || typeof spec !== "object") throw new TypeError(`guardTools: ${JSON.stringify(key)} expects { tool, effect, …options }`);
+    tools[key] = make(key, spec);
+  }
+  return tools;
+}
+
+/** `.for(run)` was given a Run. */
+export function checkRun(run: unknown): asserts run is Run {
+  if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
+}

@@ -11,14 +11,11 @@ import { tool } from "@langchain/core/tools";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { createRuntime, ToolError, type Run } from "bulwark";
+import { ToolError, type Run } from "bulwark";
 import { bulwarkContext, guardTools, isToolFailure, type ToolFailure } from "bulwark/langchain";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { exampleDir, readmeExample, runExample } from "../../test/fixtures/readme.js";
+import { closedAfterEach, runAddSnippet } from "../../test/fixtures/adapters.js";
 
 type Call = { name: string; args: Record<string, unknown> };
 
@@ -67,15 +64,7 @@ function toolResults(model: ScriptedChatModel, n: number): unknown[] {
     });
 }
 
-const runtimes: { close(): Promise<void> }[] = [];
-function runtime(...args: Parameters<typeof createRuntime>) {
-  const rt = createRuntime(...args);
-  runtimes.push(rt);
-  return rt;
-}
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((rt) => rt.close()));
-});
+const runtime = closedAfterEach();
 
 function payments() {
   const charges: { id: string; invoice: string }[] = [];
@@ -210,53 +199,40 @@ describe("guardTools in a LangGraph graph", () => {
 
 describe("README", () => {
   it("adding Bulwark to an existing graph: the snippet runs, and the model paying twice charges once", async () => {
-    const code = readmeExample("## With LangChain and LangGraph");
-    expect(code.split("\n").filter((l) => l.trim()).length).toBeLessThan(10);
-    mkdirSync(exampleDir, { recursive: true });
     // The user's graph, as the snippet imports it: a tool, and the graph built around its tools.
-    writeFileSync(
-      `${exampleDir}langgraph-agent.ts`,
-      [
-        'import { BaseChatModel } from "@langchain/core/language_models/chat_models";',
-        'import { AIMessage } from "@langchain/core/messages";',
-        'import { tool, type StructuredToolInterface } from "@langchain/core/tools";',
-        'import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";',
-        'import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";',
-        'import { z } from "zod";',
-        "let n = 0;",
-        "class PaysTwice extends BaseChatModel {",
-        '  _llmType() { return "pays-twice"; }',
-        "  async _generate() {",
-        "    n++;",
-        '    const message = n <= 2 ? new AIMessage({ content: "", tool_calls: [{ id: `call_${n}`, name: "pay_invoice", args: { invoice: "inv-42", cents: 1500 }, type: "tool_call" }] }) : new AIMessage("Paid inv-42.");',
-        '    return { generations: [{ text: "", message }] };',
-        "  }",
-        "}",
-        "export const charges: string[] = [];",
-        "export const payInvoice = tool(async ({ invoice }) => (charges.push(invoice), `ch_${charges.length}`), {",
-        '  name: "pay_invoice", description: "Charge an invoice", schema: z.object({ invoice: z.string(), cents: z.number().int() }),',
-        "});",
-        "export function buildGraph(tools: StructuredToolInterface[]) {",
-        "  const model = new PaysTwice({});",
-        "  return new StateGraph(MessagesAnnotation)",
-        '    .addNode("agent", async (s) => ({ messages: [await model.invoke(s.messages)] }))',
-        '    .addNode("tools", new ToolNode(tools))',
-        '    .addEdge(START, "agent")',
-        '    .addConditionalEdges("agent", toolsCondition, ["tools", END])',
-        '    .addEdge("tools", "agent")',
-        "    .compile();",
-        "}",
-        "",
-      ].join("\n"),
-    );
-    const db = `${mkdtempSync(join(tmpdir(), "bulwark-readme-"))}/billing.db`;
-    expect(code).toContain('"sqlite:billing.db"');
-    const program = [
-      code.replace('"sqlite:billing.db"', JSON.stringify(`sqlite:${db}`)).replace('"./agent.js"', '"./langgraph-agent.js"'),
-      'import { charges } from "./langgraph-agent.js";',
-      "console.log(result.messages.at(-1)?.content, charges.length);",
-      "await rt.close();",
+    const agent = [
+      'import { BaseChatModel } from "@langchain/core/language_models/chat_models";',
+      'import { AIMessage } from "@langchain/core/messages";',
+      'import { tool, type StructuredToolInterface } from "@langchain/core/tools";',
+      'import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";',
+      'import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";',
+      'import { z } from "zod";',
+      "let n = 0;",
+      "class PaysTwice extends BaseChatModel {",
+      '  _llmType() { return "pays-twice"; }',
+      "  async _generate() {",
+      "    n++;",
+      '    const message = n <= 2 ? new AIMessage({ content: "", tool_calls: [{ id: `call_${n}`, name: "pay_invoice", args: { invoice: "inv-42", cents: 1500 }, type: "tool_call" }] }) : new AIMessage("Paid inv-42.");',
+      '    return { generations: [{ text: "", message }] };',
+      "  }",
+      "}",
+      "export const charges: string[] = [];",
+      "export const payInvoice = tool(async ({ invoice }) => (charges.push(invoice), `ch_${charges.length}`), {",
+      '  name: "pay_invoice", description: "Charge an invoice", schema: z.object({ invoice: z.string(), cents: z.number().int() }),',
+      "});",
+      "export function buildGraph(tools: StructuredToolInterface[]) {",
+      "  const model = new PaysTwice({});",
+      "  return new StateGraph(MessagesAnnotation)",
+      '    .addNode("agent", async (s) => ({ messages: [await model.invoke(s.messages)] }))',
+      '    .addNode("tools", new ToolNode(tools))',
+      '    .addEdge(START, "agent")',
+      '    .addConditionalEdges("agent", toolsCondition, ["tools", END])',
+      '    .addEdge("tools", "agent")',
+      "    .compile();",
+      "}",
+      "",
     ].join("\n");
-    expect(await runExample("langchain-add", program)).toEqual([["Paid inv-42.", 1]]);
+    const lines = await runAddSnippet({ heading: "## With LangChain and LangGraph", name: "langchain-add", agent, log: "result.messages.at(-1)?.content, charges.length" });
+    expect(lines).toEqual([["Paid inv-42.", 1]]);
   });
 });

@@ -18,7 +18,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { DynamicStructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from "@langchain/core/tools";
 import { defineTool, type Run, type Tool, type ToolContext } from "../index.js";
-import { isStandardSchema, retryDefault, toolFailure, type GuardOptions } from "./guard.js";
+import { bulwarkTools, checkRun, isStandardSchema, retryDefault, toolFailure, type GuardOptions } from "./guard.js";
 
 export { isToolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
 
@@ -64,13 +64,11 @@ export function bulwarkContext(config: ToolRunnableConfig | undefined): ToolCont
  * ```
  */
 export function guardTools<K extends string>(specs: Record<K, GuardSpec>): GuardedTools<K> {
-  if (!specs || typeof specs !== "object") throw new TypeError("guardTools expects { name: { tool, effect, …options } }");
-  const tools = {} as Record<K, Tool>;
-  for (const [key, spec] of Object.entries(specs) as [K, GuardSpec][]) tools[key] = toBulwark(key, spec);
+  const tools = bulwarkTools(specs, toBulwark);
   return {
     tools,
     for(run) {
-      if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
+      checkRun(run);
       return (Object.entries(specs) as [K, GuardSpec][]).map(([key, spec]) => toLangChain(spec.tool, tools[key], run));
     },
   };
@@ -78,7 +76,6 @@ export function guardTools<K extends string>(specs: Record<K, GuardSpec>): Guard
 
 function toBulwark(key: string, spec: GuardSpec): Tool {
   const where = `guardTools: ${JSON.stringify(key)}`;
-  if (!spec || typeof spec !== "object") throw new TypeError(`${where} expects { tool, effect, …options }`);
   const { tool: original, input, output, name, ...guard } = spec;
   if (!original || typeof original !== "object" || typeof original.invoke !== "function" || typeof original.name !== "string")
     throw new TypeError(`${where}: \`tool\` must be a LangChain tool (tool(…) from @langchain/core/tools, or a StructuredTool)`);

@@ -7,14 +7,11 @@
  */
 import { Agent, run as runAgent, RunState, setTracingDisabled, tool, Usage, type Model, type ModelRequest, type ModelResponse } from "@openai/agents";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { createRuntime, ToolError } from "bulwark";
+import { ToolError } from "bulwark";
 import { bulwarkContext, guardTools, isToolFailure, type ToolFailure } from "bulwark/openai-agents";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { exampleDir, readmeExample, runExample } from "../../test/fixtures/readme.js";
+import { closedAfterEach, runAddSnippet } from "../../test/fixtures/adapters.js";
 
 setTracingDisabled(true);
 
@@ -62,15 +59,7 @@ function toolOutputs(request: ModelRequest | undefined): unknown[] {
 }
 const lastOutput = (request: ModelRequest | undefined) => toolOutputs(request).at(-1);
 
-const runtimes: { close(): Promise<void> }[] = [];
-function runtime(...args: Parameters<typeof createRuntime>) {
-  const rt = createRuntime(...args);
-  runtimes.push(rt);
-  return rt;
-}
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((rt) => rt.close()));
-});
+const runtime = closedAfterEach();
 
 /** A payment API that, like Stripe, takes an idempotency key. */
 function payments() {
@@ -236,41 +225,28 @@ describe.runIf(supported)("approvals through the SDK's interruptions and RunStat
 
 describe.runIf(supported)("README", () => {
   it("adding Bulwark to an existing agent: the snippet runs, and the model paying twice charges once", async () => {
-    const code = readmeExample("## With the OpenAI Agents SDK");
-    expect(code.split("\n").filter((l) => l.trim()).length).toBeLessThan(10);
-    mkdirSync(exampleDir, { recursive: true });
     // The user's agent, as the snippet imports it: the agent (here on a scripted model) and the tool's options.
-    writeFileSync(
-      `${exampleDir}openai-agent.ts`,
-      [
-        'import { Agent, Usage, setTracingDisabled, type Model } from "@openai/agents";',
-        'import { z } from "zod";',
-        "setTracingDisabled(true);",
-        "let n = 0;",
-        'const call = (id: string) => ({ type: "function_call" as const, callId: id, name: "pay_invoice", arguments: JSON.stringify({ invoice: "inv-42", cents: 1500 }), status: "completed" as const });',
-        'const text = { type: "message" as const, role: "assistant" as const, status: "completed" as const, content: [{ type: "output_text" as const, text: "Paid inv-42." }] };',
-        "const model: Model = {",
-        "  async getResponse() { n++; return { usage: new Usage(), output: n <= 2 ? [call(`call_${n}`)] : [text] }; },",
-        '  async *getStreamedResponse() { throw new Error("not streamed"); },',
-        "};",
-        "export const charges: string[] = [];",
-        "export const payInvoiceOptions = {",
-        '  name: "pay_invoice", description: "Charge an invoice",',
-        "  parameters: z.object({ invoice: z.string(), cents: z.number().int() }),",
-        "  execute: async ({ invoice }: { invoice: string }) => (charges.push(invoice), { id: `ch_${charges.length}` }),",
-        "};",
-        'export const agent = new Agent({ name: "billing-bot", model, tools: [] });',
-        "",
-      ].join("\n"),
-    );
-    const db = `${mkdtempSync(join(tmpdir(), "bulwark-readme-"))}/billing.db`;
-    expect(code).toContain('"sqlite:billing.db"');
-    const program = [
-      code.replace('"sqlite:billing.db"', JSON.stringify(`sqlite:${db}`)).replace('"./agent.js"', '"./openai-agent.js"'),
-      'import { charges } from "./openai-agent.js";',
-      "console.log(result.finalOutput, charges.length);",
-      "await rt.close();",
+    const agent = [
+      'import { Agent, Usage, setTracingDisabled, type Model } from "@openai/agents";',
+      'import { z } from "zod";',
+      "setTracingDisabled(true);",
+      "let n = 0;",
+      'const call = (id: string) => ({ type: "function_call" as const, callId: id, name: "pay_invoice", arguments: JSON.stringify({ invoice: "inv-42", cents: 1500 }), status: "completed" as const });',
+      'const text = { type: "message" as const, role: "assistant" as const, status: "completed" as const, content: [{ type: "output_text" as const, text: "Paid inv-42." }] };',
+      "const model: Model = {",
+      "  async getResponse() { n++; return { usage: new Usage(), output: n <= 2 ? [call(`call_${n}`)] : [text] }; },",
+      '  async *getStreamedResponse() { throw new Error("not streamed"); },',
+      "};",
+      "export const charges: string[] = [];",
+      "export const payInvoiceOptions = {",
+      '  name: "pay_invoice", description: "Charge an invoice",',
+      "  parameters: z.object({ invoice: z.string(), cents: z.number().int() }),",
+      "  execute: async ({ invoice }: { invoice: string }) => (charges.push(invoice), { id: `ch_${charges.length}` }),",
+      "};",
+      'export const agent = new Agent({ name: "billing-bot", model, tools: [] });',
+      "",
     ].join("\n");
-    expect(await runExample("openai-agents-add", program)).toEqual([["Paid inv-42.", 1]]);
+    const lines = await runAddSnippet({ heading: "## With the OpenAI Agents SDK", name: "openai-agents-add", agent, log: "result.finalOutput, charges.length" });
+    expect(lines).toEqual([["Paid inv-42.", 1]]);
   });
 });

@@ -21,7 +21,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { tool as functionTool, type Agent, type FunctionTool, type RunContext } from "@openai/agents";
 import { defineTool, type Run, type Tool, type ToolContext } from "../index.js";
-import { isStandardSchema, mayAsk, needsPerson, retryDefault, toolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
+import { bulwarkTools, checkRun, isStandardSchema, mayAsk, needsPerson, retryDefault, toolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
 
 export { isToolFailure, type GuardOptions, type ToolFailure } from "./guard.js";
 
@@ -75,13 +75,11 @@ export function bulwarkContext(details: ToolCallDetails | undefined): ToolContex
  * ```
  */
 export function guardTools<K extends string>(specs: Record<K, GuardSpec>): GuardedTools<K> {
-  if (!specs || typeof specs !== "object") throw new TypeError("guardTools expects { name: { tool: <tool() options>, effect, …options } }");
-  const tools = {} as Record<K, Tool>;
-  for (const [key, spec] of Object.entries(specs) as [K, GuardSpec][]) tools[key] = toBulwark(key, spec);
+  const tools = bulwarkTools(specs, toBulwark);
   return {
     tools,
     for(run, options = {}) {
-      if (!run || typeof (run as Partial<Run>).call !== "function") throw new TypeError("guardTools(…).for(run) expects a Run (rt.startRun(…))");
+      checkRun(run);
       const by = options.decidedBy ?? "openai-agents approval";
       return (Object.entries(specs) as [K, GuardSpec][]).map(([key, spec]) => toFunctionTool(spec.tool, tools[key], run, by));
     },
@@ -90,7 +88,6 @@ export function guardTools<K extends string>(specs: Record<K, GuardSpec>): Guard
 
 function toBulwark(key: string, spec: GuardSpec): Tool {
   const where = `guardTools: ${JSON.stringify(key)}`;
-  if (!spec || typeof spec !== "object") throw new TypeError(`${where} expects { tool, effect, …options }`);
   const { tool: options, input, output, name, ...guard } = spec;
   if (!options || typeof options !== "object") throw new TypeError(`${where}: \`tool\` must be the options you pass to tool() from @openai/agents`);
   if (typeof (options as { invoke?: unknown }).invoke === "function")
