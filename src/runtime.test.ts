@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { createRuntime, defineTool, memoryStore } from "./index.js";
+import { kindOf, manualRuntime } from "../test/fixtures/runtime.js";
+
+const read = defineTool({ name: "lookup", effect: "read", execute: async (a: { id: string }) => a.id });
+const write = defineTool({ name: "set_status", effect: "write", execute: async (a: { id: string; status: string }) => a });
+
+describe("createRuntime: wiring the store, the tools' health, the clock and the policy", () => {
+  it("refuses a malformed store description at once, naming the forms it takes", () => {
+    expect(() => createRuntime({ store: "mysql://db" })).toThrow(/unknown store "mysql:\/\/db"; expected "memory", "sqlite:<path>"/);
+    expect(() => createRuntime({ store: "sqlite:" })).toThrow(/"sqlite:" needs a path/);
+    expect(() => createRuntime({ store: {} as never })).toThrow(/not a Store object/);
+  });
+
+  it("a store object is used as it is, and closed by the runtime", async () => {
+    const store = memoryStore();
+    let closed = 0;
+    const close = store.close.bind(store);
+    store.close = async () => {
+      closed++;
+      await close();
+    };
+    const rt = createRuntime({ store });
+    await rt.ready();
+    expect(rt.store).toBe(store);
+    await rt.close();
+    await rt.close(); // idempotent
+    expect(closed).toBe(1);
+  });
+
+  it("an unreachable database rejects ready() with where it looked (no password), never a hang", async () => {
+    const rt = createRuntime({ store: "postgres://app:s3cret@127.0.0.1:1/test" });
+    const e = await rt.ready().then(() => undefined, (err: unknown) => err);
+    expect(String(e)).toMatch(/PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/test/);
+    expect(String(e)).not.toContain("s3cret");
+    await rt.close();
+  });
+
+  it("a freeze declared on the runtime holds for its runs: writes refused, reads go on, lifted by id", async () => {
+    const { rt } = manualRuntime();
+    const run = rt.startRun({ agent: "ops" });
+    const f = await rt.freeze("release in progress", { by: "oncall" });
+    expect(kindOf(await run.call(write, { id: "t1", status: "closed" }))).toBe("frozen");
+    expect(kindOf(await run.call(read, { id: "t1" }))).toBe("ok");
+    expect(await rt.unfreeze(f.id)).toBe(1);
+    expect(kindOf(await run.call(write, { id: "t1", status: "closed" }))).toBe("ok");
+  });
+
+  it("stopRun stops a run of this runtime at once and says whether it knew the run", async () => {
+    const { rt } = manualRuntime();
+    const run = rt.startRun({ agent: "ops", runId: "r-stop" });
+    expect(await rt.stopRun("r-stop", "wrong customer")).toBe(true);
+    expect(run.mode).toBe("halted");
+    expect(kindOf(await run.call(read, { id: "x" }))).toBe("run_halted");
+    expect(await rt.stopRun("no-such-run", "x")).toBe(false);
+  });
+
+  it("close waits for a call in flight and lets it finish", async () => {
+    const { rt } = manualRuntime();
+    let finish!: () => void;
+    const slow = defineTool({ name: "slow", effect: "read", execute: () => new Promise<string>((r) => (finish = () => r("done"))) });
+    const call = rt.startRun({ agent: "a" }).call(slow, {});
+    await new Promise((r) => setTimeout(r, 10));
+    let closed = false;
+    const closing = rt.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(closed).toBe(false);
+    finish();
+    await closing;
+    expect(await call).toMatchObject({ ok: true, value: "done" });
+  });
+});
