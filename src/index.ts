@@ -16,6 +16,7 @@ export { MissingPackageError } from "./optional.js";
 export type { Clock } from "./clock.js";
 export { memoryStore } from "./store/memory.js";
 export type * from "./store/types.js";
+export { StoreUnavailableError } from "./store/types.js";
 export { Approvals, ApprovalError } from "./decide/approvals.js";
 export type { ApprovalRequest } from "./decide/approvals.js";
 export type { ApprovalDecision } from "./stages/approval.js";

@@ -70,3 +70,13 @@ describe("createRuntime: wiring the store, the tools' health, the clock and the 
     expect(await call).toMatchObject({ ok: true, value: "done" });
   });
 });
+
+describe("the store's errors, for the application", () => {
+  it("StoreUnavailableError is exported as a class an application can catch with instanceof", async () => {
+    const { StoreUnavailableError } = await import("./index.js");
+    const rt = createRuntime({ store: "postgres://postgres@127.0.0.1:1/test" });
+    const e = await rt.ready().then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(StoreUnavailableError);
+    await rt.close();
+  });
+});
