@@ -33,6 +33,15 @@ export interface Fact {
   authority?: number;
 }
 
+/** What the facts hook is told about the response it reads. */
+export interface FactsContext {
+  callId: string;
+  /** The response's place in the run's sequence of reports, from 1. */
+  sequence: number;
+  /** The runtime's clock, epoch ms. */
+  now: number;
+}
+
 export interface RetryOptions {
   /** Attempts in all, the first included [3]. */
   maxAttempts: number;
@@ -88,8 +97,8 @@ export interface ToolSpec<I, O> {
   check?(output: O, args: I): string | undefined;
   /** Read-your-writes: read the state back; true when it matches the intent, else false or why not. */
   verify?(args: I, output: O, ctx: ToolContext): Promise<boolean | string> | boolean | string;
-  /** The facts this response asserts. */
-  facts?(output: O, args: I): Fact[];
+  /** The facts this response asserts; `ctx.sequence` orders the run's reports (a source's later report supersedes its earlier one). */
+  facts?(output: O, args: I, ctx: FactsContext): Fact[];
   /** Undo the call's effect, for rollback. */
   compensate?(args: I, output: O, ctx: ToolContext): Promise<void> | void;
   /** Runs before a destructive action (take a backup…); what it returns is recorded. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { compareVersions, FactError, FactLedger, MAX_FACT_VALUE_CHARS, normalizeFact } from "./ledger.js";
 
 const now = Date.UTC(2026, 0, 1);
-const fact = (f: Record<string, unknown>) => normalizeFact({ key: "k", source: "s", value: 1, ...f }, { now });
+const fact = (f: Record<string, unknown>, seq?: number) => normalizeFact({ key: "k", source: "s", value: 1, ...f }, { now, ...(seq !== undefined ? { seq } : {}) });
 
 describe("normalizeFact", () => {
   it("resolves asOf to epoch ms and authority to 0", () => {
@@ -88,10 +88,61 @@ describe("FactLedger", () => {
     expect(l.contested("k")).toBeUndefined();
   });
 
-  it("arrival order is not freshness: no dates and no versions, different values, is a contradiction", () => {
+  it("arrival order is not freshness between sources: no dates and no versions, different values, is a contradiction", () => {
     const l = new FactLedger();
-    l.offer(fact({ value: "a" }));
-    expect(l.offer(fact({ value: "b" })).status).toBe("contradiction");
+    l.offer(fact({ value: "a", source: "one" }));
+    expect(l.offer(fact({ value: "b", source: "two" })).status).toBe("contradiction");
+  });
+
+  it("a source's later report supersedes its own earlier one (a reservation read again after a change)", () => {
+    const l = new FactLedger();
+    l.offer(fact({ value: "economy", source: "reservations" }, l.nextSeq()));
+    const o = l.offer(fact({ value: "business", source: "reservations" }, l.nextSeq()));
+    expect(o).toMatchObject({ status: "revised", winner: { value: "business" }, previous: { value: "economy" } });
+    expect(l.get("k")?.value).toBe("business");
+    expect(l.superseded("k").map((f) => f.value)).toEqual(["economy"]);
+    // Without sequence numbers, the order of arrival says which report is later.
+    const m = new FactLedger();
+    m.offer(fact({ value: 1 }));
+    expect(m.offer(fact({ value: 2 })).status).toBe("revised");
+    expect(m.get("k")?.value).toBe(2);
+  });
+
+  it("a source's report that is older by its own version or date does not supersede its newer one", () => {
+    const l = new FactLedger();
+    l.offer(fact({ value: "new", version: 5 }));
+    expect(l.offer(fact({ value: "old", version: 4 })).status).toBe("lost");
+    expect(l.get("k")?.value).toBe("new");
+  });
+
+  it("an earlier report arriving late (a slow call) does not undo the source's later one", () => {
+    const l = new FactLedger();
+    const early = l.nextSeq();
+    const late = l.nextSeq();
+    l.offer(fact({ value: "after change" }, late));
+    expect(l.offer(fact({ value: "before change" }, early))).toMatchObject({ status: "lost", why: "a later report from s" });
+    expect(l.get("k")?.value).toBe("after change");
+  });
+
+  it("a source that changes its report settles a contradiction with another source when they now agree, and keeps it when not", () => {
+    const l = new FactLedger();
+    l.offer(fact({ value: 120, source: "ledger-a" }));
+    expect(l.offer(fact({ value: 80, source: "ledger-b" })).status).toBe("contradiction");
+    expect(l.offer(fact({ value: 90, source: "ledger-a" })).status).toBe("contradiction");
+    expect(l.contested("k")?.map((f) => `${f.source}=${String(f.value)}`).sort()).toEqual(["ledger-a=90", "ledger-b=80"]);
+    expect(l.offer(fact({ value: 80, source: "ledger-a" })).status).toBe("agrees");
+    expect(l.get("k")?.value).toBe(80);
+    // The same report again while contested is no new contradiction.
+    l.offer(fact({ value: 1, source: "x" }));
+    expect(l.offer(fact({ value: 1, source: "x" })).status).toBe("disputed");
+  });
+
+  it("judge tells what a source's later report would do without changing the ledger", () => {
+    const l = new FactLedger();
+    l.offer(fact({ value: 1 }));
+    expect(l.judge(fact({ value: 2 })).status).toBe("revised");
+    expect(l.get("k")?.value).toBe(1);
+    expect(l.superseded("k")).toEqual([]);
   });
 
   it("compares values structurally: key order and number spelling do not matter", () => {

@@ -4,6 +4,11 @@
  * `asOf`. Equal authority and equal freshness with different values is a contradiction,
  * and the key has no winner until a stronger source settles it.
  *
+ * A source that reports a key again supersedes its own earlier report (a reservation
+ * read again after it was changed), unless the new report is older by its own version or
+ * date. Which report is later is the run's sequence (`seq`, given by the facts stage), or
+ * the order of arrival. A contradiction is only ever between different sources.
+ *
  * Values are compared structurally (canonical JSON): key order and number spelling make
  * no difference. A fact is checked before it enters (`normalizeFact`): a key, a source,
  * a JSON value of bounded size, a valid date. The ledger is a plain data structure; the
@@ -39,6 +44,8 @@ export interface ReconciledFact {
   callId?: string;
   /** When the run recorded it (runtime clock). */
   recordedAt: number;
+  /** The run's sequence number of the report: a later report of the same source supersedes an earlier one. */
+  seq?: number;
 }
 
 export interface CheckedFact extends ReconciledFact {
@@ -58,7 +65,7 @@ export class FactError extends Error {
 }
 
 /** Check a fact a tool asserted, and resolve it into the ledger's form. Throws FactError. */
-export function normalizeFact(raw: unknown, where: { tool?: string; callId?: string; now: number }): CheckedFact {
+export function normalizeFact(raw: unknown, where: { tool?: string; callId?: string; now: number; seq?: number }): CheckedFact {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FactError("(unnamed)", `expected { key, value, source }, got ${show(raw)}`);
   const f = raw as Partial<Fact>;
   const key = typeof f.key === "string" && f.key.length > 0 ? f.key : undefined;
@@ -101,6 +108,7 @@ export function normalizeFact(raw: unknown, where: { tool?: string; callId?: str
     ...(where.tool !== undefined ? { tool: where.tool } : {}),
     ...(where.callId !== undefined ? { callId: where.callId } : {}),
     recordedAt: where.now,
+    ...(where.seq !== undefined ? { seq: where.seq } : {}),
   };
 }
 
@@ -147,6 +155,8 @@ export type Offer =
   | { status: "agrees"; winner: ReconciledFact }
   /** A new value that outranks the old one, which is now superseded. */
   | { status: "won"; winner: ReconciledFact; previous: ReconciledFact[]; why: string }
+  /** A later report of the same source with a new value: the source's earlier report is superseded. */
+  | { status: "revised"; winner: ReconciledFact; previous: ReconciledFact }
   /** Outranked by the current value: the ledger keeps the current one. */
   | { status: "lost"; winner: ReconciledFact; offered: ReconciledFact; why: string }
   /** Equal rank, different values: the key has no winner now. */
@@ -167,6 +177,13 @@ export interface LedgerSnapshot {
 
 export class FactLedger {
   private readonly slots = new Map<string, Slot>();
+  /** The highest report sequence number seen (see `nextSeq`). */
+  private lastSeq = 0;
+
+  /** The sequence number of the next report: later reports of a source supersede its earlier ones. */
+  nextSeq(): number {
+    return ++this.lastSeq;
+  }
 
   /** The winning fact for `key`, or undefined when unknown or contested. */
   get(key: string): ReconciledFact | undefined {
@@ -221,29 +238,54 @@ export class FactLedger {
 
   /** Put a checked fact (from `normalizeFact`) into the ledger. */
   offer(fact: CheckedFact): Offer {
+    if (fact.seq !== undefined && fact.seq > this.lastSeq) this.lastSeq = fact.seq;
     return this.place(fact, true);
   }
 
   private place(fact: CheckedFact, commit: boolean): Offer {
-    const slot = this.slots.get(fact.key);
-    if (!slot) {
+    const real = this.slots.get(fact.key);
+    if (!real) {
       if (commit) this.slots.set(fact.key, { top: [fact], superseded: [] });
       return { status: "new", winner: strip(fact) };
+    }
+    // `judge` works on a copy, so that one path decides for both.
+    const slot = commit ? real : { top: [...real.top], superseded: [...real.superseded] };
+    const own = slot.top.find((t) => t.source === fact.source);
+    const fresher = own ? rank(fact, own).order : -1;
+    if (own && fresher === 0 && !later(fact, own)) {
+      // An earlier report of the source, arriving after its later one: nothing new.
+      if (slot.top.length > 1) return { status: "disputed", contenders: slot.top.map(strip), offered: strip(fact) };
+      if (own.canonical === fact.canonical) return { status: "agrees", winner: strip(own) };
+      pushSuperseded(slot, fact);
+      return { status: "lost", winner: strip(own), offered: strip(fact), why: `a later report from ${own.source}` };
+    }
+    if (own && fresher === 0) {
+      // A source's later report replaces its earlier one; against the other sources (if
+      // any) it is placed as if the earlier one had never been.
+      const others = slot.top.filter((t) => t !== own);
+      if (own.canonical === fact.canonical) {
+        slot.top = [fact, ...others];
+        return others.length === 0 ? { status: "agrees", winner: strip(fact) } : { status: "disputed", contenders: slot.top.map(strip), offered: strip(fact) };
+      }
+      pushSuperseded(slot, own);
+      slot.top = others;
+      if (others.length === 0) {
+        slot.top = [fact];
+        return { status: "revised", winner: strip(fact), previous: strip(own) };
+      }
     }
     const head = slot.top[0]!;
     const r = rank(fact, head);
     if (r.order < 0) {
       if (slot.top.length > 1) return { status: "disputed", contenders: slot.top.map(strip), offered: strip(fact) };
       if (fact.canonical === head.canonical) return { status: "agrees", winner: strip(head) };
-      if (commit) pushSuperseded(slot, fact);
+      pushSuperseded(slot, fact);
       return { status: "lost", winner: strip(head), offered: strip(fact), why: rank(head, fact).why };
     }
     if (r.order > 0) {
       const previous = slot.top;
-      if (commit) {
-        for (const p of previous) if (p.canonical !== fact.canonical) pushSuperseded(slot, p);
-        slot.top = [fact];
-      }
+      for (const p of previous) if (p.canonical !== fact.canonical) pushSuperseded(slot, p);
+      slot.top = [fact];
       return previous.every((p) => p.canonical === fact.canonical)
         ? { status: "agrees", winner: strip(fact) }
         : { status: "won", winner: strip(fact), previous: previous.map(strip), why: r.why };
@@ -252,10 +294,14 @@ export class FactLedger {
     if (slot.top.some((t) => t.canonical === fact.canonical)) {
       return slot.top.length === 1 ? { status: "agrees", winner: strip(head) } : { status: "disputed", contenders: slot.top.map(strip), offered: strip(fact) };
     }
-    const contenders = [...slot.top, fact];
-    if (commit) slot.top = contenders;
-    return { status: "contradiction", contenders: contenders.map(strip), offered: strip(fact) };
+    slot.top = [...slot.top, fact];
+    return { status: "contradiction", contenders: slot.top.map(strip), offered: strip(fact) };
   }
+}
+
+/** Whether `a` was reported after `b` in the run's sequence (arrival order when either has none). */
+function later(a: ReconciledFact, b: ReconciledFact): boolean {
+  return a.seq === undefined || b.seq === undefined || a.seq > b.seq;
 }
 
 function pushSuperseded(slot: Slot, e: CheckedFact) {

@@ -52,6 +52,35 @@ describe("facts stage", () => {
     expect(run.facts().contested[0]?.contenders.map((c) => c.source)).toEqual(["ledger-a", "ledger-b"]);
   });
 
+  it("a source read again after a change supersedes its own earlier report: no contradiction, no lost confidence", async () => {
+    const { rt, run } = setup();
+    const seen: unknown[] = [];
+    let cabin = "economy";
+    const getReservation = defineTool({
+      name: "get_reservation",
+      effect: "read",
+      execute: async () => ({ id: "R1", cabin }),
+      facts: (r: { id: string; cabin: string }, _args, ctx) => {
+        seen.push(ctx);
+        return [{ key: `reservation:${r.id}:cabin`, value: r.cabin, source: "reservations" }];
+      },
+    });
+    expect((await run.call(getReservation, {})).ok).toBe(true);
+    cabin = "business";
+    const again = await run.call(getReservation, {});
+    expect(again).toMatchObject({ ok: true });
+    expect(again.ok && again.notes).toBeFalsy();
+    expect(run.fact("reservation:R1:cabin")?.value).toBe("business");
+    expect(run.confidence).toBe(1);
+    expect(run.mode).toBe("normal");
+    // The hook is told which call, where it stands in the run's sequence, and when.
+    expect(seen).toEqual([
+      { callId: expect.any(String), sequence: 1, now: Date.UTC(2026, 0, 1) },
+      { callId: again.callId, sequence: 2, now: Date.UTC(2026, 0, 1) },
+    ]);
+    await rt.close();
+  });
+
   it("values are compared structurally: key order and number spelling are no contradiction", async () => {
     const { run } = setup();
     await run.call(source("a"), [{ key: "bal", value: { amount: 120, currency: "EUR" }, source: "a" }]);

@@ -1,6 +1,7 @@
 /**
- * Facts: the facts a response asserts (the tool's `facts(output, args)`) are checked and
- * reconciled with the run's ledger. A malformed fact, or a `facts` hook that throws, is
+ * Facts: the facts a response asserts (the tool's `facts(output, args, { callId,
+ * sequence, now })`) are checked and reconciled with the run's ledger; a source's later
+ * report supersedes its own earlier one. A malformed fact, or a `facts` hook that throws, is
  * `invalid_output`; a fact older than `maxFactAgeMs` is `stale_data` (nothing of the
  * response enters the ledger); a fact that ties with a different value is a
  * `contradiction`. A fact that loses to a stronger source does not fail the call: the
@@ -15,20 +16,23 @@ export async function facts(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   const declare = tool.spec.facts;
   if (!declare) return undefined;
+  const ledger = (run.ledger ??= new FactLedger());
+  // The response's place in the run's sequence: a source's later report supersedes its earlier one.
+  const seq = ledger.nextSeq();
+  const now = env.clock.now();
   let raw: unknown;
   try {
-    raw = await declare(call.output, call.args);
+    raw = await declare(call.output, call.args, { callId: call.callId, sequence: seq, now });
   } catch (e) {
     return failures.factsUnreadable(tool.name, `its facts hook threw: ${describeThrown(e)}`);
   }
   if (!Array.isArray(raw)) return failures.factsUnreadable(tool.name, `its facts hook returned ${raw === null ? "null" : typeof raw}, not a list of facts`);
   if (raw.length > MAX_FACTS_PER_CALL) return failures.factsUnreadable(tool.name, `it asserts ${raw.length} facts, more than the limit of ${MAX_FACTS_PER_CALL}`);
 
-  const now = env.clock.now();
   const checked: CheckedFact[] = [];
   for (const f of raw) {
     try {
-      checked.push(normalizeFact(f, { tool: tool.name, callId: call.callId, now }));
+      checked.push(normalizeFact(f, { tool: tool.name, callId: call.callId, now, seq }));
     } catch (e) {
       if (e instanceof FactError) return failures.invalidFact(tool.name, e.key, e.problem);
       throw e;
@@ -41,7 +45,6 @@ export async function facts(call: Call, env: Env): Promise<StageResult> {
     }
   }
 
-  const ledger = (run.ledger ??= new FactLedger());
   let contradiction: StageResult;
   for (const f of checked) {
     const o = ledger.offer(f);
