@@ -295,6 +295,45 @@ describe("the runtime", () => {
     await Promise.all([one.close(), two.close()]);
   });
 
+  it("the escalation tool works on a halted run and hands the run off with its arguments as the reason", async () => {
+    const { rt } = runtime();
+    const run = rt.startRun({ agent: "airline" });
+    const broken = defineTool({ name: "broken", effect: "read", retry: false, execute: async () => { throw new ToolError("500", { retryable: false }); } });
+    const transfer = vi.fn(async (a: { summary: string }) => `transferred: ${a.summary}`);
+    const toHuman = defineTool({ name: "transfer_to_human_agents", effect: "write", escalation: true, execute: transfer });
+    await run.call(broken, {});
+    await run.call(broken, {});
+    expect(run.mode).toBe("halted");
+    expect(await run.call(broken, {})).toMatchObject({ ok: false, failure: { kind: "run_halted" } });
+    const o = await run.call(toHuman, { summary: "customer wants to cancel a basic economy booking" });
+    expect(o).toMatchObject({ ok: true, value: "transferred: customer wants to cancel a basic economy booking" });
+    expect(run.handoff?.reason).toBe('the agent called transfer_to_human_agents: {"summary":"customer wants to cancel a basic economy booking"}');
+    // Handed off, the way to a person still works (the handoff record stays the first).
+    const handed = rt.startRun({ agent: "airline" });
+    await handed.handOff("low confidence");
+    expect(await handed.call(broken, {})).toMatchObject({ ok: false, failure: { kind: "handed_off" } });
+    expect(await handed.call(toHuman, { summary: "again" })).toMatchObject({ ok: true });
+    expect(handed.handoff?.reason).toBe("low confidence");
+    // On a normal run it hands the run off: later calls are refused as handed_off.
+    const fresh = rt.startRun({ agent: "airline" });
+    await fresh.call(toHuman, { summary: "asked for a person" });
+    expect(fresh.mode).toBe("handed_off");
+    expect(await fresh.call(broken, {})).toMatchObject({ ok: false, failure: { kind: "handed_off" } });
+  });
+
+  it("the escalation tool works on a run stopped from another process", async () => {
+    const store = memoryStore();
+    const rt = createRuntime({ store, clock: new ManualClock() });
+    const run = rt.startRun({ agent: "airline" });
+    const toHuman = defineTool({ name: "transfer_to_human_agents", effect: "write", escalation: true, execute: async () => "ok" });
+    const write = defineTool({ name: "w", effect: "write", execute: async () => "ok" });
+    await run.call(defineTool({ name: "r", effect: "read", execute: async () => 1 }), {});
+    expect(await store.runs.requestStop(run.id, "ops", 0)).toBe(true);
+    expect(await run.call(write, {})).toMatchObject({ ok: false, failure: { kind: "run_halted" } });
+    expect(await run.call(toHuman, { summary: "x" })).toMatchObject({ ok: true });
+    await rt.close();
+  });
+
   it("every failure says which stage produced it", async () => {
     const { rt } = runtime({ maxConsecutiveFailures: 100, confidence: { penalties: { failure: 0, transientFailure: 0, writeUnverified: 0, contradiction: 0 } } });
     const run = rt.startRun({ agent: "a" });

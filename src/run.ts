@@ -47,7 +47,7 @@ import { verify } from "./stages/verify.js";
 import type { RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
 import { facts } from "./stages/facts.js";
 import { callPenalty, levelOf, lower } from "./decide/confidence.js";
-import { handoffRecord, RecentHistory } from "./decide/handoff.js";
+import { escalationReason, handoffRecord, RecentHistory } from "./decide/handoff.js";
 import { FactLedger, type LedgerSnapshot, type ReconciledFact } from "./decide/ledger.js";
 import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
 import type { HandoffRecord, RunMode, RunRecord } from "./store/types.js";
@@ -369,10 +369,11 @@ export class Run {
     // A keyed mutation that asks no person sends its claim while the store is asked for a
     // stop or freeze (on a networked store, in the same round trip); the claim is acted on
     // only once the answer is in, and undone if it refuses (see `gate`). Others wait first.
-    let early = this.state.enforce && tool.effect !== "read" && tool.keyed && (tool.spec.approval === undefined || tool.spec.approval === "never");
+    let early = this.state.enforce && tool.effect !== "read" && tool.keyed && !tool.escalation && (tool.spec.approval === undefined || tool.spec.approval === "never");
     if (!early) {
       const unseen = await watching;
-      if (unseen) return this.refuse(call, unseen);
+      // A stop found in the store halts the run; the way to a person stays open.
+      if (unseen && !tool.escalation) return this.refuse(call, unseen);
     }
     let refused = admission(call, env);
     if (refused && early) {
@@ -403,6 +404,7 @@ export class Run {
     await record(call, outcome, env, () => ++this.seq);
     call.settleDuplicates?.(outcome);
     this.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args, redact: tool.spec.redact }, outcome, env.clock.now());
+    if (tool.escalation) await this.handOff(escalationReason(tool.name, call.args, tool.spec.redact));
     const penalty = callPenalty(tool.effect, outcome, call.verified, this.state.policy.confidence.penalties);
     if (penalty) await this.lowerConfidence(penalty.amount, `${tool.name}: ${penalty.reason}`);
     if (this.state.mode !== this.savedMode) await this.save();

@@ -109,6 +109,12 @@ export interface ToolSpec<I, O> {
    * decide/rules.ts.
    */
   rules?: ToolRule<I>[];
+  /**
+   * The way to a person (e.g. transfer to a human agent): allowed in every mode, halted
+   * and handed off included, and past every limit; calling it hands the run off, with its
+   * arguments as the reason.
+   */
+  escalation?: boolean;
   /** Whether a person must approve the call first. A predicate must say true or false: anything else asks. */
   approval?: "always" | "never" | ((args: I, ctx: RuleContext) => boolean | Promise<boolean>);
   /**
@@ -129,6 +135,8 @@ export interface Tool<I = any, O = any> {
   readonly breaker: BreakerOptions | false;
   /** Whether calls carry an idempotency key (write and destructive tools, or an explicit key). */
   readonly keyed: boolean;
+  /** The way to a person (`escalation: true`). */
+  readonly escalation: boolean;
 }
 
 export const toolDefaults = {
@@ -170,6 +178,7 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
         bad(`rules[${i}] must be a function (args, ctx) => reason | undefined, or { name, rule }`);
     });
   }
+  if (spec.escalation !== undefined && typeof spec.escalation !== "boolean") bad(`escalation must be true or false, not ${JSON.stringify(spec.escalation)}`);
   const approval = spec.approval;
   if (approval !== undefined && approval !== "always" && approval !== "never" && typeof approval !== "function")
     bad(`approval must be "always", "never" or a function of the arguments`);
@@ -199,5 +208,6 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
     retry,
     breaker,
     keyed: spec.effect !== "read" || spec.idempotencyKey !== undefined,
+    escalation: spec.escalation === true,
   };
 }

@@ -67,6 +67,13 @@ export class RecentHistory {
   }
 }
 
+/** Why a run was handed off by its escalation tool: the tool and the arguments the agent gave it. */
+export function escalationReason(tool: string, args: unknown, redact?: RedactHook): string {
+  const shown = redactArgs(args, redact);
+  const said = typeof shown === "string" ? shown : JSON.stringify(preview(shown));
+  return `the agent called ${tool}: ${said.length > 500 ? `${said.slice(0, 500)}…` : said}`;
+}
+
 export function handoffRecord(o: {
   id: string;
   runId: string;

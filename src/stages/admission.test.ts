@@ -15,6 +15,21 @@ function setup(policy = {}) {
 }
 
 describe("admission stage", () => {
+  it("lets the escalation tool through in every mode and past every limit but the run's end", () => {
+    const escalate = defineTool({ name: "transfer_to_human", effect: "write", escalation: true, execute: async () => 1 });
+    for (const mode of ["halted", "handed_off", "read_only"] as const) {
+      const { run, admit } = setup({ freeze: true, maxSteps: 1 });
+      run.steps = 1;
+      run.unverifiedDepth = 10;
+      run.mode = mode;
+      expect(admit(write)).toBeDefined();
+      expect([mode, admit(escalate)]).toEqual([mode, undefined]);
+    }
+    const { run, admit } = setup();
+    run.ended = true;
+    expect(admit(escalate)).toMatchObject({ kind: "run_halted" });
+  });
+
   it("admits and reserves a step (and a destructive slot)", () => {
     const { run, admit } = setup();
     expect(admit()).toBeUndefined();

@@ -1,6 +1,7 @@
 /**
  * Admission: may this call start at all? Checks the run's state and limits, the freeze,
  * the destructive budget, the verification gate and the tool's breaker, cheapest first.
+ * An escalation tool (the way to a person) passes every check but its breaker.
  * Refuses with a failure; admits by reserving a step (and a destructive slot) that the
  * run gives back if the call turns out to be a replay or never executes.
  */
@@ -10,11 +11,25 @@ import type { Call, Env, StageResult } from "../call.js";
 
 export function admission(call: Call, env: Env): StageResult {
   const { run, tool } = call;
-  const { policy } = run;
   if (run.ended) return failures.runHalted("the run has ended");
+  const now = env.clock.now();
+  // The way to a person (an escalation tool) is open in every mode and past every limit:
+  // it is the one safe action left to a run that may do nothing else.
+  const refused = tool.escalation ? undefined : limits(call, env, now);
+  if (refused) return refused;
+  // Only a look: the execute stage takes the half-open probe when it calls the tool.
+  const verdict = env.health.for(tool).breaker?.peek(now);
+  if (verdict && !verdict.allowed) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
+  admit(call);
+  return undefined;
+}
+
+/** The run's state and limits: mode, deadline, steps, freeze, destructive budget, verification gate. */
+function limits(call: Call, env: Env, now: number): StageResult {
+  const { run, tool } = call;
+  const { policy } = run;
   if (run.mode === "handed_off") return failures.handedOff(run.reason ?? "a person is taking over");
   if (run.mode === "halted") return failures.runHalted(run.reason ?? run.mode);
-  const now = env.clock.now();
   if (now >= run.deadlineAt) return failures.deadlineExceeded(policy.deadlineMs!);
   if (run.steps >= policy.maxSteps) return failures.stepLimit(policy.maxSteps);
   if (tool.effect !== "read") {
@@ -30,10 +45,6 @@ export function admission(call: Call, env: Env): StageResult {
     const mayAsk = tool.spec.approval !== undefined && tool.spec.approval !== "never";
     if (!mayAsk && run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth);
   }
-  // Only a look: the execute stage takes the half-open probe when it calls the tool.
-  const verdict = env.health.for(tool).breaker?.peek(now);
-  if (verdict && !verdict.allowed) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
-  admit(call);
   return undefined;
 }
 

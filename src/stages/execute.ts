@@ -33,7 +33,8 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
 
   for (let n = 1; ; n++) {
     const now = env.clock.now();
-    const remaining = run.deadlineAt - now;
+    // The way to a person is not held to the run's deadline or its stop (see admission).
+    const remaining = tool.escalation ? Infinity : run.deadlineAt - now;
     if (remaining <= 0) return failures.deadlineExceeded(run.policy.deadlineMs!);
     const timeoutMs = Math.min(tool.timeoutMs, remaining);
 
@@ -54,7 +55,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     call.executed = true;
     let result: AttemptResult<unknown>;
     try {
-      result = await attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, run.stopSignal);
+      result = await attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, tool.escalation ? undefined : run.stopSignal);
     } finally {
       bulkhead?.release();
     }
@@ -104,7 +105,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     if (env.clock.now() + delay >= run.deadlineAt) return final();
     call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
     try {
-      await env.clock.sleep(delay, run.stopSignal);
+      await env.clock.sleep(delay, tool.escalation ? undefined : run.stopSignal);
     } catch (reason) {
       return failures.stopped(reason);
     }
