@@ -4,6 +4,7 @@
  */
 import type { Clock } from "./clock.js";
 import type { Failure, Note, Outcome, ShadowDecision } from "./failure.js";
+import type { UnverifiedWrite } from "./decide/gate.js";
 import type { RecentHistory } from "./decide/handoff.js";
 import type { FactLedger } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
@@ -43,6 +44,8 @@ export interface RunState {
   readonly stopSignal: AbortSignal;
   /** The run's facts ledger (facts stage); made on first use when absent. */
   ledger?: FactLedger;
+  /** Mutations not read back, newest last; the latest `unverifiedDepth` are pending (decide/gate.ts). */
+  unverifiedWrites?: UnverifiedWrite[];
   /** The run's latest calls (rules see them). */
   history?: RecentHistory;
   /** Approval requests that have already passed the verification gate once (approval stage). */
@@ -144,6 +147,8 @@ export interface Env {
   /** Report an error that has no caller to go to (a background write that failed). */
   readonly onError: (error: unknown) => void;
   readonly telemetry: Telemetry;
+  /** The runtime's tools by name (the verification gate's message names the reads that pass it). */
+  readonly tools?: ReadonlyMap<string, Tool>;
   /** Freezes declared at run time through the runtime (admission refuses mutations while one holds). */
   readonly freezes?: FreezeBoard;
 }

@@ -313,12 +313,16 @@ export const failures = {
       { by, reason },
     ),
 
-  verificationRequired: (tool: string, depth: number) =>
+  verificationRequired: (tool: string, depth: number, readers: string[] = []) =>
     make(
       "verification_required",
-      `${tool} was not run: the last ${depth} changes in this run were not verified. Verify the current state first (read it back, or ask for approval) before making further changes.`,
+      `${tool} was not run: the last ${depth} changes in this run were not verified. ${
+        readers.length
+          ? `Read them back first (call ${readers.join(" or ")}), then call ${tool} again.`
+          : "Verify the current state first (read it back, or ask for approval) before making further changes."
+      }`,
       false,
-      { depth },
+      { depth, ...(readers.length ? { readers } : {}) },
     ),
 
   storeUnavailable: (tool: string, error: string) =>

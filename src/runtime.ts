@@ -151,7 +151,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state) => telemetry.metrics?.breakerState(tool, state));
     health.startSync(options.breakerSyncMs ?? 1_000);
     freezes = new FreezeBoard(s, clock);
-    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, telemetry };
+    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, telemetry, tools };
     if (sweepEveryMs > 0 && !closed) {
       // Expired idempotency records would otherwise pile up forever. Unref'd: it never
       // keeps the process alive; tracked: close waits for a sweep under way.

@@ -110,6 +110,12 @@ export interface ToolSpec<I, O> {
    */
   rules?: ToolRule<I>[];
   /**
+   * On a read tool: the writes it reads back, by tool name, or a predicate of this call's
+   * arguments and a write. Called after such writes, it passes the verification gate for
+   * them (see `maxUnverifiedDepth`), and the gate's message names it.
+   */
+  verifies?: readonly string[] | ((args: I, write: { tool: string; args: unknown }) => boolean);
+  /**
    * The way to a person (e.g. transfer to a human agent): allowed in every mode, halted
    * and handed off included, and past every limit; calling it hands the run off, with its
    * arguments as the reason.
@@ -177,6 +183,11 @@ export function defineTool<I = any, O = any>(spec: ToolSpec<I, O>): Tool<I, O> {
       if (typeof r !== "function" && !(typeof r?.rule === "function" && typeof r.name === "string" && r.name !== ""))
         bad(`rules[${i}] must be a function (args, ctx) => reason | undefined, or { name, rule }`);
     });
+  }
+  if (spec.verifies !== undefined) {
+    if (spec.effect !== "read") bad("verifies is for read tools: a read that reads writes back");
+    if (typeof spec.verifies !== "function" && !(Array.isArray(spec.verifies) && spec.verifies.every((n) => typeof n === "string")))
+      bad("verifies must be a list of the names of the tools whose writes it reads back, or a function (args, write) => boolean");
   }
   if (spec.escalation !== undefined && typeof spec.escalation !== "boolean") bad(`escalation must be true or false, not ${JSON.stringify(spec.escalation)}`);
   const approval = spec.approval;

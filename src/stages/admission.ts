@@ -8,6 +8,7 @@
 import { failures } from "../failure.js";
 import { frozenAt } from "../policy.js";
 import type { Call, Env, StageResult } from "../call.js";
+import { gateReaders } from "../decide/gate.js";
 
 export function admission(call: Call, env: Env): StageResult {
   const { run, tool } = call;
@@ -43,7 +44,7 @@ function limits(call: Call, env: Env, now: number): StageResult {
     // A tool that may ask a person gets this check in the approval stage, after its
     // arguments are known: an approval is itself a verification gate.
     const mayAsk = tool.spec.approval !== undefined && tool.spec.approval !== "never";
-    if (!mayAsk && run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth);
+    if (!mayAsk && run.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run, env.tools?.values()));
   }
   return undefined;
 }

@@ -18,6 +18,7 @@
  * truthy value, a throw, a timeout) asks for approval. It fails closed.
  */
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
+import { gateReaders } from "../decide/gate.js";
 import { judge, ruleContext } from "../decide/rules.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
@@ -33,7 +34,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
   if (needed === undefined) return undefined;
   if (!needed) {
     if (tool.effect !== "read" && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
-      return failures.verificationRequired(tool.name, run.unverifiedDepth);
+      return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run, env.tools?.values()));
     return undefined;
   }
 

@@ -12,6 +12,7 @@
  */
 import type { Failure, Outcome } from "../failure.js";
 import type { Call, Env, RunState } from "../call.js";
+import { rememberUnverified } from "../decide/gate.js";
 import { redactArgs } from "../redact.js";
 
 export async function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Promise<void> {
@@ -23,7 +24,10 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
   if (outcome.ok) {
     run.consecutiveFailures = 0;
     run.streak = [];
-    if (tool.effect !== "read") run.unverifiedDepth = call.verified ? 0 : run.unverifiedDepth + 1;
+    if (tool.effect !== "read") {
+      run.unverifiedDepth = call.verified ? 0 : run.unverifiedDepth + 1;
+      if (!call.verified) rememberUnverified(run, tool.name, call.args);
+    }
   } else {
     countTowardChain(run, tool.name, outcome.failure);
   }

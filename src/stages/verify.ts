@@ -3,16 +3,23 @@
  * `verify(args, output, ctx)` reads the state back; the call succeeds only if the effect
  * is confirmed. A mismatch, a probe that throws or one that times out is
  * `write_unverified`: a write that cannot be confirmed is never reported as success.
- * Tools without a probe pass, and deepen the run's unverified streak (see admission).
+ * Tools without a probe pass, and deepen the run's unverified streak (see admission); a
+ * read tool that declares `verifies` reads such writes back when it succeeds.
  */
 import { attempt, AttemptContext } from "../attempt.js";
 import { describeThrown, failures } from "../failure.js";
 import { toolKey } from "../probe.js";
 import type { Call, Env, StageResult } from "../call.js";
+import { readBack } from "../decide/gate.js";
 
 export async function verify(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
-  if (tool.effect === "read" || !tool.spec.verify) return undefined;
+  if (tool.effect === "read") {
+    // A read that declares the writes it verifies reads them back (decide/gate.ts).
+    readBack(run, tool, call.args);
+    return undefined;
+  }
+  if (!tool.spec.verify) return undefined;
   const ctx = new AttemptContext(run.runId, call.callId, call.attempts, toolKey(call));
   const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
   if (probe.status === "ok" && probe.value === true) {
