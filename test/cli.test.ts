@@ -3,13 +3,13 @@
  * tsx), in a fresh directory, so that its default store `.bulwark/bulwark.db` lands there.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { createRuntime } from "../src/index.js";
+import { createRuntime, defineTool, type Runtime } from "../src/index.js";
 
 const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 // By its path: `--import tsx` would be resolved from the temporary directory, where it is not installed.
@@ -25,9 +25,9 @@ interface Ran {
 }
 
 /** Run `bulwark …` in `cwd` (a new temporary directory unless given). */
-function bulwark(args: string[], cwd = fresh()): Promise<Ran> {
+function bulwark(args: string[], cwd = fresh(), env: Record<string, string | undefined> = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", tsx, main, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--import", tsx, main, ...args], { cwd, env: { ...process.env, NO_COLOR: "1", ...env } }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr, cwd });
     });
@@ -72,18 +72,82 @@ describe("bulwark chaos", () => {
   });
 });
 
+/** A folder whose default store exists (made by an agent's runtime), with what `setup` leaves in it. */
+async function withStore(setup: (rt: Runtime) => Promise<void> = async () => {}): Promise<string> {
+  const cwd = fresh();
+  const rt = createRuntime({ store: `sqlite:${join(cwd, ".bulwark", "bulwark.db")}` });
+  await rt.ready();
+  await setup(rt);
+  await rt.close();
+  return cwd;
+}
+
+describe("commands that read state, in a folder with no store", () => {
+  it.each([["approvals"], ["approvals", "list", "--json"], ["approvals", "approve", "appr_1", "--by", "ada"], ["approvals", "deny", "appr_1", "--reason", "no"], ["rollback", "run_1"], ["serve", "--port", "0"]])(
+    "bulwark %s says where it looked and creates nothing",
+    async (...args) => {
+      const r = await bulwark(args);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/no Bulwark store at .*\.bulwark\/bulwark\.db: no agent has used it yet, or this is not the folder the agents run in; give the store with --store/);
+      expect(r.stdout).toBe("");
+      expect(existsSync(join(r.cwd, ".bulwark"))).toBe(false);
+    },
+  );
+
+  it("--store memory is refused: it would hold nothing another process wrote", async () => {
+    const r = await bulwark(["approvals", "--store", "memory"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("--store memory holds nothing another process wrote");
+  });
+});
+
+describe("bulwark --version", () => {
+  it("prints the package's version", async () => {
+    const { version } = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"));
+    for (const flag of ["--version", "-v"]) expect(await bulwark([flag])).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+});
+
+describe("bulwark bench", () => {
+  it("measures on a temporary store, never in the agents' default store, unless --store says so", async () => {
+    const r = await bulwark(["bench", "--calls", "20", "--samples", "1", "--json"]);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(r.stdout).microsecondsPerCall).toMatchObject({ read: expect.any(Number), write: expect.any(Number) });
+    expect(existsSync(join(r.cwd, ".bulwark"))).toBe(false);
+    const text = await bulwark(["bench", "--calls", "20", "--samples", "1"], r.cwd);
+    expect(text.stdout).toContain("Per-call cost on a temporary SQLite file");
+    expect(existsSync(join(r.cwd, ".bulwark"))).toBe(false);
+  });
+});
+
 describe("bulwark approvals", () => {
-  it("list on an empty store says so, and creates the store under .bulwark/", async () => {
-    const r = await bulwark(["approvals", "list"]);
+  it("list on an empty store says so", async () => {
+    const cwd = await withStore();
+    const r = await bulwark(["approvals", "list"], cwd);
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout.trim()).toBe("no approval requests");
-    expect(existsSync(join(r.cwd, ".bulwark", "bulwark.db"))).toBe(true);
-    const json = await bulwark(["approvals", "list", "--json"], r.cwd);
+    const json = await bulwark(["approvals", "list", "--json"], cwd);
     expect(JSON.parse(json.stdout)).toEqual([]);
   });
 
+  it("approve without --by records who is logged in (not $USER, not a made-up name); an empty name is refused", async () => {
+    const drop = defineTool({ name: "drop_table", effect: "destructive", approval: "always", execute: async () => "dropped" });
+    let id = "";
+    const cwd = await withStore(async (rt) => {
+      await rt.startRun({ agent: "db-bot" }).call(drop, { table: "t" });
+      id = (await rt.approvals.list())[0]!.id;
+    });
+    const empty = await bulwark(["approvals", "approve", id, "--by", " "], cwd);
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toContain("is empty: say who decides");
+    const r = await bulwark(["approvals", "approve", id], cwd, { USER: "mallory", BULWARK_USER: undefined });
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toContain(`approved by ${userInfo().username}`);
+    expect(r.stdout).not.toMatch(/by (cli|mallory)/);
+  });
+
   it("approve of an unknown id fails with a clear message", async () => {
-    const r = await bulwark(["approvals", "approve", "appr_nope"]);
+    const r = await bulwark(["approvals", "approve", "appr_nope", "--by", "ada"], await withStore());
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('no approval request with id "appr_nope"');
     expect(r.stdout).toBe("");
@@ -92,7 +156,7 @@ describe("bulwark approvals", () => {
 
 describe("bulwark rollback", () => {
   it("an unknown run id: a clear message, non-zero exit, nothing done", async () => {
-    const r = await bulwark(["rollback", "run_nope"]);
+    const r = await bulwark(["rollback", "run_nope"], await withStore());
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('no run "run_nope" in the store sqlite:.bulwark/bulwark.db');
     expect(r.stdout).toBe("");

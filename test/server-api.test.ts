@@ -316,7 +316,11 @@ describe("bulwark serve, the command", () => {
     dirs.push(dir);
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
     const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", tsx, main, "serve", "--port", "0", "--store", `sqlite:${join(dir, "b.db")}`], { cwd: dir });
+    const store = `sqlite:${join(dir, "b.db")}`;
+    const made = createRuntime({ store }); // the agents' store: serve does not make one
+    await made.ready();
+    await made.close();
+    const child = spawn(process.execPath, ["--import", tsx, main, "serve", "--port", "0", "--store", store], { cwd: dir });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = "";

@@ -147,7 +147,8 @@ describe("binding beyond loopback", () => {
   });
 });
 
-describe("bulwark serve, the command", () => {
+// Real processes, several per test: on a loaded machine they take their time.
+describe("bulwark serve, the command", { timeout: 60_000 }, () => {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 
@@ -175,40 +176,48 @@ describe("bulwark serve, the command", () => {
     return started;
   }
 
-  const storeIn = () => {
+  /** A store the agents have used (serve does not make one). */
+  const storeIn = async () => {
     const dir = mkdtempSync(join(tmpdir(), "bulwark-serve-auth-"));
     dirs.push(dir);
-    return { dir, store: `sqlite:${join(dir, "b.db")}` };
+    const store = `sqlite:${join(dir, "b.db")}`;
+    const rt = createRuntime({ store });
+    await rt.ready();
+    await rt.close();
+    return { dir, store };
   };
 
   it("--host 0.0.0.0 without tokens: refused with how to give them, nothing served", async () => {
-    const err = await serve(["--host", "0.0.0.0", "--store", storeIn().store]).catch((e: { code: number; err: string }) => e);
+    const err = await serve(["--host", "0.0.0.0", "--store", (await storeIn()).store]).catch((e: { code: number; err: string }) => e);
     expect(err).toMatchObject({ code: 1, err: expect.stringMatching(/refusing to bind 0\.0\.0\.0 without tokens.*BULWARK_TOKENS or --tokens-file/) });
   });
 
-  it("takes tokens from BULWARK_TOKENS or --tokens-file, says whose, never prints one; there is no option to pass one", async () => {
-    const { dir, store } = storeIn();
-    const env = await serve(["--host", "0.0.0.0", "--store", store], { BULWARK_TOKENS: `ada:decide:${ADA},ci:read:${CI}` });
+  it("takes tokens from BULWARK_TOKENS, says whose, never prints one", async () => {
+    const env = await serve(["--host", "0.0.0.0", "--store", (await storeIn()).store], { BULWARK_TOKENS: `ada:decide:${ADA},ci:read:${CI}` });
     expect(env.out).toMatch(/tokens: ada \(decide\), ci \(read\); every API call needs one/);
     expect(env.out).not.toContain(ADA);
     const local = env.url.replace("0.0.0.0", "127.0.0.1");
     expect((await call(`${local}/api/runs`)).status).toBe(401);
     expect((await call(`${local}/api/runs`, "GET", undefined, bearer(CI))).status).toBe(200);
+  });
 
+  it("takes tokens from --tokens-file; a file it cannot read is an error; there is no option to pass a token", async () => {
+    const { dir, store } = await storeIn();
     const file = join(dir, "tokens");
     writeFileSync(file, `ada:decide:${ADA}\n`, { mode: 0o600 });
-    const fromFile = await serve(["--tokens-file", file, "--store", store]);
+    const [fromFile, bad, onCommandLine] = await Promise.all([
+      serve(["--tokens-file", file, "--store", store]),
+      serve(["--tokens-file", join(dir, "none"), "--store", store]).catch((e: { code: number; err: string }) => e),
+      serve(["--token", ADA, "--store", store]).catch((e: { code: number; err: string }) => e),
+    ]);
     expect(fromFile.out).toMatch(/tokens: ada \(decide\)/);
     expect((await call(`${fromFile.url}/api/session`, "GET", undefined, bearer(ADA))).body).toEqual({ auth: true, name: "ada", role: "decide" });
-
-    const bad = await serve(["--tokens-file", join(dir, "none"), "--store", store]).catch((e: { code: number; err: string }) => e);
     expect(bad).toMatchObject({ code: 2, err: expect.stringMatching(/cannot read the tokens file/) });
-    const onCommandLine = await serve(["--token", ADA, "--store", store]).catch((e: { code: number; err: string }) => e);
     expect(onCommandLine).toMatchObject({ code: 1, err: expect.stringMatching(/unknown option '--token'/) });
   });
 
   it("without tokens on loopback: served, with a warning that anyone who can reach it can decide", async () => {
-    const started = await serve(["--store", storeIn().store]);
+    const started = await serve(["--store", (await storeIn()).store]);
     expect(started.out).toMatch(/no tokens: anyone who can reach this address can approve and roll back/);
     expect((await call(`${started.url}/api/session`)).body).toEqual({ auth: false });
   });

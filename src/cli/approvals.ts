@@ -3,11 +3,31 @@
  * `list` (the default) shows requests; `approve <id>` and `deny <id> --reason …` decide
  * one and record who did. Deciding the same way twice is a no-op; the opposite way, an error.
  */
+import { userInfo } from "node:os";
 import { Command } from "commander";
 import type { ApprovalRequest } from "../index.js";
 import { DEFAULT_STORE, fail, withRuntime } from "./shared.js";
 
-const who = () => process.env.BULWARK_USER ?? process.env.USER ?? process.env.USERNAME ?? "cli";
+/**
+ * Who decides: --by, else $BULWARK_USER, else the login name of the user running the
+ * command (from the system, not from $USER). A decision is never recorded under a
+ * made-up name: without any of them it is refused.
+ */
+function who(by: string | undefined): string {
+  const named = by ?? process.env.BULWARK_USER;
+  if (named !== undefined) {
+    if (named.trim() === "") throw new Error("--by (or BULWARK_USER) is empty: say who decides");
+    return named.trim();
+  }
+  let login = "";
+  try {
+    login = userInfo().username;
+  } catch {
+    // no name for this user id (a container without an entry in /etc/passwd)
+  }
+  if (!login) throw new Error("who decides? this user has no login name: give --by <name>");
+  return login;
+}
 
 function show(a: ApprovalRequest): string {
   const decided = a.status === "pending" ? "" : `  ${a.status} by ${a.by ?? "?"}${a.reason ? ` (${a.reason})` : ""}`;
@@ -36,10 +56,11 @@ export function approvalsCommand(): Command {
   cmd
     .command("approve <id>")
     .description("approve a request: the same call, repeated by the agent, then runs once")
-    .option("--by <name>", "who approves [$BULWARK_USER or $USER]")
+    .option("--by <name>", "who approves [$BULWARK_USER, or your login name]")
     .action(async function (this: Command, id: string, o: { by?: string }) {
       try {
-        const a = await withRuntime(cmd.opts().store, (rt) => rt.approvals.approve(id, { by: o.by ?? who() }));
+        const by = who(o.by);
+        const a = await withRuntime(cmd.opts().store, (rt) => rt.approvals.approve(id, { by }));
         console.log(show(a));
       } catch (e) {
         fail(this, e);
@@ -50,10 +71,11 @@ export function approvalsCommand(): Command {
     .command("deny <id>")
     .description("deny a request: the call never runs")
     .requiredOption("--reason <text>", "why (told to the agent)")
-    .option("--by <name>", "who denies [$BULWARK_USER or $USER]")
+    .option("--by <name>", "who denies [$BULWARK_USER, or your login name]")
     .action(async function (this: Command, id: string, o: { by?: string; reason: string }) {
       try {
-        const a = await withRuntime(cmd.opts().store, (rt) => rt.approvals.deny(id, { by: o.by ?? who(), reason: o.reason }));
+        const by = who(o.by);
+        const a = await withRuntime(cmd.opts().store, (rt) => rt.approvals.deny(id, { by, reason: o.reason }));
         console.log(show(a));
       } catch (e) {
         fail(this, e);

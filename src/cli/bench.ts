@@ -4,12 +4,15 @@
  * public API only. (The repository's `npm run bench` also measures peer libraries and the
  * raw database drivers.)
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Command } from "commander";
 import { createRuntime, defineTool, redactText } from "../index.js";
-import { DEFAULT_STORE, whole } from "./shared.js";
+import { whole } from "./shared.js";
 
 interface Options {
-  store: string;
+  store?: string;
   calls: number;
   samples: number;
   json?: boolean;
@@ -54,17 +57,25 @@ async function measure(store: string, calls: number, samples: number) {
 export function benchCommand(): Command {
   return new Command("bench")
     .description("measure the per-call overhead of Bulwark on this machine and store")
-    .option("--store <url>", "the store to measure", DEFAULT_STORE)
+    .option("--store <url>", "the store to measure; its runs and keys stay in it [a temporary SQLite file]")
     .option("--calls <n>", "sequential calls per sample", whole, 5000)
     .option("--samples <n>", "samples (the median is reported)", whole, 5)
     .option("--json", "print JSON")
-    .action(async ({ store, calls, samples, json }: Options) => {
-      const r = await measure(store, calls, samples);
+    .action(async ({ store: given, calls, samples, json }: Options) => {
+      // Never the agents' store unless asked: a benchmark writes thousands of runs and keys.
+      const scratch = given === undefined ? mkdtempSync(join(tmpdir(), "bulwark-bench-")) : undefined;
+      const store = given ?? `sqlite:${join(scratch!, "bench.db")}`;
+      let r: Awaited<ReturnType<typeof measure>>;
+      try {
+        r = await measure(store, calls, samples);
+      } finally {
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+      }
       if (json) {
         console.log(JSON.stringify({ store: redactText(store), calls, samples, microsecondsPerCall: r }));
         return;
       }
-      console.log(`Per-call cost on ${redactText(store)} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
+      console.log(`Per-call cost on ${scratch ? "a temporary SQLite file" : redactText(store)} (median of ${samples} x ${calls} sequential calls, Node ${process.version})`);
       console.log(`  bare function call      ${r.bare.toFixed(3).padStart(9)} µs`);
       console.log(`  read tool, guarded      ${r.read.toFixed(3).padStart(9)} µs`);
       console.log(`  write tool, guarded     ${r.write.toFixed(3).padStart(9)} µs   (idempotency record, ledger entry, read-back)`);

@@ -3,6 +3,7 @@
  * The `bulwark` command. One file per command in this folder; each uses only the public
  * API (`bulwark` and `bulwark/chaos`), as a user's program would.
  */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { chaosCommand } from "./chaos.js";
 import { demoCommand } from "./demo.js";
@@ -13,8 +14,12 @@ import { serveCommand } from "./serve.js";
 import { replayCommand } from "./replay.js";
 import { MissingPackageError } from "../index.js";
 
+// The package's own package.json: two folders up from src/cli/ and from dist/cli/ alike.
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
 const program = new Command("bulwark")
   .description("A reliability runtime for AI agents: guarded tool calls, chaos tests and a demo.")
+  .version(version, "-v, --version", "print the version")
   .showHelpAfterError();
 
 program.addCommand(demoCommand());

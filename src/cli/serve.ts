@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { createRuntime, redactText, type Tool } from "../index.js";
 import { startServer, type DashboardServer } from "../server/http.js";
 import { loadTokens, type ApiToken } from "../server/auth.js";
-import { DEFAULT_STORE, fail, loadTools } from "./shared.js";
+import { DEFAULT_STORE, existingStore, fail, loadTools } from "./shared.js";
 
 function port(v: string): number {
   const n = Number(v);
@@ -30,12 +30,14 @@ export function serveCommand(): Command {
     .option("--tools <module>", "a module exporting the agent's tools, so that rollback can run their compensations")
     .action(async function (this: Command, o: { store: string; port: number; host: string; tokensFile?: string; allowHost?: string[]; tools?: string }) {
       let tokens: ApiToken[];
+      let store: string;
       try {
         tokens = loadTokens({ file: o.tokensFile, warn: (m) => console.error(`warning: ${m}`) });
+        store = existingStore(o.store);
       } catch (e) {
         fail(this, e, 2);
       }
-      const rt = createRuntime({ store: o.store });
+      const rt = createRuntime({ store });
       let tools: Tool[] = [];
       let server: DashboardServer;
       try {

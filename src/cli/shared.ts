@@ -2,6 +2,7 @@
  * What the commands share: the default store, a runtime opened for one action, the one
  * way a command fails, the `--tools` module loader, and the whole-number option parser.
  */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, type Command } from "commander";
@@ -10,9 +11,26 @@ import { createRuntime, type Runtime, type Tool } from "../index.js";
 /** The store every command uses unless told otherwise. */
 export const DEFAULT_STORE = "sqlite:.bulwark/bulwark.db";
 
-/** Open a runtime on the store, run `fn` with it, and close it whatever happens. */
+/**
+ * The store a command that reads state opens: one that exists. Opening a SQLite path
+ * creates the file, so a command run in the wrong folder would make an empty database and
+ * report "nothing here"; it says where it looked instead. A memory store holds nothing
+ * another process wrote. (A PostgreSQL database must exist already; Bulwark's schema in
+ * it is made by the first process that uses it.)
+ */
+export function existingStore(store: string): string {
+  if (store === "memory") throw new Error("--store memory holds nothing another process wrote: name the store the agents use");
+  if (store.startsWith("sqlite:")) {
+    const path = store.slice("sqlite:".length);
+    if (path !== ":memory:" && path !== "" && !existsSync(path))
+      throw new Error(`no Bulwark store at ${resolve(path)}: no agent has used it yet, or this is not the folder the agents run in; give the store with --store sqlite:<path> (or postgres://…)`);
+  }
+  return store;
+}
+
+/** Open a runtime on an existing store, run `fn` with it, and close it whatever happens. */
 export async function withRuntime<T>(store: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = createRuntime({ store });
+  const rt = createRuntime({ store: existingStore(store) });
   let result: T;
   try {
     await rt.ready();
