@@ -101,6 +101,22 @@ describe("commands that read state, in a folder with no store", () => {
   });
 });
 
+describe("bulwark demo", () => {
+  it("counts runs with an incident, shows no negative latency, explains stale_data, and shows the code it runs", { timeout: 120_000 }, async () => {
+    const r = await bulwark(["demo", "--runs", "2"]);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/runs with incident bare/);
+    expect(r.stdout).toContain("A run counts once however many incidents it had");
+    const rows = r.stdout.split("\n").filter((l) => /^\s+[a-z-]+\s+2\s/.test(l));
+    expect(rows).toHaveLength(12);
+    for (const row of rows) expect(row).toMatch(/\s(\d+\.\d{3}|≈0)$/);
+    expect(r.stdout.replace(/\s+/g, " ")).toMatch(/fails as stale_data, which tells the agent the value is too old/);
+    expect(r.stdout).toContain('const pay = defineTool({ name: "pay_invoice", effect: "write",');
+    expect(r.stdout.match(/The code, in short/g)).toHaveLength(5);
+    expect(r.stdout).toMatch(/→ in this run: no incident/);
+  });
+});
+
 describe("bulwark --version", () => {
   it("prints the package's version", async () => {
     const { version } = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"));

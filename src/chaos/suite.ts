@@ -20,6 +20,8 @@ export interface SideReport {
   healthyCompleted: number;
   /** Incidents in healthy twins. */
   healthyIncidents: number;
+  /** Healthy twins with at least one incident. */
+  healthyRunsWithIncident: number;
   /** Mean simulated time per faulty episode. */
   meanSimulatedMs: number;
   /** Mean wall time per call, healthy twins: the agent's work, not the episode's set-up (see EpisodeResult.wallMs). */
@@ -152,6 +154,7 @@ function side(faulty: Timed[], healthy: Timed[]): SideReport {
     completed: faulty.filter((r) => r.completed).length,
     healthyCompleted: healthy.filter((r) => r.completed).length,
     healthyIncidents: sum(healthy.map((r) => r.incidents)),
+    healthyRunsWithIncident: healthy.filter((r) => r.incidents > 0).length,
     meanSimulatedMs: round(mean(faulty.map((r) => r.simulatedMs))),
     wallMsPerCall: round(calls > 0 ? sum(healthy.map((r) => r.wallMs)) / calls : 0, 4),
   };

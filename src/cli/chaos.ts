@@ -61,6 +61,8 @@ async function chaos(chosen: readonly Scenario[], flags: ChaosFlags): Promise<Su
   return report;
 }
 
+const sum = (report: SuiteReport, of: (s: SuiteReport["scenarios"][number]) => number) => report.scenarios.reduce((n, s) => n + of(s), 0);
+
 function pick(names: string[] | undefined): readonly Scenario[] {
   if (!names || names.length === 0) return scenarios;
   return names.map((n) => {
@@ -70,17 +72,23 @@ function pick(names: string[] | undefined): readonly Scenario[] {
   });
 }
 
+/**
+ * The report as a table. Incidents are counted per run (a run that charged a card three
+ * times is one run with an incident), with the incidents in all beside them. A negative
+ * added latency means the bare calls varied more than Bulwark added: it is shown as ≈0,
+ * not as Bulwark making calls faster (the JSON report keeps the measured figure).
+ */
 export function table(report: SuiteReport): string {
-  const head = ["scenario", "runs", "incidents bare", "incidents Bulwark", "false halts", "done bare", "done Bulwark", "added ms/call"];
+  const head = ["scenario", "runs", "runs with incident bare", "Bulwark", "false halts", "done bare", "done Bulwark", "added ms/call"];
   const rows = report.scenarios.map((s) => [
     s.name,
     String(s.runs),
-    `${s.baseline.incidents} (${s.baseline.runsWithIncident} runs)`,
-    String(s.bulwark.incidents + s.bulwark.healthyIncidents),
+    `${s.baseline.runsWithIncident} (${s.baseline.incidents} incident${s.baseline.incidents === 1 ? "" : "s"})`,
+    String(s.bulwark.runsWithIncident + s.bulwark.healthyRunsWithIncident),
     `${s.bulwark.falseHalts} (${(100 * s.bulwark.falseHaltRate).toFixed(1)}%)`,
     String(s.baseline.completed),
     String(s.bulwark.completed),
-    s.bulwark.addedLatencyMsPerCall.toFixed(3),
+    s.bulwark.addedLatencyMsPerCall > 0 ? s.bulwark.addedLatencyMsPerCall.toFixed(3) : "≈0",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
@@ -91,7 +99,8 @@ export function table(report: SuiteReport): string {
     ...rows.map(line),
     "",
     `Seed ${report.seed}, ${report.runs} runs per scenario, each played with the fault and as a healthy twin, bare and through Bulwark.`,
-    `Incidents: ${t.incidentsBare} bare, ${t.incidentsBulwark} through Bulwark. False halts: ${t.falseHalts} of ${t.healthyTwins} healthy twins.`,
+    `Runs with an incident: ${sum(report, (s) => s.baseline.runsWithIncident)} bare (${t.incidentsBare} incidents in all), ${sum(report, (s) => s.bulwark.runsWithIncident + s.bulwark.healthyRunsWithIncident)} through Bulwark (${t.incidentsBulwark} incidents). False halts: ${t.falseHalts} of ${t.healthyTwins} healthy twins.`,
+    "A run counts once however many incidents it had (a card charged three times is one run). ≈0 ms/call: less than this pass can measure.",
     report.passed ? "Bulwark let no incident through." : `Bulwark let incidents through: see scenarios with escaped seeds (--json).`,
   ].join("\n");
 }

@@ -45,7 +45,7 @@ async function demo(runs = 20): Promise<boolean> {
   const report = await runSuite(scenarios, { runs, seed: 1, store });
   out(indent(table(report)));
   out("   added ms/call: the real time Bulwark added to each call of the healthy twins, on this SQLite");
-  out("   store (the calls themselves; opening and closing a store per episode is not counted).");
+  out("   store (opening and closing a store per episode is not counted).");
   out();
 
   out("2. What happened, step by step.");
@@ -54,30 +54,60 @@ async function demo(runs = 20): Promise<boolean> {
     "An agent pays an invoice through a payment API whose answer is sometimes lost after the card was charged. It retries on any error, and later repeats itself, as models do. The tool forwards Bulwark's idempotency key to the API, which deduplicates like Stripe.",
     paymentLostResponse,
     store,
+    [
+      'const pay = defineTool({ name: "pay_invoice", effect: "write",',
+      "  execute: (a, ctx) => api.charge(a.invoice, a.amountCents, ctx.idempotencyKey),",
+      "  verify: (_a, _out, ctx) => api.chargedWith(ctx.idempotencyKey),   // read your write",
+      "  retry: { maxAttempts: 4, baseDelayMs: 200 } });",
+      "await run.call(pay, { invoice, amountCents });   // and again, later: replayed, not charged",
+    ],
   );
   await story(
     "The dependency that was down",
     "The inventory service goes down while eight support sessions need it; each agent retries on any error. Bulwark's breaker is shared by every run.",
     brownout,
     store,
+    [
+      'const stock = defineTool({ name: "inventory_lookup", effect: "read", execute: (a) => inventory.lookup(a) });',
+      "// eight sessions, eight runs of one runtime: the breaker of inventory_lookup is theirs together",
+      'await rt.startRun({ agent: "support" }).call(stock, { sku });',
+    ],
   );
   await story(
     "The bereavement fare",
-    "A support bot answers from the FAQ it reads first; the policy page, updated since, says the opposite. Both pages declare the fact with its date.",
+    "A support bot answers from the FAQ it reads first; the policy page, updated since, says the opposite. Both pages declare the fact with its date. The run allows facts up to a year old (maxFactAgeMs): a call whose facts are older fails as stale_data, which tells the agent the value is too old to rely on and to fetch a fresh one; so it reads the policy page instead of answering from the FAQ.",
     staleFaq,
     store,
+    [
+      'const page = (name, authority) => defineTool({ name, effect: "read", execute: () => read(name),',
+      '  facts: (out) => [{ key: "bereavement.claimAfterTravel", value: out.claimAfterTravel, source: name, asOf: out.updated, authority }] });',
+      'const run = rt.startRun({ agent: "support-bot", policy: { maxFactAgeMs: 365 * DAY } });',
+      'await run.verifyDecision({ text: answer, claims: [{ key: "bereavement.claimAfterTravel", value }] });',
+    ],
   );
   if (!noSqlite) await story(
     "The transfer made twice after a crash",
     "An agent process moves money: its tool inserts a row in a bank's SQLite table, which takes no idempotency key. The process is killed (a real SIGKILL) after the row is written, before the outcome is recorded; a supervisor restarts the agent, which makes the same transfer again. Through Bulwark the key is the transfer id, shared by every process on the store, and the tool's verify probe looks for the row.",
     processCrash,
     store,
+    [
+      'const transfer = defineTool({ name: "make_transfer", effect: "write", retry: false,',
+      "  idempotencyKey: (t) => t.transferId,              // one key in every process on the store",
+      "  execute: (t) => bank.insert(t),",
+      "  verify: (t) => bank.rows(t.transferId) > 0 });   // after a crash: did it land?",
+    ],
   );
   await story(
     "The database deleted during a code freeze",
     "A coding agent has migrated rows of a production table when a freeze is declared. It keeps changing things, is told to stop, does not, and when asked to undo its migration says rollback is impossible. Through Bulwark the freeze and the stop are enforced at the tool boundary, and every change is in a ledger with its compensation.",
     codeFreeze,
     store,
+    [
+      'const migrate = defineTool({ name: "migrate_plans", effect: "write", execute: (a) => db.migrate(a),',
+      "  compensate: (_a, out) => db.restore(out.changed) });   // how to undo it, kept in the ledger",
+      'const drop = defineTool({ name: "drop_table", effect: "destructive", execute: (a) => db.drop(a.table) });',
+      'await rt.freeze("code freeze");  await rt.stopRun(runId, "stop now");  await rt.rollback(runId);',
+    ],
   );
 
   out("3. Where to look next.");
@@ -88,10 +118,13 @@ async function demo(runs = 20): Promise<boolean> {
   return report.passed;
 }
 
-async function story(title: string, setting: string, scenario: Scenario, store: string) {
+async function story(title: string, setting: string, scenario: Scenario, store: string, code: string[]) {
   out();
   out(`── ${title} ──`);
   out(wrap(setting));
+  out();
+  out("   The code, in short (src/chaos/scenarios/ has it whole):");
+  for (const line of code) out(`     ${line}`);
   // The first seed where the bare agent causes the incident, so the story has one to tell.
   let seed = 1;
   while (seed < 200 && (await scenario.episode({ seed, guarded: false, faulty: true })).incidents === 0) seed++;
@@ -101,7 +134,7 @@ async function story(title: string, setting: string, scenario: Scenario, store: 
     out();
     out(guarded ? "   Through Bulwark:" : "   Without Bulwark (tools called directly):");
     for (const l of lines) out(`   ${l}`);
-    out(`   → ${r.incidents === 0 ? "no incident" : `${r.incidents} incident${r.incidents === 1 ? "" : "s"}`}${r.completed ? ", task done" : guarded ? ", the agent was stopped before doing harm" : ""}.`);
+    out(`   → in this run: ${r.incidents === 0 ? "no incident" : `${r.incidents} incident${r.incidents === 1 ? "" : "s"}`}${r.completed ? ", task done" : guarded ? ", the agent was stopped before doing harm" : ""}.`);
   }
   out();
 }
