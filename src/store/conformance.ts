@@ -5,6 +5,7 @@
  * afterwards. Times are passed in, never read.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describeAlertConformance } from "./conformance-alerts.js";
 import type {
   ApprovalRecord,
   ClaimRequest,
@@ -546,6 +547,8 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         expect((await store.freezes.list()).map((f) => f.id)).toEqual(["f-0", "f-1", "f-2", "f-4", "f-5", "f-6", "f-8", "f-9"]);
       });
     });
+
+    describeAlertConformance(() => store, T0);
 
     it("has a kind and closes", () => {
       expect(typeof store.kind).toBe("string");

@@ -24,6 +24,7 @@ import type {
   StoredOutcome,
 } from "./types.js";
 import { Waiters } from "./durable.js";
+import { MemoryAlerts, MemoryMonitors } from "./memory-alerts.js";
 
 // Records are kept as JSON text, as a real database keeps rows: what a caller holds is
 // never what is stored, and what comes back is what SQLite or PostgreSQL would give back.
@@ -269,6 +270,8 @@ export function memoryStore(): Store {
     approvals: new MemoryApprovals(),
     handoffs: new MemoryHandoffs(),
     freezes: new MemoryFreezes(),
+    alerts: new MemoryAlerts(),
+    monitors: new MemoryMonitors(),
     close: async () => {},
   };
 }

@@ -40,6 +40,7 @@ if (!up) {
         { version: 1, name: "initial" },
         { version: 2, name: "freezes" },
         { version: 3, name: "unsettled claims and generations" },
+        { version: 4, name: "alerts and monitors" },
       ]);
     });
 

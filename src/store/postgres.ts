@@ -29,7 +29,10 @@ import {
 } from "./durable.js";
 import { postgresMigrations } from "./migrations/postgres.js";
 import { GroupCommit, type Op, type Part, type Trailer } from "./pg-group-commit.js";
+import { PgAlerts, PgMonitors } from "./postgres-alerts.js";
 import {
+  type AlertStore,
+  type MonitorStore,
   StoreUnavailableError,
   type ApprovalRecord,
   type ApprovalStore,
@@ -312,6 +315,8 @@ class PgStore implements Store {
   readonly approvals: ApprovalStore;
   readonly handoffs: HandoffStore;
   readonly freezes: FreezeStore;
+  readonly alerts: AlertStore;
+  readonly monitors: MonitorStore;
   private readonly db: Db;
 
   constructor(pool: pg.Pool, r: Resolved) {
@@ -324,6 +329,8 @@ class PgStore implements Store {
     this.approvals = new PgApprovals(this.db, S);
     this.handoffs = new PgHandoffs(this.db, S);
     this.freezes = new PgFreezes(this.db, S);
+    this.alerts = new PgAlerts(this.db, S);
+    this.monitors = new PgMonitors(this.db, S);
   }
 
   async close() {

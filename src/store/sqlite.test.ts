@@ -111,6 +111,7 @@ describe("SQLite store", () => {
       { version: 2, name: "freezes" },
       { version: 3, name: "compact write path" },
       { version: 4, name: "unsettled claims and generations" },
+      { version: 5, name: "alerts and monitors" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();

@@ -30,7 +30,10 @@ import {
   type RunRow,
 } from "./durable.js";
 import { sqliteMigrations } from "./migrations/sqlite.js";
+import { SqliteAlerts, SqliteMonitors } from "./sqlite-alerts.js";
 import type {
+  AlertStore,
+  MonitorStore,
   ApprovalRecord,
   ApprovalStore,
   BreakerRecord,
@@ -330,6 +333,8 @@ class SqliteStore implements Store {
   readonly approvals: ApprovalStore;
   readonly handoffs: HandoffStore;
   readonly freezes: FreezeStore;
+  readonly alerts: AlertStore;
+  readonly monitors: MonitorStore;
   private readonly writer: Writer;
   private closed = false;
   private readonly idem: SqliteIdempotency;
@@ -358,6 +363,8 @@ class SqliteStore implements Store {
     this.approvals = new SqliteApprovals(db, guard);
     this.handoffs = new SqliteHandoffs(db, guard);
     this.freezes = new SqliteFreezes(db, guard);
+    this.alerts = new SqliteAlerts(db, guard);
+    this.monitors = new SqliteMonitors(db, guard);
   }
 
   private open<T>(f: () => Promise<T>): Promise<T> {

@@ -283,6 +283,77 @@ export interface FreezeStore {
   list(): Promise<FreezeRecord[]>;
 }
 
+// ---------------------------------------------------------------- alerts
+
+/*
+ * Semantics (memory.ts is the reference): at most one open (firing or acknowledged) alert
+ * per `key`. `raise` on a key with an open alert updates it (count + 1, lastAt, summary,
+ * details) and says `fresh: false`, so sinks are told once; otherwise it inserts a new
+ * firing alert (`fresh: true`), also after an earlier one with that key was resolved.
+ * An acknowledged alert raised again stays acknowledged (a person is already on it).
+ */
+
+export type AlertKind = "drift" | "breaker_open" | "run_halted" | "run_handed_off" | "failure_spike" | "shadow" | (string & {});
+export type AlertState = "firing" | "acknowledged" | "resolved";
+
+export interface AlertRecord {
+  id: string;
+  /** What makes two alerts the same alert (e.g. "breaker_open:payments"). */
+  key: string;
+  kind: AlertKind;
+  severity: "warning" | "critical";
+  /** One line for a person. */
+  summary: string;
+  /** What a person needs to judge it (JSON). */
+  details?: unknown;
+  agent?: string;
+  runId?: string;
+  tool?: string;
+  state: AlertState;
+  firstAt: number;
+  lastAt: number;
+  /** How many times it was raised while open. */
+  count: number;
+  resolvedAt?: number;
+  acknowledgedBy?: string;
+  acknowledgedAt?: number;
+}
+
+export type NewAlert = Pick<AlertRecord, "id" | "key" | "kind" | "severity" | "summary"> &
+  Partial<Pick<AlertRecord, "details" | "agent" | "runId" | "tool">> & { at: number };
+
+export interface AlertStore {
+  raise(a: NewAlert): Promise<{ alert: AlertRecord; fresh: boolean }>;
+  /** Resolve the open alert with this key; undefined when none is open. */
+  resolve(key: string, at: number): Promise<AlertRecord | undefined>;
+  /** Acknowledge a firing alert; an alert already acknowledged or resolved is returned as it is; undefined if unknown. */
+  acknowledge(id: string, by: string, at: number): Promise<AlertRecord | undefined>;
+  get(id: string): Promise<AlertRecord | undefined>;
+  /** Newest first. */
+  list(filter?: { state?: AlertState; limit?: number }): Promise<AlertRecord[]>;
+}
+
+// ---------------------------------------------------------------- monitors
+
+/*
+ * A monitor's state (a baseline and its current window) as one JSON document, updated by
+ * compare-and-set on a version, so that every process feeds one monitor: `put` with the
+ * version it read (0: not there yet) succeeds only if nobody wrote in between.
+ */
+export interface MonitorRecord {
+  key: string;
+  version: number;
+  data: unknown;
+  updatedAt: number;
+}
+
+export interface MonitorStore {
+  get(key: string): Promise<MonitorRecord | undefined>;
+  /** Write `data` as version `expected + 1` if the stored version is `expected`; false if another writer won. */
+  put(key: string, expected: number, data: unknown, at: number): Promise<boolean>;
+  list(): Promise<MonitorRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 export interface Store {
@@ -295,6 +366,10 @@ export interface Store {
   readonly handoffs: HandoffStore;
   /** Freezes declared at run time, seen by every process on the store. */
   readonly freezes: FreezeStore;
+  /** Alerts: deduplicated by key, with their state (see telemetry/alerts.ts). */
+  readonly alerts: AlertStore;
+  /** Monitors' baselines and windows (see telemetry/monitors.ts). */
+  readonly monitors: MonitorStore;
   close(): Promise<void>;
 }
 

@@ -114,4 +114,35 @@ export const postgresMigrations: readonly PgMigration[] = [
       CREATE INDEX idempotency_run ON ${S}.idempotency (run_id, scope);
     `,
   },
+  {
+    // See the SQLite migration "alerts and monitors".
+    version: 4,
+    name: "alerts and monitors",
+    sql: (S) => `
+      CREATE TABLE ${S}.alerts (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        key text NOT NULL,
+        state text NOT NULL CHECK (state IN ('firing', 'acknowledged', 'resolved')),
+        summary text NOT NULL,
+        details text,
+        first_at double precision NOT NULL,
+        last_at double precision NOT NULL,
+        count integer NOT NULL,
+        resolved_at double precision,
+        acknowledged_by text,
+        acknowledged_at double precision,
+        data text NOT NULL
+      );
+      CREATE UNIQUE INDEX alerts_open_key ON ${S}.alerts (key) WHERE state <> 'resolved';
+      CREATE INDEX alerts_state ON ${S}.alerts (state, seq);
+
+      CREATE TABLE ${S}.monitors (
+        key text PRIMARY KEY,
+        version integer NOT NULL,
+        data text NOT NULL,
+        updated_at double precision NOT NULL
+      );
+    `,
+  },
 ];

@@ -169,4 +169,37 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX idempotency_expires ON idempotency (expires_at);
     `,
   },
+  {
+    // Alerts: at most one open (not resolved) alert per key, enforced by a partial unique
+    // index that raise's upsert targets. Monitors: one JSON document per monitor, written
+    // by compare-and-set on its version.
+    version: 5,
+    name: "alerts and monitors",
+    sql: `
+      CREATE TABLE alerts (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        key TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('firing', 'acknowledged', 'resolved')),
+        summary TEXT NOT NULL,
+        details TEXT,
+        first_at REAL NOT NULL,
+        last_at REAL NOT NULL,
+        count INTEGER NOT NULL,
+        resolved_at REAL,
+        acknowledged_by TEXT,
+        acknowledged_at REAL,
+        data TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX alerts_open_key ON alerts (key) WHERE state <> 'resolved';
+      CREATE INDEX alerts_state ON alerts (state, seq);
+
+      CREATE TABLE monitors (
+        key TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        updated_at REAL NOT NULL
+      );
+    `,
+  },
 ];

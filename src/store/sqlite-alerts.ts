@@ -1,0 +1,90 @@
+/** The SQLite store's alerts and monitors (semantics in types.ts, SQL in alerts-sql.ts). */
+import type Database from "better-sqlite3";
+import { alertRecord, alertSql, monitorRecord, NO_LIMIT, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
+import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "./types.js";
+
+/** How the SQLite store runs an operation: writes in an IMMEDIATE transaction, both failing as StoreUnavailableError. */
+export interface SqliteGuard {
+  write<T>(op: () => T): Promise<T>;
+  read<T>(op: () => T): Promise<T>;
+}
+
+const sql = alertSql((t) => t, (i) => `@p${i}`);
+/** The i-th parameter is named p<i> (as PostgreSQL's $i). */
+const named = (...values: unknown[]) => Object.fromEntries(values.map((v, i) => [`p${i + 1}`, v]));
+type Named = Record<string, unknown>;
+
+export class SqliteAlerts implements AlertStore {
+  private readonly raiseStmt;
+  private readonly resolveStmt;
+  private readonly ackStmt;
+  private readonly getStmt;
+  private readonly listStmt;
+
+  constructor(
+    db: Database.Database,
+    private readonly g: SqliteGuard,
+  ) {
+    this.raiseStmt = db.prepare<[Named], AlertRow>(sql.raise);
+    this.resolveStmt = db.prepare<[Named], AlertRow>(sql.resolve);
+    this.ackStmt = db.prepare<[Named], AlertRow>(sql.acknowledge);
+    this.getStmt = db.prepare<[Named], AlertRow>(sql.get);
+    this.listStmt = db.prepare<[Named], AlertRow>(sql.list);
+  }
+
+  async raise(a: NewAlert) {
+    const alert = alertRecord(await this.g.write(() => this.raiseStmt.get(named(...raiseParams(a)))!));
+    return { alert, fresh: alert.count === 1 };
+  }
+
+  async resolve(key: string, at: number) {
+    const row = await this.g.write(() => this.resolveStmt.get(named(key, at)));
+    return row && alertRecord(row);
+  }
+
+  async acknowledge(id: string, by: string, at: number) {
+    const row = await this.g.write(() => this.ackStmt.get(named(id, by, at)) ?? this.getStmt.get(named(id)));
+    return row && alertRecord(row);
+  }
+
+  async get(id: string) {
+    const row = await this.g.read(() => this.getStmt.get(named(id)));
+    return row && alertRecord(row);
+  }
+
+  async list(filter: { state?: AlertRecord["state"]; limit?: number } = {}) {
+    return (await this.g.read(() => this.listStmt.all(named(filter.state ?? null, filter.limit ?? NO_LIMIT)))).map(alertRecord);
+  }
+}
+
+export class SqliteMonitors implements MonitorStore {
+  private readonly getStmt;
+  private readonly insertStmt;
+  private readonly updateStmt;
+  private readonly listStmt;
+
+  constructor(
+    db: Database.Database,
+    private readonly g: SqliteGuard,
+  ) {
+    this.getStmt = db.prepare<[Named], MonitorRow>(sql.monitorGet);
+    this.insertStmt = db.prepare<[Named]>(sql.monitorInsert);
+    this.updateStmt = db.prepare<[Named]>(sql.monitorUpdate);
+    this.listStmt = db.prepare<[], MonitorRow>(sql.monitorList);
+  }
+
+  async get(key: string) {
+    const row = await this.g.read(() => this.getStmt.get(named(key)));
+    return row && monitorRecord(row);
+  }
+
+  async put(key: string, expected: number, data: unknown, at: number) {
+    const text = JSON.stringify(data);
+    const changed = await this.g.write(() => (expected === 0 ? this.insertStmt.run(named(key, text, at)) : this.updateStmt.run(named(key, text, at, expected))).changes);
+    return changed === 1;
+  }
+
+  async list() {
+    return (await this.g.read(() => this.listStmt.all())).map(monitorRecord);
+  }
+}
