@@ -11,7 +11,6 @@ import type { Policy } from "./policy.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunMode, Store } from "./store/types.js";
-import type { Telemetry } from "./telemetry/telemetry.js";
 import type { DecisionSink } from "./telemetry/tracing.js";
 import type { Tool } from "./tool.js";
 
@@ -146,7 +145,6 @@ export interface Env {
   readonly retentionMs: number;
   /** Report an error that has no caller to go to (a background write that failed). */
   readonly onError: (error: unknown) => void;
-  readonly telemetry: Telemetry;
   /** The runtime's tools by name (the verification gate's message names the reads that pass it). */
   readonly tools?: ReadonlyMap<string, Tool>;
   /** Freezes declared at run time through the runtime (admission refuses mutations while one holds). */

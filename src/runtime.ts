@@ -21,7 +21,8 @@ import type { FreezeRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
 import { checkVerifiers, type Verifier } from "./decide/verification.js";
 import { storeOpener } from "./store/open.js";
-import { createTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
+import { createTelemetry, type AlertOptions, type TelemetryOptions } from "./telemetry/telemetry.js";
+import type { Alerts } from "./telemetry/alerts.js";
 import type { Store } from "./store/types.js";
 
 /**
@@ -54,6 +55,8 @@ export interface RuntimeOptions {
   retryBudget?: Partial<RetryBudgetOptions>;
   /** Spans (OpenTelemetry) and metrics (a prom-client registry). */
   telemetry?: TelemetryOptions;
+  /** Where alerts go besides the store: a webhook, the log, OpenTelemetry, your own sinks. */
+  alerts?: AlertOptions;
   /** How often breaker states published by other processes are adopted [1_000]. */
   breakerSyncMs?: number;
   /** Errors with no caller to report to (a record that could not be written) [console.warn]. */
@@ -96,6 +99,8 @@ export interface Runtime {
   readonly policy: Readonly<Policy>;
   /** The approval queue: list, approve, deny (shared with every process on the store). */
   readonly approvals: Approvals;
+  /** Alerts (breaker opened, run halted or handed off, drift, failure spikes): list, acknowledge, sinks' status. */
+  readonly alerts: Alerts;
   /**
    * Declare a freeze now, for every run of every process on the store: write and
    * destructive calls are refused as `frozen` until it is lifted or its `to` passes;
@@ -134,7 +139,6 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const sweepEveryMs = options.idempotency?.sweepEveryMs ?? 10 * 60 * 1000;
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
   const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
-  const telemetry = createTelemetry(options.telemetry);
   checkEnforce(options.enforce, "createRuntime");
 
   let store: Store | undefined;
@@ -146,12 +150,22 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const live = new Map<string, Run>();
   // A malformed store description throws here; an unreachable database rejects ready().
   const open = storeOpener(options.store ?? "memory");
+  const telemetry = createTelemetry(options.telemetry ?? {}, options.alerts ?? {}, {
+    store: async () => {
+      await opening;
+      return store!;
+    },
+    clock,
+    newId: () => timeOrderedId(),
+    onError,
+    random: options.random ?? Math.random,
+  });
   const opening = open().then((s) => {
     store = s;
-    health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state) => telemetry.metrics?.breakerState(tool, state));
+    health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state, reason) => telemetry.breakerChanged(tool, state, reason));
     health.startSync(options.breakerSyncMs ?? 1_000);
     freezes = new FreezeBoard(s, clock);
-    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, telemetry, tools };
+    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, tools };
     if (sweepEveryMs > 0 && !closed) {
       // Expired idempotency records would otherwise pile up forever. Unref'd: it never
       // keeps the process alive; tracked: close waits for a sweep under way.
@@ -249,13 +263,14 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       return store;
     },
     policy,
+    alerts: telemetry.alerts,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
       await Promise.allSettled([...tracked]);
-      telemetry.close();
       health?.close();
+      await telemetry.close();
       await store?.close();
     },
   };

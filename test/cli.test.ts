@@ -244,3 +244,32 @@ describe("bulwark replay", () => {
     expect(none.stderr).toContain("exports no tools");
   });
 });
+
+describe("bulwark alerts", () => {
+  it("lists the open alerts (text and --json), acks one with who, and refuses a bad --state", async () => {
+    const cwd = fresh();
+    const store = `sqlite:${join(cwd, "s.db")}`;
+    const rt = createRuntime({ store });
+    const run = rt.startRun({ agent: "ops", runId: "run-cli" });
+    await run.handOff("the customer asked for a person");
+    await rt.alerts.flush();
+    await rt.close();
+
+    const text = await bulwark(["alerts", "--store", store], cwd);
+    expect(text).toMatchObject({ code: 0, stderr: "" });
+    expect(text.stdout).toMatch(/firing\s+warning\s+\S+Z\s+run_handed_off: run run-cli \(ops\) was handed to a person: the customer asked for a person/);
+    const json = JSON.parse((await bulwark(["alerts", "--store", store, "--json"], cwd)).stdout);
+    expect(json.alerts).toMatchObject([{ kind: "run_handed_off", runId: "run-cli", state: "firing" }]);
+
+    const ack = await bulwark(["alerts", "--store", store, "ack", json.alerts[0].id, "--by", "dana"], cwd);
+    expect(ack).toMatchObject({ code: 0, stderr: "" });
+    expect(ack.stdout).toMatch(/acknowledged\s+warning .* \(acknowledged by dana\)/);
+
+    const bad = await bulwark(["alerts", "--store", store, "--state", "burning"], cwd);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--state must be one of firing, acknowledged, resolved, not "burning"');
+    const unknown = await bulwark(["alerts", "--store", store, "ack", "nope"], cwd);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("no alert with id nope");
+  }, 60_000);
+});

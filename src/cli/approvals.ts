@@ -3,31 +3,9 @@
  * `list` (the default) shows requests; `approve <id>` and `deny <id> --reason …` decide
  * one and record who did. Deciding the same way twice is a no-op; the opposite way, an error.
  */
-import { userInfo } from "node:os";
 import { Command } from "commander";
 import type { ApprovalRequest } from "../index.js";
-import { DEFAULT_STORE, fail, withRuntime } from "./shared.js";
-
-/**
- * Who decides: --by, else $BULWARK_USER, else the login name of the user running the
- * command (from the system, not from $USER). A decision is never recorded under a
- * made-up name: without any of them it is refused.
- */
-function who(by: string | undefined): string {
-  const named = by ?? process.env.BULWARK_USER;
-  if (named !== undefined) {
-    if (named.trim() === "") throw new Error("--by (or BULWARK_USER) is empty: say who decides");
-    return named.trim();
-  }
-  let login = "";
-  try {
-    login = userInfo().username;
-  } catch {
-    // no name for this user id (a container without an entry in /etc/passwd)
-  }
-  if (!login) throw new Error("who decides? this user has no login name: give --by <name>");
-  return login;
-}
+import { DEFAULT_STORE, fail, who, withRuntime } from "./shared.js";
 
 function show(a: ApprovalRequest): string {
   const decided = a.status === "pending" ? "" : `  ${a.status} by ${a.by ?? "?"}${a.reason ? ` (${a.reason})` : ""}`;

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { chaosCommand } from "./chaos.js";
 import { demoCommand } from "./demo.js";
+import { alertsCommand } from "./alerts.js";
 import { approvalsCommand } from "./approvals.js";
 import { rollbackCommand } from "./rollback.js";
 import { benchCommand } from "./bench.js";
@@ -25,6 +26,7 @@ const program = new Command("bulwark")
 program.addCommand(demoCommand());
 program.addCommand(chaosCommand());
 program.addCommand(approvalsCommand());
+program.addCommand(alertsCommand());
 program.addCommand(rollbackCommand());
 program.addCommand(benchCommand());
 program.addCommand(serveCommand());

@@ -3,6 +3,7 @@
  * way a command fails, the `--tools` module loader, and the whole-number option parser.
  */
 import { existsSync } from "node:fs";
+import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, type Command } from "commander";
@@ -42,6 +43,27 @@ export async function withRuntime<T>(store: string, fn: (rt: Runtime) => Promise
   }
   await rt.close();
   return result;
+}
+
+/**
+ * Who decides: --by, else $BULWARK_USER, else the login name of the user running the
+ * command (from the system, not from $USER). A decision is never recorded under a
+ * made-up name: without any of them it is refused.
+ */
+export function who(by: string | undefined): string {
+  const named = by ?? process.env.BULWARK_USER;
+  if (named !== undefined) {
+    if (named.trim() === "") throw new Error("--by (or BULWARK_USER) is empty: say who decides");
+    return named.trim();
+  }
+  let login = "";
+  try {
+    login = userInfo().username;
+  } catch {
+    // no name for this user id (a container without an entry in /etc/passwd)
+  }
+  if (!login) throw new Error("who decides? this user has no login name: give --by <name>");
+  return login;
 }
 
 /** End the command with `error: <message>` on stderr and the exit code. */

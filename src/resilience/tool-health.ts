@@ -26,7 +26,7 @@ export class HealthRegistry {
     private readonly budgetOptions: RetryBudgetOptions,
     private readonly breakers: BreakerStore,
     private readonly onError: (error: unknown) => void,
-    private readonly onTransition: (tool: string, state: BreakerState) => void = () => {},
+    private readonly onTransition: (tool: string, state: BreakerState, reason?: string) => void = () => {},
   ) {}
 
   for(tool: Tool): ToolHealth {
@@ -74,7 +74,7 @@ export class HealthRegistry {
   }
 
   private publish(tool: string, state: BreakerState, at: number, reason?: string) {
-    this.onTransition(tool, state);
+    this.onTransition(tool, state, reason);
     if (state === "half_open") return;
     this.breakers
       .put({ tool, state, openedAt: at, updatedAt: at, ...(reason ? { reason } : {}) })

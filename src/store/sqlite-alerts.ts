@@ -1,6 +1,6 @@
 /** The SQLite store's alerts and monitors (semantics in types.ts, SQL in alerts-sql.ts). */
-import type Database from "better-sqlite3";
 import { alertRecord, alertSql, monitorRecord, NO_LIMIT, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
+import type { Db } from "./sqlite-driver.js";
 import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "./types.js";
 
 /** How the SQLite store runs an operation: writes in an IMMEDIATE transaction, both failing as StoreUnavailableError. */
@@ -22,7 +22,7 @@ export class SqliteAlerts implements AlertStore {
   private readonly listStmt;
 
   constructor(
-    db: Database.Database,
+    db: Db,
     private readonly g: SqliteGuard,
   ) {
     this.raiseStmt = db.prepare<[Named], AlertRow>(sql.raise);
@@ -64,7 +64,7 @@ export class SqliteMonitors implements MonitorStore {
   private readonly listStmt;
 
   constructor(
-    db: Database.Database,
+    db: Db,
     private readonly g: SqliteGuard,
   ) {
     this.getStmt = db.prepare<[Named], MonitorRow>(sql.monitorGet);

@@ -25,6 +25,7 @@ export class CallMetrics {
   private readonly replaysTotal: Counter<"tool">;
   private readonly breaker: Gauge<"tool">;
   private readonly runModes: Counter<"mode">;
+  private readonly alertDeliveries: Counter<"sink" | "result">;
 
   constructor(registry: MetricsRegistry) {
     // An optional peer: the application that passes a registry has it installed.
@@ -41,6 +42,7 @@ export class CallMetrics {
     this.replaysTotal = new Counter({ name: "bulwark_tool_call_replays_total", help: "Calls answered from an idempotency record instead of executing.", labelNames: ["tool"], registers });
     this.breaker = new Gauge({ name: "bulwark_breaker_state", help: "Tool breaker state: 0 closed, 1 half-open, 2 open.", labelNames: ["tool"], registers });
     this.runModes = new Counter({ name: "bulwark_run_mode_changes_total", help: "Runs leaving normal mode, by the mode they entered.", labelNames: ["mode"], registers });
+    this.alertDeliveries = new Counter({ name: "bulwark_alert_notifications_total", help: "Alert notices sent to sinks, by sink and result (delivered or failed).", labelNames: ["sink", "result"], registers });
   }
 
   call(tool: string, effect: string, outcome: Outcome<unknown>, seconds: number) {
@@ -55,5 +57,9 @@ export class CallMetrics {
 
   runMode(mode: string) {
     this.runModes.inc({ mode });
+  }
+
+  alertDelivery(sink: string, ok: boolean) {
+    this.alertDeliveries.inc({ sink, result: ok ? "delivered" : "failed" });
   }
 }

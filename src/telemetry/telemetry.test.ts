@@ -83,7 +83,7 @@ describe("telemetry: traces", () => {
     expect(spans[0]!.events[1]!.attributes).toMatchObject({ "bulwark.attempt": 2, "bulwark.backoff_ms": expect.any(Number) });
     expect(spans[0]!.events[0]!.attributes).toMatchObject({ "bulwark.attempt": 1, "bulwark.error": "503" });
     expect(events(spans[1]!)).toEqual(["bulwark.refused"]);
-    expect(spans[1]!.events[0]!.attributes).toMatchObject({ "bulwark.failure.kind": "breaker_open", "bulwark.message": expect.stringContaining("flaky") });
+    expect(spans[1]!.events[0]!.attributes).toMatchObject({ "bulwark.failure.kind": "breaker_open", "bulwark.stage": "admission", "bulwark.message": expect.stringContaining("flaky") });
     const agent = spans.find((s) => s.name === "invoke_agent ops")!;
     expect(events(agent)).toContain("bulwark.halt");
     expect(agent.events.find((e) => e.name === "bulwark.halt")!.attributes!["bulwark.reason"]).toMatch(/failed/);

@@ -6,7 +6,11 @@
  * metric) is decided here, not in the run.
  */
 import type { Attributes, Tracer } from "@opentelemetry/api";
+import type { Clock } from "../clock.js";
 import type { Outcome } from "../failure.js";
+import type { Store } from "../store/types.js";
+import { logSink, otelEventSink, webhookSink, type WebhookOptions } from "./alert-sinks.js";
+import { Alerts, type AlertSink } from "./alerts.js";
 import { CallMetrics, type MetricsRegistry } from "./metrics.js";
 import { defaultTracer, recordAsJson, RunSpan, type CallFacts, type CallSpan, type ContentRecorder, type DecisionName, type DecisionSink, type RunFacts } from "./tracing.js";
 
@@ -27,30 +31,76 @@ export interface TelemetryOptions {
   recordContent?: boolean | ContentRecorder;
 }
 
+/** Where alerts are sent, besides the store (which always keeps them). */
+export interface AlertOptions {
+  /** POST each alert as signed JSON to these URLs. */
+  webhook?: WebhookOptions | WebhookOptions[];
+  /** One line per alert: true for console.warn, or your own writer [false]. */
+  log?: boolean | ((line: string) => void);
+  /**
+   * An OpenTelemetry log record `bulwark.alert` per alert (no-op without a LoggerProvider)
+   * [true when @opentelemetry/api-logs is installed; true without it is an error that says so].
+   */
+  opentelemetry?: boolean;
+  /** Sinks of your own. */
+  sinks?: AlertSink[];
+}
+
+/** What telemetry needs from the runtime. */
+export interface TelemetryHost {
+  store: () => Promise<Store>;
+  clock: Clock;
+  newId: () => string;
+  onError: (e: unknown) => void;
+  random: () => number;
+}
+
 export interface Telemetry {
   readonly tracer: Tracer | undefined;
   readonly metrics: CallMetrics | undefined;
+  readonly alerts: Alerts;
+  /** A tool's breaker changed state in this process. */
+  breakerChanged(tool: string, state: "closed" | "open" | "half_open", reason?: string): void;
   /** Begin reporting a run (per turn: a resumed run begins again in the process that takes it up). */
   run(facts: RunFacts): RunTelemetry;
-  /** End the spans of runs still open (the runtime is closing). */
-  close(): void;
+  /** End the spans of runs still open, wait for alerts in flight (the runtime is closing). */
+  close(): Promise<void>;
 }
 
-export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
+function alertSinks(o: AlertOptions, host: TelemetryHost): AlertSink[] {
+  const hooks = o.webhook === undefined ? [] : Array.isArray(o.webhook) ? o.webhook : [o.webhook];
+  return [
+    ...hooks.map((w) => webhookSink(w, host.clock, host.random)),
+    ...(o.log ? [logSink(o.log === true ? undefined : o.log)] : []),
+    ...(o.opentelemetry === false ? [] : [otelEventSink(o.opentelemetry === true)].filter((s) => s !== undefined)),
+    ...(o.sinks ?? []),
+  ];
+}
+
+export function createTelemetry(options: TelemetryOptions, alertOptions: AlertOptions, host: TelemetryHost): Telemetry {
   const tracer = options.tracer === true ? defaultTracer() : options.tracer || undefined;
   const metrics = options.metrics ? new CallMetrics(options.metrics) : undefined;
   const content = options.recordContent === true ? recordAsJson : options.recordContent || undefined;
+  const alerts = new Alerts({ ...host, sinks: alertSinks(alertOptions, host), onDelivery: (sink, ok) => metrics?.alertDelivery(sink, ok) });
   const open = new Set<RunTelemetry>();
   return {
     tracer,
     metrics,
+    alerts,
+    breakerChanged(tool, state, reason) {
+      metrics?.breakerState(tool, state);
+      const key = `breaker_open:${tool}`;
+      if (state === "open") alerts.raise({ key, kind: "breaker_open", severity: "critical", tool, summary: `${tool} is cut off by its breaker${reason ? `: ${reason}` : ""}`, details: { reason } });
+      else if (state === "closed") alerts.resolve(key);
+    },
     run(facts) {
-      const t = new RunTelemetry(tracer && new RunSpan(tracer, facts, content), metrics, () => open.delete(t));
+      const t = new RunTelemetry(facts, tracer && new RunSpan(tracer, facts, content), metrics, alerts, () => open.delete(t));
       open.add(t);
       return t;
     },
-    close() {
+    async close() {
       for (const t of open) t.end("normal", "the runtime closed");
+      await alerts.close();
     },
   };
 }
@@ -60,8 +110,10 @@ const TOOLS_OWN = new Set(["tool_error", "timeout"]);
 
 export class RunTelemetry implements DecisionSink {
   constructor(
+    private readonly run: RunFacts,
     private readonly span: RunSpan | undefined,
     private readonly metrics: CallMetrics | undefined,
+    private readonly alerts: Alerts,
     private readonly closed: () => void,
   ) {}
 
@@ -79,6 +131,12 @@ export class RunTelemetry implements DecisionSink {
     this.metrics?.runMode(mode);
     const name = mode === "halted" ? "halt" : mode === "handed_off" ? "handoff" : mode === "read_only" ? "read_only" : undefined;
     if (name) this.decision(name, reason === undefined ? {} : { "bulwark.reason": reason });
+    if (mode === "halted" || mode === "handed_off") {
+      const { runId, agent } = this.run;
+      const kind = mode === "halted" ? "run_halted" : "run_handed_off";
+      const what = mode === "halted" ? "was halted" : "was handed to a person";
+      this.alerts.raise({ key: `${kind}:${runId}`, kind, severity: mode === "halted" ? "critical" : "warning", agent, runId, summary: `run ${runId} (${agent}) ${what}${reason ? `: ${reason}` : ""}` });
+    }
   }
 
   end(mode: string, reason?: string): void {
@@ -107,8 +165,7 @@ export class CallTelemetry {
     if (this.span) {
       if (outcome.replayed) this.span.decision("replayed");
       else if (!outcome.ok && !TOOLS_OWN.has(outcome.failure.kind)) {
-        const { kind, message } = outcome.failure;
-        const stage = (outcome.failure as { stage?: string }).stage;
+        const { kind, message, stage } = outcome.failure;
         this.span.decision("refused", { "bulwark.failure.kind": kind, ...(stage !== undefined ? { "bulwark.stage": stage } : {}), "bulwark.message": message });
       }
       this.span.end(outcome, attempts);

@@ -174,8 +174,7 @@ export class CallSpan implements DecisionSink {
       const recorded = this.content?.(redactValue(outcome.value), "result", this.tool);
       if (recorded !== undefined) s.setAttribute("gen_ai.tool.call.result", recorded);
     } else {
-      const { kind, message } = outcome.failure;
-      const stage = (outcome.failure as { stage?: string }).stage;
+      const { kind, message, stage } = outcome.failure;
       s.setAttribute("bulwark.outcome", kind);
       s.setAttribute("error.type", kind);
       if (stage !== undefined) s.setAttribute("bulwark.stage", stage);
