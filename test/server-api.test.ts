@@ -347,3 +347,24 @@ describe("bulwark serve, the command", () => {
     expect(code).not.toBe(0);
   });
 });
+
+describe("alerts", () => {
+  it("lists alerts raised by another process, filters by state, acknowledges with who; bad input changes nothing", async () => {
+    const { agent, url } = await setup();
+    await agent.startRun({ agent: "support", runId: "run-al" }).handOff("the customer asked for a person");
+    await agent.alerts.flush();
+    const listed = await call(`${url}/api/alerts`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.alerts).toMatchObject([{ kind: "run_handed_off", runId: "run-al", state: "firing", count: 1 }]);
+    expect(listed.body.sinks).toEqual([expect.objectContaining({ sink: "opentelemetry", failed: 0 })]);
+    const id = listed.body.alerts[0].id as string;
+    expect((await call(`${url}/api/alerts?state=burning`)).status).toBe(400);
+    expect((await call(`${url}/api/alerts/${id}/ack`, "POST", {})).status).toBe(400);
+    expect((await call(`${url}/api/alerts/nope/ack`, "POST", { by: "ada" })).status).toBe(404);
+    expect((await call(`${url}/api/alerts?state=firing`)).body.alerts).toHaveLength(1);
+    const ack = await call(`${url}/api/alerts/${id}/ack`, "POST", { by: "ada" });
+    expect(ack).toMatchObject({ status: 200, body: { alert: { id, state: "acknowledged", acknowledgedBy: "ada" } } });
+    expect((await call(`${url}/api/alerts?state=firing`)).body.alerts).toEqual([]);
+    expect((await call(`${url}/api/alerts?state=acknowledged`)).body.alerts).toMatchObject([{ id }]);
+  });
+});

@@ -1,6 +1,6 @@
 /**
- * The JSON API of `bulwark serve`: runs, approvals, breakers, handoffs, freezes, stop and
- * rollback, on the public runtime API only. Each route is a function from the request to
+ * The JSON API of `bulwark serve`: runs, approvals, breakers, handoffs, freezes, alerts,
+ * stop and rollback, on the public runtime API only. Each route is a function from the request to
  * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
  * id, 409 a decision the other way), never a stack trace.
  */
@@ -59,6 +59,7 @@ const route = (method: string, path: string, handler: Handler, status?: number):
 const APPROVAL_STATUSES = ["pending", "approved", "denied"] as const;
 const RUN_STATUSES = ["running", "ended"] as const;
 const HANDOFF_STATUSES = ["open", "closed"] as const;
+const ALERT_STATES = ["firing", "acknowledged", "resolved"] as const;
 
 const routes: Route[] = [
   route("GET", "/api/session", async ({ who }, { auth }) => ({ auth, ...(who ? { name: who.name, role: who.role } : {}) })),
@@ -72,6 +73,8 @@ const routes: Route[] = [
   route("POST", "/api/approvals/:id/deny", (req, ctx) => decide(req, ctx, "deny")),
   route("GET", "/api/breakers", async (_req, { rt }) => ({ breakers: await rt.store.breakers.list() })),
   route("GET", "/api/handoffs", listHandoffs),
+  route("GET", "/api/alerts", listAlerts),
+  route("POST", "/api/alerts/:id/ack", ackAlert),
   route("GET", "/api/freezes", listFreezes),
   route("POST", "/api/freezes", declareFreeze, 201),
   route("DELETE", "/api/freezes", liftAllFreezes),
@@ -250,6 +253,21 @@ async function liftAllFreezes({ query }: ApiRequest, { rt }: ApiContext) {
   // Lifting every freeze is never the result of a forgotten id.
   if (query.get("all") !== "true") throw new HttpError(400, "name the freeze to lift (DELETE /api/freezes/<id>), or lift them all with ?all=true");
   return { lifted: await rt.unfreeze() };
+}
+
+// ---------------------------------------------------------------- alerts
+
+async function listAlerts({ query }: ApiRequest, { rt }: ApiContext) {
+  const state = oneOf(query, "state", ALERT_STATES);
+  const limit = positiveInt(query, "limit", 200, 1000);
+  return { alerts: await rt.alerts.list({ ...(state ? { state } : {}), limit }), sinks: rt.alerts.sinks() };
+}
+
+async function ackAlert({ params: [id], body }: ApiRequest, { rt }: ApiContext) {
+  const by = text(body, "by", true);
+  const alert = await rt.alerts.acknowledge(id!, by);
+  if (!alert) throw new HttpError(404, `no alert ${JSON.stringify(id)}`);
+  return { alert };
 }
 
 // ---------------------------------------------------------------- input
