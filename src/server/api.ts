@@ -263,8 +263,9 @@ async function listAlerts({ query }: ApiRequest, { rt }: ApiContext) {
   return { alerts: await rt.alerts.list({ ...(state ? { state } : {}), limit }), sinks: rt.alerts.sinks() };
 }
 
-async function ackAlert({ params: [id], body }: ApiRequest, { rt }: ApiContext) {
-  const by = text(body, "by", true);
+async function ackAlert(req: ApiRequest, { rt }: ApiContext) {
+  const id = req.params[0];
+  const by = decider(req, true)!;
   const alert = await rt.alerts.acknowledge(id!, by);
   if (!alert) throw new HttpError(404, `no alert ${JSON.stringify(id)}`);
   return { alert };
