@@ -189,6 +189,17 @@ export class Run {
     this.telemetry.decision("gate", { "bulwark.reason": reason });
   }
 
+  /**
+   * Report a label of the agent's own decisions (an intent it classified, a route it took):
+   * the runtime watches each `name`'s distribution per agent against its baseline, and
+   * alerts when it drifts (see telemetry/monitors.ts).
+   */
+  observe(name: string, value: string | number | boolean): void {
+    if (typeof name !== "string" || name.length === 0 || name.length > 100) throw new TypeError("observe(name, value): name must be a text of 1 to 100 characters");
+    if (!["string", "number", "boolean"].includes(typeof value)) throw new TypeError(`observe("${name}", value): value must be a string, number or boolean, not ${value === null ? "null" : typeof value}`);
+    this.telemetry.observe(name, String(value));
+  }
+
   /** How many mutations in a row have not been verified (see `maxUnverifiedDepth`). */
   get unverifiedDepth() {
     return this.state.unverifiedDepth;
@@ -261,7 +272,7 @@ export class Run {
     const result = tally(votes, s.policy.verification.quorum);
     const reasons = votes.filter((v) => v.verdict === "disagree").map((v) => `${v.verifier}: ${v.reason}`);
     this.history.decision({ text: decision.text, verdict: result.verdict, reasons, at: env.clock.now() });
-    this.telemetry.decision("verdict", { "bulwark.verdict": result.verdict, "bulwark.agreed": result.agreed, "bulwark.disagreed": result.disagreed });
+    this.telemetry.verdict(result.verdict, decision.text, { "bulwark.agreed": result.agreed, "bulwark.disagreed": result.disagreed });
     const p = s.policy.confidence.penalties;
     if (result.verdict === "approved") this.passGate(`decision verified by ${result.agreed.join(", ")}`);
     const penalty = result.verdict === "rejected" ? p.decisionRejected : result.disagreed.length * p.verifierDissent;

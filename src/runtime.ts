@@ -23,6 +23,7 @@ import { checkVerifiers, type Verifier } from "./decide/verification.js";
 import { storeOpener } from "./store/open.js";
 import { createTelemetry, type AlertOptions, type TelemetryOptions } from "./telemetry/telemetry.js";
 import type { Alerts } from "./telemetry/alerts.js";
+import type { Monitors, MonitorOptions } from "./telemetry/monitors.js";
 import type { Store } from "./store/types.js";
 
 /**
@@ -57,6 +58,11 @@ export interface RuntimeOptions {
   telemetry?: TelemetryOptions;
   /** Where alerts go besides the store: a webhook, the log, OpenTelemetry, your own sinks. */
   alerts?: AlertOptions;
+  /**
+   * Drift monitors over every agent's decisions and texts, and failure-spike monitors,
+   * kept in the store (see telemetry/monitors.ts); false turns them off.
+   */
+  monitors?: MonitorOptions | false;
   /** How often breaker states published by other processes are adopted [1_000]. */
   breakerSyncMs?: number;
   /** Errors with no caller to report to (a record that could not be written) [console.warn]. */
@@ -101,6 +107,8 @@ export interface Runtime {
   readonly approvals: Approvals;
   /** Alerts (breaker opened, run halted or handed off, drift, failure spikes): list, acknowledge, sinks' status. */
   readonly alerts: Alerts;
+  /** The drift and failure-spike monitors (undefined with `monitors: false`): `list()`, `flush()`. */
+  readonly monitors: Monitors | undefined;
   /**
    * Declare a freeze now, for every run of every process on the store: write and
    * destructive calls are refused as `frozen` until it is lifted or its `to` passes;
@@ -150,7 +158,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const live = new Map<string, Run>();
   // A malformed store description throws here; an unreachable database rejects ready().
   const open = storeOpener(options.store ?? "memory");
-  const telemetry = createTelemetry(options.telemetry ?? {}, options.alerts ?? {}, {
+  const telemetry = createTelemetry(options.telemetry ?? {}, options.alerts ?? {}, options.monitors ?? {}, {
     store: async () => {
       await opening;
       return store!;
@@ -264,6 +272,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     },
     policy,
     alerts: telemetry.alerts,
+    monitors: telemetry.monitors,
     async close() {
       if (closed) return;
       closed = true;

@@ -42,43 +42,98 @@ export interface DriftAlert extends DriftCheck {
 
 export const driftDefaults: DriftOptions = { baseline: 300, window: 200, checkEvery: 10, alpha: 1e-4 };
 
+export function checkDriftOptions(options: Partial<DriftOptions> = {}): DriftOptions {
+  const o = { ...driftDefaults, ...options };
+  for (const k of ["baseline", "window", "checkEvery"] as const)
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`drift ${k} must be a whole number of at least 1, not ${o[k]}`);
+  if (!(o.alpha > 0 && o.alpha < 1)) throw new RangeError(`drift alpha must be between 0 and 1, not ${o.alpha}`);
+  return o;
+}
+
+/**
+ * The state of one categorical drift watch, as plain JSON (the store keeps it, so that
+ * every process feeds one watch and a restart keeps it).
+ */
+export interface CategoricalState {
+  baseline: Record<string, number>;
+  baselineN: number;
+  /** The latest observations, oldest first, at most `window` of them. */
+  recent: string[];
+  observed: number;
+  /** Whether the latest comparison found drift. */
+  drifting: boolean;
+  last?: DriftCheck;
+}
+
+export const newCategoricalState = (): CategoricalState => ({ baseline: {}, baselineN: 0, recent: [], observed: 0, drifting: false });
+
+/**
+ * Add one observation to `state` (in place). Returns the comparison when one was made:
+ * once the baseline and the window are full, every `checkEvery` observations.
+ */
+export function observeCategorical(state: CategoricalState, category: string, o: DriftOptions): DriftCheck | undefined {
+  state.observed++;
+  if (state.baselineN < o.baseline) {
+    state.baseline[category] = (state.baseline[category] ?? 0) + 1;
+    state.baselineN++;
+    return undefined;
+  }
+  state.recent.push(category);
+  if (state.recent.length > o.window) state.recent.splice(0, state.recent.length - o.window);
+  if (state.recent.length < o.window || (state.observed - o.baseline) % o.checkEvery !== 0) return undefined;
+  const win: Record<string, number> = {};
+  for (const c of state.recent) win[c] = (win[c] ?? 0) + 1;
+  const check = { observed: state.observed, ...compareCounts(state.baseline, win), baseline: { ...state.baseline }, window: win };
+  state.last = check;
+  state.drifting = check.pValue < o.alpha;
+  return check;
+}
+
+/**
+ * Chi-square test of homogeneity of two samples of categories, with the population
+ * stability index of the second against the first.
+ */
+export function compareCounts(reference: Record<string, number>, sample: Record<string, number>): Pick<DriftCheck, "chiSquare" | "degreesOfFreedom" | "pValue" | "psi"> {
+  const categories = [...new Set([...Object.keys(reference), ...Object.keys(sample)])];
+  const nRef = Object.values(reference).reduce((a, b) => a + b, 0);
+  const nWin = Object.values(sample).reduce((a, b) => a + b, 0);
+  const total = nRef + nWin;
+  let chiSquare = 0;
+  let psi = 0;
+  for (const c of categories) {
+    const a = reference[c] ?? 0;
+    const b = sample[c] ?? 0;
+    const column = a + b;
+    const ea = (column * nRef) / total;
+    const eb = (column * nWin) / total;
+    chiSquare += (a - ea) ** 2 / ea + (b - eb) ** 2 / eb;
+    // PSI with a small floor so that a category absent on one side stays finite.
+    const pa = Math.max(a / nRef, 1e-4);
+    const pb = Math.max(b / nWin, 1e-4);
+    psi += (pb - pa) * Math.log(pb / pa);
+  }
+  const degreesOfFreedom = Math.max(1, categories.length - 1);
+  return { chiSquare, degreesOfFreedom, pValue: categories.length < 2 ? 1 : chiSquareSurvival(chiSquare, degreesOfFreedom), psi };
+}
+
+/** One drift watch in memory (the runtime's monitors keep the same state in the store). */
 export class DriftDetector {
   readonly options: DriftOptions;
-  private readonly reference = new Map<string, number>();
-  private readonly recent: string[] = [];
-  private observed = 0;
+  private state = newCategoricalState();
   private fired: DriftAlert | undefined;
-  private last: DriftCheck | undefined;
 
   constructor(
     readonly name: string,
     options: Partial<DriftOptions> = {},
   ) {
-    const o = { ...driftDefaults, ...options };
-    for (const k of ["baseline", "window", "checkEvery"] as const)
-      if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`drift ${k} must be a whole number of at least 1, not ${o[k]}`);
-    if (!(o.alpha > 0 && o.alpha < 1)) throw new RangeError(`drift alpha must be between 0 and 1, not ${o.alpha}`);
-    this.options = o;
+    this.options = checkDriftOptions(options);
   }
 
   /** Record one observation; returns the alert if this observation made it fire. */
   observe(category: string): DriftAlert | undefined {
-    this.observed++;
-    if (this.observed <= this.options.baseline) {
-      this.reference.set(category, (this.reference.get(category) ?? 0) + 1);
-      return undefined;
-    }
-    this.recent.push(category);
-    if (this.recent.length > this.options.window) this.recent.shift();
-    if (this.recent.length < this.options.window || (this.observed - this.options.baseline) % this.options.checkEvery !== 0) return undefined;
-    const check = this.check();
-    this.last = check;
-    if (this.fired || check.pValue >= this.options.alpha) return undefined;
-    this.fired = {
-      ...check,
-      at: this.observed,
-      message: `${this.name} drifted: the latest ${this.options.window} observations (${describe(check.window)}) differ from the baseline (${describe(check.baseline)}); chi-square ${check.chiSquare.toFixed(1)}, p ${check.pValue.toExponential(1)}, PSI ${check.psi.toFixed(2)}`,
-    };
+    const check = observeCategorical(this.state, category, this.options);
+    if (!check || this.fired || !this.state.drifting) return undefined;
+    this.fired = { ...check, at: check.observed, message: driftMessage(this.name, this.options.window, check) };
     return this.fired;
   }
 
@@ -89,47 +144,18 @@ export class DriftDetector {
 
   /** The latest comparison, if any. */
   get latest(): DriftCheck | undefined {
-    return this.last;
+    return this.state.last;
   }
 
   /** Forget the alert and the window (after a person has looked); the baseline stays. */
   reset() {
     this.fired = undefined;
-    this.recent.length = 0;
+    this.state.recent.length = 0;
   }
+}
 
-  private check(): DriftCheck {
-    const win = new Map<string, number>();
-    for (const c of this.recent) win.set(c, (win.get(c) ?? 0) + 1);
-    const categories = [...new Set([...this.reference.keys(), ...win.keys()])];
-    const nRef = this.options.baseline;
-    const nWin = this.recent.length;
-    const total = nRef + nWin;
-    let chiSquare = 0;
-    let psi = 0;
-    for (const c of categories) {
-      const a = this.reference.get(c) ?? 0;
-      const b = win.get(c) ?? 0;
-      const column = a + b;
-      const ea = (column * nRef) / total;
-      const eb = (column * nWin) / total;
-      chiSquare += (a - ea) ** 2 / ea + (b - eb) ** 2 / eb;
-      // PSI with a small floor so that a category absent on one side stays finite.
-      const pa = Math.max(a / nRef, 1e-4);
-      const pb = Math.max(b / nWin, 1e-4);
-      psi += (pb - pa) * Math.log(pb / pa);
-    }
-    const degreesOfFreedom = Math.max(1, categories.length - 1);
-    return {
-      observed: this.observed,
-      chiSquare,
-      degreesOfFreedom,
-      pValue: categories.length < 2 ? 1 : chiSquareSurvival(chiSquare, degreesOfFreedom),
-      psi,
-      baseline: Object.fromEntries(this.reference),
-      window: Object.fromEntries(win),
-    };
-  }
+export function driftMessage(name: string, window: number, check: DriftCheck): string {
+  return `${name} drifted: the latest ${window} observations (${describe(check.window)}) differ from the baseline (${describe(check.baseline)}); chi-square ${check.chiSquare.toFixed(1)}, p ${check.pValue.toExponential(1)}, PSI ${check.psi.toFixed(2)}`;
 }
 
 function describe(counts: Record<string, number>): string {

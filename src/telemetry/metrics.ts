@@ -7,6 +7,9 @@
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { requirePeer } from "../optional.js";
 import type { Outcome } from "../failure.js";
+import type { MonitorView } from "./monitors.js";
+
+const SNAKE: Record<string, string> = { chiSquare: "chi_square", pValue: "p_value" };
 
 /**
  * A prom-client `Registry`, described by the part Bulwark uses so that Bulwark's types
@@ -26,6 +29,7 @@ export class CallMetrics {
   private readonly breaker: Gauge<"tool">;
   private readonly runModes: Counter<"mode">;
   private readonly alertDeliveries: Counter<"sink" | "result">;
+  private readonly drift: Gauge<"kind" | "subject" | "monitor" | "statistic">;
 
   constructor(registry: MetricsRegistry) {
     // An optional peer: the application that passes a registry has it installed.
@@ -42,6 +46,12 @@ export class CallMetrics {
     this.replaysTotal = new Counter({ name: "bulwark_tool_call_replays_total", help: "Calls answered from an idempotency record instead of executing.", labelNames: ["tool"], registers });
     this.breaker = new Gauge({ name: "bulwark_breaker_state", help: "Tool breaker state: 0 closed, 1 half-open, 2 open.", labelNames: ["tool"], registers });
     this.runModes = new Counter({ name: "bulwark_run_mode_changes_total", help: "Runs leaving normal mode, by the mode they entered.", labelNames: ["mode"], registers });
+    this.drift = new Gauge({
+      name: "bulwark_drift_statistic",
+      help: "The latest comparison of each monitor with its baseline: chi_square, p_value and psi for decisions; divergence and threshold for texts; count and threshold for failure spikes; drifting is 1 while it drifts.",
+      labelNames: ["kind", "subject", "monitor", "statistic"],
+      registers,
+    });
     this.alertDeliveries = new Counter({ name: "bulwark_alert_notifications_total", help: "Alert notices sent to sinks, by sink and result (delivered or failed).", labelNames: ["sink", "result"], registers });
   }
 
@@ -57,6 +67,16 @@ export class CallMetrics {
 
   runMode(mode: string) {
     this.runModes.inc({ mode });
+  }
+
+  monitor(v: MonitorView) {
+    const labels = { kind: v.kind, subject: v.subject, monitor: v.name };
+    const last = (v.state as { last?: Record<string, unknown> }).last;
+    for (const statistic of ["chiSquare", "pValue", "psi", "divergence", "threshold", "count"]) {
+      const x = last?.[statistic];
+      if (typeof x === "number") this.drift.set({ ...labels, statistic: SNAKE[statistic] ?? statistic }, x);
+    }
+    this.drift.set({ ...labels, statistic: "drifting" }, v.state.drifting ? 1 : 0);
   }
 
   alertDelivery(sink: string, ok: boolean) {

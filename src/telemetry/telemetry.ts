@@ -12,6 +12,7 @@ import type { Store } from "../store/types.js";
 import { logSink, otelEventSink, webhookSink, type WebhookOptions } from "./alert-sinks.js";
 import { Alerts, type AlertSink } from "./alerts.js";
 import { CallMetrics, type MetricsRegistry } from "./metrics.js";
+import { Monitors, type MonitorOptions } from "./monitors.js";
 import { defaultTracer, recordAsJson, RunSpan, type CallFacts, type CallSpan, type ContentRecorder, type DecisionName, type DecisionSink, type RunFacts } from "./tracing.js";
 
 export interface TelemetryOptions {
@@ -59,6 +60,8 @@ export interface Telemetry {
   readonly tracer: Tracer | undefined;
   readonly metrics: CallMetrics | undefined;
   readonly alerts: Alerts;
+  /** Drift and failure-spike monitors (undefined when turned off). */
+  readonly monitors: Monitors | undefined;
   /** A tool's breaker changed state in this process. */
   breakerChanged(tool: string, state: "closed" | "open" | "half_open", reason?: string): void;
   /** Begin reporting a run (per turn: a resumed run begins again in the process that takes it up). */
@@ -77,16 +80,18 @@ function alertSinks(o: AlertOptions, host: TelemetryHost): AlertSink[] {
   ];
 }
 
-export function createTelemetry(options: TelemetryOptions, alertOptions: AlertOptions, host: TelemetryHost): Telemetry {
+export function createTelemetry(options: TelemetryOptions, alertOptions: AlertOptions, monitorOptions: MonitorOptions | false, host: TelemetryHost): Telemetry {
   const tracer = options.tracer === true ? defaultTracer() : options.tracer || undefined;
   const metrics = options.metrics ? new CallMetrics(options.metrics) : undefined;
   const content = options.recordContent === true ? recordAsJson : options.recordContent || undefined;
   const alerts = new Alerts({ ...host, sinks: alertSinks(alertOptions, host), onDelivery: (sink, ok) => metrics?.alertDelivery(sink, ok) });
+  const monitors = monitorOptions === false ? undefined : new Monitors({ ...host, alerts, onState: (v) => metrics?.monitor(v) }, monitorOptions);
   const open = new Set<RunTelemetry>();
   return {
     tracer,
     metrics,
     alerts,
+    monitors,
     breakerChanged(tool, state, reason) {
       metrics?.breakerState(tool, state);
       const key = `breaker_open:${tool}`;
@@ -94,12 +99,13 @@ export function createTelemetry(options: TelemetryOptions, alertOptions: AlertOp
       else if (state === "closed") alerts.resolve(key);
     },
     run(facts) {
-      const t = new RunTelemetry(facts, tracer && new RunSpan(tracer, facts, content), metrics, alerts, () => open.delete(t));
+      const t = new RunTelemetry(facts, tracer && new RunSpan(tracer, facts, content), metrics, alerts, monitors, () => open.delete(t));
       open.add(t);
       return t;
     },
     async close() {
       for (const t of open) t.end("normal", "the runtime closed");
+      await monitors?.close();
       await alerts.close();
     },
   };
@@ -114,12 +120,26 @@ export class RunTelemetry implements DecisionSink {
     private readonly span: RunSpan | undefined,
     private readonly metrics: CallMetrics | undefined,
     private readonly alerts: Alerts,
+    private readonly monitors: Monitors | undefined,
     private readonly closed: () => void,
   ) {}
 
   /** A call begins; its `decisions` sink goes to the stages (undefined when nothing listens). */
   startCall(c: CallFacts, args: unknown): CallTelemetry {
-    return new CallTelemetry(this.span?.startCall(c, args), this.metrics, c);
+    return new CallTelemetry(this.span?.startCall(c, args), this.metrics, c, this.monitors, this.run.agent);
+  }
+
+  /** A decision checked by `verifyDecision`: a span event, and its verdict and text watched for drift. */
+  verdict(verdict: string, text: string, attributes: Attributes): void {
+    this.decision("verdict", { "bulwark.verdict": verdict, ...attributes });
+    this.monitors?.decision(this.run.agent, "verdict", verdict);
+    this.monitors?.text(this.run.agent, "decision texts", text);
+  }
+
+  /** A label the application reports (`run.observe`): watched for drift, and a span event. */
+  observe(name: string, value: string): void {
+    this.decision("observed", { "bulwark.observed.name": name, "bulwark.observed.value": value });
+    this.monitors?.decision(this.run.agent, name, value);
   }
 
   decision(name: DecisionName, attributes?: Attributes): void {
@@ -150,6 +170,8 @@ export class CallTelemetry {
     private readonly span: CallSpan | undefined,
     private readonly metrics: CallMetrics | undefined,
     private readonly facts: CallFacts,
+    private readonly monitors: Monitors | undefined,
+    private readonly agent: string,
   ) {}
 
   /** Where the stages tell what they decided; undefined when no span listens (no cost). */
@@ -171,5 +193,12 @@ export class CallTelemetry {
       this.span.end(outcome, attempts);
     }
     this.metrics?.call(this.facts.tool, this.facts.effect, outcome, seconds);
+    const m = this.monitors;
+    if (m) {
+      m.decision(this.agent, "tool", this.facts.tool);
+      m.decision(this.agent, "outcome", outcome.ok ? "ok" : outcome.failure.kind);
+      if (!outcome.ok) m.failure(outcome.failure.kind);
+      else if (m.outputs && !outcome.replayed) m.text(this.agent, `output of ${this.facts.tool}`, outcome.value);
+    }
   }
 }
