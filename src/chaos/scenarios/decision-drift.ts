@@ -2,15 +2,17 @@
  * Drift of the agent's decisions. A refund agent approves about half of the requests it
  * sees; after a model update it starts approving nine in ten. Nothing fails and no
  * call errs, so nothing but the distribution of its decisions shows it. Through
- * Bulwark, a drift detector compares a window of recent decisions with a baseline and
- * alerts. An alert that fires on a healthy twin is a false halt.
+ * Bulwark, the agent reports each decision (`run.observe`) and the runtime's monitor
+ * compares a window of recent decisions with a baseline, in the store, and raises a drift
+ * alert. An alert that fires on a healthy twin is a false halt.
  * Incident: the shift went on for 200 decisions with no alert.
  */
-import { DriftDetector } from "../../telemetry/drift.js";
 import { play, type Scenario } from "../scenario.js";
 
 const ALERT_WITHIN = 200;
 const DECISIONS = 1000;
+/** How often the agent's process merges its observations into the monitor and looks for an alert. */
+const LOOK_EVERY = 10;
 type Mix = [string, number][];
 const before: Mix = [
   ["approve", 0.55],
@@ -33,8 +35,7 @@ export const decisionDrift: Scenario = {
     return play(
       o,
       {},
-      async ({ agent, say }) => {
-        const detector = agent.hands.guarded ? new DriftDetector("refund decisions") : undefined;
+      async ({ agent, run, runtime, say }) => {
         shiftAt = o.faulty ? agent.random.int(500, 700) : Infinity;
         for (let i = 0; i < DECISIONS; i++) {
           let u = agent.random();
@@ -44,14 +45,16 @@ export const decisionDrift: Scenario = {
             decision = k;
             break;
           }
-          const alert = detector?.observe(decision);
+          run?.observe("refund decision", decision);
+          if (!runtime?.monitors || i % LOOK_EVERY !== LOOK_EVERY - 1 || alertedAt !== undefined || falseAlerts > 0) continue;
+          await runtime.monitors.flush();
+          await runtime.alerts.flush();
+          const alert = (await runtime.alerts.list({ state: "firing" })).find((a) => a.kind === "drift");
           if (!alert) continue;
-          if (i < shiftAt) {
-            falseAlerts++;
-            detector!.reset();
-          } else if (alertedAt === undefined) {
+          if (i < shiftAt) falseAlerts++;
+          else {
             alertedAt = i;
-            say(`  decision ${i}: ${alert.message}`);
+            say(`  decision ${i}: ${alert.summary}`);
           }
         }
         return falseAlerts === 0;
