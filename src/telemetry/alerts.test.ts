@@ -17,10 +17,11 @@ async function receiver(answer: (n: number) => number = () => 200) {
   const got: { body: string; signature: string; notice: AlertNotice }[] = [];
   let n = 0;
   const server: Server = createServer(async (req: IncomingMessage, res) => {
+    const k = ++n; // counted on arrival: a sender that gives up mid-body still made an attempt
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString();
-    const status = answer(++n);
+    const status = answer(k);
     if (status === 0) return; // hang
     if (status === 200) got.push({ body, signature: String(req.headers[SIGNATURE_HEADER]), notice: JSON.parse(body) });
     res.writeHead(status).end();
