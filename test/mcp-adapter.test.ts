@@ -35,20 +35,22 @@ describe("bulwark/mcp with server-filesystem", () => {
   it("takes effects from the annotations", () => {
     const { tools, definitions } = set;
     expect(definitions.length).toBeGreaterThan(5);
-    expect(tools.read_text_file!.effect).toBe("read");
-    expect(tools.edit_file!.effect).toBe("destructive");
-    expect(tools.create_directory!.effect).toBe("write");
-    expect(effectOf({})).toBe("write");
+    expect(tools.get("read_text_file")!.effect).toBe("read");
+    expect(tools.get("edit_file")!.effect).toBe("destructive");
+    expect(tools.get("create_directory")!.effect).toBe("write");
+    expect(effectOf({})).toBe("destructive"); // the specification: destructiveHint defaults to true
+    expect(effectOf({ annotations: { destructiveHint: false } })).toBe("write");
+    expect(effectOf({ annotations: { readOnlyHint: false } })).toBe("destructive");
     // not idempotent: no retries, since the server cannot be handed our key
-    expect(tools.edit_file!.retry).toBe(false);
-    expect(tools.read_text_file!.retry).not.toBe(false);
+    expect(tools.get("edit_file")!.retry).toBe(false);
+    expect(tools.get("read_text_file")!.retry).not.toBe(false);
   });
 
   it("a read goes through, its structured content checked against the output schema", async () => {
     writeFileSync(join(dir, "a.txt"), "hello");
     const rt = createRuntime({ store: "memory" });
     const run = rt.startRun({ agent: "mcp-test" });
-    const o = await run.call(set.tools.read_text_file!, { path: join(dir, "a.txt") });
+    const o = await run.call(set.tools.get("read_text_file")!, { path: join(dir, "a.txt") });
     expect(o.ok).toBe(true);
     if (o.ok) {
       expect(o.value.structuredContent).toEqual({ content: "hello" });
@@ -63,8 +65,8 @@ describe("bulwark/mcp with server-filesystem", () => {
     const rt = createRuntime({ store: "memory" });
     const run = rt.startRun({ agent: "mcp-test" });
     const args = { path: file, edits: [{ oldText: "x", newText: "xx" }] };
-    const first = await run.call(set.tools.edit_file!, args);
-    const again = await run.call(set.tools.edit_file!, args); // the model repeats itself
+    const first = await run.call(set.tools.get("edit_file")!, args);
+    const again = await run.call(set.tools.get("edit_file")!, args); // the model repeats itself
     expect(first.ok && !first.replayed).toBe(true);
     expect(again.ok && again.replayed).toBe(true);
     expect(readFileSync(file, "utf8")).toBe("xx"); // not "xxx"
@@ -75,19 +77,19 @@ describe("bulwark/mcp with server-filesystem", () => {
     writeFileSync(join(dir, "keep.txt"), "keep");
     const rt = createRuntime({ store: "memory", policy: { freeze: true } });
     const run = rt.startRun({ agent: "mcp-test" });
-    const o = await run.call(set.tools.move_file!, { source: join(dir, "keep.txt"), destination: join(dir, "gone.txt") });
+    const o = await run.call(set.tools.get("move_file")!, { source: join(dir, "keep.txt"), destination: join(dir, "gone.txt") });
     expect(o.ok).toBe(false);
     if (!o.ok) expect(o.failure.kind).toBe("frozen");
     expect(existsSync(join(dir, "keep.txt"))).toBe(true);
     expect(existsSync(join(dir, "gone.txt"))).toBe(false);
-    expect((await run.call(set.tools.list_allowed_directories!, {})).ok).toBe(true);
+    expect((await run.call(set.tools.get("list_allowed_directories")!, {})).ok).toBe(true);
     await rt.close();
   });
 
   it("an isError result is a tool_error with the server's text, not retried", async () => {
     const rt = createRuntime({ store: "memory" });
     const run = rt.startRun({ agent: "mcp-test" });
-    const o = await run.call(set.tools.read_text_file!, { path: join(dir, "missing.txt") });
+    const o = await run.call(set.tools.get("read_text_file")!, { path: join(dir, "missing.txt") });
     expect(o.ok).toBe(false);
     if (!o.ok) {
       expect(o.failure.kind).toBe("tool_error");
@@ -100,7 +102,7 @@ describe("bulwark/mcp with server-filesystem", () => {
   it("arguments that break the input schema are invalid_input, and the server is not called", async () => {
     const rt = createRuntime({ store: "memory" });
     const run = rt.startRun({ agent: "mcp-test" });
-    const o = await run.call(set.tools.edit_file!, { path: 42 } as never);
+    const o = await run.call(set.tools.get("edit_file")!, { path: 42 } as never);
     expect(o.ok).toBe(false);
     if (!o.ok) {
       expect(o.failure.kind).toBe("invalid_input");

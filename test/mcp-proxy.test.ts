@@ -124,7 +124,6 @@ describe("bulwark proxy", () => {
       ["unknown-key", "run:\n  maxStep: 5\n", /unknown-key\.yaml, line 2: run\.maxStep: unknown field \(known: maxSteps/],
       ["wrong-type", '{\n  "run": { "destructive": { "maxPerRun": "three" } }\n}\n', /wrong-type\.yaml, line 2: run\.destructive\.maxPerRun: expected number, received string/],
       ["freeze-backwards", "run:\n  freeze:\n    - from: 2025-07-18T12:00:00Z\n      to: 2025-07-18T08:00:00Z\n", /freeze-backwards\.yaml, line 4: run\.freeze\.0\.to: the window ends .* before it starts/],
-      ["unknown-tool", "store: memory\ntools:\n  drop_database: { approval: always }\n", /unknown-tool\.yaml: .*drop_database/],
     ];
     await Promise.all(
       cases.map(async ([name, body, expected]) => {
@@ -138,5 +137,19 @@ describe("bulwark proxy", () => {
         expect(stderr).toMatch(expected);
       }),
     );
+  });
+
+  it("a policy file naming a tool the server does not have: reported as soon as a client has initialized, exit 1", async () => {
+    const file = join(dir, "unknown-tool.yaml");
+    writeFileSync(file, "store: memory\ntools:\n  drop_database: { approval: always }\n");
+    const child = spawn(process.execPath, [...cli, "--policy", file, "--", process.execPath, memoryServer], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
+    send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "0" } } });
+    child.stdout.once("data", () => send({ jsonrpc: "2.0", method: "notifications/initialized" }));
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/policy file .*unknown-tool\.yaml: overrides name tools the server does not have: drop_database \(it has .*read_graph/);
   });
 });

@@ -22,7 +22,7 @@ describe("proxy policy file", () => {
     expect(p.store).toBe("memory");
     expect(p.agent).toBe("desk");
     expect(p.run).toEqual({ maxSteps: 20, destructive: { maxPerRun: 1 }, freeze: [{ from: "2025-07-18T00:00:00Z", to: "2025-07-19T00:00:00Z" }] });
-    expect(p.tools.delete_entities).toEqual({ effect: "destructive", approval: "always", retry: false, concurrency: 1, timeoutMs: 2000 });
+    expect(p.tools.get("delete_entities")).toEqual({ effect: "destructive", approval: "always", retry: false, concurrency: 1, timeoutMs: 2000 });
   });
 
   it("reads JSON, and takes a relative SQLite path from the file's folder", () => {
@@ -59,5 +59,22 @@ describe("proxy policy file", () => {
     expect(() => parseProxyPolicy("run:\n  freeze:\n    - { from: soon, to: 2025-01-01T00:00:00Z }\n", "t.yaml")).toThrow(/t\.yaml, line 3: run\.freeze\.0\.from: "soon" is not a time/);
     expect(() => parseProxyPolicy("- 1\n", "l.yaml")).toThrow(/l\.yaml: expected a mapping/);
     expect(() => loadProxyPolicy("/nonexistent/p.yaml")).toThrow(/policy file \/nonexistent\/p\.yaml: cannot read it \(ENOENT\)/);
+  });
+
+  it("tool names from outside are names: constructor and toString are tools, __proto__ is refused with its line", () => {
+    const p = parseProxyPolicy("tools:\n  constructor: { approval: always }\n  toString: { effect: read }\n", "n.yaml");
+    expect(p.tools.get("constructor")).toEqual({ approval: "always" });
+    expect(p.tools.get("toString")).toEqual({ effect: "read" });
+    expect(p.tools.get("hasOwnProperty")).toBeUndefined();
+    expect(() => parseProxyPolicy("tools:\n  ok: {}\n  __proto__: { approval: never }\n", "p.yaml")).toThrow(/p\.yaml, line 3: "__proto__" cannot be a key/);
+    expect(() => parseProxyPolicy('{"tools": {"__proto__": {"effect": "read"}}}', "p.json")).toThrow(/"__proto__" cannot be a key/);
+    expect(() => parseProxyPolicy("run:\n  __proto__: { maxSteps: 1 }\n", "r.yaml")).toThrow(/line 2: "__proto__" cannot be a key/);
+  });
+
+  it("a file that never ends (/dev/zero) or is huge is refused at once, not read forever", () => {
+    const started = Date.now();
+    expect(() => loadProxyPolicy("/dev/zero")).toThrow(/policy file \/dev\/zero: larger than 1024 KiB/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(() => loadProxyPolicy("/")).toThrow(/policy file \/: cannot read it \(EISDIR\)/);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The policy file of `bulwark proxy` (YAML or JSON): the store, the run policy and
  * per-tool overrides. `loadProxyPolicy` checks it all before the proxy starts; a broken
- * file is a `ProxyPolicyError` naming the file, the line and the field.
+ * file is a `ProxyPolicyError` naming the file, the line and the field. Tool names are
+ * the server's, so they come back in a Map, and a `__proto__` key is refused anywhere.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { LineCounter, isMap, isScalar, parseDocument, type Document } from "yaml";
+import { LineCounter, isMap, isScalar, parseDocument, visit, type Document } from "yaml";
 import { z } from "zod";
 import { readInstant, type PolicyInput } from "../index.js";
 import type { McpToolOverride } from "../adapters/mcp.js";
@@ -22,8 +23,11 @@ export interface ProxyPolicy {
   runId?: string;
   prefix?: string;
   run: PolicyInput;
-  tools: Record<string, McpToolOverride>;
+  tools: Map<string, McpToolOverride>;
 }
+
+/** A policy file is a page of settings: anything larger is a mistake (or /dev/zero). */
+export const MAX_POLICY_BYTES = 1024 * 1024;
 
 export class ProxyPolicyError extends Error {
   constructor(message: string) {
@@ -93,11 +97,26 @@ const fileSchema = z
 export function loadProxyPolicy(file: string): ProxyPolicy {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readCapped(file, MAX_POLICY_BYTES);
   } catch (e) {
+    if (e instanceof ProxyPolicyError) throw e;
     throw new ProxyPolicyError(`policy file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   return parseProxyPolicy(text, file);
+}
+
+/** At most `max` bytes, read in a bounded loop: a device or pipe that never ends is refused, not waited for. */
+function readCapped(file: string, max: number): string {
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(max + 1);
+    let n = 0;
+    for (let r = -1; r !== 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    if (n > max) throw new ProxyPolicyError(`policy file ${file}: larger than ${max / 1024} KiB; a policy file is a page of settings`);
+    return buf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
@@ -109,6 +128,18 @@ export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
     const at = syntax.linePos?.[0];
     throw new ProxyPolicyError(`policy file ${file}${at ? `, line ${at.line}` : ""}: not valid YAML or JSON: ${syntax.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
   }
+  // `__proto__` as a key would set a prototype, not name a tool: refused before anything reads it.
+  let proto: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === "__proto__") {
+        proto = pair.key.range ? lines.linePos(pair.key.range[0]).line : 0;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (proto !== undefined) throw new ProxyPolicyError(`policy file ${file}${proto ? `, line ${proto}` : ""}: "__proto__" cannot be a key here (not a tool name, nor a setting)`);
   const data: unknown = doc.toJS() ?? {};
   if (typeof data !== "object" || Array.isArray(data))
     throw new ProxyPolicyError(`policy file ${file}: expected a mapping of store, agent, runId, prefix, run and tools, got ${JSON.stringify(data)}`);
@@ -119,8 +150,7 @@ export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
     throw new ProxyPolicyError(problems.map((p) => p.text).join("\n"));
   }
   const p = parsed.data;
-  const tools: Record<string, McpToolOverride> = {};
-  for (const [name, t] of Object.entries(p.tools ?? {})) tools[name] = t as McpToolOverride;
+  const tools = new Map(Object.entries(p.tools ?? {}) as [string, McpToolOverride][]);
   return {
     file,
     store: storeFrom(p.store ?? DEFAULT_PROXY_STORE, file),

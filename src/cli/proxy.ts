@@ -1,32 +1,34 @@
 /**
- * `bulwark proxy --policy <file> -- <mcp server command…>`: an MCP server on stdio in front
- * of another. It runs the real server as a child, lists its tools (annotations and schemas
- * as they are) and sends every `tools/call` through one Bulwark run per proxy session, so
- * any MCP client gets retries with keys, breakers, freezes, budgets, approvals and the
- * chain breaker. A refused or failed call comes back as a tool result with `isError: true`
- * and the failure's message as its text; the child dying answers the call, it never hangs.
- * The proxy itself is `mcpProxy` of `bulwark/mcp`; this is its command line.
+ * `bulwark proxy --policy <file> [--listen <host:port>] -- <mcp server command… | URL>`: an
+ * MCP server in front of another. It starts the real server as a child (or reaches it at
+ * a URL), relays every message as it is, and sends every `tools/call` through one Bulwark
+ * run per client session, so any MCP client gets retries with keys, breakers, freezes,
+ * budgets, approvals and the chain breaker. On stdio by default; `--listen` serves
+ * streamable HTTP at `/mcp`. The proxy itself is `mcpProxy` of `bulwark/mcp`.
  */
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { mcpProxy } from "../adapters/mcp.js";
 import { loadProxyPolicy, type ProxyPolicy } from "./proxy-policy.js";
 import { fail } from "./shared.js";
 
 export function proxyCommand(): Command {
   return new Command("proxy")
-    .description("serve an MCP server's tools on stdio, every call guarded by a Bulwark run (put the server's command after --)")
+    .description("serve an MCP server's tools, every call guarded by a Bulwark run (put the server's command, or its URL, after --)")
     .requiredOption("--policy <file>", "policy file, YAML or JSON: store, run policy, per-tool overrides")
-    .argument("<command...>", "the MCP server to start, e.g. -- npx -y @modelcontextprotocol/server-memory")
-    .action(async function (this: Command, command: string[], o: { policy: string }) {
+    .option("--listen <host:port>", "serve MCP streamable HTTP at /mcp on this address (e.g. 127.0.0.1:8931) instead of stdio", listenAddress)
+    .argument("<command...>", "the MCP server to start, e.g. -- npx -y @modelcontextprotocol/server-memory; or its URL, e.g. -- http://127.0.0.1:3000/mcp")
+    .action(async function (this: Command, command: string[], o: { policy: string; listen?: { host: string; port: number } }) {
       let policy: ProxyPolicy;
       try {
         policy = loadProxyPolicy(o.policy);
       } catch (e) {
         fail(this, e, 2);
       }
+      const url = command.length === 1 && /^https?:\/\//i.test(command[0]!) ? command[0] : undefined;
       try {
         await mcpProxy({
-          command,
+          ...(url !== undefined ? { url } : { command }),
+          ...(o.listen ? { listen: o.listen } : {}),
           store: policy.store,
           policy: policy.run,
           tools: policy.tools,
@@ -39,4 +41,12 @@ export function proxyCommand(): Command {
         fail(this, e, 1);
       }
     });
+}
+
+/** `host:port`, `[::1]:port` or `:port` (loopback). */
+function listenAddress(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65_535) throw new InvalidArgumentError(`expected <host>:<port>, e.g. 127.0.0.1:8931 (0 for any free port), not ${JSON.stringify(value)}`);
+  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
 }

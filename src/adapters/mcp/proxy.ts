@@ -1,0 +1,276 @@
+/**
+ * `mcpProxy`, what `bulwark proxy` runs: an MCP server in front of another, on stdio or
+ * streamable HTTP, with the real server started as a child (one per client session) or
+ * reached at a URL. Everything is relayed as it is (relay.ts) except `tools/call`, which
+ * goes through one Bulwark run per session (session.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { createRuntime, redactText, type PolicyInput, type Runtime } from "../../index.js";
+import { childTransport, LineTransport } from "./line-transport.js";
+import { Relay } from "./relay.js";
+import { GuardedSession } from "./session.js";
+import type { McpToolOverrides } from "./tools.js";
+
+/**
+ * The run limits of a proxy session, under the policy file's `run`. A session is a whole
+ * chat with a person in it, not one task of an autonomous loop, so the library's defaults
+ * would end a conversation that is going well: 1,000 steps (not 50) still stop a runaway
+ * loop; a model that fixes its arguments after a refusal or two is not halted (5 failures
+ * in a row, not 2); and since MCP tools have no read-back, every write is unverified, so
+ * 10 of them in a row (not 3) before a gate is asked for. Destructive actions keep their
+ * budget of 3 (and unannotated tools count as destructive).
+ */
+export const PROXY_RUN_DEFAULTS = { maxSteps: 1_000, maxConsecutiveFailures: 5, maxUnverifiedDepth: 10 } as const satisfies PolicyInput;
+
+export interface McpProxyOptions {
+  /** The MCP server to start as a child, its command and arguments (one child per client session). */
+  command?: string[];
+  /** Or the URL of an MCP server speaking streamable HTTP. */
+  url?: string;
+  /** Serve streamable HTTP at `/mcp` on this address instead of stdio. */
+  listen?: { host: string; port: number };
+  /** Bulwark's store. */
+  store: string;
+  /** The run policy of each session, over `PROXY_RUN_DEFAULTS`. */
+  policy?: PolicyInput;
+  /** Per-tool overrides, by MCP name. */
+  tools?: McpToolOverrides;
+  /** Put before each Bulwark tool name [""]. */
+  prefix?: string;
+  /** The run's agent [the client's name, or "mcp-proxy"]. */
+  agent?: string;
+  /** The run's id [a fresh one per session]. */
+  runId?: string;
+  /** Where the options came from, put before the errors they cause (e.g. "policy file proxy.yaml"). */
+  source?: string;
+  /** With `listen`: a client session with no request for this long is closed, and its child server stopped [15 minutes]. */
+  sessionIdleMs?: number;
+  /** The largest message taken from a child server; a larger answer fails its one call [16 MiB]. */
+  maxMessageBytes?: number;
+  /** Where the proxy's own lines go [stderr: stdout may carry the protocol]. */
+  log?: (line: string) => void;
+}
+
+export interface McpProxyServer {
+  /** Where it serves, for `listen`: e.g. http://127.0.0.1:8931/mcp */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the proxy. On stdio it serves this process's one client and exits when that
+ * client goes; with `listen` it serves streamable HTTP until closed.
+ */
+export async function mcpProxy(options: McpProxyOptions): Promise<McpProxyServer> {
+  // Every line without credentials: a store URL's password, a token in a store error.
+  const write = options.log ?? ((line: string) => process.stderr.write(`bulwark proxy: ${line}\n`));
+  const log = (line: string) => write(redactText(line));
+  if (!options.url && !options.command?.[0]) throw new Error("give the MCP server's command (or URL) after --");
+  let rt: Runtime;
+  try {
+    rt = createRuntime({ store: options.store, policy: PROXY_RUN_DEFAULTS, onError: (e) => log(`store: ${e instanceof Error ? e.message : String(e)}`) });
+    await rt.ready();
+  } catch (e) {
+    throw new Error(`${options.source ? `${options.source}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    return options.listen ? await serveHttp(options, options.listen, rt, log) : await serveStdio(options, rt, log);
+  } catch (e) {
+    await rt.close();
+    throw e;
+  }
+}
+
+const upstreamName = (o: McpProxyOptions) => o.url ?? o.command!.join(" ");
+
+async function connectUpstream(o: McpProxyOptions): Promise<Transport> {
+  try {
+    if (o.url) return new StreamableHTTPClientTransport(new URL(o.url));
+    const [command, ...args] = o.command!;
+    return await childTransport(command!, args, o.maxMessageBytes);
+  } catch (e) {
+    throw new Error(`could not start the MCP server \`${upstreamName(o)}\`: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A client session wired to its own upstream connection and guard. */
+async function openSession(down: Transport, up: Transport, o: McpProxyOptions, rt: Runtime, log: (line: string) => void, onGuardError: (e: Error) => void) {
+  let session!: GuardedSession;
+  const relay = new Relay(down, up, {
+    toolCall: (params, signal, id) => session.toolCall(params, signal, id),
+    // Listed as soon as the client is ready, so that a policy file naming tools the server
+    // does not have is reported at once.
+    initialized: () => void session.tools().catch(onGuardError),
+    toolsChanged: () => session.toolsChanged(),
+    log,
+  });
+  session = new GuardedSession(relay, {
+    rt,
+    log,
+    ...(o.policy !== undefined ? { policy: o.policy } : {}),
+    ...(o.tools !== undefined ? { tools: o.tools } : {}),
+    ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+    ...(o.agent !== undefined ? { agent: o.agent } : {}),
+    ...(o.runId !== undefined ? { runId: o.runId } : {}),
+    ...(o.source !== undefined ? { source: o.source } : {}),
+  });
+  await up.start();
+  await down.start();
+  let closed: Promise<void> | undefined;
+  return {
+    // Once: closing the client's transport calls back here.
+    close: () =>
+      (closed ??= (async () => {
+        await session.end();
+        await relay.close();
+      })()),
+  };
+}
+
+async function serveStdio(o: McpProxyOptions, rt: Runtime, log: (line: string) => void): Promise<McpProxyServer> {
+  const up = await connectUpstream(o);
+  const down = new LineTransport(process.stdin, process.stdout);
+  let closing = false;
+  const shutdown = async (code: number) => {
+    if (closing) return;
+    closing = true;
+    await session.close();
+    await rt.close().catch(() => {});
+    process.exit(code);
+  };
+  const session = await openSession(down, up, o, rt, log, (e) => {
+    log(e.message);
+    void shutdown(1);
+  });
+  down.onclose = () => void shutdown(0);
+  process.once("SIGINT", () => void shutdown(130));
+  process.once("SIGTERM", () => void shutdown(143));
+  log(`serving \`${upstreamName(o)}\` on stdio, store ${o.store}`);
+  return { close: () => shutdown(0) };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const MAX_BODY = 4 * 1024 * 1024;
+
+async function serveHttp(o: McpProxyOptions, at: { host: string; port: number }, rt: Runtime, log: (line: string) => void): Promise<McpProxyServer> {
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; close: () => Promise<void>; idle: NodeJS.Timeout }>();
+  // Clients often leave without ending their session (no DELETE): an idle one would keep
+  // its child server forever.
+  const idleMs = o.sessionIdleMs ?? 15 * 60_000;
+  const idleTimer = (transport: StreamableHTTPServerTransport) => setTimeout(() => void transport.close(), idleMs).unref();
+  const loopbackOnly = LOOPBACK.has(at.host);
+  if (!loopbackOnly) log(`listening on ${at.host}, beyond loopback: any host that can reach it can call the tools`);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      log(`HTTP: ${e instanceof Error ? e.message : String(e)}`);
+      if (!res.headersSent) reply(res, 500, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (path !== "/mcp") return reply(res, 404, "MCP is served at /mcp");
+    const refused = hostAndOriginRefusal(req, loopbackOnly);
+    if (refused) return reply(res, 403, refused);
+    const body = req.method === "POST" ? await readJson(req) : undefined;
+    if (body instanceof Error) return reply(res, 400, body.message, -32700);
+    const id = req.headers["mcp-session-id"];
+    if (typeof id === "string") {
+      const session = sessions.get(id);
+      if (!session) return reply(res, 404, "no such session (it ended, or the proxy restarted): initialize again");
+      session.idle.refresh();
+      return session.transport.handleRequest(req, res, body);
+    }
+    if (req.method !== "POST" || !isInitialize(body)) return reply(res, 400, "no Mcp-Session-Id header: send initialize first");
+    // A new client session: its own upstream connection (a child, or a session at the URL) and run.
+    let up: Transport;
+    try {
+      up = await connectUpstream(o);
+    } catch (e) {
+      return reply(res, 502, e instanceof Error ? e.message : String(e));
+    }
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (sid) => void sessions.set(sid, { transport, close: session.close, idle: idleTimer(transport) }),
+    });
+    const session = await openSession(transport, up, o, rt, log, (e) => log(e.message));
+    transport.onclose = () => {
+      const sid = transport.sessionId;
+      if (sid !== undefined) clearTimeout(sessions.get(sid)?.idle);
+      if (sid !== undefined) sessions.delete(sid);
+      void session.close();
+    };
+    await transport.handleRequest(req, res, body);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}/mcp`;
+  log(`serving \`${upstreamName(o)}\` at ${url}, store ${o.store}`);
+  return {
+    url,
+    close: async () => {
+      await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rt.close();
+    },
+  };
+}
+
+/**
+ * Bound to loopback, only loopback host names are ours: another name is a page using DNS
+ * rebinding to reach us. A browser's request must come from a page of this same host.
+ */
+function hostAndOriginRefusal(req: IncomingMessage, loopbackOnly: boolean): string | undefined {
+  const host = req.headers.host ?? "";
+  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "").toLowerCase();
+  if (loopbackOnly && !LOOPBACK.has(name)) return `this proxy answers only to localhost, not ${JSON.stringify(host)}`;
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return `bad Origin header ${JSON.stringify(origin)}`;
+  }
+  return originHost === host ? undefined : `requests from ${origin} are not accepted`;
+}
+
+function isInitialize(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => typeof m === "object" && m !== null && (m as { method?: unknown }).method === "initialize");
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) return new Error(`the body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch (e) {
+    return new Error(`the body is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function reply(res: ServerResponse, status: number, message: string, code = -32000) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }));
+}

@@ -1,0 +1,178 @@
+/**
+ * One MCP session through the proxy, guarded: its tools (listed from the server, all
+ * pages, again when the server says they changed) and one Bulwark run for the whole
+ * conversation. Every `tools/call` goes through that run; what comes back is the server's
+ * own answer when the server answered (a result, an `isError` result, a JSON-RPC error),
+ * or Bulwark's refusal as a result with `isError: true`. A person's approval is asked in
+ * the client through elicitation when the client can show it.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { failures, type Outcome, type PolicyInput, type Run, type Runtime } from "../../index.js";
+import { UpstreamError, type Answer, type Relay, type RpcError } from "./relay.js";
+import {
+  FAILURE_META_KEY,
+  failureResult,
+  guardTools,
+  toCallToolResult,
+  type CallToolResult,
+  type McpArgs,
+  type McpCaller,
+  type McpTool,
+  type McpToolDefinition,
+  type McpToolOverrides,
+  type McpToolset,
+} from "./tools.js";
+
+export interface SessionOptions {
+  rt: Runtime;
+  /** The run's own policy, over the runtime's. */
+  policy?: PolicyInput;
+  tools?: McpToolOverrides;
+  prefix?: string;
+  agent?: string;
+  runId?: string;
+  /** Put before the errors that the options cause (e.g. "policy file proxy.yaml"). */
+  source?: string;
+  log: (line: string) => void;
+}
+
+/** The client's side of one guarded call, which Bulwark's run does not carry. */
+interface ClientCall {
+  /** The client's `_meta` (its progress token): the server gets it. */
+  meta: Record<string, unknown> | undefined;
+  /** Aborts when the client cancels. */
+  signal: AbortSignal;
+  /** What the server answered, when it answered with an error. */
+  upstream?: { error: RpcError } | { result: CallToolResult };
+}
+
+// Bulwark calls `execute` inside `run.call`; the client's side of that call reaches it here.
+const clientCall = new AsyncLocalStorage<ClientCall>();
+
+export class GuardedSession {
+  private toolset: Promise<McpToolset> | undefined;
+  private run: Run | undefined;
+  private readonly caller: McpCaller;
+
+  constructor(
+    private readonly relay: Relay,
+    private readonly o: SessionOptions,
+  ) {
+    this.caller = async (params, { signal, timeout }) => {
+      const call = clientCall.getStore();
+      if (call) call.upstream = undefined; // an earlier attempt's answer is not this one's
+      const meta = call?.meta ? { ...call.meta, ...params._meta } : params._meta;
+      try {
+        const result = (await relay.requestUp("tools/call", { ...params, ...(meta ? { _meta: meta } : {}) }, { signal: call ? AbortSignal.any([signal, call.signal]) : signal, timeout })) as CallToolResult;
+        if (result.isError && call) call.upstream = { result };
+        return result;
+      } catch (e) {
+        if (e instanceof UpstreamError && call) call.upstream = { error: e.rpc };
+        throw e;
+      }
+    };
+  }
+
+  /** The guarded tools; listed once, and again after the server's list changed. */
+  tools(): Promise<McpToolset> {
+    this.toolset ??= this.list().catch((e: unknown) => {
+      this.toolset = undefined;
+      throw new Error(`${this.o.source ? `${this.o.source}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
+    });
+    return this.toolset;
+  }
+
+  toolsChanged(): void {
+    const before = this.toolset;
+    this.toolset = undefined;
+    this.tools().catch((e: unknown) => {
+      this.o.log(`could not reload the tool list: ${e instanceof Error ? e.message : String(e)}`);
+      this.toolset = before;
+    });
+  }
+
+  async toolCall(params: Record<string, unknown>, signal: AbortSignal, id: RequestId): Promise<Answer> {
+    const name = String(params.name);
+    const tool = (await this.tools()).tools.get(name);
+    if (!tool) return { result: failureResult(failures.unknownTool(name, [...(await this.tools()).tools.keys()])) as Record<string, unknown> };
+    const args = (params.arguments ?? {}) as McpArgs;
+    const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal };
+    let outcome = await clientCall.run(call, () => this.theRun().call(tool, args));
+    if (!outcome.ok && outcome.failure.kind === "approval_required" && this.relay.clientCanElicit) outcome = await this.askClient(name, tool, args, outcome, call, id);
+    return answer(outcome, call);
+  }
+
+  async end(): Promise<void> {
+    await this.run?.end().catch(() => {});
+  }
+
+  private async list(): Promise<McpToolset> {
+    const definitions: McpToolDefinition[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = (await this.relay.requestUp("tools/list", cursor === undefined ? {} : { cursor }, { timeout: 60_000 })) as { tools?: McpToolDefinition[]; nextCursor?: string };
+      definitions.push(...(page.tools ?? []));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return guardTools(definitions, this.caller, { ...(this.o.tools !== undefined ? { tools: this.o.tools } : {}), ...(this.o.prefix !== undefined ? { prefix: this.o.prefix } : {}) });
+  }
+
+  // One run per session: its keys, budgets, approvals and chain breaker span the conversation.
+  private theRun(): Run {
+    if (!this.run) {
+      const client = this.relay.clientInfo?.name;
+      this.run = this.o.rt.startRun({ agent: this.o.agent ?? client ?? "mcp-proxy", ...(this.o.runId ? { runId: this.o.runId } : {}), ...(this.o.policy ? { policy: this.o.policy } : {}) });
+      this.o.log(`run ${this.run.id} for ${client ?? "an MCP client"}`);
+    }
+    return this.run;
+  }
+
+  /**
+   * A person's decision asked in the client (elicitation): accepted with approve → the
+   * approval is granted and the call repeated; declined or accepted without → denied (the
+   * repeat says so); dismissed, or a client that fails to ask → `approval_required` stands.
+   */
+  private async askClient(name: string, tool: McpTool, args: McpArgs, outcome: Outcome<CallToolResult>, call: ClientCall, id: RequestId): Promise<Outcome<CallToolResult>> {
+    const approvalId = (outcome.ok ? undefined : outcome.failure.detail?.approvalId) as string | undefined;
+    if (approvalId === undefined) return outcome;
+    let reply: { action?: string; content?: { approve?: unknown } };
+    try {
+      reply = await this.relay.requestDown(
+        "elicitation/create",
+        {
+          message: `${name} needs your approval before it runs.\nArguments: ${preview(args)}\n(Bulwark approval request ${approvalId})`,
+          requestedSchema: { type: "object", properties: { approve: { type: "boolean", title: `Run ${name}`, description: "Approve this call", default: false } }, required: ["approve"] },
+        },
+        { signal: call.signal, relatedTo: id },
+      );
+    } catch (e) {
+      this.o.log(`could not ask the client to approve ${name}: ${e instanceof Error ? e.message : String(e)}`);
+      return outcome;
+    }
+    const by = `mcp client ${this.relay.clientInfo?.name ?? "(unnamed)"}`;
+    try {
+      if (reply.action === "accept" && reply.content?.approve === true) await this.o.rt.approvals.approve(approvalId, { by });
+      else if (reply.action === "accept" || reply.action === "decline") await this.o.rt.approvals.deny(approvalId, { by, reason: "declined in the MCP client" });
+      else return outcome;
+    } catch (e) {
+      // Decided meanwhile by someone else: the repeat reads that decision.
+      this.o.log(`approval ${approvalId}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return clientCall.run(call, () => this.theRun().call(tool, args));
+  }
+}
+
+/** What the client gets: the server's own answer when it gave one, else Bulwark's. */
+function answer(outcome: Outcome<CallToolResult>, call: ClientCall): Answer {
+  if (outcome.ok || outcome.failure.kind !== "tool_error" || !call.upstream) return { result: toCallToolResult(outcome) as Record<string, unknown> };
+  if ("error" in call.upstream) return { error: call.upstream.error };
+  const { kind, retryable } = outcome.failure;
+  const result = call.upstream.result;
+  return { result: { ...result, _meta: { ...result._meta, [FAILURE_META_KEY]: { kind, retryable, callId: outcome.callId } } } };
+}
+
+function preview(args: McpArgs): string {
+  const text = JSON.stringify(args);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
