@@ -47,29 +47,43 @@ async function connect(name: string, policy: string) {
   return { client, call, stderr: () => stderr };
 }
 
-describe("bulwark proxy relays everything", () => {
-  it("resources, prompts, completion, logging, progress, sampling, elicitation, roots, notifications, errors, _meta and cancellation", async () => {
-    const { client, call, stderr } = await connect("all", "store: memory\n");
-    try {
+describe("bulwark proxy relays everything", { timeout: 60_000 }, () => {
+  describe("one session", () => {
+    let session: Awaited<ReturnType<typeof connect>>;
+    let client: Client;
+    let call: (tool: string, args?: Record<string, unknown>) => Promise<CallToolResult>;
+    beforeAll(async () => {
+      session = await connect("all", "store: memory\n");
+      ({ client, call } = session);
+    }, 60_000);
+    afterAll(async () => {
+      await client.close();
+      expect(session.stderr()).not.toMatch(/could not send/);
+    });
+
+    it("initializes with the server's own answer: version, capabilities, instructions", async () => {
       expect(client.getServerVersion()?.name).toBe("bulwark-everything");
       expect(client.getServerCapabilities()?.resources).toEqual({ subscribe: true, listChanged: true });
       expect(client.getInstructions()).toBe("a test server");
+    });
 
-      // Resources, templates, subscriptions and the server's update notification.
+    it("resources, templates, subscriptions and the server's update notification", async () => {
       expect((await client.listResources()).resources.map((r) => r.uri)).toContain("test://static-text");
       expect((await client.listResourceTemplates()).resourceTemplates[0]?.uriTemplate).toBe("test://template/{id}/data");
       expect((await client.readResource({ uri: "test://template/7/data" })).contents[0]).toMatchObject({ text: expect.stringContaining("Data for ID: 7") });
       const updated = new Promise((resolve) => client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)));
       await client.subscribeResource({ uri: "test://watched-resource" });
       expect(await updated).toBe("test://watched-resource");
+    });
 
-      // Prompts and completion.
+    it("prompts and completion", async () => {
       expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain("test_prompt_with_arguments");
       const prompt = await client.getPrompt({ name: "test_prompt_with_arguments", arguments: { arg1: "a", arg2: "b" } });
       expect(prompt.messages[0]?.content).toEqual({ type: "text", text: "Prompt with arguments: arg1='a', arg2='b'" });
       expect((await client.complete({ ref: { type: "ref/prompt", name: "test_prompt_with_arguments" }, argument: { name: "arg1", value: "pa" } })).completion.values).toEqual(["paris", "park", "party"]);
+    });
 
-      // Logging: the level reaches the server, its messages reach us.
+    it("logging: the level reaches the server, its messages reach the client", async () => {
       const logs: unknown[] = [];
       client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
       await client.setLoggingLevel("info");
@@ -80,23 +94,26 @@ describe("bulwark proxy relays everything", () => {
       await call("test_tool_with_logging");
       await new Promise((r) => setTimeout(r, 100));
       expect(logs).toHaveLength(3);
+    });
 
-      // Progress: the client's token reaches the server through the guarded call, and the notifications come back.
+    it("progress: the client's token and _meta reach the server through the guarded call", async () => {
       const progress: number[] = [];
       await client.callTool({ name: "test_tool_with_progress", arguments: {} }, CallToolResultSchema, { onprogress: (p) => void progress.push(p.progress) });
       expect(progress).toEqual([0, 50, 100]);
       const meta = (await client.callTool({ name: "echo_meta", arguments: {}, _meta: { "example.com/trace": "t-1" } })) as CallToolResult;
       expect(meta.structuredContent).toEqual({ meta: { "example.com/trace": "t-1" } });
+    });
 
-      // Requests from the server to the client: sampling, elicitation, roots.
+    it("the server's requests to the client: sampling, elicitation, roots", async () => {
       client.setRequestHandler(CreateMessageRequestSchema, async (r) => ({ role: "assistant", model: "m", content: { type: "text", text: `echo ${(r.params.messages[0]?.content as { text: string }).text}` } }));
       expect(text(await call("test_sampling", { prompt: "hi" }))).toBe("LLM response: echo hi");
       client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { username: "ada", email: "ada@example.com" } }));
       expect(text(await call("test_elicitation", { message: "who?" }))).toBe('User response: action=accept, content={"username":"ada","email":"ada@example.com"}');
       client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///work", name: "work" }] }));
       expect((await call("list_roots")).structuredContent).toEqual({ roots: [{ uri: "file:///work", name: "work" }] });
+    });
 
-      // Upstream JSON-RPC errors stay errors, code, message and data, for tools and for the rest.
+    it("upstream JSON-RPC errors stay errors; an isError result is the server's own", async () => {
       const rpc = await client.callTool({ name: "rpc_error", arguments: {} }).then(
         () => undefined,
         (e: unknown) => e,
@@ -110,25 +127,24 @@ describe("bulwark proxy relays everything", () => {
       expect(err.isError).toBe(true);
       expect(text(err)).toBe("This tool intentionally returns an error for testing");
       expect(failure(err)).toBe("tool_error");
+    });
 
-      // Cancellation reaches the server and the run's call.
+    it("cancellation reaches the server and the run's call", async () => {
       const abort = new AbortController();
       const slow = client.callTool({ name: "slow", arguments: { ms: 10_000 } }, CallToolResultSchema, { signal: abort.signal });
       setTimeout(() => abort.abort("changed my mind"), 300);
       await expect(slow).rejects.toThrow(/changed my mind/);
       await new Promise((r) => setTimeout(r, 200));
       expect((await call("calls")).structuredContent).toMatchObject({ cancelled: 1 });
+    });
 
-      // The server's list changes: we hear of it, and the new tool is guarded and callable.
+    it("the server's list changes: the client hears of it, and the new tool is guarded and callable", async () => {
       const changed = new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve(true)));
       await call("grow");
       expect(await changed).toBe(true);
       expect(text(await call("grown"))).toBe("the new tool ran");
-    } finally {
-      await client.close();
-    }
-    expect(stderr()).not.toMatch(/could not send/);
-  });
+    });
+    });
 
   it("tool names from outside: __proto__, constructor and toString are tools; deploy/staging and deploy staging are two", async () => {
     const { call, client } = await connect("names", "store: memory\n");
