@@ -98,7 +98,7 @@ export class GuardedSession {
     if (!tool) return { result: failureResult(failures.unknownTool(name, [...(await this.tools()).tools.keys()])) as Record<string, unknown> };
     const args = (params.arguments ?? {}) as McpArgs;
     const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal };
-    let outcome = await clientCall.run(call, () => this.theRun().call(tool, args));
+    let outcome = await clientCall.run(call, () => this.theRun().call(tool, args, { toolCallId: String(id) }));
     if (!outcome.ok && outcome.failure.kind === "approval_required" && this.relay.clientCanElicit) outcome = await this.askClient(name, tool, args, outcome, call, id);
     return answer(outcome, call);
   }
