@@ -123,6 +123,7 @@ async function openSession(down: Transport, up: Transport, o: McpProxyOptions, r
   await down.start();
   let closed: Promise<void> | undefined;
   return {
+    relay,
     // Once: closing the client's transport calls back here.
     close: () =>
       (closed ??= (async () => {
@@ -162,7 +163,10 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
   // Clients often leave without ending their session (no DELETE): an idle one would keep
   // its child server forever.
   const idleMs = o.sessionIdleMs ?? 15 * 60_000;
-  const idleTimer = (transport: StreamableHTTPServerTransport) => setTimeout(() => void transport.close(), idleMs).unref();
+  const idleTimer = (transport: StreamableHTTPServerTransport, relay: Relay) => {
+    const timer: NodeJS.Timeout = setTimeout(() => (relay.busy ? timer.refresh() : void transport.close()), idleMs).unref();
+    return timer;
+  };
   const loopbackOnly = LOOPBACK.has(at.host);
   if (!loopbackOnly) log(`listening on ${at.host}, beyond loopback: any host that can reach it can call the tools`);
 
@@ -198,7 +202,7 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, close: session.close, idle: idleTimer(transport) }),
+      onsessioninitialized: (sid) => void sessions.set(sid, { transport, close: session.close, idle: idleTimer(transport, session.relay) }),
     });
     const session = await openSession(transport, up, o, rt, log, (e) => log(e.message));
     transport.onclose = () => {

@@ -84,6 +84,11 @@ export class Relay {
     down.onerror = (e) => hooks.log(`client connection: ${e.message}`);
   }
 
+  /** Whether a request of the client's is waiting for its answer. */
+  get busy(): boolean {
+    return this.clientCalls.size > 0;
+  }
+
   /** Whether the client can be asked for input (form elicitation). */
   get clientCanElicit(): boolean {
     const e = this.clientCapabilities.elicitation as { form?: unknown; url?: unknown } | undefined;

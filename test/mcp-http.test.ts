@@ -1,0 +1,118 @@
+/**
+ * `mcpProxy` serving streamable HTTP (what `bulwark proxy --listen` runs), in front of
+ * test/fixtures/mcp-everything.ts started as a child per session: approvals asked in the
+ * client through elicitation, the DNS-rebinding checks, the client's protocol version,
+ * idle sessions closed.
+ */
+import { request } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ElicitRequestSchema, type CallToolResult, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRuntime } from "bulwark";
+import { mcpProxy, type McpProxyServer } from "bulwark/mcp";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const fixture = [process.execPath, "--import", "tsx", join(root, "test/fixtures/mcp-everything.ts")];
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+const failure = (r: CallToolResult) => (r._meta?.["bulwark/failure"] as { kind: string } | undefined)?.kind;
+
+let dir: string;
+let proxy: McpProxyServer;
+let store: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "bulwark-http-"));
+  store = `sqlite:${join(dir, "b.db")}`;
+  proxy = await mcpProxy({ command: fixture, listen: { host: "127.0.0.1", port: 0 }, store, tools: new Map([["touch", { approval: "always" }]]), sessionIdleMs: 3_000, log: (l) => (process.env.DBG ? console.log("LOG", l) : undefined) });
+}, 60_000);
+afterAll(async () => {
+  await proxy?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function client(name: string, elicit?: () => ElicitResult) {
+  const c = new Client({ name, version: "0" }, { capabilities: elicit ? { elicitation: {} } : {} });
+  if (elicit) c.setRequestHandler(ElicitRequestSchema, async () => elicit());
+  await c.connect(new StreamableHTTPClientTransport(new URL(proxy.url!)));
+  return c;
+}
+
+/** A raw POST, with any Host and Origin. */
+function post(headers: Record<string, string>, body: object): Promise<{ status: number; text: string; session?: string }> {
+  const url = new URL(proxy.url!);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, text, ...(typeof res.headers["mcp-session-id"] === "string" ? { session: res.headers["mcp-session-id"] } : {}) }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+const initialize = (version: string) => ({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "raw", version: "0" } } });
+
+describe("bulwark proxy over streamable HTTP", { timeout: 60_000 }, () => {
+  it("asks the person in the client to approve; accepted, the call runs and the approval names the client", async () => {
+    const c = await client("approver", () => ({ action: "accept", content: { approve: true } }));
+    try {
+      const r = (await c.callTool({ name: "touch", arguments: { id: "a" } })) as CallToolResult;
+      expect(text(r)).toBe("touched a");
+      const rt = createRuntime({ store });
+      await rt.ready();
+      expect(await rt.approvals.list()).toContainEqual(expect.objectContaining({ tool: "touch", status: "approved", by: "mcp client approver" }));
+      await rt.close();
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("declined in the client: approval_denied; a client that cannot ask: approval_required, as before", async () => {
+    const decliner = await client("decliner", () => ({ action: "decline" }));
+    const silent = await client("silent");
+    try {
+      const denied = (await decliner.callTool({ name: "touch", arguments: { id: "b" } })) as CallToolResult;
+      expect(failure(denied)).toBe("approval_denied");
+      expect(text(denied)).toMatch(/denied by mcp client decliner: declined in the MCP client/);
+      const waiting = (await silent.callTool({ name: "touch", arguments: { id: "c" } })) as CallToolResult;
+      expect(failure(waiting)).toBe("approval_required");
+      // Dismissing the form leaves the request waiting for someone else.
+      const dismisser = await client("dismisser", () => ({ action: "cancel" }));
+      expect(failure((await dismisser.callTool({ name: "touch", arguments: { id: "d" } })) as CallToolResult)).toBe("approval_required");
+      await dismisser.close();
+    } finally {
+      await decliner.close();
+      await silent.close();
+    }
+  });
+
+  it("refuses another host name (DNS rebinding) and another origin; serves localhost", async () => {
+    const port = new URL(proxy.url!).port;
+    expect((await post({ host: "evil.example" }, initialize("2025-11-25"))).status).toBe(403);
+    expect((await post({ host: `localhost:${port}`, origin: "http://evil.example" }, initialize("2025-11-25"))).status).toBe(403);
+    const ok = await post({ host: `localhost:${port}`, origin: `http://localhost:${port}` }, initialize("2025-11-25"));
+    expect(ok.status).toBe(200);
+    expect((await post({ host: `localhost:${port}` }, { jsonrpc: "2.0", id: 2, method: "tools/list" })).status).toBe(400);
+  });
+
+  it("the client's protocol version reaches the server: each session speaks the version its client asked for", async () => {
+    for (const version of ["2025-03-26", "2025-06-18", "2025-11-25"]) {
+      const r = await fetch(proxy.url!, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(initialize(version)) });
+      expect(r.status).toBe(200);
+      expect(await r.text()).toContain(`"protocolVersion":"${version}"`);
+    }
+  });
+
+  it("an idle session is closed (its child stopped); its id is then unknown", async () => {
+    const r = await post({}, initialize("2025-11-25"));
+    expect(r.session).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const late = await post({ "mcp-session-id": r.session!, "mcp-protocol-version": "2025-11-25" }, { jsonrpc: "2.0", id: 2, method: "tools/list" });
+    expect(late.status).toBe(404);
+    expect(late.text).toMatch(/no such session/);
+  });
+});
