@@ -57,6 +57,8 @@ interface ClientCall {
   upId?: number;
   abort?: AbortController;
   progressToken?: unknown;
+  /** A server notification went with this call: its answer waits a turn (see `toClient`). */
+  notified?: boolean;
 }
 
 type Message = { jsonrpc: "2.0"; id?: RequestId; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: RpcError };
@@ -164,7 +166,7 @@ export class Relay {
           // A call the client cancelled gets no answer (the specification's rule).
           if (this.clientCalls.get(id) !== call) return;
           this.clientCalls.delete(id);
-          this.toClient({ jsonrpc: "2.0", id, ...answer }, id);
+          this.answerClient(call, { jsonrpc: "2.0", id, ...answer });
         });
       return;
     }
@@ -217,7 +219,9 @@ export class Relay {
         return;
       }
       if (m.method === "notifications/tools/list_changed") this.hooks.toolsChanged?.();
-      this.toClient(m, this.related(m));
+      const related = this.related(m);
+      if (related !== undefined) this.clientCalls.get(related)!.notified = true;
+      this.toClient(m, related);
       return;
     }
     if (m.id !== undefined) this.answer(this.upPending, m, this.down, (from) => this.clientAnswered(from, m));
@@ -229,9 +233,10 @@ export class Relay {
     if (!p) return; // cancelled, or not ours
     pending.delete(m.id!);
     if ("relayOf" in p) {
-      if (relayed(p.relayOf) === false) return;
-      if (back === this.down) this.toClient({ ...m, id: p.relayOf }, p.relayOf);
-      else this.sendUp({ ...m, id: p.relayOf });
+      if (back === this.down) {
+        const call = this.clientCalls.get(p.relayOf);
+        if (call && relayed(p.relayOf) !== false) this.answerClient(call, { ...m, id: p.relayOf });
+      } else if (relayed(p.relayOf) !== false) this.sendUp({ ...m, id: p.relayOf });
       return;
     }
     if (m.error) p.reject(new UpstreamError(m.error));
@@ -254,6 +259,17 @@ export class Relay {
       latest = id;
     }
     return latest;
+  }
+
+  /**
+   * The answer to a client's request. After a notification that went with it, the answer
+   * waits one turn of the event loop: the MCP SDK's client drops a progress notification
+   * that it reads in the same chunk as the answer (it forgets the request's progress
+   * handler before its notification handlers run).
+   */
+  private answerClient(call: ClientCall, m: Message) {
+    if (call.notified) setImmediate(() => this.toClient(m, m.id));
+    else this.toClient(m, m.id);
   }
 
   private toClient(m: Message, relatedTo: RequestId | undefined) {
