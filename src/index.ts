@@ -46,3 +46,4 @@ export { webhookSink, logSink, otelEventSink, signWebhook, verifyWebhookSignatur
 export type { WebhookOptions } from "./telemetry/alert-sinks.js";
 export type { AlertOptions, TelemetryOptions } from "./telemetry/telemetry.js";
 export type { CallOptions } from "./run.js";
+export { jsonSchema } from "./json-schema.js";
