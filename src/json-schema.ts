@@ -7,10 +7,10 @@
  * Validation never changes the value: no defaults filled in, no coercion, no properties
  * removed, and the value that passes is the very object given, keys in their order. A
  * schema that does not compile is a TypeError from `jsonSchema` itself, not at the first
- * call. Ajv is loaded on the first use, so an application that never calls this does not
- * load it.
+ * call. Ajv and ajv-formats are optional peers (`npm install ajv ajv-formats`), loaded on
+ * first use; the MCP SDK brings them already.
  */
-import { createRequire } from "node:module";
+import { requirePeer } from "./optional.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
 
 type Validate = ((value: unknown) => boolean) & { errors?: AjvError[] | null };
@@ -26,19 +26,18 @@ interface Ajv {
 }
 type AjvClass = new (options: Record<string, unknown>) => Ajv;
 
-const require = createRequire(import.meta.url);
 const validators = new Map<string, Ajv>();
 
 /** One Ajv per draft, made on first use. */
 function ajvFor(draft: "2020" | "2019" | "07"): Ajv {
   let ajv = validators.get(draft);
   if (!ajv) {
-    const mod = require(draft === "2020" ? "ajv/dist/2020" : draft === "2019" ? "ajv/dist/2019" : "ajv") as { default: AjvClass };
+    const mod = requirePeer<{ default: AjvClass }>(draft === "2020" ? "ajv/dist/2020" : draft === "2019" ? "ajv/dist/2019" : "ajv", "jsonSchema", "ajv ajv-formats");
     // strict: false: tools' schemas carry keywords of their own (x-…, examples) and should
     // still validate; nothing that changes the data (useDefaults, coerceTypes,
     // removeAdditional) is turned on.
     ajv = new mod.default({ allErrors: true, strict: false, validateFormats: true });
-    (require("ajv-formats") as { default: (a: Ajv) => void }).default(ajv);
+    requirePeer<{ default: (a: Ajv) => void }>("ajv-formats", "jsonSchema", "ajv ajv-formats").default(ajv);
     validators.set(draft, ajv);
   }
   return ajv;
