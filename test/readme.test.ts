@@ -17,3 +17,13 @@ it("the README's sources-of-truth example rejects the answer built on the FAQ", 
   expect(lines[1]![0]).toBe("rejected");
   expect(String(lines[1]![1])).toContain("policy page");
 });
+
+it("the README's booking agent: a violation refused, a missing fact asked for, an approval with the rule's reason, escalation on a halted run", async () => {
+  const lines = await runExample("rules-example", readmeExample("## Rules at the boundary"));
+  expect(String(lines[0]![0])).toMatch(/^policy_violation: .*Read the reservation first \(get_reservation with id ABC123\), then call change_flight again\./);
+  expect(String(lines[1]![0])).toMatch(/^policy_violation: .*basicEconomyCannotChange.*basic economy reservations cannot be changed.*will not help/);
+  expect(String(lines[2]![0])).toMatch(/^approval_required: cancel_reservation needs a person's approval before it runs \(booked more than 24 hours ago: a refund needs a supervisor\)/);
+  expect(lines[3]).toEqual(["booked more than 24 hours ago: a refund needs a supervisor"]);
+  expect(lines[4]).toEqual(["halted", "ok"]);
+  expect(lines[5]).toEqual(['the agent called transfer_to_human_agents: {"summary":"wants to change a basic economy booking"}']);
+});
