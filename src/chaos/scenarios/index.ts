@@ -10,6 +10,7 @@ import { contradictingLedgers } from "./contradicting-ledgers.js";
 import { decisionDrift } from "./decision-drift.js";
 import { paymentLostResponse } from "./payment-lost-response.js";
 import { plausibleWrong } from "./plausible-wrong.js";
+import { policyBreach } from "./policy-breach.js";
 import { processCrash } from "./process-crash.js";
 import { schemaDrift } from "./schema-drift.js";
 import { silentWrite } from "./silent-write.js";
@@ -28,6 +29,7 @@ export const scenarios: readonly Scenario[] = [
   confidenceCollapse,
   slowTool,
   decisionDrift,
+  policyBreach,
   processCrash,
 ];
 
@@ -39,6 +41,7 @@ export {
   decisionDrift,
   paymentLostResponse,
   plausibleWrong,
+  policyBreach,
   processCrash,
   schemaDrift,
   silentWrite,
