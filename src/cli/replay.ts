@@ -9,8 +9,7 @@ import cliProgress from "cli-progress";
 import { replay, type PolicyInput, type ReplayReport } from "../index.js";
 import { readRecording } from "../replay/formats/index.js";
 import { renderReport } from "../replay/report.js";
-import { loadProxyPolicy } from "./proxy-policy.js";
-import { fail, loadTools } from "./shared.js";
+import { fail, loadTools, loadPolicyFile } from "./shared.js";
 
 interface ReplayFlags {
   tools: string;
@@ -28,7 +27,7 @@ export function replayCommand(): Command {
     .action(async function (this: Command, file: string, flags: ReplayFlags) {
       let report: ReplayReport;
       try {
-        const policy: PolicyInput | undefined = flags.policy ? loadProxyPolicy(flags.policy).run : undefined;
+        const policy: PolicyInput | undefined = flags.policy ? (await loadPolicyFile(flags.policy)).run : undefined;
         const [tools, recording] = await Promise.all([loadTools(flags.tools), readRecording(file)]);
         const bar = process.stderr.isTTY && !flags.json ? progressBar(recording.runs.length) : undefined;
         try {
