@@ -108,7 +108,7 @@ describe("bulwark demo", () => {
     expect(r.stdout).toMatch(/runs with incident bare/);
     expect(r.stdout).toContain("A run counts once however many incidents it had");
     const rows = r.stdout.split("\n").filter((l) => /^\s+[a-z-]+\s+2\s/.test(l));
-    expect(rows).toHaveLength(12);
+    expect(rows).toHaveLength(13);
     for (const row of rows) expect(row).toMatch(/\s(\d+\.\d{3}|≈0)$/);
     expect(r.stdout.replace(/\s+/g, " ")).toMatch(/fails as stale_data, which tells the agent the value is too old/);
     expect(r.stdout).toContain('const pay = defineTool({ name: "pay_invoice", effect: "write",');
