@@ -124,6 +124,9 @@ describe("the packed package, installed as an application would", () => {
     const proxy = await run(node, ["node_modules/bulwark/dist/cli/main.js", "proxy", "--policy", "p.yaml", "--", "x"], { cwd: app }).catch((e: { stderr: string; code: number }) => e);
     expect("code" in proxy && proxy.code).toBe(1);
     expect((proxy as { stderr: string }).stderr).toContain("npm install @modelcontextprotocol/sdk yaml zod");
+    // A policy file needs yaml and zod: replay says so rather than failing at start.
+    const replay = await run(node, ["node_modules/bulwark/dist/cli/main.js", "replay", "runs.jsonl", "--tools", "tools.js", "--policy", "p.yaml"], { cwd: app }).catch((e: { stderr: string; code: number }) => e);
+    expect((replay as { stderr: string }).stderr).toContain("npm install yaml zod");
   }, 600_000);
 
   it("the SQLite store: better-sqlite3 on Node 20, nothing on Node 22.16+ (node:sqlite)", async () => {

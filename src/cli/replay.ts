@@ -9,7 +9,8 @@ import cliProgress from "cli-progress";
 import { replay, type PolicyInput, type ReplayReport } from "../index.js";
 import { readRecording } from "../replay/formats/index.js";
 import { renderReport } from "../replay/report.js";
-import { fail, loadTools, loadPolicyFile } from "./shared.js";
+import { loadPolicyFile } from "./policy-file.js";
+import { fail, loadTools } from "./shared.js";
 
 interface ReplayFlags {
   tools: string;

@@ -7,8 +7,7 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, type Command } from "commander";
-import { createRuntime, MissingPackageError, type Runtime, type Tool } from "../index.js";
-import type { ProxyPolicy } from "./proxy-policy.js";
+import { createRuntime, type Runtime, type Tool } from "../index.js";
 
 /** The store every command uses unless told otherwise. */
 export const DEFAULT_STORE = "sqlite:.bulwark/bulwark.db";
@@ -95,21 +94,4 @@ export function whole(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
   return n;
-}
-
-/**
- * Read a policy file (YAML or JSON, the proxy's format). Its parser needs yaml and zod,
- * optional peers: loaded here, not at start, so that commands that take no policy file
- * work without them.
- */
-export async function loadPolicyFile(path: string): Promise<ProxyPolicy> {
-  let mod: typeof import("./proxy-policy.js");
-  try {
-    mod = await import("./proxy-policy.js");
-  } catch (e) {
-    const missing = /Cannot find (?:package|module) '(yaml|zod)'/.exec(String((e as Error)?.message))?.[1];
-    if (missing) throw new MissingPackageError(missing, "Reading a policy file", "yaml zod", e);
-    throw e;
-  }
-  return mod.loadProxyPolicy(path);
 }
