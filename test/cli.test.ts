@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createRuntime, defineTool, type Runtime } from "../src/index.js";
+import { scenarios } from "../src/chaos/index.js";
 
 const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 // By its path: `--import tsx` would be resolved from the temporary directory, where it is not installed.
@@ -108,7 +109,7 @@ describe("bulwark demo", () => {
     expect(r.stdout).toMatch(/runs with incident bare/);
     expect(r.stdout).toContain("A run counts once however many incidents it had");
     const rows = r.stdout.split("\n").filter((l) => /^\s+[a-z-]+\s+2\s/.test(l));
-    expect(rows).toHaveLength(13);
+    expect(rows).toHaveLength(scenarios.length);
     for (const row of rows) expect(row).toMatch(/\s(\d+\.\d{3}|≈0)$/);
     expect(r.stdout.replace(/\s+/g, " ")).toMatch(/fails as stale_data, which tells the agent the value is too old/);
     expect(r.stdout).toContain('const pay = defineTool({ name: "pay_invoice", effect: "write",');
