@@ -47,3 +47,5 @@ export type { WebhookOptions } from "./telemetry/alert-sinks.js";
 export type { AlertOptions, TelemetryOptions } from "./telemetry/telemetry.js";
 export type { CallOptions } from "./run.js";
 export { jsonSchema } from "./json-schema.js";
+export { summarizeShadow } from "./shadow-summary.js";
+export type { ShadowSum } from "./shadow-summary.js";

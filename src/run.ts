@@ -33,7 +33,7 @@ import { decisionMessages, describeThrown, failures, staged, type Failure, type 
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { admission, admit } from "./stages/admission.js";
-import { judged } from "./shadow.js";
+import { judged, recordShadow } from "./shadow.js";
 import { approval, approvalAhead, type ApprovalDecision } from "./stages/approval.js";
 import { checkpoint } from "./stages/checkpoint.js";
 import { rollback, type RollbackReport } from "./rollback.js";
@@ -367,6 +367,7 @@ export class Run {
       decisions: t.decisions,
     };
     const outcome = await t.within(() => this.decide(call));
+    if (outcome.shadow) await recordShadow(env, call, outcome.shadow);
     t.end(outcome, call.attempts, (env.clock.now() - call.startedAt) / 1000);
     return outcome;
   }

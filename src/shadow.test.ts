@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { Registry } from "prom-client";
 import { createRuntime, defineTool, ManualClock } from "bulwark";
 
 function runtime(enforce: boolean, policy = {}) {
@@ -81,6 +82,23 @@ describe("shadow mode (enforce: false)", () => {
     const flaky = defineTool({ name: "flaky", effect: "write", retry: false, execute: async () => { throw new Error("503"); } });
     const o = await rt.startRun({ agent: "a" }).call(flaky, {});
     expect(o).toMatchObject({ ok: false, failure: { kind: "tool_error" }, shadow: [{ kind: "frozen" }] });
+  });
+
+  it("keeps each decision in the store, with the call's arguments redacted, and counts it with enforced=\"false\"", async () => {
+    const registry = new Registry();
+    const rt = createRuntime({ clock: new ManualClock(), policy: { freeze: true }, enforce: false, telemetry: { metrics: registry } });
+    const login = defineTool({ name: "rotate_key", effect: "write", execute: async () => "rotated" });
+    const o = await rt.startRun({ agent: "ops", runId: "run-s" }).call(login, { user: "ann", password: "hunter2" });
+    expect(o.ok).toBe(true);
+    const [d, ...more] = await rt.store.shadow.list();
+    expect(more).toEqual([]);
+    expect(d).toMatchObject({ runId: "run-s", agent: "ops", callId: o.callId, tool: "rotate_key", stage: "admission", kind: "frozen", message: o.shadow![0]!.message });
+    expect(JSON.stringify(d!.args)).not.toContain("hunter2");
+    expect(d!.args).toMatchObject({ user: "ann" });
+    await rt.startRun({ agent: "ops", enforce: true }).call(login, { user: "bob" });
+    const text = await registry.metrics();
+    expect(text).toContain('bulwark_refusals_total{tool="rotate_key",kind="frozen",stage="admission",enforced="false"} 1');
+    expect(text).toContain('bulwark_refusals_total{tool="rotate_key",kind="frozen",stage="admission",enforced="true"} 1');
   });
 
   it("refuses a non-boolean enforce with a clear error", () => {

@@ -368,3 +368,25 @@ describe("alerts", () => {
     expect((await call(`${url}/api/alerts?state=acknowledged`)).body.alerts).toMatchObject([{ id }]);
   });
 });
+
+describe("shadow decisions", () => {
+  it("GET /api/shadow lists what a shadow-mode agent would have had refused, newest first, with sums per tool and kind", async () => {
+    const { store, url } = await setup();
+    const shadow = createRuntime({ store, enforce: false, policy: { freeze: true } });
+    open.push(() => shadow.close());
+    const run = shadow.startRun({ agent: "ops", runId: "run-sh" });
+    expect(await run.call(note, { text: "a", token: "sk-live-abcdefghijklmnopqrstuvwx" })).toMatchObject({ ok: true, value: "ok" });
+    expect(await run.call(note, { text: "b" })).toMatchObject({ ok: true });
+    const r = await call(`${url}/api/shadow`);
+    expect(r.status).toBe(200);
+    expect(r.body.total).toBe(2);
+    expect(r.body.decisions.map((d: { args: { text: string } }) => d.args.text)).toEqual(["b", "a"]);
+    expect(JSON.stringify(r.body)).not.toContain("sk-live-abcdefghijklmnopqrstuvwx");
+    expect(r.body.sums).toEqual([expect.objectContaining({ tool: "note", kind: "frozen", calls: 2, runs: 1, stages: ["admission"] })]);
+    expect((await call(`${url}/api/shadow?since=${Date.now() + 60_000}`)).body.total).toBe(0);
+    expect((await call(`${url}/api/shadow?run=nope`)).body.decisions).toEqual([]);
+    const bad = await call(`${url}/api/shadow?since=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain("not a time");
+  });
+});

@@ -3,8 +3,12 @@
  * stop and rollback, on the public runtime API only. Each route is a function from the request to
  * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
  * id, 409 a decision the other way), never a stack trace.
+ * The JSON API of `bulwark serve`: runs, approvals, breakers, handoffs, freezes, shadow
+ * decisions, stop and rollback, on the public runtime API only. Each route is a function
+ * from the request to a JSON value; a bad request is an `HttpError` with its status (400
+ * bad input, 404 unknown id, 409 a decision the other way), never a stack trace.
  */
-import { ApprovalError, PolicyError, readInstant, redactValue, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
+import { ApprovalError, PolicyError, readInstant, redactValue, summarizeShadow, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
 import type { Principal } from "./auth.js";
 
@@ -75,6 +79,7 @@ const routes: Route[] = [
   route("GET", "/api/handoffs", listHandoffs),
   route("GET", "/api/alerts", listAlerts),
   route("POST", "/api/alerts/:id/ack", ackAlert),
+  route("GET", "/api/shadow", listShadow),
   route("GET", "/api/freezes", listFreezes),
   route("POST", "/api/freezes", declareFreeze, 201),
   route("DELETE", "/api/freezes", liftAllFreezes),
@@ -222,6 +227,16 @@ async function listHandoffs({ query }: ApiRequest, { rt }: ApiContext) {
   return { handoffs: handoffs.sort((a, b) => b.at - a.at).map((h) => ({ ...h, ...shown(h) })) };
 }
 
+/** Shadow mode's decisions, newest first, and their sums per tool and kind. */
+async function listShadow({ query }: ApiRequest, { rt }: ApiContext) {
+  const since = instant(query, "since");
+  const runId = query.get("run") || undefined;
+  const limit = positiveInt(query, "limit", 100, 1000);
+  const all = await rt.store.shadow.list({ ...(since !== undefined ? { since } : {}), ...(runId ? { runId } : {}) });
+  const decisions = all.slice(0, limit).map((d) => ({ ...d, ...shown(d) }));
+  return { total: all.length, decisions, sums: summarizeShadow(decisions) };
+}
+
 async function listFreezes(_req: ApiRequest, { rt, now }: ApiContext) {
   const t = now();
   const freezes = (await rt.freezes()).map((f) => ({ ...f, inForce: inForce(f, t) }));
@@ -300,6 +315,14 @@ function oneOf<T extends string>(query: URLSearchParams, name: string, values: r
   if (v === null || v === "") return undefined;
   if (!(values as readonly string[]).includes(v)) throw new HttpError(400, `?${name} must be one of ${values.join(", ")}, not ${JSON.stringify(v)}`);
   return v as T;
+}
+
+function instant(query: URLSearchParams, name: string): number | undefined {
+  const v = query.get(name);
+  if (v === null || v === "") return undefined;
+  const r = readInstant(/^\d+$/.test(v) ? Number(v) : v);
+  if ("problem" in r) throw new HttpError(400, `?${name}: ${r.problem}`);
+  return r.ms;
 }
 
 function positiveInt(query: URLSearchParams, name: string, fallback: number, max: number): number {

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeAlertConformance } from "./conformance-alerts.js";
+import { describeShadowConformance } from "./conformance-shadow.js";
 import type {
   ApprovalRecord,
   ClaimRequest,
@@ -549,6 +550,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
     });
 
     describeAlertConformance(() => store, T0);
+    describeShadowConformance(() => store, T0);
 
     it("has a kind and closes", () => {
       expect(typeof store.kind).toBe("string");

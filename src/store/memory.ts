@@ -25,6 +25,7 @@ import type {
 } from "./types.js";
 import { Waiters } from "./durable.js";
 import { MemoryAlerts, MemoryMonitors } from "./memory-alerts.js";
+import { MemoryShadowDecisions } from "./shadow-decisions.js";
 
 // Records are kept as JSON text, as a real database keeps rows: what a caller holds is
 // never what is stored, and what comes back is what SQLite or PostgreSQL would give back.
@@ -272,6 +273,7 @@ export function memoryStore(): Store {
     freezes: new MemoryFreezes(),
     alerts: new MemoryAlerts(),
     monitors: new MemoryMonitors(),
+    shadow: new MemoryShadowDecisions(),
     close: async () => {},
   };
 }

@@ -30,6 +30,7 @@ import {
 import { postgresMigrations } from "./migrations/postgres.js";
 import { GroupCommit, type Op, type Part, type Trailer } from "./pg-group-commit.js";
 import { PgAlerts, PgMonitors } from "./postgres-alerts.js";
+import { PgShadowDecisions } from "./shadow-decisions.js";
 import {
   type AlertStore,
   type MonitorStore,
@@ -49,6 +50,7 @@ import {
   type MutationStore,
   type RunRecord,
   type RunStore,
+  type ShadowDecisionStore,
   type Store,
   type StoredOutcome,
 } from "./types.js";
@@ -174,6 +176,9 @@ export async function postgresStore(opts: PostgresStoreOptions | string): Promis
 }
 
 /** Runs queries on the pool; every failure becomes a StoreUnavailableError. */
+/** The pool, its error mapping and its group commit (see pg-group-commit.ts). */
+export type { Db as PgDb };
+
 class Db {
   closed = false;
   /** The statement that carries the hot operations of one event-loop turn; absent when off. */
@@ -317,6 +322,7 @@ class PgStore implements Store {
   readonly freezes: FreezeStore;
   readonly alerts: AlertStore;
   readonly monitors: MonitorStore;
+  readonly shadow: ShadowDecisionStore;
   private readonly db: Db;
 
   constructor(pool: pg.Pool, r: Resolved) {
@@ -331,6 +337,7 @@ class PgStore implements Store {
     this.freezes = new PgFreezes(this.db, S);
     this.alerts = new PgAlerts(this.db, S);
     this.monitors = new PgMonitors(this.db, S);
+    this.shadow = new PgShadowDecisions(this.db, S);
   }
 
   async close() {

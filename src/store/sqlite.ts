@@ -31,6 +31,7 @@ import {
 } from "./durable.js";
 import { sqliteMigrations } from "./migrations/sqlite.js";
 import { SqliteAlerts, SqliteMonitors } from "./sqlite-alerts.js";
+import { SqliteShadowDecisions } from "./shadow-decisions.js";
 import type {
   AlertStore,
   MonitorStore,
@@ -49,6 +50,7 @@ import type {
   MutationStore,
   RunRecord,
   RunStore,
+  ShadowDecisionStore,
   Store,
   StoredOutcome,
   StoreUnavailableError,
@@ -335,6 +337,7 @@ class SqliteStore implements Store {
   readonly freezes: FreezeStore;
   readonly alerts: AlertStore;
   readonly monitors: MonitorStore;
+  readonly shadow: ShadowDecisionStore;
   private readonly writer: Writer;
   private closed = false;
   private readonly idem: SqliteIdempotency;
@@ -365,6 +368,7 @@ class SqliteStore implements Store {
     this.freezes = new SqliteFreezes(db, guard);
     this.alerts = new SqliteAlerts(db, guard);
     this.monitors = new SqliteMonitors(db, guard);
+    this.shadow = new SqliteShadowDecisions(db, guard);
   }
 
   private open<T>(f: () => Promise<T>): Promise<T> {
@@ -382,7 +386,7 @@ class SqliteStore implements Store {
   }
 }
 
-interface Guard {
+export interface SqliteGuard {
   write<T>(op: () => T): Promise<T>;
   read<T>(op: () => T): Promise<T>;
 }
@@ -404,7 +408,7 @@ class SqliteIdempotency implements IdempotencyStore {
 
   constructor(
     db: Db,
-    private readonly g: Guard,
+    private readonly g: SqliteGuard,
     private readonly pollMs: number,
   ) {
     this.select = db.prepare<[string, string], IdempotencyRow>(
@@ -563,7 +567,7 @@ class SqliteBreakers implements BreakerStore {
   private readonly selectOne;
   private readonly selectAll;
   private readonly upsert;
-  constructor(db: Db, private readonly g: Guard) {
+  constructor(db: Db, private readonly g: SqliteGuard) {
     this.selectOne = db.prepare<[string], { data: string }>("SELECT data FROM breakers WHERE tool = ?");
     this.selectAll = db.prepare<[], { data: string }>("SELECT data FROM breakers ORDER BY seq");
     this.upsert = db.prepare("INSERT INTO breakers (tool, data) VALUES (?, ?) ON CONFLICT (tool) DO UPDATE SET data = excluded.data");
@@ -588,7 +592,7 @@ class SqliteRuns implements RunStore {
   private readonly upsert;
   private readonly stop;
   private readonly selectList;
-  constructor(db: Db, private readonly g: Guard) {
+  constructor(db: Db, private readonly g: SqliteGuard) {
     this.selectList = db.prepare<[{ status: string | null; limit: number }], RunRow>(
       `SELECT stop_reason, stop_at, data FROM runs WHERE (@status IS NULL OR status = @status)
        ORDER BY started_at DESC, seq ASC LIMIT @limit`,
@@ -633,7 +637,7 @@ class SqliteMutations implements MutationStore {
   private readonly upsert;
   private readonly selectRun;
   private readonly move;
-  constructor(db: Db, private readonly g: Guard) {
+  constructor(db: Db, private readonly g: SqliteGuard) {
     this.upsert = db.prepare(
       `INSERT INTO mutations (id, run_id, run_seq, status, error, data) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, run_seq = excluded.run_seq,
@@ -662,7 +666,7 @@ class SqliteApprovals implements ApprovalStore {
   private readonly selectFind;
   private readonly decideStmt;
   private readonly selectList;
-  constructor(db: Db, private readonly g: Guard) {
+  constructor(db: Db, private readonly g: SqliteGuard) {
     this.upsert = db.prepare(
       `INSERT INTO approvals (id, run_id, fingerprint, status, requested_at, decided_at, decided_by, decision_reason, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -717,7 +721,7 @@ class SqliteApprovals implements ApprovalStore {
 class SqliteHandoffs implements HandoffStore {
   private readonly upsert;
   private readonly selectList;
-  constructor(db: Db, private readonly g: Guard) {
+  constructor(db: Db, private readonly g: SqliteGuard) {
     this.selectList = db.prepare<[{ status: string | null; runId: string | null }], { data: string }>(
       "SELECT data FROM handoffs WHERE (@status IS NULL OR status = @status) AND (@runId IS NULL OR run_id = @runId) ORDER BY seq",
     );
@@ -740,7 +744,7 @@ class SqliteFreezes implements FreezeStore {
   private readonly deleteOne;
   private readonly deleteAll;
   private readonly selectAll;
-  constructor(db: Db, private readonly g: Guard) {
+  constructor(db: Db, private readonly g: SqliteGuard) {
     this.upsert = db.prepare(
       "INSERT INTO freezes (id, at, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, data = excluded.data",
     );

@@ -354,6 +354,35 @@ export interface MonitorStore {
   list(): Promise<MonitorRecord[]>;
 }
 
+// ---------------------------------------------------------------- shadow decisions
+
+/*
+ * Semantics (memory in shadow-decisions.ts is the reference): `record` appends, `list`
+ * returns the newest first (by `at`, then the order recorded), at or after `since`, at most
+ * `limit` of them.
+ */
+
+/** A refusal that shadow mode recorded instead of making (see shadow.ts). */
+export interface ShadowDecisionRecord {
+  runId: string;
+  agent: string;
+  callId: string;
+  tool: string;
+  /** The call's arguments, redacted as the ledger's are. */
+  args: unknown;
+  /** The stage that would have refused the call. */
+  stage: string;
+  kind: string;
+  /** The message the model would have got. */
+  message: string;
+  at: number;
+}
+
+export interface ShadowDecisionStore {
+  record(decisions: ShadowDecisionRecord[]): Promise<void>;
+  list(filter?: { since?: number; runId?: string; limit?: number }): Promise<ShadowDecisionRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 export interface Store {
@@ -370,6 +399,8 @@ export interface Store {
   readonly alerts: AlertStore;
   /** Monitors' baselines and windows (see telemetry/monitors.ts). */
   readonly monitors: MonitorStore;
+  /** What shadow mode would have refused (`enforce: false`). */
+  readonly shadow: ShadowDecisionStore;
   close(): Promise<void>;
 }
 

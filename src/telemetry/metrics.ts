@@ -30,6 +30,7 @@ export class CallMetrics {
   private readonly runModes: Counter<"mode">;
   private readonly alertDeliveries: Counter<"sink" | "result">;
   private readonly drift: Gauge<"kind" | "subject" | "monitor" | "statistic">;
+  private readonly refusals: Counter<"tool" | "kind" | "stage" | "enforced">;
 
   constructor(registry: MetricsRegistry) {
     // An optional peer: the application that passes a registry has it installed.
@@ -45,6 +46,12 @@ export class CallMetrics {
     this.failuresTotal = new Counter({ name: "bulwark_tool_call_failures_total", help: "Failed or refused guarded calls, by kind.", labelNames: ["tool", "kind"], registers });
     this.replaysTotal = new Counter({ name: "bulwark_tool_call_replays_total", help: "Calls answered from an idempotency record instead of executing.", labelNames: ["tool"], registers });
     this.breaker = new Gauge({ name: "bulwark_breaker_state", help: "Tool breaker state: 0 closed, 1 half-open, 2 open.", labelNames: ["tool"], registers });
+    this.refusals = new Counter({
+      name: "bulwark_refusals_total",
+      help: 'Calls Bulwark refused, by stage and kind; enforced="false": shadow mode recorded the refusal and let the call run.',
+      labelNames: ["tool", "kind", "stage", "enforced"],
+      registers,
+    });
     this.runModes = new Counter({ name: "bulwark_run_mode_changes_total", help: "Runs leaving normal mode, by the mode they entered.", labelNames: ["mode"], registers });
     this.drift = new Gauge({
       name: "bulwark_drift_statistic",
@@ -59,6 +66,10 @@ export class CallMetrics {
     this.duration.observe({ tool, effect, outcome: outcome.ok ? "ok" : outcome.failure.kind }, seconds);
     if (!outcome.ok) this.failuresTotal.inc({ tool, kind: outcome.failure.kind });
     if (outcome.replayed) this.replaysTotal.inc({ tool });
+  }
+
+  refusal(tool: string, kind: string, stage: string, enforced: boolean) {
+    this.refusals.inc({ tool, kind, stage, enforced: String(enforced) });
   }
 
   breakerState(tool: string, state: keyof typeof BREAKER_STATES) {

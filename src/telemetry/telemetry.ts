@@ -184,15 +184,17 @@ export class CallTelemetry {
   }
 
   end(outcome: Outcome<unknown>, attempts: number, seconds: number): void {
+    const refused = !outcome.ok && !outcome.replayed && !TOOLS_OWN.has(outcome.failure.kind) ? outcome.failure : undefined;
+    // Shadow mode's refusals are told as refusals, marked as not enforced.
+    const refusals = [...(refused ? [{ ...refused, enforced: true }] : []), ...(outcome.shadow ?? []).map((d) => ({ ...d, enforced: false }))];
     if (this.span) {
       if (outcome.replayed) this.span.decision("replayed");
-      else if (!outcome.ok && !TOOLS_OWN.has(outcome.failure.kind)) {
-        const { kind, message, stage } = outcome.failure;
-        this.span.decision("refused", { "bulwark.failure.kind": kind, ...(stage !== undefined ? { "bulwark.stage": stage } : {}), "bulwark.message": message });
-      }
+      for (const { kind, stage, message, enforced } of refusals)
+        this.span.decision("refused", { "bulwark.failure.kind": kind, ...(stage !== undefined ? { "bulwark.stage": stage } : {}), "bulwark.message": message, ...(enforced ? {} : { "bulwark.enforced": false }) });
       this.span.end(outcome, attempts);
     }
     this.metrics?.call(this.facts.tool, this.facts.effect, outcome, seconds);
+    for (const r of refusals) this.metrics?.refusal(this.facts.tool, r.kind, r.stage ?? "run", r.enforced);
     const m = this.monitors;
     if (m) {
       m.decision(this.agent, "tool", this.facts.tool);

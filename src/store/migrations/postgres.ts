@@ -145,4 +145,18 @@ export const postgresMigrations: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // Shadow mode's decisions (see shadow.ts): appended, listed newest first, by time.
+    version: 5,
+    name: "shadow decisions",
+    sql: (S) => `
+      CREATE TABLE ${S}.shadow_decisions (
+        seq bigserial PRIMARY KEY,
+        at double precision NOT NULL,
+        run_id text NOT NULL,
+        data text NOT NULL
+      );
+      CREATE INDEX shadow_decisions_at ON ${S}.shadow_decisions (at);
+    `,
+  },
 ];

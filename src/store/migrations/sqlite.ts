@@ -202,4 +202,18 @@ export const sqliteMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Shadow mode's decisions (see shadow.ts): appended, listed newest first, by time.
+    version: 6,
+    name: "shadow decisions",
+    sql: `
+      CREATE TABLE shadow_decisions (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        run_id TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX shadow_decisions_at ON shadow_decisions (at);
+    `,
+  },
 ];
