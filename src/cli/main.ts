@@ -14,6 +14,7 @@ import { benchCommand } from "./bench.js";
 import { serveCommand } from "./serve.js";
 import { replayCommand } from "./replay.js";
 import { MissingPackageError } from "../index.js";
+import { shadowCommand } from "./shadow.js";
 
 // The package's own package.json: two folders up from src/cli/ and from dist/cli/ alike.
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -34,6 +35,7 @@ program.addCommand(replayCommand());
 program.addCommand(
   await optionalCommand("proxy", "guard an MCP server's tools", ["@modelcontextprotocol/sdk", "yaml", "zod"], async () => (await import("./proxy.js")).proxyCommand()),
 );
+program.addCommand(shadowCommand());
 
 await program.parseAsync(process.argv);
 
