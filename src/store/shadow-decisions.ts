@@ -3,9 +3,9 @@
  * would have been refused (memory, SQLite, PostgreSQL). Kept apart from the store files,
  * as its own concern: nothing on a call's path reads it back.
  */
-import type Database from "better-sqlite3";
 import type { PgDb } from "./postgres.js";
 import type { SqliteGuard } from "./sqlite.js";
+import type { Db as SqliteDb } from "./sqlite-driver.js";
 import type { ShadowDecisionRecord, ShadowDecisionStore } from "./types.js";
 
 type Filter = { since?: number; runId?: string; limit?: number };
@@ -32,7 +32,7 @@ export class SqliteShadowDecisions implements ShadowDecisionStore {
   private readonly insert;
   private readonly select;
   constructor(
-    private readonly db: Database.Database,
+    db: SqliteDb,
     private readonly g: SqliteGuard,
   ) {
     this.insert = db.prepare("INSERT INTO shadow_decisions (at, run_id, data) VALUES (?, ?, ?)");
@@ -42,7 +42,8 @@ export class SqliteShadowDecisions implements ShadowDecisionStore {
   }
   async record(decisions: ShadowDecisionRecord[]) {
     const rows = decisions.map((d) => [d.at, d.runId, JSON.stringify(d)] as const);
-    await this.g.write(() => this.db.transaction(() => rows.forEach((r) => this.insert.run(...r)))());
+    // One write: the store's writer commits it as one transaction.
+    await this.g.write(() => rows.forEach((r) => this.insert.run(...r)));
   }
   async list(f: Filter = {}) {
     return this.g.read(() => this.select.all({ since: f.since ?? -1e308, runId: f.runId ?? null, limit: f.limit ?? ALL }).map(parse));
