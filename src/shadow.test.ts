@@ -44,6 +44,14 @@ describe("shadow mode (enforce: false)", () => {
     expect(o).toMatchObject({ ok: true, value: "refunded", shadow: [{ stage: "rules", kind: "policy_violation" }] });
   });
 
+  it("asks no person: a call that needs approval runs at once, and no request is left in the queue", async () => {
+    const rt = createRuntime({ clock: new ManualClock(), enforce: false, policy: { approvalWaitMs: 60_000 } });
+    const drop = defineTool({ name: "drop", effect: "destructive", approval: "always", execute: async () => "gone" });
+    const o = await rt.startRun({ agent: "a" }).call(drop, {});
+    expect(o).toMatchObject({ ok: true, value: "gone", shadow: [{ stage: "approval", kind: "approval_required" }] });
+    expect(await rt.approvals.list()).toEqual([]);
+  });
+
   it("still replays a repeated write: an effect never runs twice because enforcement is off", async () => {
     const rt = runtime(false);
     const execute = vi.fn(async () => ({ charged: 5 }));

@@ -116,6 +116,11 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
 
     const refused = await run.call(writeNote, { text: "deploy" });
     expect(refused.ok ? "ok" : refused.failure.kind).toBe("frozen");
+    // The same write from a run in shadow mode goes through; the page shows what it would have been refused.
+    const shadowed = await agent.startRun({ agent: "release-bot", runId: "run-browser-4", enforce: false }).call(writeNote, { text: "deploy" });
+    expect(shadowed).toMatchObject({ ok: true, value: "written", shadow: [{ kind: "frozen" }] });
+    await page.locator("#shadow tr", { hasText: "write_note" }).filter({ hasText: "frozen" }).waitFor();
+    expect(await page.locator("#shadow-count").textContent()).toBe("(1 would-be refusals)");
 
     // A screenshot to look at: the page as a person sees it, frozen, with a decided and a pending approval.
     await page.screenshot({ path: join(tmpdir(), "bulwark-dashboard.png"), fullPage: true });

@@ -305,6 +305,16 @@ function renderFreezes({ frozen, freezes }) {
       }, "Lift")))));
 }
 
+function renderShadow({ total, sums }) {
+  $("shadow-count").textContent = `(${total} would-be refusals)`;
+  if (total === 0) return empty("No shadow decisions: no run in shadow mode would have been refused.");
+  return table(["Tool", "Kind", "Stage", "Calls", "Runs", "Latest example"],
+    sums.map((s) => h("tr", {},
+      h("td", {}, h("strong", {}, s.tool)), h("td", {}, badge(s.kind)), h("td", {}, s.stages.join(", ")),
+      h("td", {}, String(s.calls)), h("td", {}, String(s.runs)),
+      h("td", {}, s.examples[0] ? `${when(s.examples[0].at)}: ${s.examples[0].message}` : ""))));
+}
+
 // ---------------------------------------------------------------- refresh
 
 let refreshing = null;
@@ -312,8 +322,8 @@ async function refresh() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
-      const [session, approvals, runs, breakers, handoffs, freezes, detail] = await Promise.all([
-        api("/api/session"), api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"),
+      const [session, approvals, runs, breakers, handoffs, freezes, shadow, detail] = await Promise.all([
+        api("/api/session"), api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"), api("/api/shadow"),
         state.selectedRun ? api(`/api/runs/${encodeURIComponent(state.selectedRun)}`).catch(() => null) : null,
       ]);
       showSession(session);
@@ -323,6 +333,7 @@ async function refresh() {
       draw("breakers", breakers.breakers, renderBreakers);
       draw("handoffs", handoffs.handoffs, renderHandoffs);
       draw("freezes", freezes, renderFreezes);
+      draw("shadow", shadow, renderShadow);
       const panel = $("run-detail");
       panel.hidden = !detail;
       if (detail && !panel.contains(document.activeElement)) draw("run-detail", { id: state.selectedRun, detail }, () => renderRunDetail(detail));

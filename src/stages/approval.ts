@@ -37,6 +37,9 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
       return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run, env.tools?.values()));
     return undefined;
   }
+  // Shadow mode asks no one: the call runs at once, and no request is left in the queue
+  // (nor waited on) for a call that has already been made.
+  if (!run.enforce) return failures.approvalRequired(tool.name, "(none: shadow mode)", call.approvalAsked);
 
   let request: ApprovalRecord | Failure;
   try {
