@@ -41,6 +41,7 @@ if (!up) {
         { version: 2, name: "freezes" },
         { version: 3, name: "unsettled claims and generations" },
         { version: 4, name: "alerts and monitors" },
+        { version: 5, name: "shadow decisions" },
       ]);
     });
 

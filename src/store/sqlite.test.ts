@@ -112,6 +112,7 @@ describe("SQLite store", () => {
       { version: 3, name: "compact write path" },
       { version: 4, name: "unsettled claims and generations" },
       { version: 5, name: "alerts and monitors" },
+      { version: 6, name: "shadow decisions" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
