@@ -113,6 +113,8 @@ export interface Call {
   ambiguous?: boolean;
   /** An ambiguous attempt that the probe saw land: the call succeeded without a response. */
   recovered?: boolean;
+  /** The call that made the effect a probe found, when it was another (a dead owner): its ledger entry's run and id. */
+  recoveredFrom?: { runId: string; callId: string };
   /** The call holds its key's claim in the store: record settles it (and only then). */
   holdsClaim?: boolean;
   /**

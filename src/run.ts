@@ -39,7 +39,7 @@ import { checkpoint } from "./stages/checkpoint.js";
 import { rollback, type RollbackReport } from "./rollback.js";
 import { execute } from "./stages/execute.js";
 import { idempotency, type InFlight } from "./stages/idempotency.js";
-import { record, countTowardChain } from "./stages/record.js";
+import { record, countTowardChain, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
 import { validateInput } from "./stages/validate-input.js";
 import { validateOutput } from "./stages/validate-output.js";
@@ -408,9 +408,11 @@ export class Run {
       outcome = this.failed(call, staged("run", failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false)));
     }
     if (outcome.replayed) {
-      // Replays use no step, budget or depth.
+      // Replays use no step, budget or depth. An effect found by the probe after its owner
+      // died was never recorded: it enters the ledger now, for rollback.
       this.state.steps--;
       if (tool.effect === "destructive") this.state.destructivePending--;
+      if (call.recovered) await recordMutation(call, env, ++this.seq);
       return outcome;
     }
     await record(call, outcome, env, () => ++this.seq);

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createRuntime, defineTool, ManualClock, ToolError } from "../src/index.js";
 import type { Outcome } from "../src/index.js";
+import { canonicalJson, digest } from "../src/canonical-json.js";
 import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "./fixtures/store-pg.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-exactly-once-"));
@@ -271,6 +272,35 @@ describe.each(stores)("exactly once on $name", ({ name, spec }) => {
     expect(await rt.store.idempotency.sweep(clock.now())).toBe(0);
     expect(failureOf(await rt.startRun({ agent: "a" }).call(blind, {})).kind).toBe("write_unverified");
     expect(h.calls()).toBe(1);
+    await rt.close();
+  });
+});
+
+describe.each(stores)("an effect recovered after a crash, on $name", ({ name, spec }) => {
+  it.skipIf(name === "PostgreSQL" && !up)("enters the mutation ledger, so rollback undoes it", async () => {
+    const clock = new ManualClock();
+    const rt = createRuntime({ store: spec(), clock });
+    await rt.ready();
+    const rows = new Set<string>();
+    const insert = defineTool({
+      name: "insert_row",
+      effect: "write",
+      idempotencyKey: (a: { row: string }) => a.row,
+      execute: async ({ row }: { row: string }) => void rows.add(row),
+      verify: async ({ row }) => rows.has(row),
+      compensate: async ({ row }) => void rows.delete(row),
+    });
+    const run = rt.startRun({ agent: "a" });
+    // A process of this run claimed "r1", wrote the row, and died before recording anything.
+    const fingerprint = digest(canonicalJson({ row: "r1" }));
+    await rt.store.idempotency.claim({ scope: "insert_row", key: "r1", fingerprint, owner: "dead-call", runId: run.id, now: clock.now() - 120_000, leaseMs: 1_000, retentionMs: 3600_000 });
+    rows.add("r1");
+    expect(await run.call(insert, { row: "r1" })).toMatchObject({ ok: true, replayed: true, recovered: true });
+    expect((await rt.store.mutations.list(run.id)).map((m) => m.id)).toEqual(["dead-call"]);
+    const report = await run.rollback();
+    expect(report).toMatchObject({ complete: true });
+    expect(report.undone).toHaveLength(1);
+    expect(rows.has("r1")).toBe(false);
     await rt.close();
   });
 });

@@ -80,7 +80,7 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
 }
 
 /** A record to take over (its effect gone, or settled by the probe), and what to do once it is ours. */
-type TakeOver = { take: NonNullable<ClaimRequest["replace"]>; then: "run" | "recover" };
+type TakeOver = { take: NonNullable<ClaimRequest["replace"]>; then: "run" | "recover"; from: IdempotencyRecord };
 
 async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
   const { tool, run } = call;
@@ -118,13 +118,13 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
         if (!replace) return { go: true };
         call.generation = replace.take.generation;
         if (replace.then === "run") return { go: true };
-        return recovered(call, env);
+        return recovered(call, env, replace.from);
       }
       case "conflict":
         return fail(failures.idempotencyConflict(tool.name, key));
       case "completed": {
         if (await stillStands(call, env, claim.record)) return { outcome: replayed(call, claim.record) };
-        replace = { take: { owner: claim.record.owner, generation: claim.record.generation + 1 }, then: "run" };
+        replace = { take: { owner: claim.record.owner, generation: claim.record.generation + 1 }, then: "run", from: claim.record };
         continue;
       }
       case "unsettled": {
@@ -135,7 +135,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
       }
       case "lease_expired":
         call.generation = claim.record.generation;
-        return settleLapsed(call, env);
+        return settleLapsed(call, env, claim.record);
       case "in_flight": {
         // Held by another process: wait for it to finish or for its lease to lapse.
         if (run.stopSignal.aborted) return fail(failures.stopped(run.stopSignal.reason));
@@ -194,7 +194,7 @@ function leaseFor(call: Call): number {
 }
 
 /** A lapsed claim, now ours: the probe says whether its dead owner's effect took place. */
-async function settleLapsed(call: Call, env: Env): Promise<KeyVerdict> {
+async function settleLapsed(call: Call, env: Env, lapsed: IdempotencyRecord): Promise<KeyVerdict> {
   const { tool } = call;
   // The claim stays ours and unreleased when we cannot settle it: a release would let the
   // next caller run the effect a second time. Record marks it unsettled.
@@ -205,7 +205,7 @@ async function settleLapsed(call: Call, env: Env): Promise<KeyVerdict> {
   if (!tool.spec.verify) return unsettled("the tool has no verify probe to tell whether it did");
   const answer = await probeEffect(call, env, undefined, toolKey(call));
   if (!("seen" in answer)) return unsettled(`its verify probe could not tell (${answer.unknown})`);
-  return answer.seen ? recovered(call, env) : { go: true };
+  return answer.seen ? recovered(call, env, lapsed) : { go: true };
 }
 
 /**
@@ -220,14 +220,20 @@ async function settleUnsettled(call: Call, env: Env, record: IdempotencyRecord):
   const answer = await probeEffect(call, env, undefined, effectKey(record.key, record.generation));
   if (!("seen" in answer)) return stay(`its verify probe could not tell (${answer.unknown})`);
   const take = { owner: record.owner, generation: record.generation };
-  if (answer.seen) return { take, then: "recover" };
+  if (answer.seen) return { take, then: "recover", from: record };
   const stored = record.outcome;
   if (stored && !stored.ok && stored.returned) return stay("the tool reported it done, and its verify probe does not see it yet");
-  return { take, then: "run" };
+  return { take, then: "run", from: record };
 }
 
-/** The effect took place (the probe saw it) but its response is lost: complete the key, answer without a value. */
-async function recovered(call: Call, env: Env): Promise<KeyVerdict> {
+/**
+ * The effect of `from`'s owner took place (the probe saw it) but its response is lost:
+ * complete the key, answer without a value; run.ts puts the effect in the ledger.
+ */
+async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise<KeyVerdict> {
+  call.recovered = true;
+  call.output = null;
+  call.recoveredFrom = { runId: from.runId, callId: from.owner };
   try {
     await env.store.idempotency.complete(call.tool.name, call.key!, call.callId, { ok: true, value: null }, env.clock.now());
   } catch (e) {

@@ -40,27 +40,38 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
   const completing = call.key && call.holdsClaim ? settle(env, settleClaim(call, outcome, env)) : undefined;
   // A mutation whose execution returned is in the ledger even if a later stage rejected
   // the call: its effect may have happened, and rollback must know of it.
-  if (tool.effect !== "read" && call.executed && "output" in call) {
-    const ledger = settle(
-      env,
-      store.mutations.record({
-        id: call.callId,
-        runId: run.runId,
-        seq: nextSeq(),
-        tool: tool.name,
-        effect: tool.effect,
-        // Stored without secrets (compensate receives them so): see redact.ts.
-        args: redactArgs(call.args, tool.spec.redact),
-        output: call.output ?? null,
-        compensable: tool.spec.compensate !== undefined,
-        ...(call.checkpoint !== undefined ? { checkpoint: call.checkpoint } : {}),
-        status: "done",
-        at: env.clock.now(),
-      }),
-    );
-    await ledger;
-  }
+  if (tool.effect !== "read" && call.executed && "output" in call) await recordMutation(call, env, nextSeq());
   await completing;
+}
+
+/**
+ * Put the call's effect in the mutation ledger, with what rollback needs. An effect a probe
+ * found after its owner died (`call.recoveredFrom`) goes in under that owner's call and
+ * run, unless the owner wrote it before dying, so that rollback sees it once.
+ */
+export async function recordMutation(call: Call, env: Env, seq: number): Promise<void> {
+  const { tool, run } = call;
+  const { mutations } = env.store;
+  const from = call.recoveredFrom;
+  try {
+    if (from && (await mutations.list(from.runId)).some((m) => m.id === from.callId)) return;
+    await mutations.record({
+      id: from?.callId ?? call.callId,
+      runId: from?.runId ?? run.runId,
+      seq,
+      tool: tool.name,
+      effect: tool.effect as "write" | "destructive",
+      // Stored without secrets (compensate receives them so): see redact.ts.
+      args: redactArgs(call.args, tool.spec.redact),
+      output: call.output ?? null,
+      compensable: tool.spec.compensate !== undefined,
+      ...(call.checkpoint !== undefined ? { checkpoint: call.checkpoint } : {}),
+      status: "done",
+      at: env.clock.now(),
+    });
+  } catch (e) {
+    env.onError(e);
+  }
 }
 
 /**
