@@ -21,6 +21,7 @@ export class AttemptContext implements ToolContext {
     readonly callId: string,
     readonly attempt: number,
     readonly idempotencyKey: string | undefined,
+    readonly fencingToken?: number,
   ) {}
 
   get signal(): AbortSignal {

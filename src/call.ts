@@ -117,6 +117,13 @@ export interface Call {
   recoveredFrom?: { runId: string; callId: string };
   /** The call holds its key's claim in the store: record settles it (and only then). */
   holdsClaim?: boolean;
+  /** The claim's fence (see ClaimResult), forwarded to the tool as ctx.fencingToken. */
+  fence?: number;
+  /**
+   * While the call holds its claim: the lease is renewed, `cancel` aborts the call's work if
+   * the claim is found lost (or the run stops), `stop` ends the renewals.
+   */
+  lease?: { readonly cancel: AbortSignal; lost: boolean; stop(): void };
   /**
    * The call took over a lapsed claim it could not settle (idempotency stage): record marks
    * it unsettled, never releases it, or the next caller would run the effect a second time.
@@ -145,6 +152,8 @@ export interface Env {
   readonly random: () => number;
   /** Idempotency records are kept this long after completion. */
   readonly retentionMs: number;
+  /** A claim's lease, renewed while its call lives [worked out per tool: see the idempotency stage]. */
+  readonly leaseMs?: number;
   /** Report an error that has no caller to go to (a background write that failed). */
   readonly onError: (error: unknown) => void;
   /** The runtime's tools by name (the verification gate's message names the reads that pass it). */

@@ -220,6 +220,14 @@ export const failures = {
       { key, why, unsettled: true },
     ),
 
+  claimLost: (tool: string, key: string) =>
+    make(
+      "write_unverified",
+      `${tool} ran, but this process lost its claim on the call (key ${key}) while it ran: it was paused or cut off for longer than its lease, and another caller took the call over. It is not reported as done, and it was not run again here. Do not tell the user it was done or not done; a person must check it.`,
+      false,
+      { key, claimLost: true },
+    ),
+
   writeUnverified: (tool: string, reason: string) =>
     make(
       "write_unverified",

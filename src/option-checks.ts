@@ -37,13 +37,14 @@ export function badNumber(v: unknown, min: number, max = Infinity): string | und
 
 /** The numeric options of `createRuntime`; a TypeError naming the first that is wrong. */
 export function checkRuntimeOptions(o: {
-  idempotency?: { retentionMs?: number | undefined; sweepEveryMs?: number | undefined } | undefined;
+  idempotency?: { retentionMs?: number | undefined; sweepEveryMs?: number | undefined; leaseMs?: number | undefined } | undefined;
   breakerSyncMs?: number | undefined;
   retryBudget?: { retryRatio?: number | undefined; minRetriesPerSecond?: number | undefined; ttlMs?: number | undefined } | undefined;
 }): void {
   const checks: [string, unknown, (v: unknown) => string | undefined][] = [
     ["idempotency.retentionMs", o.idempotency?.retentionMs, (v) => badDuration(v)],
     ["idempotency.sweepEveryMs", o.idempotency?.sweepEveryMs, (v) => badDuration(v, { zero: true, timer: true })],
+    ["idempotency.leaseMs", o.idempotency?.leaseMs, (v) => badDuration(v, { timer: true })],
     ["breakerSyncMs", o.breakerSyncMs, (v) => badDuration(v, { timer: true })],
     ["retryBudget.retryRatio", o.retryBudget?.retryRatio, (v) => badNumber(v, 0)],
     ["retryBudget.minRetriesPerSecond", o.retryBudget?.minRetriesPerSecond, (v) => badNumber(v, 0)],

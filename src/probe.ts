@@ -14,8 +14,8 @@ export type ProbeAnswer = { seen: boolean } | { unknown: string };
 /** Ask the probe with `output` (undefined when there is none) and the key the tool was given. */
 export async function probeEffect(call: Call, env: Env, output: unknown, key: string | undefined): Promise<ProbeAnswer> {
   const { tool, run } = call;
-  const ctx = new AttemptContext(run.runId, call.callId, 0, key);
-  const r = await attempt((c) => tool.spec.verify!(call.args, output, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
+  const ctx = new AttemptContext(run.runId, call.callId, 0, key, call.fence);
+  const r = await attempt((c) => tool.spec.verify!(call.args, output, c), ctx, tool.timeoutMs, env.clock, cancelOf(call));
   if (r.status === "ok") return { seen: r.value === true };
   return { unknown: r.status === "error" ? describeThrown(r.error) : r.status === "timeout" ? `no answer within ${tool.timeoutMs}ms` : "the run was stopped" };
 }
@@ -23,6 +23,14 @@ export async function probeEffect(call: Call, env: Env, output: unknown, key: st
 /** What a tool is given as ctx.idempotencyKey for a generation of its key (see IdempotencyRecord.generation). */
 export function effectKey(key: string, generation: number): string {
   return generation === 0 ? key : `${key}#${generation + 1}`;
+}
+
+/**
+ * What cancels the call's work: its run stopping (except for an escalation, the way to a
+ * person, which a stop must not cut), or its claim found lost.
+ */
+export function cancelOf(call: Call): AbortSignal | undefined {
+  return call.lease?.cancel ?? (call.tool.escalation ? undefined : call.run.stopSignal);
 }
 
 /** The call's ctx.idempotencyKey. */

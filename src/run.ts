@@ -415,7 +415,7 @@ export class Run {
       if (call.recovered) await recordMutation(call, env, ++this.seq);
       return outcome;
     }
-    await record(call, outcome, env, () => ++this.seq);
+    outcome = await record(call, outcome, env, () => ++this.seq);
     call.settleDuplicates?.(outcome);
     this.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args, redact: tool.spec.redact }, outcome, env.clock.now());
     if (tool.escalation) await this.handOff(escalationReason(tool.name, call.args, tool.spec.redact));

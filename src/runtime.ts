@@ -52,6 +52,13 @@ export interface RuntimeOptions {
      * at this interval; 0 turns sweeping off (e.g. when a scheduled job sweeps) [10 min].
      */
     sweepEveryMs?: number;
+    /**
+     * How long a claim outlives a process that stopped renewing it (it died, or was paused):
+     * then another process may take the key over. A live call renews its claim every third
+     * of this; one that finds it lost is cancelled and never reported done
+     * [the tool's timeout × (attempts + 1) + backoff + 5 s].
+     */
+    leaseMs?: number;
   };
   retryBudget?: Partial<RetryBudgetOptions>;
   /** Spans (OpenTelemetry) and metrics (a prom-client registry). */
@@ -173,7 +180,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state, reason) => telemetry.breakerChanged(tool, state, reason));
     health.startSync(options.breakerSyncMs ?? 1_000);
     freezes = new FreezeBoard(s, clock);
-    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, tools };
+    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, tools, ...(options.idempotency?.leaseMs !== undefined ? { leaseMs: options.idempotency.leaseMs } : {}) };
     if (sweepEveryMs > 0 && !closed) {
       // Expired idempotency records would otherwise pile up forever. Unref'd: it never
       // keeps the process alive; tracked: close waits for a sweep under way.

@@ -18,6 +18,12 @@ export interface ToolContext {
   idempotencyKey?: string;
   /** Aborted when the call times out, the run is stopped or the runtime closes. */
   signal: AbortSignal;
+  /**
+   * For write and destructive tools: grows with every claim of a key the store grants.
+   * Forward it where the system you write to can refuse a write older than one it has seen
+   * (a process paused past its lease, whose key another process took over).
+   */
+  fencingToken?: number;
 }
 
 /** A claim a tool makes about the world, with its provenance (see the facts ledger). */

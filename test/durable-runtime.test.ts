@@ -6,11 +6,9 @@
  * closed and loses nothing; four processes racing on one key make one effect; expired
  * idempotency records are swept.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -19,6 +17,7 @@ import type { Outcome, Store } from "../src/index.js";
 import { sqliteStore } from "../src/store/sqlite.js";
 import { dropSchemas, pgAvailable, pgExec, PG_URL, schemaPrefix } from "./fixtures/store-pg.js";
 import { openWorld, type WorldSpec } from "./fixtures/world.js";
+import { spawnChild, type Child } from "./fixtures/child-process.js";
 
 const childScript = fileURLToPath(new URL("./fixtures/runtime-child.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "bulwark-durable-"));
@@ -55,48 +54,8 @@ const skip = (b: Backend) => b.name === "PostgreSQL" && !up;
 
 // ---------------------------------------------------------------- a runtime in a child process
 
-interface Child {
-  /** The next JSON line it prints. */
-  next(): Promise<any>;
-  send(cmd: unknown): void;
-  /** Send a command and return its answer. */
-  ask(cmd: unknown): Promise<any>;
-  kill(): Promise<void>;
-  exited: Promise<number | null>;
-}
-
 async function child(cfg: { store: string; world: WorldSpec; hang?: "before" | "after"; runId?: string }): Promise<Child> {
-  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--import", "tsx", childScript, JSON.stringify(cfg)], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let err = "";
-  p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const lines: any[] = [];
-  const waiting: ((v: any) => void)[] = [];
-  createInterface({ input: p.stdout }).on("line", (l) => {
-    const v = JSON.parse(l);
-    const w = waiting.shift();
-    if (w) w(v);
-    else lines.push(v);
-  });
-  const exited = new Promise<number | null>((resolve) => p.on("exit", (code) => resolve(code)));
-  const failed = exited.then((code) => {
-    throw new Error(`child exited (${code}) while a line was awaited: ${err}`);
-  });
-  failed.catch(() => {});
-  const next = () =>
-    lines.length > 0 ? Promise.resolve(lines.shift()) : Promise.race([new Promise((r) => waiting.push(r)), failed]);
-  const send = (cmd: unknown) => void p.stdin.write(`${JSON.stringify(cmd)}\n`);
-  const c: Child = {
-    next,
-    send,
-    ask: (cmd) => (send(cmd), next()),
-    kill: async () => {
-      p.kill("SIGKILL");
-      await exited;
-    },
-    exited,
-  };
+  const c = spawnChild(childScript, cfg);
   expect(await c.next()).toEqual({ ready: true });
   return c;
 }

@@ -17,7 +17,7 @@
  */
 import { attempt, AttemptContext, type AttemptResult } from "../attempt.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
-import { probeEffect, toolKey } from "../probe.js";
+import { cancelOf, probeEffect, toolKey } from "../probe.js";
 import { fullJitterDelay } from "../resilience/backoff.js";
 import { redactError } from "../redact.js";
 import type { Call, Env, StageResult } from "../call.js";
@@ -50,12 +50,12 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
       }
     }
 
-    const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call));
+    const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call), call.fence);
     call.attempts = n;
     call.executed = true;
     let result: AttemptResult<unknown>;
     try {
-      result = await attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, tool.escalation ? undefined : run.stopSignal);
+      result = await attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, cancelOf(call));
     } finally {
       bulkhead?.release();
     }
@@ -69,7 +69,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     }
     if (result.status === "cancelled") {
       breaker?.abandonProbe();
-      return failures.stopped(result.reason);
+      return cancelled(call, result.reason);
     }
 
     const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
@@ -105,11 +105,16 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     if (env.clock.now() + delay >= run.deadlineAt) return final();
     call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
     try {
-      await env.clock.sleep(delay, tool.escalation ? undefined : run.stopSignal);
+      await env.clock.sleep(delay, cancelOf(call));
     } catch (reason) {
-      return failures.stopped(reason);
+      return cancelled(call, reason);
     }
   }
+}
+
+/** The call's work was cancelled: its run stopped, or its claim was found lost (see the idempotency stage). */
+function cancelled(call: Call, reason: unknown): Failure {
+  return call.lease?.lost ? failures.claimLost(call.tool.name, call.key!) : failures.stopped(reason);
 }
 
 /**

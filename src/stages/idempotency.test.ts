@@ -66,7 +66,8 @@ describe("idempotency stage", () => {
     async function crashedClaim(env: ReturnType<typeof makeEnv>, tool: ReturnType<typeof write>) {
       const dead = makeCall(tool, { to: "x" }, makeRun(env), env);
       expect(await idempotency(dead, env, new Map())).toEqual({ go: true });
-      // the process dies here: no complete, no release; time passes beyond the lease
+      // the process dies here: no complete, no release, no more renewals; time passes beyond the lease
+      dead.lease!.stop();
       await env.clock.advance(60 * 60 * 1000);
       return makeCall(tool, { to: "x" }, makeRun(env), env);
     }
@@ -77,7 +78,8 @@ describe("idempotency stage", () => {
       const next = await crashedClaim(env, tool);
       const v = await idempotency(next, env, new Map());
       expect(v).toMatchObject({ outcome: { ok: false, failure: { kind: "write_unverified", detail: { unsettled: true } } } });
-      // and again, for the caller after it
+      // and again, for the caller after it (this one never records: its lease just lapses)
+      next.lease!.stop();
       await env.clock.advance(60 * 60 * 1000);
       const later = makeCall(tool, { to: "x" }, makeRun(env), env);
       expect(await idempotency(later, env, new Map())).toMatchObject({ outcome: { ok: false, failure: { kind: "write_unverified" } } });

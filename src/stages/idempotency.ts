@@ -86,7 +86,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
   const { tool, run } = call;
   const key = call.key!;
   const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
-  const leaseMs = leaseFor(call);
+  const leaseMs = env.leaseMs ?? leaseFor(call);
   let replace: TakeOver | undefined;
   for (let first = true; ; first = false) {
     let claim;
@@ -107,7 +107,11 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
     } catch (e) {
       return fail(refused ?? failures.storeUnavailable(tool.name, describeThrown(e)));
     }
-    if (claim.status === "claimed" || claim.status === "lease_expired") call.holdsClaim = true;
+    if (claim.status === "claimed" || claim.status === "lease_expired") {
+      call.holdsClaim = true;
+      call.fence = claim.fence;
+      keepClaim(call, env, leaseMs);
+    }
     if (refused) {
       // Ours to give back only if we took it fresh; a lapsed claim taken over stays held.
       if (claim.status === "lease_expired") call.holdsUnsettledClaim = true;
@@ -231,6 +235,7 @@ async function settleUnsettled(call: Call, env: Env, record: IdempotencyRecord):
  * complete the key, answer without a value; run.ts puts the effect in the ledger.
  */
 async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise<KeyVerdict> {
+  call.lease?.stop();
   call.recovered = true;
   call.output = null;
   call.recoveredFrom = { runId: from.runId, callId: from.owner };
@@ -240,6 +245,48 @@ async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise
     env.onError(e);
   }
   return { outcome: { ok: true, value: null, callId: call.callId, replayed: true, recovered: true } };
+}
+
+/**
+ * Renew the call's claim every third of its lease while the call lives (record stops it).
+ * A renewal that finds the claim gone (the process was paused, or cut off from the store,
+ * past the lease, and another caller took the key over) cancels the call's work through
+ * its ctx.signal and marks it lost: record then reports no success. A renewal the store
+ * cannot answer is tried again at the next tick; the lease may lapse meanwhile, which the
+ * next renewal or the completion finds.
+ */
+function keepClaim(call: Call, env: Env, leaseMs: number): void {
+  const { tool } = call;
+  const lost = new AbortController();
+  let stopTimer = () => {};
+  let ended = false;
+  const lease = {
+    cancel: call.tool.escalation ? lost.signal : AbortSignal.any([call.run.stopSignal, lost.signal]),
+    lost: false,
+    stop() {
+      ended = true;
+      stopTimer();
+    },
+  };
+  const every = Math.max(1, Math.floor(leaseMs / 3));
+  const tick = () => {
+    stopTimer = env.clock.timer(every, () => {
+      env.store.idempotency.renew(tool.name, call.key!, call.callId, env.clock.now() + leaseMs).then(
+        (held) => {
+          if (ended) return;
+          if (held) return tick();
+          lease.lost = true;
+          lost.abort(new Error(`${tool.name} lost its claim on ${call.key}: another caller took it over`));
+        },
+        (e) => {
+          env.onError(e);
+          if (!ended) tick();
+        },
+      );
+    });
+  };
+  tick();
+  call.lease = lease;
 }
 
 function replayOf(o: Outcome<unknown>, callId: string): Outcome<unknown> {

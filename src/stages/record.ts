@@ -10,13 +10,30 @@
  * Refused mutations count: an agent that insists on a frozen or forbidden action is
  * reasoning into a bad state, and is stopped.
  */
-import type { Failure, Outcome } from "../failure.js";
+import { failures, type Failure, type Outcome } from "../failure.js";
 import type { Call, Env, RunState } from "../call.js";
 import { rememberUnverified } from "../decide/gate.js";
 import { redactArgs } from "../redact.js";
 
-export async function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Promise<void> {
+export async function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Promise<Outcome<unknown>> {
   const { tool, run } = call;
+  // Both writes start at once (two round trips in parallel on a networked store). A record
+  // that cannot be written is reported; the key forwarded to the tool still guards a repeat.
+  const settling = call.key && call.holdsClaim ? settleClaim(call, outcome, env) : undefined;
+  // A mutation whose execution returned is in the ledger even if a later stage rejected
+  // the call: its effect may have happened, and rollback must know of it.
+  if (tool.effect !== "read" && call.executed && "output" in call) await recordMutation(call, env, nextSeq());
+  let held: unknown = true;
+  try {
+    held = await settling;
+  } catch (e) {
+    env.onError(e);
+  }
+  call.lease?.stop();
+  // An owner that lost its claim while it ran (paused past its lease; another took the key
+  // over) is never told it succeeded: the other may have run the effect too.
+  if (outcome.ok && (held === false || call.lease?.lost)) outcome = { ok: false, failure: failures.claimLost(tool.name, call.key!), callId: call.callId };
+
   if (tool.effect === "destructive") {
     run.destructivePending--;
     if (call.executed) run.destructiveDone++;
@@ -31,17 +48,7 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
   } else {
     countTowardChain(run, tool.name, outcome.failure);
   }
-
-  // The outcome stands whatever the store says now: the effect has happened or not. A
-  // record that cannot be written is reported; the key forwarded to the tool still
-  // guards a repeat.
-  // Both writes start at once (two round trips in parallel on a networked store).
-  const { store } = env;
-  const completing = call.key && call.holdsClaim ? settle(env, settleClaim(call, outcome, env)) : undefined;
-  // A mutation whose execution returned is in the ledger even if a later stage rejected
-  // the call: its effect may have happened, and rollback must know of it.
-  if (tool.effect !== "read" && call.executed && "output" in call) await recordMutation(call, env, nextSeq());
-  await completing;
+  return outcome;
 }
 
 /**
@@ -95,13 +102,6 @@ function settleClaim(call: Call, outcome: Outcome<unknown>, env: Env): Promise<u
   return idempotency.complete(tool.name, key, callId, { ok: false, failure }, now);
 }
 
-async function settle(env: Env, write: Promise<unknown>) {
-  try {
-    await write;
-  } catch (e) {
-    env.onError(e);
-  }
-}
 
 /** Count a failure toward the chain breaker, halting the run at the limit. */
 export function countTowardChain(run: RunState, tool: string, failure: Failure) {

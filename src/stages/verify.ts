@@ -8,7 +8,7 @@
  */
 import { attempt, AttemptContext } from "../attempt.js";
 import { describeThrown, failures } from "../failure.js";
-import { toolKey } from "../probe.js";
+import { cancelOf, toolKey } from "../probe.js";
 import type { Call, Env, StageResult } from "../call.js";
 import { readBack } from "../decide/gate.js";
 
@@ -20,8 +20,8 @@ export async function verify(call: Call, env: Env): Promise<StageResult> {
     return undefined;
   }
   if (!tool.spec.verify) return undefined;
-  const ctx = new AttemptContext(run.runId, call.callId, call.attempts, toolKey(call));
-  const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
+  const ctx = new AttemptContext(run.runId, call.callId, call.attempts, toolKey(call), call.fence);
+  const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, cancelOf(call));
   if (probe.status === "ok" && probe.value === true) {
     call.verified = true;
     return undefined;

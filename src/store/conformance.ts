@@ -51,7 +51,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
 
     describe("idempotency", () => {
       it("claims a fresh key and records it in flight", async () => {
-        expect(await store.idempotency.claim(req())).toEqual({ status: "claimed" });
+        expect(await store.idempotency.claim(req())).toMatchObject({ status: "claimed" });
         expect(await store.idempotency.get("charge", "k1")).toEqual({
           scope: "charge",
           key: "k1",
@@ -148,7 +148,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         expect((await store.idempotency.claim(req({ owner: "call-b" }))).status).toBe("in_flight");
         await store.idempotency.release("charge", "k1", "call-a");
         expect(await store.idempotency.get("charge", "k1")).toBeUndefined();
-        expect(await store.idempotency.claim(req({ owner: "call-b", fingerprint: "fp2" }))).toEqual({ status: "claimed" });
+        expect(await store.idempotency.claim(req({ owner: "call-b", fingerprint: "fp2" }))).toMatchObject({ status: "claimed" });
         expect((await store.idempotency.get("charge", "k1"))?.fingerprint).toBe("fp2");
       });
 
@@ -163,7 +163,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         await store.idempotency.claim(req({ retentionMs: 100 }));
         await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 1);
         expect((await store.idempotency.claim(req({ owner: "call-b", now: T0 + 99 }))).status).toBe("completed");
-        expect(await store.idempotency.claim(req({ owner: "call-b", now: T0 + 100, fingerprint: "fp9" }))).toEqual({
+        expect(await store.idempotency.claim(req({ owner: "call-b", now: T0 + 100, fingerprint: "fp9" }))).toMatchObject({
           status: "claimed",
         });
         expect(await store.idempotency.get("charge", "k1")).toMatchObject({ owner: "call-b", fingerprint: "fp9", state: "in_flight" });
@@ -197,6 +197,24 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         expect((await store.idempotency.claim(req({ key: "unknown", owner: "call-b", now: T0 + 1e12 }))).status).toBe("unsettled");
       });
 
+      it("renew extends the lease of the owner's live claim only; a fence grows with every claim granted", async () => {
+        const first = await store.idempotency.claim(req({ leaseMs: 100 }));
+        expect(first.status).toBe("claimed");
+        expect(await store.idempotency.renew("charge", "k1", "call-a", T0 + 500)).toBe(true);
+        expect((await store.idempotency.claim(req({ owner: "call-b", now: T0 + 300 }))).status).toBe("in_flight");
+        expect(await store.idempotency.renew("charge", "k1", "call-b", T0 + 900)).toBe(false); // not the owner
+        // Lapsed and taken over: the first owner's renewal fails, and the new claim's fence is greater.
+        const taken = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 600 }));
+        expect(taken.status).toBe("lease_expired");
+        expect((taken as { fence: number }).fence).toBeGreaterThan((first as { fence: number }).fence);
+        expect(await store.idempotency.renew("charge", "k1", "call-a", T0 + 2_000)).toBe(false);
+        expect(await store.idempotency.complete("charge", "k1", "call-a", ok(1), T0 + 700)).toBe(false);
+        expect(await store.idempotency.complete("charge", "k1", "call-b", ok(2), T0 + 700)).toBe(true);
+        expect(await store.idempotency.renew("charge", "k1", "call-b", T0 + 2_000)).toBe(false); // completed: nothing to renew
+        const other = await store.idempotency.claim(req({ key: "k2", owner: "call-c" }));
+        expect((other as { fence: number }).fence).toBeGreaterThan((taken as { fence: number }).fence);
+      });
+
       it("an unsettled claim is reported as such, to every caller, however long after", async () => {
         await store.idempotency.claim(req());
         expect(await store.idempotency.complete("charge", "k1", "call-a", failed, T0 + 1, "unsettled")).toBe(true);
@@ -211,7 +229,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         await store.idempotency.claim(req());
         await store.idempotency.complete("charge", "k1", "call-a", ok("first"), T0 + 1);
         const take = { owner: "call-a", generation: 1 };
-        expect(await store.idempotency.claim(req({ owner: "call-b", now: T0 + 2, replace: take }))).toEqual({ status: "claimed" });
+        expect(await store.idempotency.claim(req({ owner: "call-b", now: T0 + 2, replace: take }))).toMatchObject({ status: "claimed" });
         // A second caller that saw the same completed record does not take it again.
         expect((await store.idempotency.claim(req({ owner: "call-c", now: T0 + 3, replace: take }))).status).toBe("in_flight");
         expect(await store.idempotency.get("charge", "k1")).toMatchObject({ state: "in_flight", owner: "call-b", generation: 1 });
@@ -219,7 +237,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         // A lapsed lease is taken over with its generation (its owner may have run it under that key).
         await store.idempotency.claim(req({ key: "k2", leaseMs: 10 }));
         await store.idempotency.complete("charge", "k2", "call-a", failed, T0 + 1, "unsettled");
-        expect(await store.idempotency.claim(req({ key: "k2", owner: "call-b", now: T0 + 2, replace: { owner: "call-a", generation: 0 } }))).toEqual({ status: "claimed" });
+        expect(await store.idempotency.claim(req({ key: "k2", owner: "call-b", now: T0 + 2, replace: { owner: "call-a", generation: 0 } }))).toMatchObject({ status: "claimed" });
         expect(await store.idempotency.get("charge", "k2")).toMatchObject({ state: "in_flight", owner: "call-b", generation: 0 });
         // Other arguments are a conflict even with replace.
         expect((await store.idempotency.claim(req({ owner: "call-d", fingerprint: "other", replace: { owner: "call-b", generation: 2 } }))).status).toBe("conflict");

@@ -52,7 +52,7 @@ class MemoryIdempotency implements IdempotencyStore {
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const id = this.id(req.scope, req.key);
     const existing = this.records.get(id);
-    const take = (generation: number) =>
+    const take = (generation: number) => {
       this.records.set(id, {
         scope: req.scope,
         key: req.key,
@@ -66,20 +66,20 @@ class MemoryIdempotency implements IdempotencyStore {
         expiresAt: req.now + req.retentionMs,
         seq: ++this.seq,
       });
+      return this.seq;
+    };
     if (!existing || (existing.state === "completed" && existing.expiresAt <= req.now)) {
-      take(existing ? existing.generation + 1 : 0);
-      return { status: "claimed" };
+      return { status: "claimed", fence: take(0) };
     }
     if (existing.fingerprint !== req.fingerprint) return { status: "conflict", record: this.view(existing) };
     if (req.replace && existing.state !== "in_flight" && existing.owner === req.replace.owner) {
-      take(req.replace.generation);
-      return { status: "claimed" };
+      return { status: "claimed", fence: take(req.replace.generation) };
     }
     if (existing.state === "completed") return { status: "completed", record: this.view(existing) };
     if (existing.state === "unsettled") return { status: "unsettled", record: this.view(existing) };
     if (existing.leaseUntil > req.now) return { status: "in_flight", record: this.view(existing) };
-    take(existing.generation);
-    return { status: "lease_expired", record: this.view(existing) };
+    const record = this.view(existing);
+    return { status: "lease_expired", record, fence: take(existing.generation) };
   }
 
   async complete(scope: string, key: string, owner: string, outcome: StoredOutcome, now: number, as: "completed" | "unsettled" = "completed") {
@@ -98,6 +98,13 @@ class MemoryIdempotency implements IdempotencyStore {
       if (r.scope === scope && r.runId === runId && r.state !== "in_flight" && r.key.startsWith(keyPrefix) && (!latest || r.seq > latest.seq)) latest = r;
     }
     return latest?.key;
+  }
+
+  async renew(scope: string, key: string, owner: string, leaseUntil: number) {
+    const r = this.records.get(this.id(scope, key));
+    if (!r || r.owner !== owner || r.state !== "in_flight") return false;
+    r.leaseUntil = Math.max(r.leaseUntil, leaseUntil);
+    return true;
   }
 
   async release(scope: string, key: string, owner: string) {

@@ -229,9 +229,9 @@ const claimPart: Part = {
               AS u(scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, i))`,
       `c AS (INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
              SELECT scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, 'in_flight' FROM cu
-             ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key)`,
+             ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key, seq)`,
     ],
-    select: `SELECT 'c', cu.i, NULL, NULL, NULL FROM cu JOIN c USING (scope, key)`,
+    select: `SELECT 'c', cu.i, c.seq::text, NULL, NULL FROM cu JOIN c USING (scope, key)`,
   }),
 };
 
@@ -368,15 +368,16 @@ class PgIdempotency implements IdempotencyStore {
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const S = this.S;
     const fresh = [req.scope, req.key, req.fingerprint, req.owner, req.runId, req.now + req.leaseMs, req.now, req.now + req.retentionMs];
-    const insert = async () =>
-      (
-        await this.db.query(
-          "claim_insert",
-          `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING`,
-          fresh,
-        )
-      ).rowCount === 1;
+    // The claim's `seq` is its fence: taken from a sequence, it only grows.
+    const insert = async () => {
+      const { rows } = await this.db.query<{ seq: string }>(
+        "claim_insert",
+        `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING RETURNING seq`,
+        fresh,
+      );
+      return rows[0] ? Number(rows[0].seq) : undefined;
+    };
     // A fresh key: one statement (shared with the other claims of this turn). A key that
     // exists: one more, which locks the row, takes it over if its completed record expired
     // or its lease lapsed, and returns what it was. If the row vanished in between
@@ -384,18 +385,18 @@ class PgIdempotency implements IdempotencyStore {
     for (let attempt = 0; attempt < 8; attempt++) {
       const inserted =
         attempt === 0
-          ? await this.db.batched<boolean>({
+          ? await this.db.batched<number | undefined>({
               part: claimPart,
               lock: lockOf(req.scope, req.key),
               row: fresh,
-              answer: (rows) => rows.length === 1,
+              answer: (rows) => (rows[0] ? Number(rows[0].a) : undefined),
               alone: insert,
             })
           : await insert();
-      if (inserted) return { status: "claimed" };
+      if (inserted !== undefined) return { status: "claimed", fence: inserted };
       // Taken over: a completed record that expired (the next generation), a lapsed lease
       // (the same one: its owner may have run it), or the record `replace` names.
-      const { rows } = await this.db.query<IdempotencyRow & { taken: boolean }>(
+      const { rows } = await this.db.query<IdempotencyRow & { fence: string | null }>(
         "claim_takeover",
         `WITH old AS (
            SELECT * FROM ${S}.idempotency WHERE scope = $1 AND key = $2 FOR UPDATE
@@ -405,21 +406,24 @@ class PgIdempotency implements IdempotencyStore {
                   lease_until = $6, created_at = $7, expires_at = $8, outcome = NULL, seq = DEFAULT,
                   generation = CASE WHEN old.state = 'in_flight' THEN old.generation
                                     WHEN old.owner = $9 AND old.fingerprint = $3 THEN $10
-                                    ELSE old.generation + 1 END
+                                    ELSE 0 END
              FROM old
             WHERE t.scope = old.scope AND t.key = old.key
               AND ((old.state = 'completed' AND old.expires_at <= $7)
                 OR (old.state = 'in_flight' AND old.fingerprint = $3 AND old.lease_until <= $7)
                 OR (old.state <> 'in_flight' AND old.fingerprint = $3 AND old.owner = $9))
-           RETURNING 1
+           RETURNING t.seq
          )
-         SELECT old.*, EXISTS (SELECT 1 FROM taken) AS taken FROM old`,
+         SELECT old.*, (SELECT seq FROM taken) AS fence FROM old`,
         [...fresh, req.replace?.owner ?? null, req.replace?.generation ?? 0],
       );
       const row = rows[0];
       if (!row) continue;
       const record = idempotencyRecord(row);
-      if (row.taken) return row.state === "in_flight" ? { status: "lease_expired", record } : { status: "claimed" };
+      if (row.fence !== null) {
+        const fence = Number(row.fence);
+        return row.state === "in_flight" ? { status: "lease_expired", record, fence } : { status: "claimed", fence };
+      }
       if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
       if (row.state === "completed") return { status: "completed", record };
       if (row.state === "unsettled") return { status: "unsettled", record };
@@ -453,6 +457,16 @@ class PgIdempotency implements IdempotencyStore {
     });
     if (done) this.waiters.wake(h);
     return done;
+  }
+
+  async renew(scope: string, key: string, owner: string, leaseUntil: number) {
+    const { rowCount } = await this.db.query(
+      "renew",
+      `UPDATE ${this.S}.idempotency SET lease_until = GREATEST(lease_until, $4)
+        WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'`,
+      [scope, key, owner, leaseUntil],
+    );
+    return rowCount === 1;
   }
 
   async release(scope: string, key: string, owner: string) {

@@ -94,8 +94,8 @@ describe("SQLite store", () => {
       s.idempotency.claim(bad),
       s.idempotency.claim({ ...req, key: "g2", owner: "a" }),
     ]);
-    expect(good1).toEqual({ status: "fulfilled", value: { status: "claimed" } });
-    expect(good2).toEqual({ status: "fulfilled", value: { status: "claimed" } });
+    expect(good1).toMatchObject({ status: "fulfilled", value: { status: "claimed" } });
+    expect(good2).toMatchObject({ status: "fulfilled", value: { status: "claimed" } });
     expect(failed.status).toBe("rejected");
     expect(await s.idempotency.get("t", "bad")).toBeUndefined();
     await s.close();

@@ -398,6 +398,7 @@ class SqliteIdempotency implements IdempotencyStore {
   private readonly latestStmt;
   private readonly extendStmt;
   private readonly releaseStmt;
+  private readonly renewStmt;
   private readonly sweepStmt;
   private readonly dataVersion;
   private readonly waiters = new Waiters();
@@ -436,6 +437,9 @@ class SqliteIdempotency implements IdempotencyStore {
     );
     this.extendStmt = db.prepare("UPDATE idempotency SET expires_at = ? WHERE scope = ? AND key = ?");
     this.releaseStmt = db.prepare("DELETE FROM idempotency WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'");
+    this.renewStmt = db.prepare(
+      "UPDATE idempotency SET lease_until = max(lease_until, ?) WHERE scope = ? AND key = ? AND owner = ? AND state = 'in_flight'",
+    );
     this.sweepStmt = db.prepare(
       "DELETE FROM idempotency WHERE expires_at <= ? AND state = 'completed'",
     );
@@ -445,26 +449,24 @@ class SqliteIdempotency implements IdempotencyStore {
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const result = await this.g.write((): ClaimResult => {
       const row = this.select.get(req.scope, req.key);
+      // The new row's rowid is the fence: REPLACE inserts a new row, so it only grows.
       const take = (generation: number) =>
-        this.upsert.run(
+        Number(this.upsert.run(
           req.scope, req.key, req.fingerprint, generation, req.owner, req.runId,
           req.now + req.leaseMs, req.now, req.now + req.retentionMs,
-        );
+        ).lastInsertRowid);
       if (!row || (row.state === "completed" && row.expires_at <= req.now)) {
-        take(row ? row.generation + 1 : 0);
-        return { status: "claimed" };
+        return { status: "claimed", fence: take(0) };
       }
       const record = idempotencyRecord(row);
       if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
       if (req.replace && row.state !== "in_flight" && row.owner === req.replace.owner) {
-        take(req.replace.generation);
-        return { status: "claimed" };
+        return { status: "claimed", fence: take(req.replace.generation) };
       }
       if (row.state === "completed") return { status: "completed", record };
       if (row.state === "unsettled") return { status: "unsettled", record };
       if (row.lease_until > req.now) return { status: "in_flight", record };
-      take(row.generation);
-      return { status: "lease_expired", record };
+      return { status: "lease_expired", record, fence: take(row.generation) };
     });
     if (result.status === "in_flight") this.waiters.saw(Waiters.id(req.scope, req.key), snapshotOf(result.record));
     return result;
@@ -479,6 +481,10 @@ class SqliteIdempotency implements IdempotencyStore {
     });
     if (ok) this.waiters.wake(Waiters.id(scope, key));
     return ok;
+  }
+
+  async renew(scope: string, key: string, owner: string, leaseUntil: number) {
+    return this.g.write(() => this.renewStmt.run(leaseUntil, scope, key, owner).changes === 1);
   }
 
   async release(scope: string, key: string, owner: string) {

@@ -70,8 +70,12 @@ export interface ClaimRequest {
 }
 
 export type ClaimResult =
-  /** The caller now owns the key and should execute. */
-  | { status: "claimed" }
+  /**
+   * The caller now owns the key and should execute. `fence` grows with every claim the
+   * store grants: a system the tool writes to may refuse a write that carries a smaller
+   * one than it has seen (a paused owner whose key was taken over).
+   */
+  | { status: "claimed"; fence: number }
   /** The key was completed before: replay its outcome. */
   | { status: "completed"; record: IdempotencyRecord }
   /** Another owner holds a live lease: wait for it. */
@@ -85,7 +89,7 @@ export type ClaimResult =
    * after a side effect but before recording it). The caller now owns the key, but must
    * settle whether the effect happened (the tool's verify probe) before executing.
    */
-  | { status: "lease_expired"; record: IdempotencyRecord };
+  | { status: "lease_expired"; record: IdempotencyRecord; fence: number };
 
 export interface IdempotencyStore {
   /** Atomically claim `key`, or report who has it. An expired completed record is replaced. */
@@ -100,6 +104,11 @@ export interface IdempotencyStore {
    * or unsettled, among keys that start with `keyPrefix`: what the run last did with the tool.
    */
   latestInRun(scope: string, runId: string, keyPrefix: string): Promise<string | undefined>;
+  /**
+   * Extend the lease of the in-flight claim `owner` holds to at least `leaseUntil`, while its
+   * call is alive; false when it holds it no more (it lapsed and was taken over).
+   */
+  renew(scope: string, key: string, owner: string, leaseUntil: number): Promise<boolean>;
   /** Drop an in-flight claim held by `owner` (execution failed: the key may run again). */
   release(scope: string, key: string, owner: string): Promise<void>;
   get(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
