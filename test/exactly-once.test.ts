@@ -258,6 +258,22 @@ describe.each(stores)("exactly once on $name", ({ name, spec }) => {
     await rt.close();
   });
 
+  it.skipIf(skip)("a call waiting on another process's claim honours its run's deadline", async () => {
+    const rt = createRuntime({ store: spec() });
+    await rt.ready();
+    const fingerprint = digest(canonicalJson({}));
+    // Another process holds the key, alive, for a minute.
+    await rt.store.idempotency.claim({ scope: "held", key: "k", fingerprint, owner: "elsewhere", runId: "r0", now: Date.now(), leaseMs: 60_000, retentionMs: 60_000 });
+    let ran = 0;
+    const held = defineTool({ name: "held", effect: "write", idempotencyKey: () => "k", execute: async () => ++ran });
+    const started = Date.now();
+    const o = await rt.startRun({ agent: "a", policy: { deadlineMs: 300 } }).call(held, {});
+    expect(failureOf(o).kind).toBe("deadline_exceeded");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(ran).toBe(0);
+    await rt.close();
+  });
+
   it.skipIf(skip)("an unsettled claim is never swept: long past the retention period, its repeat still does not run", async () => {
     const clock = new ManualClock();
     const rt = createRuntime({ store: spec(), clock, idempotency: { retentionMs: 1_000 } });

@@ -141,9 +141,12 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
         call.generation = claim.record.generation;
         return settleLapsed(call, env, claim.record);
       case "in_flight": {
-        // Held by another process: wait for it to finish or for its lease to lapse.
+        // Held by another process: wait for it to finish or for its lease to lapse, within
+        // the run's deadline.
         if (run.stopSignal.aborted) return fail(failures.stopped(run.stopSignal.reason));
-        const wait = Math.max(1, Math.min(claim.record.leaseUntil - env.clock.now(), 1_000));
+        const now = env.clock.now();
+        if (now >= run.deadlineAt) return fail(failures.deadlineExceeded(run.policy.deadlineMs!));
+        const wait = Math.max(1, Math.min(claim.record.leaseUntil - now, 1_000, run.deadlineAt - now));
         try {
           await env.store.idempotency.waitForChange(tool.name, key, wait);
         } catch (e) {
