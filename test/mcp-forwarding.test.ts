@@ -170,12 +170,13 @@ describe("bulwark proxy relays everything", { timeout: 60_000 }, () => {
   it("unannotated tools are destructive (the specification's default); destructiveHint: false is a write", async () => {
     const { call, client } = await connect("budget", "store: memory\nrun:\n  destructive: { maxPerRun: 2 }\n  maxUnverifiedDepth: 10\n");
     try {
-      for (const id of ["a", "b", "c"]) expect(failure(await call("touch", { id }))).toBeUndefined(); // writes: no budget
+      // Writes use no destructive budget, and (with no read-back in MCP) cost the run no confidence.
+      for (const id of ["a", "b", "c", "d", "e", "f", "g"]) expect(failure(await call("touch", { id }))).toBeUndefined();
       expect(failure(await call("deploy/staging", { n: 1 }))).toBeUndefined();
       expect(failure(await call("deploy staging", { n: 2 }))).toBeUndefined();
       const third = await call("deploy/staging", { n: 3 });
       expect(failure(third)).toBe("destructive_budget_exceeded");
-      expect((await call("calls")).structuredContent).toMatchObject({ calls: { "deploy/staging": 1, "deploy staging": 1, touch: 3 } });
+      expect((await call("calls")).structuredContent).toMatchObject({ calls: { "deploy/staging": 1, "deploy staging": 1, touch: 7 } });
     } finally {
       await client.close();
     }

@@ -21,11 +21,17 @@ import type { McpToolOverrides } from "./tools.js";
  * chat with a person in it, not one task of an autonomous loop, so the library's defaults
  * would end a conversation that is going well: 1,000 steps (not 50) still stop a runaway
  * loop; a model that fixes its arguments after a refusal or two is not halted (5 failures
- * in a row, not 2); and since MCP tools have no read-back, every write is unverified, so
- * 10 of them in a row (not 3) before a gate is asked for. Destructive actions keep their
- * budget of 3 (and unannotated tools count as destructive).
+ * in a row, not 2). MCP tools have no read-back, so every write is unverified: 10 of them
+ * in a row (not 3) before a gate is asked for, and an unverified write does not lower the
+ * run's confidence (it would go read-only after 7 ordinary writes, for no fault). The
+ * destructive budget stays 3 (and unannotated tools count as destructive).
  */
-export const PROXY_RUN_DEFAULTS = { maxSteps: 1_000, maxConsecutiveFailures: 5, maxUnverifiedDepth: 10 } as const satisfies PolicyInput;
+export const PROXY_RUN_DEFAULTS = {
+  maxSteps: 1_000,
+  maxConsecutiveFailures: 5,
+  maxUnverifiedDepth: 10,
+  confidence: { penalties: { unverifiedWrite: 0 } },
+} as const satisfies PolicyInput;
 
 export interface McpProxyOptions {
   /** The MCP server to start as a child, its command and arguments (one child per client session). */
