@@ -13,8 +13,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { createRuntime, redactText, type PolicyInput, type Runtime } from "../../index.js";
 import { childTransport, LineTransport } from "./line-transport.js";
 import { Relay } from "./relay.js";
-import { GuardedSession } from "./session.js";
-import type { McpToolOverrides } from "./tools.js";
+import { GuardedSession, type GuardOptions } from "./session.js";
 
 /**
  * The run limits of a proxy session, under the policy file's `run`. A session is a whole
@@ -33,7 +32,7 @@ export const PROXY_RUN_DEFAULTS = {
   confidence: { penalties: { unverifiedWrite: 0 } },
 } as const satisfies PolicyInput;
 
-export interface McpProxyOptions {
+export interface McpProxyOptions extends GuardOptions {
   /** The MCP server to start as a child, its command and arguments (one child per client session). */
   command?: string[];
   /** Or the URL of an MCP server speaking streamable HTTP. */
@@ -42,18 +41,6 @@ export interface McpProxyOptions {
   listen?: { host: string; port: number };
   /** Bulwark's store. */
   store: string;
-  /** The run policy of each session, over `PROXY_RUN_DEFAULTS`. */
-  policy?: PolicyInput;
-  /** Per-tool overrides, by MCP name. */
-  tools?: McpToolOverrides;
-  /** Put before each Bulwark tool name [""]. */
-  prefix?: string;
-  /** The run's agent [the client's name, or "mcp-proxy"]. */
-  agent?: string;
-  /** The run's id [a fresh one per session]. */
-  runId?: string;
-  /** Where the options came from, put before the errors they cause (e.g. "policy file proxy.yaml"). */
-  source?: string;
   /** With `listen`: a client session with no request for this long is closed, and its child server stopped [15 minutes]. */
   sessionIdleMs?: number;
   /** The largest message taken from a child server; a larger answer fails its one call [16 MiB]. */
@@ -115,16 +102,7 @@ async function openSession(down: Transport, up: Transport, o: McpProxyOptions, r
     toolsChanged: () => session.toolsChanged(),
     log,
   });
-  session = new GuardedSession(relay, {
-    rt,
-    log,
-    ...(o.policy !== undefined ? { policy: o.policy } : {}),
-    ...(o.tools !== undefined ? { tools: o.tools } : {}),
-    ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
-    ...(o.agent !== undefined ? { agent: o.agent } : {}),
-    ...(o.runId !== undefined ? { runId: o.runId } : {}),
-    ...(o.source !== undefined ? { source: o.source } : {}),
-  });
+  session = new GuardedSession(relay, { ...o, rt, log });
   await up.start();
   await down.start();
   let closed: Promise<void> | undefined;

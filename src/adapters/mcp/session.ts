@@ -24,16 +24,24 @@ import {
   type McpToolset,
 } from "./tools.js";
 
-export interface SessionOptions {
-  rt: Runtime;
-  /** The run's own policy, over the runtime's. */
+/** What a session's guard is told: its run and its tools (the proxy's options say it once). */
+export interface GuardOptions {
+  /** The run policy of each session, over `PROXY_RUN_DEFAULTS`. */
   policy?: PolicyInput;
+  /** Per-tool overrides, by MCP name. */
   tools?: McpToolOverrides;
+  /** Put before each Bulwark tool name [""]. */
   prefix?: string;
+  /** The run's agent [the client's name, or "mcp-proxy"]. */
   agent?: string;
+  /** The run's id [a fresh one per session]. */
   runId?: string;
-  /** Put before the errors that the options cause (e.g. "policy file proxy.yaml"). */
+  /** Where the options came from, put before the errors they cause (e.g. "policy file proxy.yaml"). */
   source?: string;
+}
+
+export interface SessionOptions extends GuardOptions {
+  rt: Runtime;
   log: (line: string) => void;
 }
 
