@@ -41,7 +41,7 @@ import { execute } from "./stages/execute.js";
 import { idempotency, type InFlight } from "./stages/idempotency.js";
 import { record, countTowardChain, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
-import { validateInput } from "./stages/validate-input.js";
+import { copyArguments, validateInput } from "./stages/validate-input.js";
 import { validateOutput } from "./stages/validate-output.js";
 import { verify } from "./stages/verify.js";
 import type { RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
@@ -171,7 +171,7 @@ export class Run {
     const call: Call = { callId: this.host.newId(), tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false };
     // Invalid arguments or a rule's refusal: no person is asked; the call itself will say why.
     // In shadow mode the call does not wait for anyone either (it records what it would ask).
-    if (!this.state.enforce || (await validateInput(call)) || (await rules(call, env))) return undefined;
+    if (!this.state.enforce || copyArguments(call) || (await validateInput(call)) || (await rules(call, env))) return undefined;
     const request = await approvalAhead(call, env, () => this.host.newId(), decision);
     if (!request) return undefined;
     const { fingerprint: _, ...visible } = request;
@@ -428,6 +428,8 @@ export class Run {
   private async through(call: Call, gate?: () => Promise<Failure | undefined>): Promise<Outcome<unknown>> {
     const { env, inFlight } = this.host;
     const invalid =
+      // Arguments too deep or too large for Bulwark to handle are refused even in shadow mode.
+      staged("validate-input", copyArguments(call)) ??
       judged(call, staged("validate-input", await validateInput(call))) ??
       judged(call, staged("rules", await rules(call, env))) ??
       judged(call, staged("approval", await approval(call, env, () => this.host.newId())));

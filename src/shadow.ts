@@ -6,7 +6,8 @@
  * way on real traffic until they trust what it would stop.
  *
  * Not shadowed, because they are not the guard's judgement: a person's stop, a store
- * that cannot be reached before a mutation, and the idempotency stage (a replay still
+ * that cannot be reached before a mutation, arguments too deep or too large for Bulwark
+ * to copy (validate-input's limits), and the idempotency stage (a replay still
  * replays; an effect is never run twice because enforcement is off).
  */
 import type { Call, Env } from "./call.js";

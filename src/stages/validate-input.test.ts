@@ -3,7 +3,7 @@ import { z } from "zod";
 import { makeCall, makeEnv, makeRun } from "../../test/fixtures/call.js";
 import { defineTool } from "../tool.js";
 import { createRuntime } from "../index.js";
-import { validateInput } from "./validate-input.js";
+import { copyArguments, validateInput } from "./validate-input.js";
 
 describe("validate-in stage", () => {
   it("replaces the arguments with the parsed value (defaults applied)", async () => {
@@ -40,7 +40,7 @@ describe("the arguments as data: one bounded copy", () => {
   it("arguments nested 100,000 deep are invalid_input naming the limit, not a stack overflow; through a run too", async () => {
     const env = makeEnv();
     const call = makeCall(defineTool({ name: "t", effect: "write", execute: async () => 1 }), nested(100_000), makeRun(env), env);
-    const f = await validateInput(call);
+    const f = copyArguments(call);
     expect(f).toMatchObject({ kind: "invalid_input" });
     expect(f?.message).toContain("nested more than 64 levels deep (policy maxArgumentDepth)");
 
@@ -52,6 +52,14 @@ describe("the arguments as data: one bounded copy", () => {
     expect(ran).toBe(false);
     expect(await rt.startRun({ agent: "b", policy: { maxArgumentDepth: 200 } }).call(write, nested(150))).toMatchObject({ ok: true });
     await rt.close();
+
+    // In shadow mode too: this protects Bulwark itself, it is not a guard to try out.
+    const shadow = createRuntime({ enforce: false });
+    ran = false;
+    const s = await shadow.startRun({ agent: "a" }).call(write, nested(100_000));
+    expect(s.ok ? "ok" : s.failure.kind).toBe("invalid_input");
+    expect(ran).toBe(false);
+    await shadow.close();
   });
 
   it("arguments over the size limit are invalid_input at once, and nothing is stored; the limit is the policy's", async () => {
@@ -104,13 +112,13 @@ describe("the arguments as data: one bounded copy", () => {
     const when = new Date(0);
     const args = { list: [1, { a: "x" }], when } as Record<string, unknown>;
     const call = makeCall(defineTool({ name: "t", effect: "read", execute: async () => 1 }), args, makeRun(env), env);
-    expect(await validateInput(call)).toBeUndefined();
+    expect(copyArguments(call)).toBeUndefined();
     (args.list as unknown[]).push(2);
     expect(call.args).toEqual({ list: [1, { a: "x" }], when });
     expect((call.args as { when: Date }).when).toBe(when);
 
     const proto = makeCall(defineTool({ name: "t", effect: "read", execute: async () => 1 }), JSON.parse('{"__proto__": {"admin": true}}'), makeRun(env), env);
-    expect(await validateInput(proto)).toBeUndefined();
+    expect(copyArguments(proto)).toBeUndefined();
     expect(Object.getPrototypeOf(proto.args)).toBe(Object.prototype);
     expect(Object.keys(proto.args as object)).toEqual(["__proto__"]);
     expect((proto.args as { admin?: boolean }).admin).toBeUndefined();
@@ -118,8 +126,8 @@ describe("the arguments as data: one bounded copy", () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     const c = makeCall(defineTool({ name: "t", effect: "read", execute: async () => 1 }), cyclic, makeRun(env), env);
-    expect((await validateInput(c))?.message).toContain("refer to themselves");
+    expect((copyArguments(c))?.message).toContain("refer to themselves");
     const throwing = makeCall(defineTool({ name: "t", effect: "read", execute: async () => 1 }), { get x() { throw new Error("nope"); } }, makeRun(env), env);
-    expect((await validateInput(throwing))?.message).toContain("could not be read: nope");
+    expect((copyArguments(throwing))?.message).toContain("could not be read: nope");
   });
 });

@@ -9,19 +9,26 @@
  * (nesting) or `maxArgumentBytes` (size as JSON) the call is `invalid_input` with the
  * limit named, not a stack overflow or a 100 MB row in the ledger; a cycle too (JSON has
  * none). Plain objects and arrays are copied; other objects (a Date, a class instance)
- * are kept as they are.
+ * are kept as they are. The copy (`copyArguments`) protects Bulwark itself, so shadow
+ * mode does not shadow it; the schema (`validateInput`) is a guard like any other.
  * On success the call carries the parsed value (defaults, coercions) from here on.
  */
 import { failures } from "../failure.js";
 import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
 
-export async function validateInput(call: Call): Promise<StageResult> {
+/** The bounded copy of the arguments, first of all (see above). */
+export function copyArguments(call: Call): StageResult {
   const { maxArgumentDepth, maxArgumentBytes } = call.run.policy;
   const copied = snapshot(call.args, maxArgumentDepth, maxArgumentBytes);
   if ("problem" in copied) return failures.invalidInput(call.tool.name, [copied.problem]);
   // What the key, its fingerprint and an approval bind to: the copy, before any schema parses it.
   call.args = call.sent = copied.value;
+  return undefined;
+}
+
+/** The arguments (already copied) against the tool's input schema. */
+export async function validateInput(call: Call): Promise<StageResult> {
   const schema = call.tool.spec.input;
   if (!schema) return undefined;
   const r = await validate(schema, call.args);
