@@ -90,7 +90,9 @@ describe.skipIf(missing !== undefined)("MCP conformance suite through bulwark pr
     upstream?.kill();
   });
 
-  it("every check that passes directly passes through the proxy", { timeout: 600_000 }, async () => {
+  // Some scenarios wait fixed times for notifications (200 ms after a call for its log
+  // messages); on a machine loaded past its cores that can fall short once: one retry.
+  it("every check that passes directly passes through the proxy", { timeout: 600_000, retry: 1 }, async () => {
     const direct = await runSuite(upstreamUrl);
     // The upstream passes every server scenario: nothing fails directly.
     expect([...direct].filter(([, s]) => s === "FAILURE")).toEqual([]);
