@@ -25,6 +25,7 @@ if (!available) {
 
 describe.skipIf(!available)("the dashboard, in Chromium", () => {
   let dir: string;
+  let storeSpec: string;
   let agent: Runtime;
   let ops: Runtime;
   let server: DashboardServer;
@@ -36,9 +37,9 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "bulwark-dashboard-"));
-    const store = `sqlite:${join(dir, "bulwark.db")}`;
-    agent = createRuntime({ store });
-    ops = createRuntime({ store });
+    storeSpec = `sqlite:${join(dir, "bulwark.db")}`;
+    agent = createRuntime({ store: storeSpec });
+    ops = createRuntime({ store: storeSpec });
     await Promise.all([agent.ready(), ops.ready()]);
     server = await startServer({ runtime: ops, port: 0, tokens: [{ name: "ada", role: "decide", token: TOKEN }] });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
@@ -130,4 +131,67 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     expect(await ops.freezes()).toEqual([]);
     expect((await run.call(writeNote, { text: "deploy" })).ok).toBe(true);
   });
+
+  it("a run has a URL; alerts are shown and acknowledged; a drifting agent's decisions are charted from real data", async () => {
+    // A runtime whose monitor has a small baseline, so that a drift shows in a few decisions.
+    const watched = createRuntime({ store: storeSpec, monitors: { decisions: { baseline: 60, window: 40, checkEvery: 10, alpha: 0.01 }, flushMs: 60_000 } });
+    const before = ["approve", "approve", "approve", "approve", "approve", "approve", "deny", "deny", "deny", "deny", "escalate"];
+    for (let i = 0; i < 80; i++) watched.startRun({ agent: "refunds" }).observe("refund decision", before[i % before.length]!);
+    await watched.monitors!.flush();
+    for (let i = 0; i < 60; i++) {
+      watched.startRun({ agent: "refunds" }).observe("refund decision", i % 10 === 9 ? "deny" : "approve");
+      if (i % 10 === 9) await watched.monitors!.flush();
+    }
+    await watched.alerts.flush();
+    const drift = (await ops.alerts.list()).find((a) => a.kind === "drift");
+    expect(drift).toMatchObject({ agent: "refunds", state: "firing" });
+    await watched.close();
+
+    // A run's page opens from its URL.
+    await page.goto(`${server.url}/#run=run-browser-1`);
+    await page.locator("#run-detail", { hasText: "run-browser-1" }).waitFor();
+
+    const alertRow = page.locator(`#alerts tr[data-alert-id="${drift!.id}"]`);
+    await alertRow.waitFor();
+    expect(await alertRow.getAttribute("data-state")).toBe("firing");
+    expect(await alertRow.textContent()).toContain("refunds: refund decision drifted");
+
+    const monitor = page.locator('#monitors figure[data-monitor="decision:refunds:refund decision"]');
+    await monitor.waitFor();
+    expect(await monitor.getAttribute("data-drifting")).toBe("true");
+    await monitor.locator("canvas").first().waitFor();
+
+    // The screenshot of the distribution chart, decoded in the page: the tallest bar of the
+    // latest window (approve, 90%) stands about 90/55 as high as the baseline's (approve, 55%).
+    const chart = monitor.locator('[data-chart="distribution"]');
+    const png = (await chart.screenshot({ path: join(tmpdir(), "bulwark-drift-chart.png") })).toString("base64");
+    const heights = await page.evaluate(async (b64) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const c = document.createElement("canvas");
+      [c.width, c.height] = [img.width, img.height];
+      const g = c.getContext("2d")!;
+      g.drawImage(img, 0, 0);
+      const { data } = g.getImageData(0, 0, c.width, c.height);
+      const near = (i: number, [r, gr, b]: number[]) => Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - gr!) + Math.abs(data[i + 2]! - b!) < 40;
+      const tallest = (rgb: number[]) => {
+        let best = 0;
+        for (let x = 0; x < c.width; x++) {
+          let n = 0;
+          for (let y = 0; y < c.height; y++) if (near((y * c.width + x) * 4, rgb)) n++;
+          best = Math.max(best, n);
+        }
+        return best;
+      };
+      return { baseline: tallest([0x5b, 0x7d, 0xb1]), window: tallest([0xd9, 0x82, 0x2b]) };
+    }, png);
+    expect(heights.baseline).toBeGreaterThan(20);
+    expect(heights.window / heights.baseline).toBeGreaterThan(1.3);
+    expect(heights.window / heights.baseline).toBeLessThan(2.1);
+
+    await page.getByRole("button", { name: /^Acknowledge: refunds: refund decision drifted/ }).click();
+    await expect.poll(() => page.locator(`#alerts tr[data-alert-id="${drift!.id}"]`).getAttribute("data-state")).toBe("acknowledged");
+    expect(await ops.alerts.list({ state: "acknowledged" })).toEqual([expect.objectContaining({ id: drift!.id, acknowledgedBy: "ada" })]);
+  }, 60_000);
 });

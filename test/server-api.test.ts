@@ -279,7 +279,10 @@ describe("breakers, handoffs, metrics", () => {
     expect(m.headers.get("content-type")).toMatch(/^text\/plain/);
     expect(m.body).toContain('bulwark_approvals{status="pending"} 1');
     expect(m.body).toContain("bulwark_breakers_open 1");
-    expect(m.body).toContain('bulwark_store_breaker_state{tool="flaky_api"} 2');
+    expect(m.body).toContain('bulwark_store_breaker_state{tool="flaky_api",state="open"} 1');
+    expect(m.body).toContain('bulwark_store_breaker_state{tool="flaky_api",state="closed"} 0');
+    expect(m.body).toMatch(/bulwark_approval_pending_age_seconds \d/);
+    expect(m.body).toMatch(/bulwark_alerts\{state="firing",kind="run_handed_off"\} 1/);
     expect(m.body).toContain('bulwark_handoffs{status="open"} 1');
     expect(m.body).toMatch(/bulwark_runs\{status="running",mode="handed_off"\} 1/);
     expect(m.body).toContain("bulwark_freezes_in_force 0");

@@ -2,6 +2,8 @@
 // action is one API call. No framework, no build step, nothing from the network but this
 // server. Text from agents (tool arguments, reasons) is only ever set as text, never HTML.
 
+import { distributionChart, statisticChart } from "./charts.js";
+
 const REFRESH_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
@@ -87,6 +89,7 @@ const TONES = {
   running: "info", ended: "plain",
   closed: "ok", half_open: "warn", open: "bad",
   pending: "warn", approved: "ok", denied: "bad",
+  firing: "bad", acknowledged: "warn", resolved: "ok", critical: "bad", warning: "warn",
   done: "plain", compensating: "warn", compensated: "ok", compensation_failed: "bad",
 };
 const badge = (value) => h("span", { class: `badge b-${TONES[value] ?? "plain"}` }, String(value).replace("_", " "));
@@ -217,7 +220,15 @@ function renderRuns(runs) {
   );
 }
 
+/** A run's page has a URL (#run=<id>), to share or come back to. */
+function runFromUrl() {
+  const m = /^#run=(.+)$/.exec(location.hash);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
 function selectRun(runId) {
+  const hash = runId ? `#run=${encodeURIComponent(runId)}` : "";
+  if (location.hash !== hash) history.pushState(null, "", hash || location.pathname);
   state.selectedRun = runId;
   state.drawn.delete("runs");
   state.drawn.delete("run-detail");
@@ -230,7 +241,8 @@ function renderRunDetail(d) {
   const frag = document.createDocumentFragment();
   frag.append(
     h("h3", {}, "Run ", h("span", { class: "mono" }, id), " ", r ? badge(r.mode) : null, " ",
-      h("button", { type: "button", onclick: () => { state.selectedRun = null; state.drawn.clear(); refresh(); } }, "Close")),
+      h("a", { href: `#run=${encodeURIComponent(id)}`, class: "permalink", title: "link to this run" }, "link"), " ",
+      h("button", { type: "button", onclick: () => { selectRun(null); state.drawn.clear(); } }, "Close")),
   );
   if (r?.reason) frag.append(h("p", {}, h("strong", {}, "Reason: "), r.reason));
   if (r && r.status === "running" && r.mode !== "halted") {
@@ -263,6 +275,56 @@ function renderRunDetail(d) {
       }, "Roll back this run")));
   }
   return frag;
+}
+
+// ---------------------------------------------------------------- alerts and monitors
+
+function renderAlerts({ alerts, sinks }) {
+  const open = alerts.filter((a) => a.state !== "resolved");
+  $("alerts-count").textContent = `(${alerts.filter((a) => a.state === "firing").length} firing)`;
+  const failing = sinks.filter((s) => s.failed > 0);
+  const frag = document.createDocumentFragment();
+  if (failing.length > 0) frag.append(h("p", { class: "notice error" }, `Alert delivery failing: ${failing.map((s) => `${s.sink} (${s.failed} failed; last: ${s.lastError ?? "?"})`).join("; ")}`));
+  if (alerts.length === 0) {
+    frag.append(empty("No alerts."));
+    return frag;
+  }
+  frag.append(table(["State", "Severity", "Kind", "What", "Run", "Last", "Action"],
+    [...open, ...alerts.filter((a) => a.state === "resolved").slice(0, 20)].map((a) => h("tr", { dataset: { alertId: a.id, state: a.state } },
+      h("td", {}, badge(a.state)), h("td", {}, badge(a.severity)), h("td", {}, a.kind.replace("_", " ")),
+      h("td", {}, a.summary, a.count > 1 ? h("span", { class: "muted" }, ` ×${a.count}`) : null),
+      h("td", {}, a.runId ? h("button", { type: "button", class: "link mono", onclick: () => selectRun(a.runId), "aria-label": `Show run ${a.runId}` }, shortId(a.runId)) : ""),
+      h("td", {}, when(a.lastAt)),
+      h("td", { class: "actions" }, a.state === "firing"
+        ? h("button", {
+            type: "button", "aria-label": `Acknowledge: ${a.summary}`,
+            onclick: (e) => {
+              const by = actor();
+              if (by) act(e.currentTarget, () => api(`/api/alerts/${encodeURIComponent(a.id)}/ack`, { method: "POST", body: { by } }), `Acknowledged: ${a.summary}`);
+            },
+          }, "Acknowledge")
+        : a.acknowledgedBy ? `by ${a.acknowledgedBy}` : "")))));
+  return frag;
+}
+
+function renderMonitors({ monitors, alerts }) {
+  $("monitors-count").textContent = `(${monitors.filter((m) => m.state.drifting).length} drifting of ${monitors.length})`;
+  if (monitors.length === 0) return empty("No monitor has data yet: they fill as agents make calls and decisions.");
+  const order = { decision: 0, text: 1, spike: 2 };
+  return h("div", { class: "monitors" },
+    [...monitors].sort((a, b) => Number(b.state.drifting) - Number(a.state.drifting) || order[a.kind] - order[b.kind] || a.key.localeCompare(b.key)).map((m) => {
+      const mine = alerts.filter((a) => a.key === `drift:${m.key}`);
+      const last = m.state.last;
+      const figure = m.kind === "decision"
+        ? last ? `PSI ${last.psi.toFixed(2)}, chi-square ${last.chiSquare.toFixed(1)}, p ${last.pValue.toExponential(1)}` : `baseline ${m.state.baselineN} of its first decisions; window filling`
+        : m.kind === "text"
+          ? last ? `Jensen-Shannon ${last.divergence.toFixed(3)} (threshold ${last.threshold.toFixed(3)})` : "baseline filling"
+          : last ? `${last.count} this minute (threshold ${last.threshold.toFixed(0)})` : "";
+      return h("figure", { class: "monitor", dataset: { monitor: m.key, drifting: String(m.state.drifting) } },
+        h("figcaption", {}, h("strong", {}, m.subject), ` ${m.name} `, m.state.drifting ? badge("drifting") : badge("steady"), h("div", { class: "muted" }, figure)),
+        m.kind === "decision" ? distributionChart(m) : null,
+        statisticChart(m, mine));
+    }));
 }
 
 // ---------------------------------------------------------------- breakers, handoffs, freezes
@@ -322,8 +384,8 @@ async function refresh() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
-      const [session, approvals, runs, breakers, handoffs, freezes, shadow, detail] = await Promise.all([
-        api("/api/session"), api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"), api("/api/shadow"),
+      const [session, approvals, runs, breakers, handoffs, freezes, shadow, alerts, monitors, detail] = await Promise.all([
+        api("/api/session"), api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"), api("/api/shadow"), api("/api/alerts"), api("/api/monitors"),
         state.selectedRun ? api(`/api/runs/${encodeURIComponent(state.selectedRun)}`).catch(() => null) : null,
       ]);
       showSession(session);
@@ -332,6 +394,8 @@ async function refresh() {
       draw("runs", runs.runs, renderRuns);
       draw("breakers", breakers.breakers, renderBreakers);
       draw("handoffs", handoffs.handoffs, renderHandoffs);
+      draw("alerts", alerts, renderAlerts);
+      draw("monitors", { monitors: monitors.monitors, alerts: alerts.alerts }, renderMonitors);
       draw("freezes", freezes, renderFreezes);
       draw("shadow", shadow, renderShadow);
       const panel = $("run-detail");
@@ -381,5 +445,12 @@ $("signin").addEventListener("submit", (e) => {
   refresh();
 });
 
+// A run's URL opens its page; back and forward move between runs.
+window.addEventListener("popstate", () => {
+  state.selectedRun = runFromUrl();
+  state.drawn.clear();
+  refresh();
+});
+state.selectedRun = runFromUrl();
 schedule();
 refresh();

@@ -31,7 +31,7 @@ export function distributionChart(monitor, width = 360) {
     {
       width,
       height: 180,
-      legend: { show: true },
+      legend: { live: false },
       cursor: { show: false },
       scales: { x: { time: false, range: [-0.5, categories.length - 0.5] }, y: { range: [0, 1] } },
       axes: [
@@ -39,7 +39,7 @@ export function distributionChart(monitor, width = 360) {
         { values: (_, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) },
       ],
       series: [
-        {},
+        { label: "decision" },
         { label: "baseline", fill: BASELINE, stroke: BASELINE, paths: bars({ size: [0.35], align: -1 }), points: { show: false } },
         { label: last ? "latest window" : "window (not full yet)", fill: WINDOW, stroke: WINDOW, paths: bars({ size: [0.35], align: 1 }), points: { show: false } },
       ],
@@ -78,6 +78,7 @@ export function statisticChart(monitor, alerts, width = 360) {
       width,
       height: 180,
       cursor: { show: false },
+      legend: { live: false },
       series,
       hooks: {
         draw: [

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Command } from "commander";
-import { brownout, codeFreeze, paymentLostResponse, processCrash, runSuite, scenarios as allScenarios, staleFaq, type Scenario } from "../chaos/index.js";
+import { brownout, codeFreeze, decisionDrift, paymentLostResponse, processCrash, runSuite, scenarios as allScenarios, staleFaq, type Scenario } from "../chaos/index.js";
 import { createRuntime, MissingPackageError } from "../index.js";
 import { table } from "./chaos.js";
 import { whole } from "./shared.js";
@@ -109,9 +109,21 @@ async function demo(runs = 20): Promise<boolean> {
       'await rt.freeze("code freeze");  await rt.stopRun(runId, "stop now");  await rt.rollback(runId);',
     ],
   );
+  await story(
+    "The refund agent whose decisions drifted",
+    "A refund agent approves about half of the requests it sees; after a model update it approves nine in ten. No call fails, so nothing but the distribution of its decisions shows it. Through Bulwark the agent reports each decision and the runtime's monitor, kept in the store, compares the latest 200 with a baseline of its first 300 and raises an alert.",
+    decisionDrift,
+    store,
+    [
+      'run.observe("refund decision", decision);   // "approve" | "deny" | "escalate"',
+      "// the runtime watches each agent's decisions (and tools, outcomes, verdicts, texts) against a baseline;",
+      'const rt = createRuntime({ alerts: { webhook: { url, secret } } });   // drift is an alert, sent signed',
+    ],
+  );
 
   out("3. Where to look next.");
   out("   npx bulwark chaos --runs 1000        the full suite; --json for machines, --scenario <name> for one");
+  if (!noSqlite) out(`   npx bulwark alerts --store ${store.replace(process.cwd() + "/", "")}   the alerts this demo raised`);
   out("   README.md                            wrap your own tools: defineTool, createRuntime, run.call");
   out('   import { createFaults } from "bulwark/chaos"   chaos-test your own tools with the same injectors');
   if (!noSqlite) out(`   ${relative(process.cwd(), dir) || "."}/demo.db${" ".repeat(Math.max(1, 28 - (relative(process.cwd(), dir) || ".").length))}what this demo recorded (runs, idempotency keys, breakers)`);

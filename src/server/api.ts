@@ -80,6 +80,7 @@ const routes: Route[] = [
   route("GET", "/api/alerts", listAlerts),
   route("POST", "/api/alerts/:id/ack", ackAlert),
   route("GET", "/api/shadow", listShadow),
+  route("GET", "/api/monitors", async (_req, { rt }) => ({ monitors: (await rt.monitors?.list()) ?? [] })),
   route("GET", "/api/freezes", listFreezes),
   route("POST", "/api/freezes", declareFreeze, 201),
   route("DELETE", "/api/freezes", liftAllFreezes),

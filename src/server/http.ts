@@ -10,7 +10,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFile } from "node:fs/promises";
-import { extname, join, normalize, sep } from "node:path";
+import { createRequire } from "node:module";
+import { basename, dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
 import type { Runtime, Tool } from "../index.js";
@@ -68,6 +69,17 @@ const SECURITY_HEADERS = {
 
 const defaultWebDir = () => fileURLToPath(new URL("../../web/", import.meta.url));
 
+/**
+ * Files the dashboard takes from the package's dependencies, served from node_modules so
+ * that the page loads nothing from the network: the charting library, uPlot (small, no
+ * dependencies, canvas-drawn).
+ */
+const VENDOR: Record<string, string> = {
+  "/vendor/uplot.js": "uplot/dist/uPlot.iife.min.js",
+  "/vendor/uplot.css": "uplot/dist/uPlot.min.css",
+};
+const requireHere = createRequire(import.meta.url);
+
 export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   const rt = o.runtime;
   await rt.ready();
@@ -124,6 +136,11 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
       const text = await metrics.metrics();
       res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
       return res.end(method === "HEAD" ? undefined : text);
+    }
+    const vendored = VENDOR[url.pathname];
+    if (vendored) {
+      const file = requireHere.resolve(vendored);
+      return sendFile(res, method, dirname(file), `/${basename(file)}`);
     }
     return sendFile(res, method, webDir, url.pathname);
   }

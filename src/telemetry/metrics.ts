@@ -7,9 +7,6 @@
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { requirePeer } from "../optional.js";
 import type { Outcome } from "../failure.js";
-import type { MonitorView } from "./monitors.js";
-
-const SNAKE: Record<string, string> = { chiSquare: "chi_square", pValue: "p_value" };
 
 /**
  * A prom-client `Registry`, described by the part Bulwark uses so that Bulwark's types
@@ -20,16 +17,17 @@ export interface MetricsRegistry {
   getSingleMetric(name: string): unknown;
 }
 
-const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const;
+export const BREAKER_STATES = ["closed", "half_open", "open"] as const;
 
 export class CallMetrics {
   private readonly duration: Histogram<"tool" | "effect" | "outcome">;
   private readonly failuresTotal: Counter<"tool" | "kind">;
   private readonly replaysTotal: Counter<"tool">;
-  private readonly breaker: Gauge<"tool">;
+  private readonly breaker: Gauge<"tool" | "state">;
+  private readonly inFlight: Gauge<"tool">;
+  private readonly retries: Counter<"tool">;
   private readonly runModes: Counter<"mode">;
   private readonly alertDeliveries: Counter<"sink" | "result">;
-  private readonly drift: Gauge<"kind" | "subject" | "monitor" | "statistic">;
   private readonly refusals: Counter<"tool" | "kind" | "stage" | "enforced">;
 
   constructor(registry: MetricsRegistry) {
@@ -45,7 +43,10 @@ export class CallMetrics {
     });
     this.failuresTotal = new Counter({ name: "bulwark_tool_call_failures_total", help: "Failed or refused guarded calls, by kind.", labelNames: ["tool", "kind"], registers });
     this.replaysTotal = new Counter({ name: "bulwark_tool_call_replays_total", help: "Calls answered from an idempotency record instead of executing.", labelNames: ["tool"], registers });
-    this.breaker = new Gauge({ name: "bulwark_breaker_state", help: "Tool breaker state: 0 closed, 1 half-open, 2 open.", labelNames: ["tool"], registers });
+    // One series per state (1 for the current one), so a panel or a rule selects a state by label.
+    this.breaker = new Gauge({ name: "bulwark_breaker_state", help: "Tool breaker state in this process: 1 for the current state (closed, half_open, open), 0 for the others.", labelNames: ["tool", "state"], registers });
+    this.inFlight = new Gauge({ name: "bulwark_tool_calls_in_flight", help: "Guarded calls in progress, from admission to record.", labelNames: ["tool"], registers });
+    this.retries = new Counter({ name: "bulwark_tool_call_retries_total", help: "Attempts retried after a failure (each backoff before another attempt).", labelNames: ["tool"], registers });
     this.refusals = new Counter({
       name: "bulwark_refusals_total",
       help: 'Calls Bulwark refused, by stage and kind; enforced="false": shadow mode recorded the refusal and let the call run.',
@@ -53,16 +54,11 @@ export class CallMetrics {
       registers,
     });
     this.runModes = new Counter({ name: "bulwark_run_mode_changes_total", help: "Runs leaving normal mode, by the mode they entered.", labelNames: ["mode"], registers });
-    this.drift = new Gauge({
-      name: "bulwark_drift_statistic",
-      help: "The latest comparison of each monitor with its baseline: chi_square, p_value and psi for decisions; divergence and threshold for texts; count and threshold for failure spikes; drifting is 1 while it drifts.",
-      labelNames: ["kind", "subject", "monitor", "statistic"],
-      registers,
-    });
     this.alertDeliveries = new Counter({ name: "bulwark_alert_notifications_total", help: "Alert notices sent to sinks, by sink and result (delivered or failed).", labelNames: ["sink", "result"], registers });
   }
 
   call(tool: string, effect: string, outcome: Outcome<unknown>, seconds: number) {
+    this.inFlight.dec({ tool });
     this.duration.observe({ tool, effect, outcome: outcome.ok ? "ok" : outcome.failure.kind }, seconds);
     if (!outcome.ok) this.failuresTotal.inc({ tool, kind: outcome.failure.kind });
     if (outcome.replayed) this.replaysTotal.inc({ tool });
@@ -72,22 +68,20 @@ export class CallMetrics {
     this.refusals.inc({ tool, kind, stage, enforced: String(enforced) });
   }
 
-  breakerState(tool: string, state: keyof typeof BREAKER_STATES) {
-    this.breaker.set({ tool }, BREAKER_STATES[state]);
+  breakerState(tool: string, state: (typeof BREAKER_STATES)[number]) {
+    for (const s of BREAKER_STATES) this.breaker.set({ tool, state: s }, s === state ? 1 : 0);
+  }
+
+  started(tool: string) {
+    this.inFlight.inc({ tool });
+  }
+
+  retried(tool: string) {
+    this.retries.inc({ tool });
   }
 
   runMode(mode: string) {
     this.runModes.inc({ mode });
-  }
-
-  monitor(v: MonitorView) {
-    const labels = { kind: v.kind, subject: v.subject, monitor: v.name };
-    const last = (v.state as { last?: Record<string, unknown> }).last;
-    for (const statistic of ["chiSquare", "pValue", "psi", "divergence", "threshold", "count"]) {
-      const x = last?.[statistic];
-      if (typeof x === "number") this.drift.set({ ...labels, statistic: SNAKE[statistic] ?? statistic }, x);
-    }
-    this.drift.set({ ...labels, statistic: "drifting" }, v.state.drifting ? 1 : 0);
   }
 
   alertDelivery(sink: string, ok: boolean) {

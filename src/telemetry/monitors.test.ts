@@ -5,6 +5,7 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { createRuntime, defineTool, ManualClock, ToolError } from "bulwark";
 import { seeded } from "../chaos/random.js";
+import { storeMetrics } from "../server/store-metrics.js";
 
 const decisions = { baseline: 100, window: 50, checkEvery: 10, alpha: 1e-3 };
 const pick = (r: () => number, mix: [string, number][]) => {
@@ -82,7 +83,7 @@ describe("monitors in the runtime", () => {
     await rt.monitors!.flush();
     await rt.alerts.flush();
     expect((await rt.alerts.list()).find((x) => x.kind === "failure_spike")!.state).toBe("resolved");
-    const text = await registry.metrics();
+    const text = await storeMetrics(rt).metrics();
     expect(text).toMatch(/bulwark_drift_statistic\{kind="spike",subject="tool_error",monitor="per minute",statistic="count"\} 1/);
     expect(text).toMatch(/bulwark_drift_statistic\{kind="decision",subject="billing",monitor="outcome",statistic="drifting"\} 0/);
     await rt.close();

@@ -56,6 +56,8 @@ export interface MonitorDoc {
   subject: string;
   name: string;
   state: State;
+  /** The statistic after each merge that compared (newest last, at most HISTORY points), for trends. */
+  history?: { at: number; value: number; threshold?: number }[];
 }
 
 export interface MonitorView extends MonitorDoc {
@@ -71,12 +73,12 @@ export interface MonitorsDeps {
   clock: Clock;
   alerts: Alerts;
   onError: (e: unknown) => void;
-  /** Told of each monitor's state after a merge (metrics). */
-  onState?: (view: MonitorView) => void;
 }
 
 /** Observations per monitor kept in memory between flushes; past it the oldest are dropped (and counted). */
 const MAX_BUFFERED = 5_000;
+/** Points of a monitor's history kept. */
+const HISTORY = 120;
 /** Attempts of one merge before it is left to the next flush. */
 const MAX_CAS = 8;
 
@@ -180,11 +182,13 @@ export class Monitors {
       const stored = row?.data as MonitorDoc | undefined;
       const state: State = stored ? stored.state : this.fresh(doc.kind);
       const was = state.drifting;
+      const lastBefore = JSON.stringify((state as { last?: unknown }).last);
       for (const item of items) this.apply(doc.kind, state, item);
       const now = this.deps.clock.now();
-      const next: MonitorDoc = { ...doc, state };
+      const history = stored?.history ?? [];
+      const point = JSON.stringify((state as { last?: unknown }).last) !== lastBefore ? statistic(doc.kind, state, now) : undefined;
+      const next: MonitorDoc = { ...doc, state, history: point ? [...history, point].slice(-HISTORY) : history };
       if (!(await store.monitors.put(key, row?.version ?? 0, next, now))) continue;
-      this.deps.onState?.({ ...next, key, updatedAt: now });
       if (state.drifting && !was) this.deps.alerts.raise(this.alertFor(key, next));
       else if (!state.drifting && was) this.deps.alerts.resolve(`drift:${key}`);
       return;
@@ -217,6 +221,17 @@ export class Monitors {
     const s = m.state as CategoricalState;
     return { ...base, kind: "drift", agent: m.subject, summary: driftMessage(`${m.subject}: ${m.name}`, this.decisionOptions.window, s.last!), details: { chiSquare: s.last!.chiSquare, pValue: s.last!.pValue, psi: s.last!.psi, baseline: s.last!.baseline, window: s.last!.window } };
   }
+}
+
+/** The figure a monitor is judged by: PSI for decisions, the divergence for texts, the count for spikes. */
+function statistic(kind: Kind, state: State, at: number): { at: number; value: number; threshold?: number } | undefined {
+  if (kind === "decision") {
+    const last = (state as CategoricalState).last;
+    return last && { at, value: last.psi };
+  }
+  const last = (state as SemanticState | SpikeState).last;
+  if (!last) return undefined;
+  return { at, value: "divergence" in last ? last.divergence : last.count, threshold: last.threshold };
 }
 
 /** Count one failure at time `at`; a bucket past its span closes into the average. */

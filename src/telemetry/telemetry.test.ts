@@ -207,11 +207,17 @@ describe("telemetry: metrics", () => {
     const down = defineTool({ name: "inventory", effect: "read", retry: false, breaker: { minCalls: 2, windowSize: 2 }, execute: async () => { throw new Error("503"); } });
     await run.call(down, {});
     await run.call(down, {});
+    let tries = 0;
+    const flaky = defineTool({ name: "quote", effect: "read", retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, execute: async () => { if (++tries < 3) throw new Error("429"); return 1; } });
+    expect((await run.call(flaky, {})).ok).toBe(true);
     const text = await registry.metrics();
+    expect(text).toContain('bulwark_tool_call_retries_total{tool="quote"} 2');
     expect(text).toContain('bulwark_tool_call_duration_seconds_count{tool="pay",effect="write",outcome="ok"} 2');
     expect(text).toContain('bulwark_tool_call_replays_total{tool="pay"} 1');
     expect(text).toContain('bulwark_tool_call_failures_total{tool="inventory",kind="tool_error"} 2');
-    expect(text).toContain('bulwark_breaker_state{tool="inventory"} 2');
+    expect(text).toContain('bulwark_breaker_state{tool="inventory",state="open"} 1');
+    expect(text).toContain('bulwark_breaker_state{tool="inventory",state="closed"} 0');
+    expect(text).toContain('bulwark_tool_calls_in_flight{tool="pay"} 0');
     await rt.close();
   });
 

@@ -85,7 +85,7 @@ export function createTelemetry(options: TelemetryOptions, alertOptions: AlertOp
   const metrics = options.metrics ? new CallMetrics(options.metrics) : undefined;
   const content = options.recordContent === true ? recordAsJson : options.recordContent || undefined;
   const alerts = new Alerts({ ...host, sinks: alertSinks(alertOptions, host), onDelivery: (sink, ok) => metrics?.alertDelivery(sink, ok) });
-  const monitors = monitorOptions === false ? undefined : new Monitors({ ...host, alerts, onState: (v) => metrics?.monitor(v) }, monitorOptions);
+  const monitors = monitorOptions === false ? undefined : new Monitors({ ...host, alerts }, monitorOptions);
   const open = new Set<RunTelemetry>();
   return {
     tracer,
@@ -165,18 +165,25 @@ export class RunTelemetry implements DecisionSink {
   }
 }
 
-export class CallTelemetry {
+export class CallTelemetry implements DecisionSink {
   constructor(
     private readonly span: CallSpan | undefined,
     private readonly metrics: CallMetrics | undefined,
     private readonly facts: CallFacts,
     private readonly monitors: Monitors | undefined,
     private readonly agent: string,
-  ) {}
+  ) {
+    metrics?.started(facts.tool);
+  }
 
-  /** Where the stages tell what they decided; undefined when no span listens (no cost). */
+  /** Where the stages tell what they decided; undefined when neither spans nor metrics listen (no cost). */
   get decisions(): DecisionSink | undefined {
-    return this.span;
+    return this.span || this.metrics ? this : undefined;
+  }
+
+  decision(name: DecisionName, attributes?: Attributes): void {
+    this.span?.decision(name, attributes);
+    if (name === "retry") this.metrics?.retried(this.facts.tool);
   }
 
   within<T>(fn: () => T): T {
