@@ -16,8 +16,17 @@ function shares(counts, categories) {
   return categories.map((c) => (counts?.[c] ?? 0) / n);
 }
 
+/** Without uPlot (an optional peer of the package), a chart is a line saying how to get it. */
+function missing() {
+  const p = document.createElement("p");
+  p.className = "empty";
+  p.textContent = "Charts need the package uplot next to bulwark: npm install uplot";
+  return p;
+}
+
 /** The baseline and latest window of a decision monitor, as grouped bars. */
 export function distributionChart(monitor, width = 360) {
+  if (typeof uPlot === "undefined") return missing();
   const last = monitor.state.last;
   const baseline = monitor.state.baseline;
   const windowCounts = last?.window ?? {};
@@ -56,6 +65,7 @@ export function distributionChart(monitor, width = 360) {
  * it has one and a red mark where an alert of it fired.
  */
 export function statisticChart(monitor, alerts, width = 360) {
+  if (typeof uPlot === "undefined") return missing();
   const history = monitor.history ?? [];
   const el = document.createElement("div");
   el.className = "chart";

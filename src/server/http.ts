@@ -70,9 +70,10 @@ const SECURITY_HEADERS = {
 const defaultWebDir = () => fileURLToPath(new URL("../../web/", import.meta.url));
 
 /**
- * Files the dashboard takes from the package's dependencies, served from node_modules so
- * that the page loads nothing from the network: the charting library, uPlot (small, no
- * dependencies, canvas-drawn).
+ * Files the dashboard takes from other packages, served from node_modules so that the
+ * page loads nothing from the network: the charting library, uPlot (small, no
+ * dependencies, canvas-drawn). An optional peer, as the core installs lean: without it
+ * the dashboard works and its charts say what to install.
  */
 const VENDOR: Record<string, string> = {
   "/vendor/uplot.js": "uplot/dist/uPlot.iife.min.js",
@@ -139,7 +140,12 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
     }
     const vendored = VENDOR[url.pathname];
     if (vendored) {
-      const file = requireHere.resolve(vendored);
+      let file: string;
+      try {
+        file = requireHere.resolve(vendored);
+      } catch {
+        throw new HttpError(404, `the dashboard's charts need the package "uplot": npm install uplot`);
+      }
       return sendFile(res, method, dirname(file), `/${basename(file)}`);
     }
     return sendFile(res, method, webDir, url.pathname);
