@@ -4,14 +4,14 @@
  * 7 samples × 20,000 sequential calls on the memory store. A shared machine: compare the
  * ratio, not the microseconds.
  */
-import { createRuntime, defineTool } from "../src/index.js";
+import { createRuntime, defineTool, type Tool } from "../src/index.js";
 
 const CALLS = 20_000;
 const SAMPLES = 7;
 const read = defineTool({ name: "lookup", effect: "read", execute: async (a: { i: number }) => ({ id: a.i, status: "shipped to Paris" }) });
 const write = defineTool({ name: "note", effect: "write", execute: async (a: { i: number }) => ({ saved: a.i }) });
 
-async function sample(monitors: boolean, tool: typeof read): Promise<number> {
+async function sample(monitors: boolean, tool: Tool<{ i: number }, object>): Promise<number> {
   const rt = createRuntime({ monitors: monitors ? { flushMs: 1_000 } : false, policy: { maxSteps: CALLS + 1 } });
   await rt.ready();
   const run = rt.startRun({ agent: "bench" });
@@ -23,7 +23,7 @@ async function sample(monitors: boolean, tool: typeof read): Promise<number> {
 }
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-for (const [name, tool] of [["read", read], ["write", write]] as const) {
+for (const [name, tool] of [["read", read], ["write", write]] as [string, Tool<{ i: number }, object>][]) {
   const on: number[] = [];
   const off: number[] = [];
   for (let s = 0; s < SAMPLES; s++) {
