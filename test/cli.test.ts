@@ -113,7 +113,10 @@ describe("bulwark demo", () => {
     for (const row of rows) expect(row).toMatch(/\s(\d+\.\d{3}|≈0)$/);
     expect(r.stdout.replace(/\s+/g, " ")).toMatch(/fails as stale_data, which tells the agent the value is too old/);
     expect(r.stdout).toContain('const pay = defineTool({ name: "pay_invoice", effect: "write",');
-    expect(r.stdout.match(/The code, in short/g)).toHaveLength(5);
+    expect(r.stdout.match(/The code, in short/g)).toHaveLength(6);
+    // The drift story: the runtime's monitor raises its alert, and the demo says where to list it.
+    expect(r.stdout).toMatch(/decision \d+: chaos-agent: refund decision drifted: the latest 200 observations/);
+    expect(r.stdout).toMatch(/npx bulwark alerts --store sqlite:/);
     expect(r.stdout).toMatch(/→ in this run: no incident/);
   });
 });
