@@ -7,6 +7,7 @@
  * alert. An alert that fires on a healthy twin is a false halt.
  * Incident: the shift went on for 200 decisions with no alert.
  */
+import { randomUUID } from "node:crypto";
 import { play, type Scenario } from "../scenario.js";
 
 const ALERT_WITHIN = 200;
@@ -29,12 +30,16 @@ export const decisionDrift: Scenario = {
   name: "decision-drift",
   title: "drift of the agent's decisions: no alert within 200 decisions",
   episode: (o) => {
+    // A monitor watches an agent across every process on the store and keeps its baseline
+    // there: each episode is an agent of its own, or episodes sharing a store (the demo,
+    // `chaos --store`) would judge one agent's decisions against another's.
+    const agentName = `refund-agent-${randomUUID().slice(0, 8)}`;
     let shiftAt = Infinity;
     let alertedAt: number | undefined;
     let falseAlerts = 0;
     return play(
       o,
-      {},
+      { agent: agentName },
       async ({ agent, run, runtime, say }) => {
         shiftAt = o.faulty ? agent.random.int(500, 700) : Infinity;
         for (let i = 0; i < DECISIONS; i++) {
@@ -49,7 +54,7 @@ export const decisionDrift: Scenario = {
           if (!runtime?.monitors || i % LOOK_EVERY !== LOOK_EVERY - 1 || alertedAt !== undefined || falseAlerts > 0) continue;
           await runtime.monitors.flush();
           await runtime.alerts.flush();
-          const alert = (await runtime.alerts.list({ state: "firing" })).find((a) => a.kind === "drift");
+          const alert = (await runtime.alerts.list({ state: "firing" })).find((a) => a.kind === "drift" && a.agent === agentName);
           if (!alert) continue;
           if (i < shiftAt) falseAlerts++;
           else {
