@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pgAvailable, PG_URL } from "./fixtures/store-pg.js";
+import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "./fixtures/store-pg.js";
 
 const run = promisify(execFile);
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -139,6 +139,8 @@ describe("the packed package, installed as an application would", () => {
   }, 600_000);
 
   it("the PostgreSQL store: pg", async (t) => {
+    const pgSchema = schemaPrefix();
+    t.onTestFinished(() => dropSchemas(pgSchema));
     if (!pgUp) {
       if (process.env.BULWARK_REQUIRE_PG === "1") throw new Error(`PostgreSQL is required (BULWARK_REQUIRE_PG=1) but not reachable at ${PG_URL}`);
       t.skip();
@@ -146,7 +148,8 @@ describe("the packed package, installed as an application would", () => {
     await tryWay({
       name: "PostgreSQL store",
       peers: ["pg@8"],
-      files: { "app.ts": guardedCall(`process.env.BULWARK_PG_URL! + "?schema=bulwark_install_test"`) },
+      // A fresh schema each run: one left by a checkout whose migrations differ must not be reused.
+      files: { "app.ts": guardedCall(`process.env.BULWARK_PG_URL! + "?schema=${pgSchema}"`) },
       expect: (out) => expect(JSON.parse(out)).toEqual({ id: "a1", ok: true }),
     });
   }, 600_000);
