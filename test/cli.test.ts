@@ -115,7 +115,7 @@ describe("bulwark demo", () => {
     expect(r.stdout).toContain('const pay = defineTool({ name: "pay_invoice", effect: "write",');
     expect(r.stdout.match(/The code, in short/g)).toHaveLength(6);
     // The drift story: the runtime's monitor raises its alert, and the demo says where to list it.
-    expect(r.stdout).toMatch(/decision \d+: chaos-agent: refund decision drifted: the latest 200 observations/);
+    expect(r.stdout).toMatch(/decision \d+: refund-agent-[0-9a-f]{8}: refund decision drifted: the latest 200 observations/);
     expect(r.stdout).toMatch(/npx bulwark alerts --store sqlite:/);
     expect(r.stdout).toMatch(/→ in this run: no incident/);
   });
