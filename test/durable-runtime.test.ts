@@ -6,27 +6,19 @@
  * closed and loses nothing; four processes racing on one key make one effect; expired
  * idempotency records are swept.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createRuntime, defineTool, ManualClock, memoryStore } from "../src/index.js";
 import type { Outcome, Store } from "../src/index.js";
 import { sqliteStore } from "../src/store/sqlite.js";
-import { dropSchemas, pgAvailable, pgExec, PG_URL, schemaPrefix } from "./fixtures/store-pg.js";
+import { pgExec, PG_URL, scratchStores } from "./fixtures/store-pg.js";
 import { openWorld, type WorldSpec } from "./fixtures/world.js";
 import { spawnChild, type Child } from "./fixtures/child-process.js";
 
 const childScript = fileURLToPath(new URL("./fixtures/runtime-child.ts", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "bulwark-durable-"));
-const prefix = schemaPrefix();
-const up = await pgAvailable();
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  if (up) await dropSchemas(prefix);
-});
+const { dir, prefix, up } = await scratchStores("durable");
 
 let n = 0;
 interface Backend {

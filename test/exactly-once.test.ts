@@ -5,23 +5,15 @@
  * retried only when that is safe; arguments bind to what the model sent; the same key with
  * other arguments is a conflict even in flight; an unsettled claim is never swept.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createRuntime, defineTool, ManualClock, ToolError } from "../src/index.js";
 import type { Outcome } from "../src/index.js";
 import { canonicalJson, digest } from "../src/canonical-json.js";
-import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "./fixtures/store-pg.js";
+import { PG_URL, scratchStores } from "./fixtures/store-pg.js";
 
-const dir = mkdtempSync(join(tmpdir(), "bulwark-exactly-once-"));
-const prefix = schemaPrefix();
-const up = await pgAvailable();
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  if (up) await dropSchemas(prefix);
-});
+const { dir, prefix, up } = await scratchStores("exactly-once");
 
 let n = 0;
 const stores = [

@@ -4,24 +4,16 @@
  * resumed, finds its claim lost: its work is cancelled or fenced out, and it is never told
  * it succeeded. One effect, one success.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createRuntime } from "../src/index.js";
 import { spawnChild } from "./fixtures/child-process.js";
 import { FencedWorld, transferTool } from "./fixtures/fenced-world.js";
-import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "./fixtures/store-pg.js";
+import { PG_URL, scratchStores } from "./fixtures/store-pg.js";
 
 const childScript = fileURLToPath(new URL("./fixtures/lease-child.ts", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "bulwark-lease-"));
-const prefix = schemaPrefix();
-const up = await pgAvailable();
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  if (up) await dropSchemas(prefix);
-});
+const { dir, prefix, up } = await scratchStores("lease");
 
 const LEASE_MS = 600;
 let n = 0;

@@ -36,6 +36,14 @@ async function tracedRun(recordContent: boolean): Promise<string> {
   return file;
 }
 
+
+/** The recorded run replayed with a destructive budget of 1: the second drop is refused. */
+const ENFORCED_WITH_BUDGET_1 = [
+  ["lookup_order", false, undefined],
+  ["refund", false, "tool_error"],
+  ["drop_table", false, undefined],
+  ["drop_table", true, "destructive_budget_exceeded"],
+];
 describe("replay of OTLP JSON traces (GenAI execute_tool spans)", () => {
   it("groups the spans of a run by its conversation id, in order, with arguments, results and errors", async () => {
     const recording = await readRecording(await tracedRun(true));
@@ -51,12 +59,7 @@ describe("replay of OTLP JSON traces (GenAI execute_tool spans)", () => {
     expect(run.calls[5]!.error).toMatch(/^not run when recorded \(destructive_budget_exceeded\)/);
 
     const report = await replay(recording, { tools, policy: { destructive: { maxPerRun: 1 } } });
-    expect(report.runs[0]!.calls.map((c) => [c.tool, c.refused, c.kind])).toEqual([
-      ["lookup_order", false, undefined],
-      ["refund", false, "tool_error"],
-      ["drop_table", false, undefined],
-      ["drop_table", true, "destructive_budget_exceeded"],
-    ]);
+    expect(report.runs[0]!.calls.map((c) => [c.tool, c.refused, c.kind])).toEqual(ENFORCED_WITH_BUDGET_1);
   });
 
   it("reports each span recorded without its arguments by its span id, and counts it as skipped", async () => {
@@ -127,12 +130,7 @@ describe("replay of AI SDK steps", () => {
     expect(run.calls.every((c) => typeof c.at === "string")).toBe(true);
 
     const report = await replay(recording, { tools, policy: { destructive: { maxPerRun: 1 } } });
-    expect(report.runs[0]!.calls.map((c) => [c.tool, c.refused, c.kind])).toEqual([
-      ["lookup_order", false, undefined],
-      ["refund", false, "tool_error"],
-      ["drop_table", false, undefined],
-      ["drop_table", true, "destructive_budget_exceeded"],
-    ]);
+    expect(report.runs[0]!.calls.map((c) => [c.tool, c.refused, c.kind])).toEqual(ENFORCED_WITH_BUDGET_1);
   });
 
   it("takes JSONL lines with steps in place of calls, with labels, and reports a tool call that has no result", async () => {
