@@ -4,78 +4,18 @@
  */
 import type { Clock } from "./clock.js";
 import type { Failure, Note, Outcome, ShadowDecision } from "./failure.js";
-import type { UnverifiedWrite } from "./decide/gate.js";
-import type { RecentHistory } from "./decide/handoff.js";
-import type { FactLedger } from "./decide/ledger.js";
-import type { Policy } from "./policy.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
-import type { RunMode, Store } from "./store/types.js";
+import type { RunState } from "./run-state.js";
+import type { Store } from "./store/types.js";
+import type { Telemetry } from "./telemetry/telemetry.js";
+import type { LiveRuns } from "./live-runs.js";
+import type { InFlight } from "./stages/idempotency.js";
 import type { DecisionSink } from "./telemetry/tracing.js";
 import type { Tool } from "./tool.js";
 
-/** The run's state that stages read and the record stage updates. */
-export interface RunState {
-  readonly runId: string;
-  readonly agent: string;
-  policy: Policy;
-  mode: RunMode;
-  /** Why the run left normal mode. */
-  reason?: string;
-  steps: number;
-  consecutiveFailures: number;
-  /** The failures of the current streak, for the halt reason. */
-  streak: { tool: string; kind: string }[];
-  destructiveDone: number;
-  /** Destructive calls admitted and not yet settled. */
-  destructivePending: number;
-  unverifiedDepth: number;
-  readonly startedAt: number;
-  /** When the run's deadline passes (startedAt + policy.deadlineMs), or Infinity. */
-  readonly deadlineAt: number;
-  ended: boolean;
-  /**
-   * False in shadow mode: a stage's refusal is recorded on the call (`Call.shadow`) and the
-   * call goes on as if Bulwark were absent (see shadow.ts).
-   */
-  readonly enforce: boolean;
-  /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
-  readonly stopSignal: AbortSignal;
-  /** The run's facts ledger (facts stage); made on first use when absent. */
-  ledger?: FactLedger;
-  /** Mutations not read back, newest last; the latest `unverifiedDepth` are pending (decide/gate.ts). */
-  unverifiedWrites?: UnverifiedWrite[];
-  /** The run's latest calls (rules see them). */
-  history?: RecentHistory;
-  /** Approval requests that have already passed the verification gate once (approval stage). */
-  approvalsUsed?: Set<string>;
-}
-
-/** A run's state at its start. */
-export function newRunState(o: {
-  runId: string;
-  agent: string;
-  policy: Policy;
-  startedAt: number;
-  stopSignal: AbortSignal;
-  ledger?: FactLedger;
-  history?: RecentHistory;
-  enforce?: boolean;
-}): RunState {
-  return {
-    ...o,
-    enforce: o.enforce ?? true,
-    deadlineAt: o.startedAt + (o.policy.deadlineMs ?? Infinity),
-    mode: "normal",
-    steps: 0,
-    consecutiveFailures: 0,
-    streak: [],
-    destructiveDone: 0,
-    destructivePending: 0,
-    unverifiedDepth: 0,
-    ended: false,
-  };
-}
+/** The run's state that stages read; its changes go through its methods (see run-state.ts). */
+export type { RunState } from "./run-state.js";
 
 export interface Call {
   readonly callId: string;
@@ -137,6 +77,10 @@ export interface Call {
   notes?: Note[];
   /** Why a rule asks a person to approve this call (rules stage; the approval stage asks). */
   approvalAsked?: string;
+  /** The step the run reserved for this call (its order in the run, across processes). */
+  step?: number;
+  /** Refused at admission after the claim went out (see run.ts `gate`): already counted. */
+  admissionRefused?: Failure;
   /** What the tool's checkpoint hook returned before the action (checkpoint stage). */
   checkpoint?: unknown;
   /** Where a stage tells what it decided, as it decides (span events); absent when nothing listens. */
@@ -164,3 +108,30 @@ export interface Env {
 
 /** What a stage says: go on (undefined) or a failure. */
 export type StageResult = Failure | undefined;
+
+/** What a run needs from its runtime. */
+export interface RunHost {
+  readonly env: Env;
+  readonly inFlight: InFlight;
+  newId(): string;
+  /** Register work the runtime's close must wait for. */
+  track<T>(work: Promise<T>): Promise<T>;
+  /** Wait until the store is open. */
+  ready(): Promise<void>;
+  /** Errors with no caller to report to. */
+  onError(error: unknown): void;
+  readonly telemetry: Telemetry;
+  /** The runtime's tools by name, for rollback; a run adds the tools it calls. */
+  readonly tools: Map<string, Tool>;
+  /** The runtime's runs in this process (for `rt.stopRun`), held weakly: a run nobody holds leaves memory; its state is in the store. */
+  readonly live: LiveRuns;
+}
+
+/** What the caller knows about a call beyond its arguments. */
+export interface CallOptions {
+  /**
+   * The model's id for this tool call (e.g. the AI SDK's `toolCallId`), recorded as the
+   * span's `gen_ai.tool.call.id` so that Bulwark's span joins the model's tool call.
+   */
+  toolCallId?: string;
+}

@@ -45,7 +45,7 @@ export type { AlertNotice, AlertSink, SinkStatus, AlertInput } from "./telemetry
 export { webhookSink, logSink, otelEventSink, signWebhook, verifyWebhookSignature, SIGNATURE_HEADER } from "./telemetry/alert-sinks.js";
 export type { WebhookOptions } from "./telemetry/alert-sinks.js";
 export type { AlertOptions, TelemetryOptions } from "./telemetry/telemetry.js";
-export type { CallOptions } from "./run.js";
+export type { CallOptions } from "./call.js";
 export { jsonSchema } from "./json-schema.js";
 export { summarizeShadow } from "./shadow-summary.js";
 export type { ShadowSum } from "./shadow-summary.js";

@@ -390,3 +390,65 @@ describe("the runtime", () => {
     expect(await pending).toMatchObject({ ok: true, value: "done" });
   });
 });
+
+describe("run.call never leaves the process an unhandled rejection", () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+
+  it("a non-tool rejects (a programming error) and is caught by its caller; a throwing policy hook and an unreachable store are outcomes", async () => {
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const throwing = createRuntime({ onError: () => {}, policy: { countsTowardChain: () => { throw new Error("hook broke"); } } });
+      const run = throwing.startRun({ agent: "a" });
+      await expect(run.call({ name: "nope" } as never, {})).rejects.toThrow(/must be made by defineTool/);
+      const failing = defineTool({ name: "f", effect: "read", retry: false, execute: async () => { throw new ToolError("500", { retryable: false }); } });
+      expect(await run.call(failing, {})).toMatchObject({ ok: false, failure: { kind: "tool_error" } });
+      const write = defineTool({ name: "w", effect: "write", execute: async () => 1 });
+      expect((await run.call(write, {})).ok).toBe(true);
+
+      const down = createRuntime({ store: "postgres://nobody@127.0.0.1:1/none", onError: () => {} });
+      const lost = down.startRun({ agent: "a" });
+      await expect(lost.ready()).rejects.toThrow(/cannot reach PostgreSQL/);
+      expect(await lost.call(write, {})).toMatchObject({ ok: false, failure: { kind: "store_unavailable" } });
+      expect(await lost.call(failing, {})).toMatchObject({ ok: false, failure: { kind: "store_unavailable" } });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+      await Promise.all([throwing.close(), down.close()]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
+describe("durable runs in one store", () => {
+  it("a run resumed by id in another runtime carries its mode, steps, budget, depth, confidence, facts and handoff", async () => {
+    const store = memoryStore();
+    const one = createRuntime({ store, policy: { destructive: { maxPerRun: 1 }, maxConsecutiveFailures: 5 } });
+    const run = one.startRun({ agent: "bot", runId: "conv-1" });
+    const drop = defineTool({ name: "drop", effect: "destructive", execute: async (a: { t: string }) => a, verify: async () => true });
+    const balance = defineTool({ name: "balance", effect: "read", execute: async () => 10, facts: (v) => [{ key: "balance", value: v, source: "ledger" }] });
+    expect((await run.call(drop, { t: "a" })).ok).toBe(true);
+    expect((await run.call(balance, {})).ok).toBe(true);
+    expect(await run.call(drop, { t: "b" })).toMatchObject({ ok: false, failure: { kind: "destructive_budget_exceeded" } });
+
+    const two = createRuntime({ store, policy: { destructive: { maxPerRun: 1 }, maxConsecutiveFailures: 5 } });
+    const again = two.startRun({ agent: "bot", runId: "conv-1" });
+    await again.ready();
+    expect([again.mode, again.steps, again.confidence]).toEqual(["read_only", 2, 1]);
+    expect(again.destructive).toEqual({ used: 1, inFlight: 0, max: 1 });
+    expect(again.fact("balance")?.value).toBe(10);
+    // The same destructive call again is a replay (same key, already done): it replays; a new one is refused.
+    expect(await again.call(drop, { t: "a" })).toMatchObject({ ok: true, replayed: true });
+    expect(await again.call(drop, { t: "c" })).toMatchObject({ ok: false, failure: { kind: "read_only" } });
+    // A person's review renews the budget, from any runtime.
+    const reviewed = await one.reviewRun("conv-1", { by: "ann", note: "drops checked" });
+    expect(reviewed).toMatchObject({ mode: "normal", reviews: [{ by: "ann", note: "drops checked" }] });
+    expect(await again.call(drop, { t: "c" })).toMatchObject({ ok: true, replayed: false });
+    await expect(two.reviewRun("nope", { by: "ann" })).rejects.toThrow(/no run nope/);
+    await expect(two.reviewRun("conv-1", { by: "" })).rejects.toThrow(/say who reviewed/);
+    await again.end();
+    expect(() => one.startRun({ agent: "bot", runId: "" })).toThrow(/runId must be a text/);
+    await expect(one.startRun({ agent: "bot", runId: "conv-1" }).ready()).rejects.toThrow(/has ended/);
+    await Promise.all([one.close(), two.close()]);
+  });
+});

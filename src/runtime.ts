@@ -12,12 +12,14 @@ import { systemClock, type Clock } from "./clock.js";
 import { defaultPolicy, resolvePolicy, type Policy, type PolicyInput } from "./policy.js";
 import { HealthRegistry } from "./resilience/tool-health.js";
 import { retryBudgetDefaults, type RetryBudgetOptions } from "./resilience/retry-budget.js";
-import { Run, type RunHost } from "./run.js";
+import { LiveRuns } from "./live-runs.js";
+import { Run } from "./run.js";
+import type { RunHost } from "./call.js";
 import { Approvals } from "./decide/approvals.js";
 import { FreezeBoard, type FreezeOptions } from "./decide/freeze.js";
 import { addTools, rollback, type RollbackReport } from "./rollback.js";
 import type { Tool } from "./tool.js";
-import type { FreezeRecord } from "./store/types.js";
+import type { FreezeRecord, RunRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
 import { checkVerifiers, type Verifier } from "./decide/verification.js";
 import { storeOpener } from "./store/open.js";
@@ -132,6 +134,12 @@ export interface Runtime {
    * no such run is known here or in the store.
    */
   stopRun(runId: string, reason: string): Promise<boolean>;
+  /**
+   * A person reviewed the changes a run made: the review is recorded in the run, and its
+   * destructive budget is renewed (a run that was reading only because its budget was spent
+   * may make changes again). Works on a run of any process; rejects for an unknown run.
+   */
+  reviewRun(runId: string, review: { by: string; note?: string }): Promise<RunRecord>;
   /** Add tools to the registry that rollback finds compensations in. */
   registerTools(...tools: Tool[]): void;
   /**
@@ -162,7 +170,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   let freezes: FreezeBoard | undefined;
   const tools = new Map<string, Tool>();
   addTools(tools, options.tools ?? []);
-  const live = new Map<string, Run>();
+  const live = new LiveRuns();
   // A malformed store description throws here; an unreachable database rejects ready().
   const open = storeOpener(options.store ?? "memory");
   const telemetry = createTelemetry(options.telemetry ?? {}, options.alerts ?? {}, options.monitors ?? {}, {
@@ -217,6 +225,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       return work;
     },
     ready: () => (env ? Promise.resolve() : opening),
+    onError,
   };
 
   const openStoreNow = async () => {
@@ -249,6 +258,20 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       const there = await s.runs.requestStop(runId, reason, clock.now());
       return Boolean(here) || there;
     },
+    async reviewRun(runId, review) {
+      if (!review || typeof review.by !== "string" || review.by.length === 0) throw new TypeError("reviewRun(runId, { by, note? }): say who reviewed the changes");
+      if (review.note !== undefined && typeof review.note !== "string") throw new TypeError("reviewRun(runId, { by, note? }): note must be a text");
+      const s = await openStoreNow();
+      const here = live.get(runId);
+      if (here) return here.review(review.by, review.note);
+      const stored = await s.runs.get(runId);
+      if (!stored) throw new Error(`no run ${runId} in the store`);
+      // A view of the run made for the review (its policy does not matter to it): the review goes through the run's one path of change.
+      const view = new Run(host, { runId, agent: stored.agent, policy }, clock);
+      live.delete(view);
+      await view.ready();
+      return view.review(review.by, review.note);
+    },
     registerTools(...more) {
       addTools(tools, more);
     },
@@ -268,9 +291,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       const verifiers = [...runtimeVerifiers, ...checkVerifiers(o.verifiers ?? [], "startRun")];
       checkEnforce(o.enforce, "startRun");
       const enforce = o.enforce ?? options.enforce ?? true;
-      const run = new Run(host, { runId: o.runId ?? randomUUID(), agent: o.agent, policy: resolvePolicy(policy, o.policy), verifiers, enforce }, clock);
-      host.track(opening.then(() => run.begin())).catch(() => {});
-      return run;
+      if (o.runId !== undefined && (typeof o.runId !== "string" || o.runId.length === 0 || o.runId.length > 256)) throw new TypeError("startRun: runId must be a text of 1 to 256 characters");
+      return new Run(host, { runId: o.runId ?? randomUUID(), agent: o.agent, policy: resolvePolicy(policy, o.policy), verifiers, enforce }, clock);
     },
     ready: () => opening,
     get store() {

@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
 import { createRuntime, defineTool } from "../src/index.js";
-import { STOP_POLL_MS } from "../src/run.js";
 import { kindOf, manualRuntime } from "./fixtures/runtime.js";
 
 describe("destructive budget", () => {
@@ -58,7 +57,7 @@ describe("verification gates", () => {
     const run = rt.startRun({ agent: "a" });
     await run.call(w, { n: 0 });
     expect(kindOf(await run.call(w, { n: 1 }))).toBe("verification_required");
-    run.passGate("decision verified by two paths");
+    await run.passGate("decision verified by two paths");
     expect(run.unverifiedDepth).toBe(0);
     expect(kindOf(await run.call(w, { n: 1 }))).toBe("ok");
     expect(() => run.passGate("")).toThrow(/say which gate/);
@@ -103,23 +102,20 @@ describe("stop", () => {
     expect(run.mode).toBe("halted");
   });
 
-  it("before a read the store is looked at no more than every STOP_POLL_MS (manual clock)", async () => {
+  it("a stop requested through the store holds from the next call, a read too; reads ask the store nothing more than their reservation", async () => {
     const { rt, store, clock } = manualRuntime();
     const read = defineTool({ name: "r", effect: "read", execute: vi.fn(async () => 1) });
     const run = rt.startRun({ agent: "a" });
     await rt.ready();
+    await run.call(read, {});
     const get = vi.spyOn(store.runs, "get");
     await run.call(read, {});
     await run.call(read, {});
-    await run.call(read, {});
-    expect(get).toHaveBeenCalledTimes(1);
+    expect(get).not.toHaveBeenCalled();
     await store.runs.requestStop(run.id, "stop from elsewhere", clock.now());
-    // Within the poll interval a read may still go through...
-    expect(kindOf(await run.call(read, {}))).toBe("ok");
-    await clock.advance(STOP_POLL_MS);
-    // ...but not after it.
     expect(kindOf(await run.call(read, {}))).toBe("run_halted");
-    expect(get).toHaveBeenCalledTimes(2);
+    expect(run.mode).toBe("halted");
+    expect(run.reason).toBe("stopped by a person: stop from elsewhere");
   });
 
   it("rt.stopRun stops a run of this runtime at once, and says false for an unknown run", async () => {

@@ -1,6 +1,7 @@
 /**
- * Before a write, the run asks the store whether it was stopped or frozen elsewhere, and
- * sends its idempotency claim at the same time (one round trip on PostgreSQL). The claim
+ * Before a write, the run reserves its step in the store (which finds a stop made
+ * elsewhere) and reads the declared freezes, and sends its idempotency claim at the same
+ * time (one round trip on PostgreSQL). The claim
  * is acted on only after the answer: a stop or freeze found there refuses the call unexecuted,
  * gives the claim back if it was taken fresh, keeps a lapsed one it took over, and uses no step.
  */
@@ -81,7 +82,7 @@ describe("the stop and freeze check travels beside the claim", () => {
 
   it("a store that cannot say: refused (fail closed), unexecuted", async () => {
     const { store, run, tool, executed } = await setup();
-    store.runs.get = async () => {
+    store.runs.commit = async () => {
       throw new Error("db down");
     };
     const o = await run.call(tool, {});

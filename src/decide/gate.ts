@@ -5,29 +5,26 @@
  * run's unverified depth falls by as many; the gate's message names these reads, so the
  * model is told an action that passes it.
  */
-import type { RunState } from "../call.js";
+import type { RunRecord, UnverifiedWrite } from "../store/types.js";
 import type { Tool } from "../tool.js";
 
-/** A mutation whose effect has not been read back. */
-export interface UnverifiedWrite {
-  tool: string;
-  args: unknown;
-}
+export type { UnverifiedWrite };
+
+/** The part of a run's record the gate reads. */
+type GateView = Pick<RunRecord, "unverifiedDepth" | "unverifiedWrites">;
 
 /** Unverified writes kept per run: more than any sensible `maxUnverifiedDepth`. */
 const KEPT = 32;
 
-/** Remember a mutation that was not verified (record stage). */
-export function rememberUnverified(run: RunState, tool: string, args: unknown): void {
-  const list = (run.unverifiedWrites ??= []);
-  list.push({ tool, args });
-  if (list.length > KEPT) list.shift();
+/** `r` after a mutation that was not verified: one deeper, the write remembered (run-state.ts settle). */
+export function unverified<R extends GateView>(r: R, write: UnverifiedWrite): R {
+  return { ...r, unverifiedDepth: r.unverifiedDepth + 1, unverifiedWrites: [...(r.unverifiedWrites ?? []), write].slice(-KEPT) };
 }
 
 /** The writes not verified since the last gate: the latest `unverifiedDepth` of them. */
-function pending(run: RunState): UnverifiedWrite[] {
-  const depth = run.unverifiedDepth;
-  return depth <= 0 ? [] : (run.unverifiedWrites ?? []).slice(-depth);
+function pending(r: GateView): UnverifiedWrite[] {
+  const depth = r.unverifiedDepth;
+  return depth <= 0 ? [] : (r.unverifiedWrites ?? []).slice(-depth);
 }
 
 function verifies(tool: Tool, args: unknown, write: UnverifiedWrite): boolean {
@@ -40,24 +37,29 @@ function verifies(tool: Tool, args: unknown, write: UnverifiedWrite): boolean {
   }
 }
 
+/** What a read tool's successful call verifies, if it declares anything (see `readBack`). */
+export type ReadBack = (write: UnverifiedWrite) => boolean;
+
+/** The writes a successful call of `tool` with `args` would read back; undefined for a tool that verifies none. */
+export function readBackOf(tool: Tool, args: unknown): ReadBack | undefined {
+  if (tool.effect !== "read" || tool.spec.verifies === undefined) return undefined;
+  return (w) => verifies(tool, args, w);
+}
+
 /**
- * A read tool's successful call: the pending writes it verifies are read back. Returns
- * how many it took off the run's unverified depth.
+ * `r` after a read that verifies some of its pending writes: the run's unverified depth
+ * falls by as many. Returns `r` itself when it verifies none, and how many it did.
  */
-export function readBack(run: RunState, tool: Tool, args: unknown): number {
-  if (tool.effect !== "read" || tool.spec.verifies === undefined) return 0;
-  const writes = pending(run);
-  const left = writes.filter((w) => !verifies(tool, args, w));
+export function readBack<R extends GateView>(r: R, check: ReadBack): { next: R; done: number } {
+  const writes = pending(r);
+  const left = writes.filter((w) => !check(w));
   const done = writes.length - left.length;
-  if (done === 0) return 0;
-  run.unverifiedWrites = left;
-  run.unverifiedDepth = left.length;
-  return done;
+  return done === 0 ? { next: r, done } : { next: { ...r, unverifiedWrites: left, unverifiedDepth: left.length }, done };
 }
 
 /** The read tools known to the runtime that can verify the pending writes (for the gate's message). */
-export function gateReaders(run: RunState, tools: Iterable<Tool> | undefined): string[] {
-  const writes = pending(run);
+export function gateReaders(r: GateView, tools: Iterable<Tool> | undefined): string[] {
+  const writes = pending(r);
   const names: string[] = [];
   for (const t of tools ?? []) {
     const v = t.effect === "read" ? t.spec.verifies : undefined;

@@ -12,6 +12,8 @@ import { redactArgs, type RedactHook } from "../redact.js";
 
 /** Calls and decisions kept for the handoff context. */
 const KEPT = 10;
+/** Arguments larger than this are not kept at all (not even cut): redacting a huge value costs more than it shows. */
+const ARGS_KEPT_CHARS = 64 * 1024;
 /** Arguments longer than this (as JSON) are cut in the handoff context. */
 const ARGS_PREVIEW_CHARS = 2_000;
 
@@ -40,30 +42,66 @@ export interface HandoffContext {
   lastDecisions: DecisionSummary[];
 }
 
-/** The run's recent history, bounded. */
-export class RecentHistory {
-  private readonly calls: { summary: CallSummary; redact: RedactHook | undefined }[] = [];
-  private readonly decisions: DecisionSummary[] = [];
+/** A call not yet in the store, with its tool's redaction hook. */
+interface UnsavedCall {
+  summary: CallSummary;
+  redact: RedactHook | undefined;
+}
 
-  /** `redact`: the tool's redaction hook, for its arguments. */
+/** The history as the store keeps it (in the run's record), arguments already redacted and cut. */
+export interface HistoryData {
+  calls: CallSummary[];
+  decisions: DecisionSummary[];
+}
+
+/**
+ * The run's recent history, bounded: what the store holds, and what this process added
+ * since its last commit (`unsaved`), which goes into the store with the run's next commit.
+ */
+export class RecentHistory {
+  private saved: HistoryData = { calls: [], decisions: [] };
+  unsaved: { calls: UnsavedCall[]; decisions: DecisionSummary[] } = { calls: [], decisions: [] };
+
+  /** `redact`: the tool's redaction hook, for its arguments (applied before they are stored). */
   call(c: { callId: string; tool: string; effect: Effect; args: unknown; redact?: RedactHook | undefined }, outcome: Outcome<unknown>, at: number) {
-    // The arguments are kept as they are and redacted and cut only when a handoff is
-    // written: every call passes here, few runs hand off.
+    // The arguments are redacted and cut when the history is saved, not here.
     const summary: CallSummary = { callId: c.callId, tool: c.tool, effect: c.effect, args: c.args, ok: outcome.ok, at };
     if (!outcome.ok) summary.kind = outcome.failure.kind;
-    push(this.calls, { summary, redact: c.redact });
+    push(this.unsaved.calls, { summary, redact: c.redact });
   }
 
   decision(d: DecisionSummary) {
-    push(this.decisions, { ...d, text: d.text.length > ARGS_PREVIEW_CHARS ? `${d.text.slice(0, ARGS_PREVIEW_CHARS)}…` : d.text });
+    push(this.unsaved.decisions, { ...d, text: d.text.length > ARGS_PREVIEW_CHARS ? `${d.text.slice(0, ARGS_PREVIEW_CHARS)}…` : d.text });
+  }
+
+  /** What the store holds now (from the run's record). */
+  load(data: HistoryData | undefined) {
+    this.saved = data ?? { calls: [], decisions: [] };
+  }
+
+  /** `data` with the unsaved entries after it, bounded, as the store keeps it. */
+  mergedInto(data: HistoryData | undefined, entries: RecentHistory["unsaved"] = this.unsaved): HistoryData {
+    const calls = [
+      ...(data?.calls ?? []),
+      ...entries.calls.map(({ summary, redact }) => ({ ...summary, args: fits(summary.args, ARGS_KEPT_CHARS) ? preview(redactArgs(summary.args, redact)) : { omitted: `larger than ${ARGS_KEPT_CHARS} characters` } })),
+    ];
+    const decisions = [...(data?.decisions ?? []), ...entries.decisions];
+    return { calls: calls.slice(-KEPT), decisions: decisions.slice(-KEPT) };
+  }
+
+  /** These unsaved entries are in the store now. */
+  committed(entries: RecentHistory["unsaved"]) {
+    const calls = new Set(entries.calls);
+    const decisions = new Set(entries.decisions);
+    this.unsaved = { calls: this.unsaved.calls.filter((c) => !calls.has(c)), decisions: this.unsaved.decisions.filter((d) => !decisions.has(d)) };
   }
 
   get lastCalls(): CallSummary[] {
-    return this.calls.map(({ summary, redact }) => ({ ...summary, args: preview(redactArgs(summary.args, redact)) }));
+    return this.mergedInto(this.saved).calls;
   }
 
   get lastDecisions(): DecisionSummary[] {
-    return [...this.decisions];
+    return this.mergedInto(this.saved).decisions;
   }
 }
 
@@ -108,4 +146,16 @@ function preview(args: unknown): unknown {
     return "(arguments not representable as JSON)";
   }
   return text.length > ARGS_PREVIEW_CHARS ? { truncated: `${text.slice(0, ARGS_PREVIEW_CHARS)}…`, chars: text.length } : JSON.parse(text);
+}
+
+/** Whether `v`'s text and keys add up to at most `budget` characters, 64 levels deep at most (stops counting early). */
+function fits(v: unknown, budget: number): boolean {
+  const walk = (x: unknown, depth: number): boolean => {
+    if (typeof x === "string") return (budget -= x.length) >= 0;
+    if (x === null || typeof x !== "object") return (budget -= 8) >= 0;
+    if (depth > 64) return false;
+    for (const [k, y] of Object.entries(x)) if ((budget -= k.length) < 0 || !walk(y, depth + 1)) return false;
+    return true;
+  };
+  return walk(v, 0);
 }

@@ -175,14 +175,52 @@ export interface LedgerSnapshot {
   contested: { key: string; contenders: ReconciledFact[] }[];
 }
 
+/** The ledger as the store keeps it (in the run's record): each key's top and superseded facts. */
+export interface LedgerData {
+  slots: { key: string; top: ReconciledFact[]; superseded: ReconciledFact[] }[];
+}
+
 export class FactLedger {
-  private readonly slots = new Map<string, Slot>();
   /** The highest report sequence number seen (see `nextSeq`). */
   private lastSeq = 0;
 
   /** The sequence number of the next report: later reports of a source supersede its earlier ones. */
   nextSeq(): number {
     return ++this.lastSeq;
+  }
+  private slots = new Map<string, Slot>();
+  /**
+   * Facts offered here and not yet in the store, oldest first. A run's ledger is shared
+   * through its record in the store: these are merged into the stored ledger at the run's
+   * next commit, and offered again onto a newer ledger read from the store.
+   */
+  unsaved: CheckedFact[] = [];
+
+  /** A ledger holding what `data` holds. */
+  static from(data: LedgerData | undefined): FactLedger {
+    const l = new FactLedger();
+    l.load(data);
+    return l;
+  }
+
+  /** Replace what this ledger holds by `data` (from the store), then offer the unsaved facts again. */
+  load(data: LedgerData | undefined): void {
+    this.slots = new Map();
+    for (const s of data?.slots ?? []) this.slots.set(s.key, { top: s.top.map(checked), superseded: s.superseded.map(checked) });
+    for (const f of this.unsaved) this.place(f, true);
+    for (const s of this.slots.values()) for (const f of [...s.top, ...s.superseded]) if (f.seq !== undefined && f.seq > this.lastSeq) this.lastSeq = f.seq;
+  }
+
+  /** What the store keeps. */
+  toData(): LedgerData {
+    return { slots: [...this.slots].map(([key, s]) => ({ key, top: s.top.map(strip), superseded: s.superseded.map(strip) })) };
+  }
+
+  /** `data` with `facts` offered onto it (in order), as data. */
+  static merge(data: LedgerData | undefined, facts: readonly CheckedFact[]): LedgerData {
+    const l = FactLedger.from(data);
+    for (const f of facts) l.place(f, true);
+    return l.toData();
   }
 
   /** The winning fact for `key`, or undefined when unknown or contested. */
@@ -239,6 +277,7 @@ export class FactLedger {
   /** Put a checked fact (from `normalizeFact`) into the ledger. */
   offer(fact: CheckedFact): Offer {
     if (fact.seq !== undefined && fact.seq > this.lastSeq) this.lastSeq = fact.seq;
+    this.unsaved.push(fact);
     return this.place(fact, true);
   }
 
@@ -308,6 +347,11 @@ function pushSuperseded(slot: Slot, e: CheckedFact) {
   slot.superseded = slot.superseded.filter((s) => s.canonical !== e.canonical);
   slot.superseded.push(e);
   if (slot.superseded.length > SUPERSEDED_KEPT) slot.superseded.shift();
+}
+
+/** A stored fact with its canonical value worked out again. */
+function checked(f: ReconciledFact): CheckedFact {
+  return { ...f, canonical: canonicalJson(f.value) };
 }
 
 function strip(e: CheckedFact): ReconciledFact {

@@ -34,7 +34,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
   if (needed === undefined) return undefined;
   if (!needed) {
     if (tool.effect !== "read" && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
-      return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run, env.tools?.values()));
+      return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run.record, env.tools?.values()));
     return undefined;
   }
   // Shadow mode asks no one: the call runs at once, and no request is left in the queue
@@ -66,7 +66,11 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
   run.approvalsUsed ??= new Set();
   if (!run.approvalsUsed.has(request.id)) {
     run.approvalsUsed.add(request.id);
-    run.unverifiedDepth = 0;
+    try {
+      await run.passGate(`approved by ${request.by ?? "a person"}`);
+    } catch (e) {
+      return failures.storeUnavailable(tool.name, describeThrown(e));
+    }
   }
   return undefined;
 }

@@ -8,7 +8,7 @@
  * outcome carries a note with the current value, its source, and why it wins.
  */
 import { preview } from "../canonical-json.js";
-import { FactError, FactLedger, MAX_FACTS_PER_CALL, normalizeFact, type CheckedFact } from "../decide/ledger.js";
+import { FactError, MAX_FACTS_PER_CALL, normalizeFact, type CheckedFact } from "../decide/ledger.js";
 import { describeThrown, failures, notes } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 
@@ -16,7 +16,7 @@ export async function facts(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   const declare = tool.spec.facts;
   if (!declare) return undefined;
-  const ledger = (run.ledger ??= new FactLedger());
+  const { ledger } = run;
   // The response's place in the run's sequence: a source's later report supersedes its earlier one.
   const seq = ledger.nextSeq();
   const now = env.clock.now();

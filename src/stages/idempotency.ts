@@ -36,15 +36,42 @@ export type InFlight = Map<string, { fingerprint: string; outcome: Promise<Outco
  * by the record stage; a lapsed one taken over is kept, unsettled.
  */
 export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
-  const { tool, run } = call;
+  const { tool } = call;
   if (!tool.keyed) return { go: true };
   const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
+  const unkeyable = keyFor(call);
+  if (unkeyable) return fail(unkeyable);
+  const key = call.key!;
+  const fingerprint = call.fingerprint!;
 
+  const local = `${tool.name}\u0000${key}`;
+  const first = inFlight.get(local);
+  if (first) {
+    // Another intent under the same key: never the first's outcome, in flight or not.
+    if (first.fingerprint !== fingerprint) return fail(failures.idempotencyConflict(tool.name, key));
+    return { outcome: replayOf(await first.outcome, call.callId) };
+  }
+
+  // Registered before the first await, so that a duplicate arriving meanwhile joins this call.
+  let settle!: (o: Outcome<unknown>) => void;
+  inFlight.set(local, { fingerprint, outcome: new Promise((resolve) => (settle = resolve)) });
+  call.settleDuplicates = (o) => {
+    inFlight.delete(local);
+    settle(o);
+  };
+  const verdict = await claimKey(call, env, gate);
+  if ("outcome" in verdict) call.settleDuplicates(verdict.outcome);
+  return verdict;
+}
+
+/** Derive the call's key and fingerprint (into `call`), or say why its arguments cannot be keyed. */
+export function keyFor(call: Call): Failure | undefined {
+  const { tool, run } = call;
   let canonical: string;
   try {
     canonical = canonicalJson(call.sent);
   } catch (e) {
-    if (e instanceof NotJsonError) return fail(failures.invalidInput(tool.name, [e.message]));
+    if (e instanceof NotJsonError) return failures.invalidInput(tool.name, [e.message]);
     throw e;
   }
   call.fingerprint = digest(canonical);
@@ -54,29 +81,23 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
       : // Readable and unique without a second hash: the run, the tool, the arguments' digest.
         `${run.runId}:${tool.name}:${call.fingerprint}`;
   } catch (e) {
-    return fail(failures.invalidInput(tool.name, [`its idempotencyKey function failed: ${describeThrown(e)}`]));
+    return failures.invalidInput(tool.name, [`its idempotencyKey function failed: ${describeThrown(e)}`]);
   }
   if (typeof call.key !== "string" || call.key.length === 0 || call.key.length > 512)
-    return fail(failures.invalidInput(tool.name, ["its idempotencyKey function must return a text of 1 to 512 characters"]));
+    return failures.invalidInput(tool.name, ["its idempotencyKey function must return a text of 1 to 512 characters"]);
+  return undefined;
+}
 
-  const local = `${tool.name}\u0000${call.key}`;
-  const first = inFlight.get(local);
-  if (first) {
-    // Another intent under the same key: never the first's outcome, in flight or not.
-    if (first.fingerprint !== call.fingerprint) return fail(failures.idempotencyConflict(tool.name, call.key));
-    return { outcome: replayOf(await first.outcome, call.callId) };
-  }
-
-  // Registered before the first await, so that a duplicate arriving meanwhile joins this call.
-  let settle!: (o: Outcome<unknown>) => void;
-  inFlight.set(local, { fingerprint: call.fingerprint, outcome: new Promise((resolve) => (settle = resolve)) });
-  call.settleDuplicates = (o) => {
-    inFlight.delete(local);
-    settle(o);
-  };
-  const verdict = await claimKey(call, env, gate);
-  if ("outcome" in verdict) call.settleDuplicates(verdict.outcome);
-  return verdict;
+/**
+ * What the call would replay without claiming anything: the recorded outcome of its key,
+ * completed with its arguments, while the effect still stands; otherwise undefined. (The
+ * run asks this of a change its spent budget would refuse: a replay changes nothing.)
+ */
+export async function recordedReplay(call: Call, env: Env): Promise<Outcome<unknown> | undefined> {
+  if (keyFor(call)) return undefined;
+  const record = await env.store.idempotency.get(call.tool.name, call.key!);
+  if (record?.state !== "completed" || record.fingerprint !== call.fingerprint) return undefined;
+  return (await stillStands(call, env, record)) ? replayed(call, record) : undefined;
 }
 
 /** A record to take over (its effect gone, or settled by the probe), and what to do once it is ours. */

@@ -2,10 +2,9 @@ import { describe, expect, it } from "vitest";
 import { makeCall, makeEnv, makeRun } from "../../test/fixtures/call.js";
 import { failures, type Outcome } from "../failure.js";
 import { defineTool } from "../tool.js";
-import { countTowardChain, record } from "./record.js";
+import { record } from "./record.js";
 
 const write = defineTool({ name: "pay", effect: "write", execute: async () => 1, compensate: async () => {} });
-const destroy = defineTool({ name: "drop", effect: "destructive", execute: async () => 1 });
 const ok = (callId: string, value: unknown = "done"): Outcome<unknown> => ({ ok: true, value, callId, replayed: false });
 const failed = (callId: string) => ({ ok: false as const, failure: failures.toolError("pay", "503", 1, true), callId });
 
@@ -88,31 +87,6 @@ describe("record stage", () => {
     expect(await env.store.mutations.list(run.runId)).toEqual([]);
   });
 
-  it("moves the destructive budget from pending to done only when the action executed", async () => {
-    const env = makeEnv();
-    const run = makeRun(env);
-    run.destructivePending = 2;
-    const done = makeCall(destroy, {}, run, env);
-    done.executed = true;
-    done.output = 1;
-    await record(done, ok(done.callId), env, () => 1);
-    await record(makeCall(destroy, {}, run, env), failed("c9"), env, () => 2);
-    expect(run.destructivePending).toBe(0);
-    expect(run.destructiveDone).toBe(1);
-  });
-
-  it("deepens the unverified streak on an unverified mutation and resets it on a verified one", async () => {
-    const env = makeEnv();
-    const run = makeRun(env);
-    await record(makeCall(write, {}, run, env), ok("c1"), env, () => 1);
-    await record(makeCall(write, {}, run, env), ok("c2"), env, () => 2);
-    expect(run.unverifiedDepth).toBe(2);
-    const verified = makeCall(write, {}, run, env);
-    verified.verified = true;
-    await record(verified, ok("c3"), env, () => 3);
-    expect(run.unverifiedDepth).toBe(0);
-  });
-
   it("reports a record the store could not write, and the outcome stands", async () => {
     const env = makeEnv();
     env.store.idempotency.complete = async () => {
@@ -124,20 +98,5 @@ describe("record stage", () => {
     await record(call, ok(call.callId), env, () => 1);
     expect(env.errors).toHaveLength(1);
     expect(String(env.errors[0])).toContain("disk full");
-  });
-});
-
-describe("countTowardChain", () => {
-  it("halts at the limit with the streak as the reason, and ignores what the policy does not count", () => {
-    const env = makeEnv();
-    const run = makeRun(env, { maxConsecutiveFailures: 3 });
-    countTowardChain(run, "crm", failures.approvalRequired("crm", "a1"));
-    expect(run.consecutiveFailures).toBe(0);
-    countTowardChain(run, "crm", failures.toolError("crm", "500", 1, true));
-    countTowardChain(run, "crm", failures.timeout("crm", 1000, 1));
-    expect(run.mode).toBe("normal");
-    countTowardChain(run, "billing", failures.frozen("billing"));
-    expect(run.mode).toBe("halted");
-    expect(run.reason).toBe("the last 3 calls failed (crm: tool_error, crm: timeout, billing: frozen)");
   });
 });

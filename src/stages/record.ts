@@ -1,22 +1,15 @@
 /**
- * Record: the call's outcome becomes state. The idempotency claim is settled as what
- * happened (see `settleClaim`): released only when nothing ran; a mutation
- * that took place goes into the ledger with what rollback needs; the run's chain
- * breaker, verification streak and destructive budget move.
- *
- * The chain breaker halts a run after `maxConsecutiveFailures` failed calls in a row
- * that the policy's `countsTowardChain` counts: by default every failure but those that
- * ask the caller to wait for a person (`approval_required`) and the terminal refusals.
- * Refused mutations count: an agent that insists on a frozen or forbidden action is
- * reasoning into a bad state, and is stopped.
+ * Record: the call's outcome becomes durable. The idempotency claim is settled as what
+ * happened (see `settleClaim`): released only when nothing ran; a mutation that took
+ * place goes into the ledger with what rollback needs. (The run's own state, its chain
+ * breaker, verification streak and budget, is settled by the run: run-state.ts.)
  */
-import { failures, type Failure, type Outcome } from "../failure.js";
-import type { Call, Env, RunState } from "../call.js";
-import { rememberUnverified } from "../decide/gate.js";
+import { failures, type Outcome } from "../failure.js";
+import type { Call, Env } from "../call.js";
 import { redactArgs } from "../redact.js";
 
 export async function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Promise<Outcome<unknown>> {
-  const { tool, run } = call;
+  const { tool } = call;
   // Both writes start at once (two round trips in parallel on a networked store). A record
   // that cannot be written is reported; the key forwarded to the tool still guards a repeat.
   const settling = call.key && call.holdsClaim ? settleClaim(call, outcome, env) : undefined;
@@ -33,21 +26,6 @@ export async function record(call: Call, outcome: Outcome<unknown>, env: Env, ne
   // An owner that lost its claim while it ran (paused past its lease; another took the key
   // over) is never told it succeeded: the other may have run the effect too.
   if (outcome.ok && (held === false || call.lease?.lost)) outcome = { ok: false, failure: failures.claimLost(tool.name, call.key!), callId: call.callId };
-
-  if (tool.effect === "destructive") {
-    run.destructivePending--;
-    if (call.executed) run.destructiveDone++;
-  }
-  if (outcome.ok) {
-    run.consecutiveFailures = 0;
-    run.streak = [];
-    if (tool.effect !== "read") {
-      run.unverifiedDepth = call.verified ? 0 : run.unverifiedDepth + 1;
-      if (!call.verified) rememberUnverified(run, tool.name, call.args);
-    }
-  } else {
-    countTowardChain(run, tool.name, outcome.failure);
-  }
   return outcome;
 }
 
@@ -102,15 +80,3 @@ function settleClaim(call: Call, outcome: Outcome<unknown>, env: Env): Promise<u
   return idempotency.complete(tool.name, key, callId, { ok: false, failure }, now);
 }
 
-
-/** Count a failure toward the chain breaker, halting the run at the limit. */
-export function countTowardChain(run: RunState, tool: string, failure: Failure) {
-  if (!run.policy.countsTowardChain(failure.kind)) return;
-  run.consecutiveFailures++;
-  run.streak.push({ tool, kind: failure.kind });
-  if (run.consecutiveFailures >= run.policy.maxConsecutiveFailures && run.mode !== "halted") {
-    run.mode = "halted";
-    const last = run.streak.slice(-run.policy.maxConsecutiveFailures);
-    run.reason = `the last ${last.length} calls failed (${last.map((f) => `${f.tool}: ${f.kind}`).join(", ")})`;
-  }
-}

@@ -10,16 +10,11 @@ import { attempt, AttemptContext } from "../attempt.js";
 import { describeThrown, failures } from "../failure.js";
 import { cancelOf, toolKey } from "../probe.js";
 import type { Call, Env, StageResult } from "../call.js";
-import { readBack } from "../decide/gate.js";
 
 export async function verify(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
-  if (tool.effect === "read") {
-    // A read that declares the writes it verifies reads them back (decide/gate.ts).
-    readBack(run, tool, call.args);
-    return undefined;
-  }
-  if (!tool.spec.verify) return undefined;
+  // A read that declares the writes it verifies reads them back when the run settles it (decide/gate.ts).
+  if (tool.effect === "read" || !tool.spec.verify) return undefined;
   const ctx = new AttemptContext(run.runId, call.callId, call.attempts, toolKey(call), call.fence);
   const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, cancelOf(call));
   if (probe.status === "ok" && probe.value === true) {

@@ -336,38 +336,62 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         steps: 0,
         startedAt: T0,
         updatedAt: T0,
+        version: 0,
+        destructive: { used: 0, inFlight: [] },
+        failures: [],
+        unverifiedDepth: 0,
+        gates: [],
+        confidence: 1,
+        reviews: [],
         ...over,
       });
+      const next = (prev: RunRecord, over: Partial<RunRecord>): RunRecord => ({ ...prev, ...over, version: prev.version + 1 });
 
-      it("put, get, replace", async () => {
+      it("create: the first creator stores its record, later ones get the stored record back", async () => {
         expect(await store.runs.get("run-1")).toBeUndefined();
-        await store.runs.put(run());
+        expect(await store.runs.create(run())).toEqual({ created: true, record: run() });
+        expect(await store.runs.create(run({ agent: "other", steps: 9 }))).toEqual({ created: false, record: run() });
         expect(await store.runs.get("run-1")).toEqual(run());
-        await store.runs.put(run({ steps: 3, mode: "read_only", reason: "low confidence", updatedAt: T0 + 5 }));
-        expect(await store.runs.get("run-1")).toEqual(run({ steps: 3, mode: "read_only", reason: "low confidence", updatedAt: T0 + 5 }));
       });
 
-      it("requestStop: false for an unknown run; the first request is kept; it survives a later put", async () => {
+      it("commit is a compare-and-set on version: a record computed from a stale one is refused, with the current one", async () => {
+        const { record: v0 } = await store.runs.create(run());
+        const v1 = next(v0, { steps: 1, facts: { slots: [] }, history: { calls: [] } });
+        expect(await store.runs.commit(v0, v1)).toEqual({ committed: true });
+        expect(await store.runs.get("run-1")).toEqual(v1);
+        const stale = await store.runs.commit(v0, next(v0, { steps: 5 }));
+        expect(stale).toEqual({ committed: false, current: v1 });
+        // Large parts left out of a commit (the same object as before) stay as stored.
+        const v2 = next(v1, { mode: "halted", reason: "stop", destructive: { used: 1, inFlight: [{ callId: "c", until: T0 + 9 }] } });
+        expect(await store.runs.commit(v1, v2)).toEqual({ committed: true });
+        expect(await store.runs.get("run-1")).toEqual(v2);
+        expect(await store.runs.commit(run({ runId: "ghost" }), next(run({ runId: "ghost" }), {}))).toEqual({ committed: false, current: undefined });
+      });
+
+      it("of commits racing from one version, exactly one wins", async () => {
+        const { record: v0 } = await store.runs.create(run());
+        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.runs.commit(v0, next(v0, { steps: i + 1 }))));
+        expect(results.filter((r) => r.committed)).toHaveLength(1);
+        expect((await store.runs.get("run-1"))?.version).toBe(1);
+      });
+
+      it("requestStop: false for an unknown run; the first request is kept; it bumps the version and survives commits", async () => {
         expect(await store.runs.requestStop("ghost", "stop", T0)).toBe(false);
-        await store.runs.put(run());
+        const { record: v0 } = await store.runs.create(run({ stopRequested: { reason: "ignored", at: T0 } }));
+        expect(v0.stopRequested).toBeUndefined();
         expect(await store.runs.requestStop("run-1", "human said stop", T0 + 1)).toBe(true);
         expect(await store.runs.requestStop("run-1", "again", T0 + 2)).toBe(true);
-        expect((await store.runs.get("run-1"))?.stopRequested).toEqual({ reason: "human said stop", at: T0 + 1 });
-        await store.runs.put(run({ steps: 7, updatedAt: T0 + 3 }));
-        const r = await store.runs.get("run-1");
-        expect(r?.steps).toBe(7);
-        expect(r?.stopRequested).toEqual({ reason: "human said stop", at: T0 + 1 });
-      });
-
-      it("a put carrying its own stopRequested keeps it", async () => {
-        await store.runs.put(run({ stopRequested: { reason: "self", at: T0 } }));
-        expect((await store.runs.get("run-1"))?.stopRequested).toEqual({ reason: "self", at: T0 });
+        const stopped = await store.runs.get("run-1");
+        expect(stopped).toEqual({ ...v0, version: 1, stopRequested: { reason: "human said stop", at: T0 + 1 } });
+        expect((await store.runs.commit(v0, next(v0, { steps: 1 }))).committed).toBe(false);
+        expect(await store.runs.commit(stopped!, next(stopped!, { steps: 7, stopRequested: undefined }))).toEqual({ committed: true });
+        expect(await store.runs.get("run-1")).toMatchObject({ steps: 7, stopRequested: { reason: "human said stop", at: T0 + 1 } });
       });
 
       it("list: newest first, by status, with a limit", async () => {
-        await store.runs.put(run({ runId: "a", startedAt: T0 }));
-        await store.runs.put(run({ runId: "b", startedAt: T0 + 2, status: "ended", endedAt: T0 + 3 }));
-        await store.runs.put(run({ runId: "c", startedAt: T0 + 1 }));
+        await store.runs.create(run({ runId: "a", startedAt: T0 }));
+        await store.runs.create(run({ runId: "b", startedAt: T0 + 2, status: "ended", endedAt: T0 + 3 }));
+        await store.runs.create(run({ runId: "c", startedAt: T0 + 1 }));
         expect((await store.runs.list()).map((r) => r.runId)).toEqual(["b", "c", "a"]);
         expect((await store.runs.list({ status: "running" })).map((r) => r.runId)).toEqual(["c", "a"]);
         expect((await store.runs.list({ status: "ended" }))[0]).toEqual(run({ runId: "b", startedAt: T0 + 2, status: "ended", endedAt: T0 + 3 }));

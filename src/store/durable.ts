@@ -70,19 +70,48 @@ export function idempotencyRecord(r: IdempotencyRow): IdempotencyRecord {
 export interface RunRow {
   stop_reason: string | null;
   stop_at: number | null;
+  version: number | string;
   data: string;
+  facts: string | null;
+  history: string | null;
+  handoff: string | null;
 }
 
-/** The run as stored in `data`, without `stopRequested` (kept in its own columns). */
+/** The run's small, hot part as stored in `data` (the rest has columns of its own). */
 export function runData(record: RunRecord): string {
-  const { stopRequested: _stop, ...rest } = record;
+  const { stopRequested: _s, version: _v, facts: _f, history: _h, handoff: _o, ...rest } = record;
   return JSON.stringify(rest);
 }
 
+/** Each large part as text, or null when `next` has the same one as `prev` (left as stored). */
+export function runParts(prev: RunRecord | undefined, next: RunRecord): { facts: string | null; history: string | null; handoff: string | null } {
+  const part = (k: "facts" | "history" | "handoff") => (prev && prev[k] === next[k] ? null : toJson(next[k]));
+  return { facts: part("facts"), history: part("history"), handoff: part("handoff") };
+}
+
 export function runRecord(r: RunRow): RunRecord {
-  const rec = JSON.parse(r.data) as RunRecord;
+  const rec = withRunDefaults(JSON.parse(r.data) as RunRecord);
+  rec.version = Number(r.version);
   if (r.stop_reason !== null && r.stop_at !== null) rec.stopRequested = { reason: r.stop_reason, at: Number(r.stop_at) };
+  const facts = fromJson(r.facts);
+  if (facts !== undefined) rec.facts = facts;
+  const history = fromJson(r.history);
+  if (history !== undefined) rec.history = history;
+  const handoff = fromJson<HandoffRecord>(r.handoff);
+  if (handoff !== undefined) rec.handoff = handoff;
   return rec;
+}
+
+/** A record written before runs kept their guards (schema 3 and older) gets their starting values. */
+export function withRunDefaults(r: RunRecord): RunRecord {
+  r.version ??= 0;
+  r.destructive ??= { used: 0, inFlight: [] };
+  r.failures ??= [];
+  r.unverifiedDepth ??= 0;
+  r.gates ??= [];
+  r.confidence ??= 1;
+  r.reviews ??= [];
+  return r;
 }
 
 export interface MutationRow {

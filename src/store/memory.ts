@@ -12,6 +12,7 @@ import type {
   FreezeRecord,
   FreezeStore,
   ClaimResult,
+  CommitResult,
   HandoffRecord,
   HandoffStore,
   IdempotencyRecord,
@@ -150,33 +151,37 @@ class MemoryBreakers implements BreakerStore {
 }
 
 class MemoryRuns implements RunStore {
-  // As text: `get` is on the path of every mutation (a stop requested elsewhere).
-  private readonly records = new Map<string, string>();
-  private read(runId: string): RunRecord | undefined {
-    const r = this.records.get(runId);
-    return r === undefined ? undefined : (JSON.parse(r) as RunRecord);
-  }
+  // The records themselves, not text: `commit` is on the path of every call, and both sides
+  // treat committed records as immutable (see RunStore). `get` and `list` copy.
+  private readonly records = new Map<string, RunRecord>();
   async get(runId: string) {
-    return this.read(runId);
+    return copy(this.records.get(runId));
   }
-  async put(record: RunRecord) {
-    // A stop requested by someone else survives the run saving its own state.
-    const stop = this.read(record.runId)?.stopRequested;
-    this.records.set(record.runId, JSON.stringify({ ...record, stopRequested: record.stopRequested ?? stop }));
+  async create(record: RunRecord) {
+    const existing = this.records.get(record.runId);
+    if (existing) return { created: false, record: copy(existing) };
+    const { stopRequested: _ignored, ...rest } = record;
+    this.records.set(record.runId, copy(rest));
+    return { created: true, record: copy(rest) };
+  }
+  async commit(prev: RunRecord, next: RunRecord): Promise<CommitResult> {
+    const current = this.records.get(prev.runId);
+    if (!current || current.version !== prev.version) return { committed: false, current };
+    const { stopRequested: _ignored, ...rest } = next;
+    this.records.set(prev.runId, current.stopRequested ? { ...rest, stopRequested: current.stopRequested } : rest);
+    return { committed: true };
   }
   async requestStop(runId: string, reason: string, at: number) {
-    const r = this.read(runId);
+    const r = this.records.get(runId);
     if (!r) return false;
-    r.stopRequested ??= { reason, at };
-    this.records.set(runId, JSON.stringify(r));
+    if (!r.stopRequested) this.records.set(runId, { ...r, stopRequested: { reason, at }, version: r.version + 1 });
     return true;
   }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const all = [...this.records.values()]
-      .map((r) => JSON.parse(r) as RunRecord)
       .filter((r) => !filter.status || r.status === filter.status)
       .sort((a, b) => b.startedAt - a.startedAt);
-    return all.slice(0, filter.limit ?? all.length);
+    return all.slice(0, filter.limit ?? all.length).map(copy);
   }
 }
 

@@ -2,6 +2,7 @@
  * Group commit on PostgreSQL (pg-group-commit.ts): operations issued in one event-loop turn
  * share one statement, and each caller gets exactly what it would have got alone.
  */
+import { freshRun } from "../run-state.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
 import { postgresStore } from "./postgres.js";
@@ -134,24 +135,22 @@ if (!up) {
       expect((await store.idempotency.get("charge", "k"))?.state).toBe("completed");
     });
 
-    it("the reads before a write (a run's stop, the freezes) share a statement and read exactly", async () => {
-      await store.runs.put({ runId: "r1", agent: "a", status: "running", mode: "normal", steps: 0, startedAt: 1, updatedAt: 1 });
-      await store.runs.put({ runId: "r2", agent: "a", status: "running", mode: "normal", steps: 0, startedAt: 1, updatedAt: 1 });
+    it("the run commits and freeze reads of one turn share a statement; a commit from a stale version is refused", async () => {
+      const { record: r1 } = await store.runs.create(freshRun("r1", "a", 1));
+      const { record: r2 } = await store.runs.create(freshRun("r2", "a", 1));
       await store.runs.requestStop("r2", "enough", 1_700_000_000_123.5);
       await store.freezes.put({ id: "late", at: 20, reason: "b" });
       await store.freezes.put({ id: "early", at: 10, from: 5, to: 1e13 });
       const before = statsOf(store);
-      const [r1, r2, none, freezes, again] = await Promise.all([
-        store.runs.get("r1"),
-        store.runs.get("r2"),
-        store.runs.get("nope"),
+      const [c1, c2, freezes, again] = await Promise.all([
+        store.runs.commit(r1, { ...r1, steps: 1, version: 1 }),
+        store.runs.commit(r2, { ...r2, steps: 1, version: 1 }),
         store.freezes.list(),
         store.freezes.list(),
       ]);
       expect(statsOf(store).statements - before.statements).toBe(1);
-      expect(r1?.stopRequested).toBeUndefined();
-      expect(r2?.stopRequested).toEqual({ reason: "enough", at: 1_700_000_000_123.5 });
-      expect(none).toBeUndefined();
+      expect(c1).toEqual({ committed: true });
+      expect(c2).toMatchObject({ committed: false, current: { version: 1, steps: 0, stopRequested: { reason: "enough", at: 1_700_000_000_123.5 } } });
       expect(freezes.map((f) => f.id)).toEqual(["early", "late"]);
       expect(freezes[0]).toEqual({ id: "early", at: 10, from: 5, to: 1e13 });
       expect(again).toEqual(freezes);

@@ -1,3 +1,4 @@
+import { freshRun } from "../run-state.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { dropSchemas, pgAvailable, pgExec, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
 import { describeStoreConformance } from "./conformance.js";
@@ -42,6 +43,7 @@ if (!up) {
         { version: 3, name: "unsettled claims and generations" },
         { version: 4, name: "alerts and monitors" },
         { version: 5, name: "shadow decisions" },
+        { version: 6, name: "durable runs" },
       ]);
     });
 
@@ -67,7 +69,7 @@ if (!up) {
       const schema = `${prefix}_restart`;
       const s: Store = await open(schema);
       try {
-        await s.runs.put({ runId: "r", agent: "a", status: "running", mode: "normal", steps: 0, startedAt: 1, updatedAt: 1 });
+        await s.runs.create(freshRun("r", "a", 1));
         await s.idempotency.claim({ scope: "t", key: "k", fingerprint: "f", owner: "o", runId: "r", now: 1, leaseMs: 10, retentionMs: 10 });
         const waiting = s.idempotency.waitForChange("t", "k", 5_000); // holds the LISTEN connection
         await new Promise((r) => setTimeout(r, 50));

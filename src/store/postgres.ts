@@ -16,6 +16,7 @@ import {
   mutationRecord,
   nothingToWaitFor,
   runData,
+  runParts,
   runRecord,
   snapshotOf,
   storeClosed,
@@ -41,6 +42,7 @@ import {
   type BreakerStore,
   type ClaimRequest,
   type ClaimResult,
+  type CommitResult,
   type FreezeRecord,
   type FreezeStore,
   type HandoffRecord,
@@ -274,12 +276,20 @@ const mutationPart: Part = {
   }),
 };
 
-const runGetPart: Part = {
-  tag: "r",
-  types: ["text[]"],
+/** A run's compare-and-set (see RunStore.commit): the item's row comes back when it was written. */
+const runCommitPart: Part = {
+  tag: "w",
+  types: ["text[]", "float8[]", "float8[]", "text[]", "text[]", "text[]", "text[]", "text[]"],
   sql: (S, p) => ({
-    select: `SELECT 'r', u.i, r.stop_reason, r.stop_at::text, r.data
-               FROM unnest(${p(1)}) WITH ORDINALITY AS u(run_id, i) JOIN ${S}.runs r ON r.run_id = u.run_id`,
+    ctes: [
+      `w AS (UPDATE ${S}.runs t SET version = x.version, status = x.status, data = x.data, facts = COALESCE(x.facts, t.facts),
+               history = COALESCE(x.history, t.history), handoff = COALESCE(x.handoff, t.handoff)
+               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}) WITH ORDINALITY
+                 AS x(run_id, prev, version, status, data, facts, history, handoff, i)
+              WHERE t.run_id = x.run_id AND t.version = x.prev
+             RETURNING x.i)`,
+    ],
+    select: `SELECT 'w', i, NULL, NULL, NULL FROM w`,
   }),
 };
 
@@ -308,7 +318,7 @@ const notifyTrailer: Trailer = {
 /** At most one operation per idempotency key in a group statement. */
 const lockOf = (scope: string, key: string) => `i\u0000${Waiters.id(scope, key)}`;
 
-const parts: readonly Part[] = [runGetPart, freezeListPart, claimPart, completePart, releasePart, mutationPart];
+const parts: readonly Part[] = [runCommitPart, freezeListPart, claimPart, completePart, releasePart, mutationPart];
 const trailers: readonly Trailer[] = [notifyTrailer];
 
 class PgStore implements Store {
@@ -609,53 +619,65 @@ class PgBreakers implements BreakerStore {
   }
 }
 
+const RUN_COLS = "stop_reason, stop_at, version, data, facts, history, handoff";
+
 class PgRuns implements RunStore {
   constructor(
     private readonly db: Db,
     private readonly S: string,
   ) {}
   async get(runId: string) {
-    return this.db.batched<RunRecord | undefined>({
-      part: runGetPart,
-      row: [runId],
-      answer: ([r]) => r && runRecord({ stop_reason: r.a, stop_at: r.b === null ? null : Number(r.b), data: r.c! }),
-      alone: async () => {
-        const { rows } = await this.db.query<RunRow>(
-          "run_get",
-          `SELECT stop_reason, stop_at, data FROM ${this.S}.runs WHERE run_id = $1`,
-          [runId],
-        );
-        return rows[0] && runRecord(rows[0]);
-      },
-    });
+    const { rows } = await this.db.query<RunRow>("run_get", `SELECT ${RUN_COLS} FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
+    return rows[0] && runRecord(rows[0]);
   }
-  async put(record: RunRecord) {
-    const stop = record.stopRequested;
-    // A stop requested by someone else survives the run saving its own state.
-    await this.db.query(
-      "run_put",
-      `INSERT INTO ${this.S}.runs AS r (run_id, status, started_at, stop_reason, stop_at, data) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
-         stop_reason = COALESCE(EXCLUDED.stop_reason, r.stop_reason),
-         stop_at = CASE WHEN EXCLUDED.stop_reason IS NULL THEN r.stop_at ELSE EXCLUDED.stop_at END,
-         data = EXCLUDED.data`,
-      [record.runId, record.status, record.startedAt, stop?.reason ?? null, stop?.at ?? null, runData(record)],
+  async create(record: RunRecord) {
+    const p = runParts(undefined, record);
+    const { rowCount } = await this.db.query(
+      "run_create",
+      `INSERT INTO ${this.S}.runs (run_id, status, started_at, version, data, facts, history, handoff)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING`,
+      [record.runId, record.status, record.startedAt, record.version, runData(record), p.facts, p.history, p.handoff],
     );
+    // Not created: a new statement (a new snapshot) sees the row that another creator committed.
+    const stored = await this.get(record.runId);
+    if (!stored) throw new StoreUnavailableError(`PostgreSQL at ${this.db.r.shown}: run ${record.runId} vanished while it was created`);
+    return { created: rowCount === 1, record: stored };
+  }
+  async commit(prev: RunRecord, next: RunRecord): Promise<CommitResult> {
+    const p = runParts(prev, next);
+    const row = [prev.runId, prev.version, next.version, next.status, runData(next), p.facts, p.history, p.handoff];
+    const committed = await this.db.batched<boolean>({
+      part: runCommitPart,
+      lock: `r\u0000${prev.runId}`,
+      row,
+      answer: (rows) => rows.length === 1,
+      alone: async () =>
+        (
+          await this.db.query(
+            "run_commit",
+            `UPDATE ${this.S}.runs SET version = $3, status = $4, data = $5, facts = COALESCE($6, facts),
+               history = COALESCE($7, history), handoff = COALESCE($8, handoff) WHERE run_id = $1 AND version = $2`,
+            row,
+          )
+        ).rowCount === 1,
+    });
+    return committed ? { committed } : { committed, current: await this.get(prev.runId) };
   }
   async requestStop(runId: string, reason: string, at: number) {
-    const { rowCount } = await this.db.query(
+    const { rows } = await this.db.query<{ stopped: boolean }>(
       "run_stop",
-      `UPDATE ${this.S}.runs SET stop_at = CASE WHEN stop_reason IS NULL THEN $3 ELSE stop_at END,
-         stop_reason = COALESCE(stop_reason, $2) WHERE run_id = $1`,
+      `WITH s AS (UPDATE ${this.S}.runs SET stop_at = $3, stop_reason = $2, version = version + 1
+                  WHERE run_id = $1 AND stop_reason IS NULL RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM s) OR EXISTS (SELECT 1 FROM ${this.S}.runs WHERE run_id = $1) AS stopped`,
       [runId, reason, at],
     );
-    return rowCount === 1;
+    return rows[0]?.stopped === true;
   }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const limit = filter.limit === undefined ? null : Math.max(0, Math.floor(filter.limit));
     const { rows } = await this.db.query<RunRow>(
       "run_list",
-      `SELECT stop_reason, stop_at, data FROM ${this.S}.runs WHERE ($1::text IS NULL OR status = $1)
+      `SELECT ${RUN_COLS} FROM ${this.S}.runs WHERE ($1::text IS NULL OR status = $1)
        ORDER BY started_at DESC, seq ASC LIMIT $2`,
       [filter.status ?? null, limit],
     );

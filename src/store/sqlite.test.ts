@@ -113,6 +113,7 @@ describe("SQLite store", () => {
       { version: 4, name: "unsettled claims and generations" },
       { version: 5, name: "alerts and monitors" },
       { version: 6, name: "shadow decisions" },
+      { version: 7, name: "durable runs" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();

@@ -18,6 +18,7 @@ import {
   mutationRecord,
   nothingToWaitFor,
   runData,
+  runParts,
   runRecord,
   snapshotOf,
   storeClosed,
@@ -41,6 +42,7 @@ import type {
   BreakerStore,
   ClaimRequest,
   ClaimResult,
+  CommitResult,
   FreezeRecord,
   FreezeStore,
   HandoffRecord,
@@ -593,29 +595,31 @@ class SqliteBreakers implements BreakerStore {
   }
 }
 
+const RUN_COLS = "stop_reason, stop_at, version, data, facts, history, handoff";
+
 class SqliteRuns implements RunStore {
   private readonly selectOne;
-  private readonly upsert;
+  private readonly insert;
+  private readonly update;
   private readonly stop;
+  private readonly exists;
   private readonly selectList;
   constructor(db: Db, private readonly g: SqliteGuard) {
     this.selectList = db.prepare<[{ status: string | null; limit: number }], RunRow>(
-      `SELECT stop_reason, stop_at, data FROM runs WHERE (@status IS NULL OR status = @status)
+      `SELECT ${RUN_COLS} FROM runs WHERE (@status IS NULL OR status = @status)
        ORDER BY started_at DESC, seq ASC LIMIT @limit`,
     );
-    this.selectOne = db.prepare<[string], RunRow>("SELECT stop_reason, stop_at, data FROM runs WHERE run_id = ?");
-    // A stop requested by someone else survives the run saving its own state.
-    this.upsert = db.prepare(
-      `INSERT INTO runs (run_id, status, started_at, stop_reason, stop_at, data) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
-         stop_reason = COALESCE(excluded.stop_reason, runs.stop_reason),
-         stop_at = CASE WHEN excluded.stop_reason IS NULL THEN runs.stop_at ELSE excluded.stop_at END,
-         data = excluded.data`,
+    this.selectOne = db.prepare<[string], RunRow>(`SELECT ${RUN_COLS} FROM runs WHERE run_id = ?`);
+    this.insert = db.prepare(
+      `INSERT INTO runs (run_id, status, started_at, version, data, facts, history, handoff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id) DO NOTHING`,
     );
-    this.stop = db.prepare(
-      `UPDATE runs SET stop_at = CASE WHEN stop_reason IS NULL THEN ? ELSE stop_at END,
-         stop_reason = COALESCE(stop_reason, ?) WHERE run_id = ?`,
+    this.update = db.prepare(
+      `UPDATE runs SET version = ?, status = ?, data = ?, facts = COALESCE(?, facts), history = COALESCE(?, history),
+         handoff = COALESCE(?, handoff) WHERE run_id = ? AND version = ?`,
     );
+    this.stop = db.prepare("UPDATE runs SET stop_at = ?, stop_reason = ?, version = version + 1 WHERE run_id = ? AND stop_reason IS NULL");
+    this.exists = db.prepare("SELECT 1 FROM runs WHERE run_id = ?").pluck();
   }
   async get(runId: string) {
     return this.g.read(() => {
@@ -623,15 +627,25 @@ class SqliteRuns implements RunStore {
       return r && runRecord(r);
     });
   }
-  async put(record: RunRecord) {
+  async create(record: RunRecord) {
     const data = runData(record);
-    const stop = record.stopRequested;
-    await this.g.write(() =>
-      this.upsert.run(record.runId, record.status, record.startedAt, stop?.reason ?? null, stop?.at ?? null, data),
-    );
+    const p = runParts(undefined, record);
+    return this.g.write(() => {
+      const created = this.insert.run(record.runId, record.status, record.startedAt, record.version, data, p.facts, p.history, p.handoff).changes === 1;
+      return { created, record: runRecord(this.selectOne.get(record.runId)!) };
+    });
+  }
+  async commit(prev: RunRecord, next: RunRecord): Promise<CommitResult> {
+    const data = runData(next);
+    const p = runParts(prev, next);
+    return this.g.write((): CommitResult => {
+      if (this.update.run(next.version, next.status, data, p.facts, p.history, p.handoff, prev.runId, prev.version).changes === 1) return { committed: true };
+      const r = this.selectOne.get(prev.runId);
+      return { committed: false, current: r && runRecord(r) };
+    });
   }
   async requestStop(runId: string, reason: string, at: number) {
-    return this.g.write(() => this.stop.run(at, reason, runId).changes === 1);
+    return this.g.write(() => this.stop.run(at, reason, runId).changes === 1 || this.exists.get(runId) !== undefined);
   }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit));

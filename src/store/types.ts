@@ -148,6 +148,17 @@ export interface BreakerStore {
 export type RunMode = "normal" | "read_only" | "handed_off" | "halted";
 export type RunStatus = "running" | "ended";
 
+/**
+ * A run's state as the store keeps it: everything that must hold when the run's next call
+ * comes from another process, or after a restart. `run-state.ts` makes every change to it
+ * (pure functions of the record, applied through `commit`); the store only keeps it.
+ */
+/** A mutation whose effect has not been read back (its arguments as redacted for the store). */
+export interface UnverifiedWrite {
+  tool: string;
+  args: unknown;
+}
+
 export interface RunRecord {
   runId: string;
   agent: string;
@@ -155,20 +166,68 @@ export interface RunRecord {
   mode: RunMode;
   /** Why the run left normal mode. */
   reason?: string;
-  /** Set by `stop` from any process; the run enforces it at its next call. */
+  /** What put the run in read-only mode: a person's review lifts only "budget". */
+  narrowedBy?: "budget" | "confidence";
+  /** Set by `requestStop` from any process; the run enforces it at its next call. */
   stopRequested?: { reason: string; at: number };
+  /** Calls admitted (steps reserved), replays given back. */
   steps: number;
   startedAt: number;
   endedAt?: number;
   updatedAt: number;
+  /** Bumped by every `commit` and every effective `requestStop`: what `commit` compares. */
+  version: number;
+  /** Destructive actions done since the last review, and those admitted and not yet settled (a slot whose `until` passed counts as done: its process died). */
+  destructive: { used: number; inFlight: { callId: string; until: number }[] };
+  /** The failures in a row that count toward the chain breaker, oldest first. */
+  failures: { tool: string; kind: string }[];
+  /** Mutations in a row whose effect was not verified. */
+  unverifiedDepth: number;
+  /** The latest unverified mutations, newest last, for the reads that verify them (decide/gate.ts). */
+  unverifiedWrites?: UnverifiedWrite[];
+  /** The last verification gates passed, with their reasons. */
+  gates: { reason: string; at: number }[];
+  /** 1 down to 0; never rises within a run. */
+  confidence: number;
+  /** Reviews by a person of the changes made (each renews the destructive budget). */
+  reviews: { by: string; note?: string; at: number }[];
+  /** The facts ledger (decide/ledger.ts `LedgerData`). */
+  facts?: unknown;
+  /** The recent calls and decisions a handoff needs (decide/handoff.ts `HistoryData`). */
+  history?: unknown;
+  /** The handoff record, once the run was handed to a person. */
+  handoff?: HandoffRecord;
 }
 
+export type CommitResult = { committed: true } | { committed: false; current: RunRecord | undefined };
+
+/**
+ * Runs, shared by every process that works them. The invariants the runtime relies on:
+ *
+ * - `create` is atomic: of several processes creating one id at once, one creates it and
+ *   the others get the record it created (they resume it).
+ * - `commit(prev, next)` is a compare-and-set on `version`: it stores `next` (whose
+ *   version is `prev.version + 1`) only if the stored version is still `prev.version`, and
+ *   otherwise stores nothing and returns the current record. So a change computed from a
+ *   stale record is never written: the caller recomputes it from `current`. This is what
+ *   keeps budgets and steps from being overspent by processes reserving at once, and what
+ *   keeps a halt or a mode change from being undone by a concurrent save. `facts`,
+ *   `history` and `handoff` are written only when `next`'s differ from `prev`'s (by
+ *   reference): they are large and change seldom.
+ * - `requestStop` never loses a stop and bumps `version` when it records one, so that the
+ *   run's next commit fails, re-reads, and finds it. `commit` keeps `stopRequested` as
+ *   stored (only `requestStop` sets it).
+ * - Records given to and returned by `commit` are treated as immutable by both sides (the
+ *   memory store keeps the object it was given); `get` and `list` return copies.
+ */
 export interface RunStore {
   get(runId: string): Promise<RunRecord | undefined>;
-  /** Insert or replace the whole record. */
-  put(record: RunRecord): Promise<void>;
+  /** Insert `record` unless the id exists; either way, the record now stored. */
+  create(record: RunRecord): Promise<{ created: boolean; record: RunRecord }>;
+  commit(prev: RunRecord, next: RunRecord): Promise<CommitResult>;
   /** Ask a run to stop, from any process; false when the run does not exist. */
   requestStop(runId: string, reason: string, at: number): Promise<boolean>;
+  /** Newest first. */
   list(filter?: { status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
 }
 

@@ -159,4 +159,15 @@ export const postgresMigrations: readonly PgMigration[] = [
       CREATE INDEX shadow_decisions_at ON ${S}.shadow_decisions (at);
     `,
   },
+  {
+    // See the SQLite migration of the same name.
+    version: 6,
+    name: "durable runs",
+    sql: (S) => `
+      ALTER TABLE ${S}.runs ADD COLUMN version bigint NOT NULL DEFAULT 0;
+      ALTER TABLE ${S}.runs ADD COLUMN facts text;
+      ALTER TABLE ${S}.runs ADD COLUMN history text;
+      ALTER TABLE ${S}.runs ADD COLUMN handoff text;
+    `,
+  },
 ];

@@ -216,4 +216,18 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX shadow_decisions_at ON shadow_decisions (at);
     `,
   },
+  {
+    // Runs keep their guards (steps, budgets, failures in a row, confidence, facts, the
+    // handoff) so that a run resumes in any process. `version` is what a commit compares
+    // (see RunStore); the large parts have columns of their own so that a commit rewrites
+    // them only when they change.
+    version: 7,
+    name: "durable runs",
+    sql: `
+      ALTER TABLE runs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN facts TEXT;
+      ALTER TABLE runs ADD COLUMN history TEXT;
+      ALTER TABLE runs ADD COLUMN handoff TEXT;
+    `,
+  },
 ];

@@ -1,0 +1,108 @@
+/**
+ * Admitting a call on its run: admission's checks are asked on the freshest record of the
+ * run in the store, and a step (and a destructive slot) is reserved there only if they
+ * pass; before a change, the freezes declared elsewhere are read again; a claim sent
+ * beside those questions waits on `gate` for their answers.
+ */
+import type { Call, Env } from "./call.js";
+import { describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
+import { judged } from "./shadow.js";
+import type { Policy } from "./policy.js";
+import type { RunState } from "./run-state.js";
+import { admission } from "./stages/admission.js";
+import { recordedReplay } from "./stages/idempotency.js";
+import { validateInput } from "./stages/validate-input.js";
+import { StoreUnavailableError, type RunRecord } from "./store/types.js";
+import type { Tool } from "./tool.js";
+
+/** How long a destructive slot is held for a call before it counts as used (its process died). */
+function slotLease(tool: Tool, policy: Policy): number {
+  const attempts = tool.retry ? tool.retry.maxAttempts : 1;
+  return tool.timeoutMs * (attempts + 1) + (tool.retry ? tool.retry.maxDelayMs * attempts : 0) + policy.approvalWaitMs + 60_000;
+}
+
+/**
+ * Reserve the call's step; a refusal comes back already counted (chain breaker, budget).
+ * `declaredFreezes`: whether admission looks at the declared freezes now (not when the gate
+ * will, once they are read again). When the store cannot be written, a change fails closed
+ * and a read is admitted on what this process last saw of the run (its step uncounted).
+ */
+export async function reserve(call: Call, env: Env, state: RunState, declaredFreezes: boolean): Promise<Failure | undefined> {
+  const { tool } = call;
+  // Shadow mode: admission's refusal is written down and the step reserved all the same.
+  let shadowed: Failure | undefined;
+  const check = (rec: RunRecord) => (state.enforce ? admission(call, env, rec, declaredFreezes) : ((shadowed = admission(call, env, rec, declaredFreezes)), undefined));
+  try {
+    const r = await state.reserve(call.callId, tool, slotLease(tool, state.policy), check);
+    if ("refused" in r) return (call.admissionRefused = staged("admission", r.refused));
+    call.step = r.step;
+    judged(call, staged("admission", shadowed));
+    return undefined;
+  } catch (e) {
+    if (tool.effect === "read") {
+      env.onError(e);
+      return admission(call, env);
+    }
+    // A bug in a policy hook is not the store's fault: say which it was.
+    if (!(e instanceof StoreUnavailableError)) return failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, 0, false);
+    return failures.storeUnavailable(tool.name, describeThrown(e));
+  }
+}
+
+/** The declared freezes, read again before a change; a store that cannot say refuses it. */
+export async function refreshFreezes(tool: Tool, env: Env): Promise<Failure | undefined> {
+  try {
+    await env.freezes?.refresh();
+    return undefined;
+  } catch (e) {
+    return failures.storeUnavailable(tool.name, describeThrown(e));
+  }
+}
+
+/**
+ * What the store said before a change whose claim went out beside the questions: the
+ * reservation refused (a stop, a limit reached in another process), a freeze declared
+ * elsewhere, or a store that could not say. A refusal here is a refusal at admission: a
+ * reservation made is given back; the record stage releases a claim this call took fresh,
+ * and keeps a lapsed one it took over (a release would let the next caller run that
+ * effect again unverified).
+ */
+export function gate(call: Call, env: Env, state: RunState, reserving: Promise<Failure | undefined>, refreshing: Promise<Failure | undefined>): () => Promise<Failure | undefined> {
+  let answer: Promise<Failure | undefined> | undefined;
+  return () =>
+    (answer ??= (async () => {
+      const [refused, unseen] = await Promise.all([reserving, refreshing]);
+      if (refused) return refused;
+      const declared = env.freezes?.at(env.clock.now());
+      const failure = staged("admission", unseen ?? (declared ? failures.frozen(call.tool.name, declared.until, declared.reason) : undefined));
+      if (failure) {
+        call.admissionRefused = failure;
+        await state.release(call.callId, call.tool.effect === "destructive").catch(env.onError);
+        await state.refuse(call.tool.name, failure).catch(env.onError);
+      }
+      return failure;
+    })());
+}
+
+/**
+ * A change repeated after the run's destructive budget is spent (so that admission would
+ * refuse it) that is a replay, the same key already done, replays: it changes nothing.
+ * Asked only in that state; the call's arguments are left as they came.
+ */
+export async function replayAfterBudget(call: Call, env: Env, state: RunState): Promise<Outcome<unknown> | undefined> {
+  const { tool } = call;
+  const r = state.record;
+  const spent = (r.mode === "read_only" && r.narrowedBy === "budget") || (tool.effect === "destructive" && r.destructive.used + r.destructive.inFlight.length >= state.policy.destructive.maxPerRun);
+  if (!spent || !tool.keyed || r.mode === "halted" || r.mode === "handed_off") return undefined;
+  const args = call.args;
+  try {
+    if (await validateInput(call)) return undefined;
+    return await recordedReplay(call, env);
+  } catch {
+    return undefined; // admission answers instead
+  } finally {
+    call.args = args;
+    delete call.key;
+    delete call.fingerprint;
+  }
+}

@@ -1,0 +1,451 @@
+/**
+ * The run's state machine, kept in the store so that a run's guards hold wherever its next
+ * call comes from: another request, another process, a restart. Its mode only narrows
+ * (normal, then read-only, then handed off, then halted) unless a person acts; steps and
+ * the destructive budget are reserved before a call and given back or settled after it;
+ * the chain breaker counts failures in a row; the verification gate counts unverified
+ * changes; confidence only goes down.
+ *
+ * Every change is a pure function of the stored record, applied by one path (`apply`):
+ * changes made while a commit is under way are queued and committed together, and a
+ * commit is a compare-and-set on the record's version (see RunStore). When another process
+ * got there first, the record is read again and every queued change is worked out again
+ * on it, so a budget is never overspent and a halt never undone by a concurrent save.
+ * Facts offered and calls made here ride along with the next commit.
+ */
+import type { Failure, FailureKind } from "./failure.js";
+import { levelOf, lower } from "./decide/confidence.js";
+import { readBack, unverified, type ReadBack } from "./decide/gate.js";
+import { handoffRecord, RecentHistory, type HistoryData } from "./decide/handoff.js";
+import { FactLedger, type LedgerData } from "./decide/ledger.js";
+import type { Policy } from "./policy.js";
+import type { HandoffRecord, RunMode, RunRecord, Store } from "./store/types.js";
+
+/** How far each mode narrows the run: a transition never goes to a lower rank. */
+const RANK: Record<RunMode, number> = { normal: 0, read_only: 1, handed_off: 2, halted: 3 };
+/** Gates and reviews kept in the record. */
+const KEPT = 10;
+
+/** A run's record at its start. */
+export function freshRun(runId: string, agent: string, now: number): RunRecord {
+  return {
+    runId,
+    agent,
+    status: "running",
+    mode: "normal",
+    steps: 0,
+    startedAt: now,
+    updatedAt: now,
+    version: 0,
+    destructive: { used: 0, inFlight: [] },
+    failures: [],
+    unverifiedDepth: 0,
+    gates: [],
+    confidence: 1,
+    reviews: [],
+  };
+}
+
+/** `r` moved to `to`, unless it is already there or narrower (a transition never widens). */
+export function transition(r: RunRecord, to: RunMode, reason: string, narrowedBy?: RunRecord["narrowedBy"]): RunRecord {
+  if (RANK[to] <= RANK[r.mode]) return r;
+  const next: RunRecord = { ...r, mode: to, reason };
+  if (narrowedBy) next.narrowedBy = narrowedBy;
+  else delete next.narrowedBy;
+  return next;
+}
+
+/** `r` after a verification gate passed: the unverified depth back to 0, the gate recorded. */
+export function passGate(r: RunRecord, reason: string, at: number): RunRecord {
+  return { ...r, unverifiedDepth: 0, gates: [...r.gates, { reason, at }].slice(-KEPT) };
+}
+
+/** `r` after a failure: counted toward the chain breaker if the policy counts it, halting the run at the limit. */
+export function countFailure(r: RunRecord, policy: Policy, tool: string, kind: FailureKind): RunRecord {
+  if (!policy.countsTowardChain(kind)) return r;
+  const failures = [...r.failures, { tool, kind }].slice(-policy.maxConsecutiveFailures);
+  const next = { ...r, failures };
+  if (failures.length < policy.maxConsecutiveFailures) return next;
+  return transition(next, "halted", `the last ${failures.length} calls failed (${failures.map((f) => `${f.tool}: ${f.kind}`).join(", ")})`);
+}
+
+/**
+ * `r` with the destructive slots whose calls outlived their lease counted as used: the
+ * process that held them died, maybe after the action (counting it is the safe side).
+ */
+function lapse(r: RunRecord, now: number): RunRecord {
+  const d = r.destructive;
+  if (d.inFlight.every((s) => s.until > now)) return r;
+  const live = d.inFlight.filter((s) => s.until > now);
+  return { ...r, destructive: { used: d.used + d.inFlight.length - live.length, inFlight: live } };
+}
+
+/** What `apply` does with one change: the record after it (or the same one) and what to tell the caller. */
+export type Change<T> = (r: RunRecord) => { next: RunRecord; result: T };
+
+interface Queued {
+  change: Change<unknown>;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+export interface RunStateOptions {
+  runId: string;
+  agent: string;
+  policy: Policy;
+  /** The store (a function: the runtime's store opens after the run is made). */
+  store: () => Store;
+  /** Resolves once the store is open (rejects if it cannot be). */
+  storeOpen?: () => Promise<void>;
+  now: () => number;
+  /** False in shadow mode: refusals are recorded on the call, not made (see shadow.ts). */
+  enforce?: boolean;
+  /** Told when the run's mode changes (telemetry). */
+  onMode?: (mode: RunMode, reason: string | undefined) => void;
+}
+
+/**
+ * The run's state as the stages see it (read-only views of the record last seen) and the
+ * changes the run makes to it, each persisted through `apply`.
+ */
+export class RunState {
+  readonly runId: string;
+  readonly agent: string;
+  policy: Policy;
+  /** The facts ledger, shared with the store through the record. */
+  ledger = new FactLedger();
+  readonly history = new RecentHistory();
+  /** Approval requests that have already passed the verification gate once (approval stage). */
+  approvalsUsed?: Set<string>;
+  /** False in shadow mode (see shadow.ts). */
+  readonly enforce: boolean;
+  private rec: RunRecord;
+  /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
+  private readonly stopper = new AbortController();
+  private readonly queue: Queued[] = [];
+  private committing = false;
+  /** The record's creation or resumption in the store; nothing is committed before it. */
+  private opened: Promise<void> | undefined;
+
+  constructor(private readonly o: RunStateOptions) {
+    this.runId = o.runId;
+    this.agent = o.agent;
+    this.policy = o.policy;
+    this.enforce = o.enforce ?? true;
+    this.rec = freshRun(o.runId, o.agent, o.now());
+  }
+
+  /** The record this process last saw (immutable). */
+  get record(): RunRecord {
+    return this.rec;
+  }
+  get mode(): RunMode {
+    return this.rec.mode;
+  }
+  get reason(): string | undefined {
+    return this.rec.reason;
+  }
+  get steps(): number {
+    return this.rec.steps;
+  }
+  get ended(): boolean {
+    return this.rec.status === "ended";
+  }
+  get startedAt(): number {
+    return this.rec.startedAt;
+  }
+  /** When the run's deadline passes (its first start + policy.deadlineMs), or Infinity. */
+  get deadlineAt(): number {
+    return this.rec.startedAt + (this.policy.deadlineMs ?? Infinity);
+  }
+  get destructiveDone(): number {
+    return this.rec.destructive.used;
+  }
+  get destructivePending(): number {
+    return this.rec.destructive.inFlight.length;
+  }
+  get unverifiedDepth(): number {
+    return this.rec.unverifiedDepth;
+  }
+  get consecutiveFailures(): number {
+    return this.rec.failures.length;
+  }
+  get confidence(): number {
+    return this.rec.confidence;
+  }
+  get handoff(): HandoffRecord | undefined {
+    return this.rec.handoff;
+  }
+  get stopSignal(): AbortSignal {
+    return this.stopper.signal;
+  }
+
+  /**
+   * Start the run in the store, or resume it: the stored record becomes this state. Refuses
+   * (with an Error) a run that has ended, or one started by another agent.
+   */
+  open(): Promise<void> {
+    return (this.opened ??= (async () => {
+      await this.o.storeOpen?.();
+      const { created, record } = await this.o.store().runs.create(this.rec);
+      if (!created) {
+        if (record.agent !== this.agent)
+          throw new Error(`run ${this.runId} belongs to agent "${record.agent}", not "${this.agent}": start a new run, or resume it as "${record.agent}"`);
+        if (record.status === "ended") throw new Error(`run ${this.runId} has ended; a run is not started again once it has ended: start a new run`);
+      }
+      this.adopt(record);
+    })());
+  }
+
+  /**
+   * Admission's reservation: `check` (the run's limits) is asked on the freshest record; if
+   * it admits, a step (and for a destructive call, a slot of the budget) is reserved; if
+   * it refuses, the refusal is counted toward the chain breaker and a spent destructive
+   * budget narrows the run to reading. A stop requested elsewhere halts the run first.
+   */
+  reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord) => Failure | undefined): Promise<{ refused: Failure } | { step: number }> {
+    return this.apply<{ refused: Failure } | { step: number }>((r0) => {
+      const now = this.o.now();
+      let r = lapse(r0, now);
+      if (r.stopRequested && r.mode !== "halted") r = transition(r, "halted", `stopped by a person: ${r.stopRequested.reason}`);
+      const refused = check(r);
+      if (refused) return { next: this.refused(r, tool.name, refused), result: { refused } };
+      const next: RunRecord = { ...r, steps: r.steps + 1 };
+      if (tool.effect === "destructive") next.destructive = { used: r.destructive.used, inFlight: [...r.destructive.inFlight, { callId, until: now + leaseMs }] };
+      return { next, result: { step: next.steps } };
+    });
+  }
+
+  /** A call refused before it was admitted (by the run's limits or elsewhere in admission). */
+  refuse(tool: string, failure: Failure): Promise<void> {
+    return this.apply((r) => ({ next: this.refused(r, tool, failure), result: undefined }));
+  }
+
+  private refused(r: RunRecord, tool: string, failure: Failure): RunRecord {
+    if (failure.kind === "destructive_budget_exceeded")
+      // Graceful degradation: the run may still read and answer, but makes no more changes until a person reviews them.
+      r = transition(r, "read_only", `its destructive budget (${this.policy.destructive.maxPerRun}) is used up; a person must review the changes made before any more are`, "budget");
+    return countFailure(r, this.policy, tool, failure.kind);
+  }
+
+  /** A reservation given back: the call was a replay, or was refused after admission by what the store said. */
+  release(callId: string, destructive: boolean): Promise<void> {
+    return this.apply((r) => {
+      const next: RunRecord = { ...r, steps: Math.max(0, r.steps - 1) };
+      if (destructive) next.destructive = { used: r.destructive.used, inFlight: r.destructive.inFlight.filter((s) => s.callId !== callId) };
+      return { next, result: undefined };
+    });
+  }
+
+  /**
+   * A call's outcome becomes state: its destructive slot is settled (used if the tool ran),
+   * the chain breaker and the verification streak move (an unverified change is remembered
+   * with `args`, as stored; a read that verifies changes, `readBack`, reads them back),
+   * confidence is lowered by `penalty`
+   * (narrowing the run to reading, or handing it off, below the policy's thresholds).
+   * Returns the handoff record if this settlement handed the run off.
+   */
+  settle(
+    call: { callId: string; tool: string; effect: string; executed: boolean; verified?: boolean; args?: unknown; readBack?: ReadBack },
+    failure: Failure | undefined,
+    penalty: { amount: number; why: string } | undefined,
+    newId: () => string,
+  ): Promise<HandoffRecord | undefined> {
+    return this.apply((r0) => {
+      let r = r0;
+      if (call.effect === "destructive") {
+        const inFlight = r.destructive.inFlight.filter((s) => s.callId !== call.callId);
+        const counted = inFlight.length < r.destructive.inFlight.length || call.executed;
+        r = { ...r, destructive: { used: r.destructive.used + (call.executed && counted ? 1 : 0), inFlight } };
+      }
+      if (!failure) {
+        if (r.failures.length > 0) r = { ...r, failures: [] };
+        if (call.effect !== "read") r = call.verified ? passGate(r, `${call.tool} was read back`, this.o.now()) : unverified(r, { tool: call.tool, args: call.args });
+        else if (call.readBack) {
+          const read = readBack(r, call.readBack);
+          if (read.done > 0) r = { ...read.next, gates: [...r.gates, { reason: `${call.tool} read back ${read.done} change(s)`, at: this.o.now() }].slice(-KEPT) };
+        }
+      } else {
+        r = countFailure(r, this.policy, call.tool, failure.kind);
+      }
+      return penalty ? this.lowered(r, penalty.amount, `${call.tool}: ${penalty.why}`, newId) : { next: r, result: undefined };
+    });
+  }
+
+  /** Lower confidence by `amount` (never raises it); below the thresholds, narrow to reading or hand off. */
+  lowerConfidence(amount: number, why: string, newId: () => string): Promise<HandoffRecord | undefined> {
+    return this.apply((r) => this.lowered(r, amount, why, newId));
+  }
+
+  private lowered(r0: RunRecord, amount: number, why: string, newId: () => string): { next: RunRecord; result: HandoffRecord | undefined } {
+    const confidence = lower(r0.confidence, amount);
+    const r = confidence === r0.confidence ? r0 : { ...r0, confidence };
+    if (r.mode === "handed_off" || r.mode === "halted" || r.handoff) return { next: r, result: undefined };
+    const c = this.policy.confidence;
+    const level = levelOf(confidence, c);
+    if (level === "handoff") return this.handedOff(r, `confidence ${confidence} fell below ${c.handoffBelow} after ${why}`, newId);
+    if (level === "read_only") return { next: transition(r, "read_only", `confidence ${confidence} fell below ${c.readOnlyBelow} after ${why}`, "confidence"), result: undefined };
+    return { next: r, result: undefined };
+  }
+
+  /** Hand the run to a person (once: a run handed off keeps its first record). A halted run stays halted. */
+  handOff(reason: string, newId: () => string): Promise<{ record: HandoffRecord; made: boolean }> {
+    return this.apply<{ record: HandoffRecord; made: boolean }>((r) => {
+      if (r.handoff) return { next: r, result: { record: r.handoff, made: false } };
+      const { next, result } = this.handedOff(r, reason, newId);
+      return { next, result: { record: result, made: true } };
+    });
+  }
+
+  private handedOff(r: RunRecord, reason: string, newId: () => string): { next: RunRecord; result: HandoffRecord } {
+    const rec = handoffRecord({
+      id: newId(),
+      runId: r.runId,
+      agent: r.agent,
+      reason,
+      at: this.o.now(),
+      confidence: r.confidence,
+      facts: FactLedger.from(FactLedger.merge(r.facts as LedgerData | undefined, this.ledger.unsaved)).snapshot(),
+      history: this.history,
+    });
+    return { next: { ...transition(r, "handed_off", reason), handoff: rec }, result: rec };
+  }
+
+  /** A verification gate passed outside a tool call (an approval, a verified decision, a person). */
+  passGate(reason: string): Promise<void> {
+    return this.apply((r) => ({ next: passGate(r, reason, this.o.now()), result: undefined }));
+  }
+
+  /** Move to `to` with `reason`; never widens (halted beats handed off beats read-only). */
+  transition(to: RunMode, reason: string): Promise<void> {
+    return this.apply((r) => ({ next: transition(r, to, reason), result: undefined }));
+  }
+
+  /**
+   * A person reviewed the run's changes: recorded, the destructive budget renewed, and a run
+   * narrowed to reading only by its spent budget may change things again.
+   */
+  review(by: string, note?: string): Promise<RunRecord> {
+    return this.apply((r) => {
+      const at = this.o.now();
+      let next: RunRecord = {
+        ...r,
+        destructive: { used: 0, inFlight: r.destructive.inFlight },
+        reviews: [...r.reviews, { by, at, ...(note !== undefined ? { note } : {}) }].slice(-KEPT),
+      };
+      if (next.mode === "read_only" && next.narrowedBy === "budget") {
+        next = { ...next, mode: "normal" };
+        delete next.reason;
+        delete next.narrowedBy;
+      }
+      return { next, result: next };
+    });
+  }
+
+  /** A person's stop, in this process: calls in flight are cancelled through their signal. */
+  stop(reason: string): Promise<void> {
+    if (!this.stopper.signal.aborted) this.stopper.abort(new Error(`run stopped: ${reason}`));
+    return this.transition("halted", `stopped by a person: ${reason}`);
+  }
+
+  end(): Promise<void> {
+    return this.apply((r) => ({ next: r.status === "ended" ? r : { ...r, status: "ended", endedAt: this.o.now() }, result: undefined }));
+  }
+
+  /** Commit everything unsaved (facts, calls) now. */
+  flush(): Promise<void> {
+    return this.apply((r) => ({ next: r, result: undefined }));
+  }
+
+  /**
+   * The one path by which the run's state changes: `change` is applied to the freshest
+   * record and committed with every change queued beside it (and the unsaved facts and
+   * calls); if another process committed first, all of them are worked out again on what
+   * it committed. Resolves with the change's result once committed; rejects if the store
+   * cannot commit (the change is then not made), or if `change` throws.
+   */
+  apply<T>(change: Change<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.committing) void this.commitQueued();
+    });
+  }
+
+  private async commitQueued(): Promise<void> {
+    this.committing = true;
+    try {
+      try {
+        await this.open();
+      } catch (e) {
+        for (const q of this.queue.splice(0)) q.reject(e);
+        return;
+      }
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0);
+        // Whatever goes wrong, every change queued is answered: none is left waiting.
+        await this.commitBatch(batch).catch((e) => batch.forEach((q) => q.reject(e)));
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitBatch(batch: Queued[]): Promise<void> {
+    for (;;) {
+      const prev = this.rec;
+      let r = prev;
+      const results: { ok: boolean; v: unknown }[] = [];
+      for (const q of batch) {
+        try {
+          const { next, result } = q.change(r);
+          r = next;
+          results.push({ ok: true, v: result });
+        } catch (e) {
+          results.push({ ok: false, v: e });
+        }
+      }
+      // Copies: calls and facts added while the commit is under way go with the next one.
+      const facts = this.ledger.unsaved.slice();
+      const calls = { calls: this.history.unsaved.calls.slice(), decisions: this.history.unsaved.decisions.slice() };
+      const unsavedFacts = facts.length > 0;
+      // Calls made ride with a commit that has a reason to happen; facts are one.
+      if (r === prev && !unsavedFacts) return settle(batch, results);
+      const next: RunRecord = { ...r, version: prev.version + 1, updatedAt: this.o.now() };
+      if (unsavedFacts) next.facts = FactLedger.merge(r.facts as LedgerData | undefined, facts);
+      if (calls.calls.length > 0 || calls.decisions.length > 0) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
+      let res;
+      try {
+        res = await this.o.store().runs.commit(prev, next);
+      } catch (e) {
+        for (const q of batch) q.reject(e);
+        return;
+      }
+      if (res.committed) {
+        this.ledger.unsaved = this.ledger.unsaved.slice(facts.length);
+        this.history.committed(calls);
+        this.adopt(next, "facts");
+        return settle(batch, results);
+      }
+      if (!res.current) {
+        const gone = new Error(`run ${this.runId} is no longer in the store`);
+        for (const q of batch) q.reject(gone);
+        return;
+      }
+      this.adopt(res.current);
+    }
+  }
+
+  /** Make `r` (from the store) this process's view; `keep` skips reloading a part this process just wrote. */
+  private adopt(r: RunRecord, keep?: "facts"): void {
+    const before = this.rec;
+    this.rec = r;
+    if (keep !== "facts" && (r.facts !== before.facts || before.version === 0)) this.ledger.load(r.facts as LedgerData | undefined);
+    if (r.history !== before.history) this.history.load(r.history as HistoryData | undefined);
+    if (r.stopRequested && !this.stopper.signal.aborted) this.stopper.abort(new Error(`run stopped: ${r.stopRequested.reason}`));
+    if (r.mode !== before.mode && r.mode !== "normal") this.o.onMode?.(r.mode, r.reason);
+  }
+}
+
+function settle(batch: Queued[], results: { ok: boolean; v: unknown }[]) {
+  batch.forEach((q, i) => (results[i]!.ok ? q.resolve(results[i]!.v) : q.reject(results[i]!.v)));
+}
