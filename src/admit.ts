@@ -1,10 +1,13 @@
 /**
- * Admitting a call on its run: admission's checks are asked on the freshest record of the
- * run in the store, and a step (and a destructive slot) is reserved there only if they
- * pass; before a change, the freezes declared elsewhere are read again; a claim sent
- * beside those questions waits on `gate` for their answers.
+ * The admission stage: may this call start at all, on the run as the store has it?
+ * Admission's checks (stages/admission.ts) are asked on the freshest record of the run in
+ * the store, and a step (and a destructive slot) is reserved there only if they pass.
+ * Before a change, the freezes declared elsewhere are read again. A keyed change that asks
+ * no person sends its claim beside those questions (on a networked store, in the same
+ * round trip): the claim is acted on only once both answers are in, and undone if they
+ * refuse (`gate`). Others wait for the answers first.
  */
-import type { Call, Env } from "./call.js";
+import type { Call, Env, StageResult } from "./call.js";
 import { describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import { judged } from "./shadow.js";
 import type { Policy } from "./policy.js";
@@ -14,6 +17,34 @@ import { recordedReplay } from "./stages/idempotency.js";
 import { validateInput } from "./stages/validate-input.js";
 import { StoreUnavailableError, type RunRecord } from "./store/types.js";
 import type { Tool } from "./tool.js";
+
+/** The admission stage: a refusal (counted), a replay (a change repeated after the budget is spent), or go on. */
+export async function admit(call: Call, env: Env): Promise<StageResult | { outcome: Outcome<unknown> }> {
+  const { tool, run } = call;
+  const mutation = tool.effect !== "read";
+  if (mutation) {
+    const replay = await replayAfterBudget(call, env, run);
+    if (replay) return { outcome: replay };
+  }
+  const early = run.enforce && mutation && tool.keyed && !tool.escalation && (tool.spec.approval === undefined || tool.spec.approval === "never");
+  // The way to a person is not closed by a freeze, nor by a store that cannot say.
+  const refreshing = mutation && !tool.escalation ? refreshFreezes(tool, env) : undefined;
+  if (refreshing && !early) {
+    const unseen = staged("admission", await refreshing);
+    if (unseen) {
+      await run.refuse(tool.name, unseen).catch(env.onError);
+      return (call.admissionRefused = unseen);
+    }
+  }
+  const reserving = reserve(call, env, run, !early);
+  if (!early) {
+    const refused = await reserving;
+    if (refused) call.admissionRefused ??= staged("admission", refused);
+    return refused;
+  }
+  call.admitted = gate(call, env, run, reserving, refreshing!);
+  return undefined;
+}
 
 /** How long a destructive slot is held for a call before it counts as used (its process died). */
 function slotLease(tool: Tool, policy: Policy): number {
@@ -27,7 +58,7 @@ function slotLease(tool: Tool, policy: Policy): number {
  * will, once they are read again). When the store cannot be written, a change fails closed
  * and a read is admitted on what this process last saw of the run (its step uncounted).
  */
-export async function reserve(call: Call, env: Env, state: RunState, declaredFreezes: boolean): Promise<Failure | undefined> {
+async function reserve(call: Call, env: Env, state: RunState, declaredFreezes: boolean): Promise<Failure | undefined> {
   const { tool } = call;
   // Shadow mode: admission's refusal is written down and the step reserved all the same.
   let shadowed: Failure | undefined;
@@ -39,7 +70,7 @@ export async function reserve(call: Call, env: Env, state: RunState, declaredFre
     judged(call, staged("admission", shadowed));
     return undefined;
   } catch (e) {
-    if (tool.effect === "read") {
+    if (tool.effect === "read" || tool.escalation) {
       env.onError(e);
       return admission(call, env);
     }
@@ -50,7 +81,7 @@ export async function reserve(call: Call, env: Env, state: RunState, declaredFre
 }
 
 /** The declared freezes, read again before a change; a store that cannot say refuses it. */
-export async function refreshFreezes(tool: Tool, env: Env): Promise<Failure | undefined> {
+async function refreshFreezes(tool: Tool, env: Env): Promise<Failure | undefined> {
   try {
     await env.freezes?.refresh();
     return undefined;
@@ -67,7 +98,7 @@ export async function refreshFreezes(tool: Tool, env: Env): Promise<Failure | un
  * and keeps a lapsed one it took over (a release would let the next caller run that
  * effect again unverified).
  */
-export function gate(call: Call, env: Env, state: RunState, reserving: Promise<Failure | undefined>, refreshing: Promise<Failure | undefined>): () => Promise<Failure | undefined> {
+function gate(call: Call, env: Env, state: RunState, reserving: Promise<Failure | undefined>, refreshing: Promise<Failure | undefined>): () => Promise<Failure | undefined> {
   let answer: Promise<Failure | undefined> | undefined;
   return () =>
     (answer ??= (async () => {
@@ -89,7 +120,7 @@ export function gate(call: Call, env: Env, state: RunState, reserving: Promise<F
  * refuse it) that is a replay, the same key already done, replays: it changes nothing.
  * Asked only in that state; the call's arguments are left as they came.
  */
-export async function replayAfterBudget(call: Call, env: Env, state: RunState): Promise<Outcome<unknown> | undefined> {
+async function replayAfterBudget(call: Call, env: Env, state: RunState): Promise<Outcome<unknown> | undefined> {
   const { tool } = call;
   const r = state.record;
   const spent = (r.mode === "read_only" && r.narrowedBy === "budget") || (tool.effect === "destructive" && r.destructive.used + r.destructive.inFlight.length >= state.policy.destructive.maxPerRun);

@@ -79,7 +79,13 @@ export interface Call {
   approvalAsked?: string;
   /** The step the run reserved for this call (its order in the run, across processes). */
   step?: number;
-  /** Refused at admission after the claim went out (see run.ts `gate`): already counted. */
+  /**
+   * The answer to admission's questions sent beside the claim (a keyed change that asks no
+   * person: the reservation and the freezes read again), awaited before the claim is acted
+   * on; a refusal there wins over any later stage's (see admit.ts `gate`).
+   */
+  admitted?: () => Promise<Failure | undefined>;
+  /** Refused at admission (by the run's limits, or by what the store said beside the claim): already counted. */
   admissionRefused?: Failure;
   /** What the tool's checkpoint hook returned before the action (checkpoint stage). */
   checkpoint?: unknown;
@@ -100,6 +106,10 @@ export interface Env {
   readonly leaseMs?: number;
   /** Report an error that has no caller to go to (a background write that failed). */
   readonly onError: (error: unknown) => void;
+  /** A new id (time-ordered: calls, approval requests, handoffs). */
+  readonly newId: () => string;
+  /** Keyed calls in flight in this process (the idempotency stage: a duplicate joins the first). */
+  readonly inFlight: InFlight;
   /** The runtime's tools by name (the verification gate's message names the reads that pass it). */
   readonly tools?: ReadonlyMap<string, Tool>;
   /** Freezes declared at run time through the runtime (admission refuses mutations while one holds). */
@@ -112,7 +122,6 @@ export type StageResult = Failure | undefined;
 /** What a run needs from its runtime. */
 export interface RunHost {
   readonly env: Env;
-  readonly inFlight: InFlight;
   newId(): string;
   /** Register work the runtime's close must wait for. */
   track<T>(work: Promise<T>): Promise<T>;

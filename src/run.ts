@@ -1,28 +1,6 @@
 /**
- * The run: one agent episode. It holds the chain state (steps, failures in a row,
- * budgets, mode) and composes the stages of a call, in the one order that is safe:
- *
- *   admission       refuse early, before any work: the run's state and limits, the
- *                   freeze, budgets, the tool's breaker. Cheapest checks first. Before a
- *                   mutation the store is asked for a stop or freeze made elsewhere; for a
- *                   keyed one that asks no person, that question goes out with the claim
- *                   (one round trip), and its answer is awaited before the claim is used.
- *   validate in     arguments are parsed before they are hashed into a key, so that
- *                   two spellings of one intent share a key.
- *   rules           the policy's rules over the parsed arguments and the run's facts;
- *                   before approval, so that no person is asked about a forbidden call.
- *   approval        after validate in, because a person approves the parsed arguments
- *                   that will run; before idempotency, so no key is held while waiting.
- *   idempotency     before execute, so that a repeat never reaches the tool.
- *   checkpoint      after idempotency (a replay takes no second backup), right before
- *                   the action, once per call.
- *   execute         bulkhead, timeout, bounded retry under the retry budget.
- *   validate out    before anything trusts the response: facts, verify, the model.
- *   facts           reconcile the facts the response asserts with the run's ledger, on a
- *                   well-formed response; before verify, so that a read-back is not spent
- *                   on a response whose facts are stale or contradicted.
- *   verify          read-your-writes, on a response known to be well-formed.
- *   record          last, once the outcome is final: key, ledger, chain state.
+ * The run: one agent episode. It runs each call through the stages (stages/index.ts, in
+ * the one order that is safe), then records its outcome and settles the run's state.
  *
  * The run's state (mode, steps, budgets, chain, gate, confidence, facts, handoff) lives
  * in the store (run-state.ts), so that a run started here may be resumed by id in any
@@ -37,26 +15,20 @@ import type { Clock } from "./clock.js";
 import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
-import { approval, approvalAhead, type ApprovalDecision } from "./stages/approval.js";
-import { checkpoint } from "./stages/checkpoint.js";
-import { rollback, type RollbackReport } from "./rollback.js";
-import { execute } from "./stages/execute.js";
-import { idempotency } from "./stages/idempotency.js";
+import { approvalAhead, type ApprovalDecision } from "./stages/approval.js";
+import { outcomeOf, runStages } from "./stages/index.js";
 import { record, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
-import { judged, recordShadow } from "./shadow.js";
 import { copyArguments, validateInput } from "./stages/validate-input.js";
-import { validateOutput } from "./stages/validate-output.js";
-import { verify } from "./stages/verify.js";
+import { rollback, type RollbackReport } from "./rollback.js";
+import { recordShadow } from "./shadow.js";
 import type { RunTelemetry } from "./telemetry/telemetry.js";
-import { facts } from "./stages/facts.js";
 import { callPenalty } from "./decide/confidence.js";
 import { readBackOf } from "./decide/gate.js";
 import { escalationReason } from "./decide/handoff.js";
 import { redactArgs } from "./redact.js";
 import type { LedgerSnapshot, ReconciledFact } from "./decide/ledger.js";
 import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
-import { gate, refreshFreezes, replayAfterBudget, reserve } from "./admit.js";
 import { RunState } from "./run-state.js";
 import { StoreUnavailableError, type HandoffRecord, type RunMode } from "./store/types.js";
 import type { ApprovalRequest } from "./decide/approvals.js";
@@ -155,7 +127,7 @@ export class Run {
     // Invalid arguments or a rule's refusal: no person is asked; the call itself will say why.
     // In shadow mode the call does not wait for anyone either (it records what it would ask).
     if (!this.state.enforce || copyArguments(call) || (await validateInput(call)) || (await rules(call, env))) return undefined;
-    const request = await approvalAhead(call, env, () => this.host.newId(), decision);
+    const request = await approvalAhead(call, env, decision);
     if (!request) return undefined;
     const { fingerprint: _, ...visible } = request;
     return visible;
@@ -346,50 +318,29 @@ export class Run {
     } catch (e) {
       // A bug in a stage or a hook: the call fails, the run goes on, nothing is hidden.
       env.onError(e);
-      outcome = this.failed(call, staged("run", failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false)));
+      outcome = outcomeOf(call, staged("run", failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false)));
     }
     if (outcome.shadow) await recordShadow(env, call, outcome.shadow);
     t.end(outcome, call.attempts, (env.clock.now() - call.startedAt) / 1000);
     return outcome;
   }
 
-  /** The stages, in order, from admission to record. */
+  /** The stages (stages/index.ts), then record and the run's settlement. */
   private async stages(call: Call): Promise<Outcome<unknown>> {
     const { env } = this.host;
     const { tool } = call;
     const s = this.state;
     if (!this.host.tools.has(tool.name)) this.host.tools.set(tool.name, tool);
-    const mutation = tool.effect !== "read";
-    // Before a change, the freezes declared elsewhere are read again. A keyed mutation that
-    // asks no person sends its claim beside that read and its reservation (on a networked
-    // store, in the same round trip); the claim is acted on only once both answers are in,
-    // and undone if they refuse (see `gate`). Others wait for the answers first.
-    if (mutation) {
-      const replay = await replayAfterBudget(call, env, s);
-      if (replay) return replay;
-    }
-    const early = s.enforce && mutation && tool.keyed && !tool.escalation && (tool.spec.approval === undefined || tool.spec.approval === "never");
-    const refreshing = mutation ? refreshFreezes(tool, env) : undefined;
-    if (refreshing && !early) {
-      const unseen = await refreshing;
-      if (unseen) return this.refuse(call, unseen);
-    }
-    const reserving = reserve(call, env, s, !early);
-    if (!early) {
-      const refused = await reserving;
-      if (refused) return this.refused(call, refused);
-    }
-
-    const outcome = await this.through(call, early ? gate(call, env, s, reserving, refreshing!) : undefined);
+    const outcome = await runStages(call, env);
     if (outcome.replayed) {
       // Replays use no step, budget or depth. An effect found by the probe after its owner
       // died was never recorded: it enters the ledger now, for rollback.
-      await s.release(call.callId, tool.effect === "destructive").catch(env.onError);
+      if (call.step !== undefined) await s.release(call.callId, tool.effect === "destructive").catch(env.onError);
       if (call.recovered) await recordMutation(call, env, call.step ?? 0);
       return outcome;
     }
     if (call.admissionRefused) {
-      // Refused by what the store said beside the claim: the claim is given back, the refusal was counted.
+      // Refused at admission, and counted there; a claim sent beside its questions is given back.
       await record(call, outcome, env, () => 0);
       call.settleDuplicates?.(outcome);
       return this.refused(call, call.admissionRefused);
@@ -409,7 +360,7 @@ export class Run {
       effect: tool.effect,
       executed: call.executed,
       ...(call.verified !== undefined ? { verified: call.verified } : {}),
-      ...(mutation ? { args: redactArgs(call.args, tool.spec.redact) } : { readBack: readBackOf(tool, call.args) }),
+      ...(tool.effect !== "read" ? { args: redactArgs(call.args, tool.spec.redact) } : { readBack: readBackOf(tool, call.args) }),
     };
     const settling = s.settle(settled, outcome.ok ? undefined : outcome.failure, penalty && { amount: penalty.amount, why: penalty.reason }, this.host.newId).then(
       (h) => {
@@ -427,48 +378,11 @@ export class Run {
     return recorded;
   }
 
-  private async through(call: Call, gate?: () => Promise<Failure | undefined>): Promise<Outcome<unknown>> {
-    const { env, inFlight } = this.host;
-    const invalid =
-      // Arguments too deep or too large for Bulwark to handle are refused even in shadow mode.
-      staged("validate-input", copyArguments(call)) ??
-      judged(call, staged("validate-input", await validateInput(call))) ??
-      judged(call, staged("rules", await rules(call, env))) ??
-      judged(call, staged("approval", await approval(call, env, () => this.host.newId())));
-    if (invalid) return this.failed(call, (await gate?.()) ?? invalid);
-    const key = await idempotency(call, env, inFlight, gate);
-    if ("outcome" in key) {
-      if (!key.outcome.ok) staged("idempotency", key.outcome.failure);
-      return key.outcome;
-    }
-    const failure = judged(call, staged("checkpoint", await checkpoint(call, env))) ?? staged("execute", await execute(call, env));
-    // An attempt whose response was lost, seen to have landed by the probe: nothing to check.
-    if (!failure && call.recovered) return { ok: true, value: null, callId: call.callId, replayed: false, recovered: true, ...(call.shadow ? { shadow: call.shadow } : {}) };
-    const rejected =
-      failure ??
-      judged(call, staged("validate-output", await validateOutput(call))) ??
-      judged(call, staged("facts", await facts(call, env))) ??
-      judged(call, staged("verify", await verify(call, env)));
-    if (rejected) return this.failed(call, rejected);
-    return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}), ...(call.shadow ? { shadow: call.shadow } : {}) };
-  }
-
-  private failed(call: Call, failure: Failure): Outcome<unknown> {
-    return { ok: false, failure, callId: call.callId, ...(call.shadow ? { shadow: call.shadow } : {}) };
-  }
-
-  /** A refusal before the run's reservation (a freeze, a store that cannot say): counted toward the chain breaker. */
-  private async refuse(call: Call, failure: Failure): Promise<Outcome<unknown>> {
-    staged("admission", failure);
-    await this.state.refuse(call.tool.name, failure).catch(this.host.onError);
-    return this.refused(call, failure);
-  }
-
   /** A refusal at admission, already counted: it goes into the run's history. */
   private refused(call: Call, failure: Failure): Outcome<unknown> {
     staged("admission", failure);
     this.state.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args, redact: call.tool.spec.redact }, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
-    return this.failed(call, failure);
+    return outcomeOf(call, failure);
   }
 
   /** A person reviewed the run's changes (see Runtime.reviewRun). */

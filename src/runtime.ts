@@ -171,6 +171,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const tools = new Map<string, Tool>();
   addTools(tools, options.tools ?? []);
   const live = new LiveRuns();
+  const inFlight: InFlight = new Map();
   // A malformed store description throws here; an unreachable database rejects ready().
   const open = storeOpener(options.store ?? "memory");
   const telemetry = createTelemetry(options.telemetry ?? {}, options.alerts ?? {}, options.monitors ?? {}, {
@@ -188,7 +189,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     health = new HealthRegistry(clock, budget, s.breakers, onError, (tool, state, reason) => telemetry.breakerChanged(tool, state, reason));
     health.startSync(options.breakerSyncMs ?? 1_000);
     freezes = new FreezeBoard(s, clock);
-    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, freezes, tools, ...(options.idempotency?.leaseMs !== undefined ? { leaseMs: options.idempotency.leaseMs } : {}) };
+    env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, newId: timeOrderedId, inFlight, freezes, tools, ...(options.idempotency?.leaseMs !== undefined ? { leaseMs: options.idempotency.leaseMs } : {}) };
     if (sweepEveryMs > 0 && !closed) {
       // Expired idempotency records would otherwise pile up forever. Unref'd: it never
       // keeps the process alive; tracked: close waits for a sweep under way.
@@ -201,7 +202,6 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // The rejection is reported by ready() and by every call; not an unhandled rejection.
   opening.catch(() => {});
 
-  const inFlight: InFlight = new Map();
   const tracked = new Set<Promise<unknown>>();
   let closed = false;
   let sweeper: ReturnType<typeof setInterval> | undefined;
@@ -211,7 +211,6 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       if (!env) throw new Error("the runtime's store is not open yet: await rt.ready()");
       return env;
     },
-    inFlight,
     tools,
     live,
     telemetry,

@@ -28,7 +28,7 @@ import { redactArgs } from "../redact.js";
 /** How often a waiting call looks for the decision in the store. */
 const APPROVAL_POLL_MS = 250;
 
-export async function approval(call: Call, env: Env, newId: () => string): Promise<StageResult> {
+export async function approval(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   const needed = await asks(call, env);
   if (needed === undefined) return undefined;
@@ -43,7 +43,7 @@ export async function approval(call: Call, env: Env, newId: () => string): Promi
 
   let request: ApprovalRecord | Failure;
   try {
-    request = await requestFor(call, env, newId);
+    request = await requestFor(call, env);
     if ("kind" in request) return request;
     const waitUntil = Math.min(env.clock.now() + run.policy.approvalWaitMs, run.deadlineAt);
     while (request.status === "pending") {
@@ -89,9 +89,9 @@ export interface ApprovalDecision {
  * this call, or when its arguments cannot be fingerprinted (the call itself will say why).
  * Store errors are thrown: the caller lets the call itself fail closed.
  */
-export async function approvalAhead(call: Call, env: Env, newId: () => string, decision?: ApprovalDecision): Promise<ApprovalRecord | undefined> {
+export async function approvalAhead(call: Call, env: Env, decision?: ApprovalDecision): Promise<ApprovalRecord | undefined> {
   if (!(await asks(call, env))) return undefined;
-  const request = await requestFor(call, env, newId);
+  const request = await requestFor(call, env);
   if ("kind" in request) return undefined;
   if (!decision || request.status !== "pending") return request;
   const status = decision.approved ? "approved" : "denied";
@@ -113,7 +113,7 @@ async function asks(call: Call, env: Env): Promise<boolean | undefined> {
 }
 
 /** The durable request for this call (by run, tool and canonical arguments), made if there is none. */
-async function requestFor(call: Call, env: Env, newId: () => string): Promise<ApprovalRecord | Failure> {
+async function requestFor(call: Call, env: Env): Promise<ApprovalRecord | Failure> {
   const { tool, run } = call;
   let fingerprint: string;
   try {
@@ -127,7 +127,7 @@ async function requestFor(call: Call, env: Env, newId: () => string): Promise<Ap
   if (found) return found;
   const why = call.approvalAsked;
   const request: ApprovalRecord = {
-    id: newId(),
+    id: env.newId(),
     runId: run.runId,
     tool: tool.name,
     // The fingerprint binds the decision to the arguments as sent; the person sees them without secrets.

@@ -1,0 +1,105 @@
+/**
+ * The stages of a call, in the one order that is safe, and the loop that runs them. A
+ * stage is a name and a step; a step returns nothing (go on), a failure (the call ends
+ * with it, stamped with the stage) or a final outcome (a replay). A new stage is one file
+ * and one line here. Why each is where it is:
+ *
+ *   admission       refuse early, before any work: the run's state and limits (asked on
+ *                   the run's record in the store, where a step is reserved), the freeze,
+ *                   budgets, the tool's breaker. A keyed change that asks no person sends
+ *                   its claim beside these questions and acts on it only once they answer.
+ *   validate-input  arguments are copied (bounded), then parsed before they are hashed into
+ *                   a key, so that two spellings of one intent share a key.
+ *   rules           the policy's rules over the parsed arguments and the run's facts;
+ *                   before approval, so that no person is asked about a forbidden call.
+ *   approval        after validate-input, because a person approves the parsed arguments
+ *                   that will run; before idempotency, so no key is held while waiting.
+ *   idempotency     before execute, so that a repeat never reaches the tool.
+ *   checkpoint      after idempotency (a replay takes no second backup), right before
+ *                   the action, once per call.
+ *   execute         bulkhead, timeout, bounded retry under the retry budget.
+ *   validate-output before anything trusts the response: facts, verify, the model.
+ *   facts           reconcile the facts the response asserts with the run's ledger; before
+ *                   verify, so that a read-back is not spent on stale or contradicted facts.
+ *   verify          read-your-writes, on a response known to be well-formed.
+ *
+ * Record (the key, the ledger) and the run's settlement follow, once the outcome is final
+ * (run.ts). In shadow mode a `shadowed` stage's refusal is written down on the call and the
+ * call goes on as if Bulwark were absent (see shadow.ts); the others hold in every mode.
+ */
+import { staged, type Failure, type Outcome, type Stage as StageName } from "../failure.js";
+import { admit } from "../admit.js";
+import { judged } from "../shadow.js";
+import type { Call, Env, StageResult } from "../call.js";
+import { approval } from "./approval.js";
+import { checkpoint } from "./checkpoint.js";
+import { execute } from "./execute.js";
+import { facts } from "./facts.js";
+import { idempotency } from "./idempotency.js";
+import { rules } from "./rules.js";
+import { copyArguments, validateInput } from "./validate-input.js";
+import { validateOutput } from "./validate-output.js";
+import { verify } from "./verify.js";
+
+/** A stage's final word: the call ends with this outcome (a replay), not with a failure. */
+export interface Final {
+  outcome: Outcome<unknown>;
+}
+
+export interface Stage {
+  readonly name: StageName;
+  /** Whether shadow mode writes this stage's refusal down instead of making it. */
+  readonly shadowed: boolean;
+  run(call: Call, env: Env): StageResult | Final | Promise<StageResult | Final>;
+}
+
+export const STAGES: readonly Stage[] = [
+  { name: "admission", shadowed: false, run: admit },
+  // Arguments too deep or too large for Bulwark to handle are refused even in shadow mode.
+  { name: "validate-input", shadowed: false, run: copyArguments },
+  { name: "validate-input", shadowed: true, run: validateInput },
+  { name: "rules", shadowed: true, run: rules },
+  { name: "approval", shadowed: true, run: approval },
+  { name: "idempotency", shadowed: false, run: keyed },
+  { name: "checkpoint", shadowed: true, run: checkpoint },
+  { name: "execute", shadowed: false, run: executed },
+  { name: "validate-output", shadowed: true, run: validateOutput },
+  { name: "facts", shadowed: true, run: facts },
+  { name: "verify", shadowed: true, run: verify },
+];
+
+/** Run the stages in order; the call's outcome before record. */
+export async function runStages(call: Call, env: Env, stages: readonly Stage[] = STAGES): Promise<Outcome<unknown>> {
+  for (const stage of stages) {
+    const said = await stage.run(call, env);
+    if (!said) continue;
+    if ("outcome" in said) return said.outcome;
+    const failure = staged(stage.name, said);
+    if (stage.shadowed && !judged(call, failure)) continue;
+    // A refusal from the questions sent beside the claim wins: the call was never admitted.
+    return outcomeOf(call, (await call.admitted?.()) ?? failure);
+  }
+  return outcomeOf(call);
+}
+
+/** The call's outcome: failed with `failure`, or its response. */
+export function outcomeOf(call: Call, failure?: Failure): Outcome<unknown> {
+  const shadow = call.shadow ? { shadow: call.shadow } : {};
+  if (failure) return { ok: false, failure, callId: call.callId, ...shadow };
+  return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}), ...shadow };
+}
+
+/** The idempotency stage: a replay (or a failure to claim) ends the call; a claim held goes on. */
+async function keyed(call: Call, env: Env): Promise<Final | undefined> {
+  const verdict = await idempotency(call, env, env.inFlight, call.admitted);
+  if ("go" in verdict) return undefined;
+  if (!verdict.outcome.ok) staged("idempotency", verdict.outcome.failure);
+  return verdict;
+}
+
+/** The execute stage; an attempt whose response was lost, seen to have landed by the probe, ends the call: nothing to check. */
+async function executed(call: Call, env: Env): Promise<StageResult | Final> {
+  const failure = await execute(call, env);
+  if (failure || !call.recovered) return failure;
+  return { outcome: { ok: true, value: null, callId: call.callId, replayed: false, recovered: true, ...(call.shadow ? { shadow: call.shadow } : {}) } };
+}
