@@ -1,6 +1,9 @@
 /**
  * The README is the manual: its usage example must run and print what it says.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { readmeExample, runExample } from "./fixtures/readme.js";
 
@@ -26,4 +29,17 @@ it("the README's booking agent: a violation refused, a missing fact asked for, a
   expect(lines[3]).toEqual(["booked more than 24 hours ago: a refund needs a supervisor"]);
   expect(lines[4]).toEqual(["halted", "ok"]);
   expect(lines[5]).toEqual(['the agent called transfer_to_human_agents: {"summary":"wants to change a basic economy booking"}']);
+});
+
+it("the README's durable-runs example: each turn a new runtime, and the conversation's budget of 3 holds across them", async () => {
+  const code = readmeExample("## Durable runs");
+  const store = '"sqlite:.bulwark/bulwark.db"';
+  expect(code).toContain(store);
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-readme-durable-"));
+  try {
+    const lines = await runExample("durable-example", code.replace(store, JSON.stringify(`sqlite:${join(dir, "bulwark.db")}`)));
+    expect(lines).toEqual([["dropped"], ["dropped"], ["dropped"], ["destructive_budget_exceeded"]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
