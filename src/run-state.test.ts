@@ -127,8 +127,13 @@ describe("RunState", () => {
     await s.settle({ callId: "c1", tool: "drop", effect: "destructive", executed: true, verified: true }, undefined, undefined, () => "h");
     await s.refuse("drop", failures.destructiveBudgetExceeded("drop", 1));
     expect(s.mode).toBe("read_only");
+    await s.settle({ callId: "w1", tool: "put", effect: "write", executed: true, args: {} }, undefined, undefined, () => "h");
+    expect(s.unverifiedDepth).toBe(1);
     const reviewed = await s.review("ann", "checked the drops");
     expect(reviewed).toMatchObject({ mode: "normal", destructive: { used: 0 }, reviews: [{ by: "ann", note: "checked the drops", at: now }] });
+    // A person who checked the changes is a verification gate.
+    expect(reviewed.unverifiedDepth).toBe(0);
+    expect(reviewed.gates.at(-1)).toMatchObject({ reason: "ann reviewed the changes: checked the drops" });
     expect(reviewed.reason).toBeUndefined();
     await s.lowerConfidence(0.35, "a rejected decision", () => "h");
     await s.review("ann");

@@ -322,14 +322,16 @@ export class RunState {
   }
 
   /**
-   * A person reviewed the run's changes: recorded, the destructive budget renewed, and a run
-   * narrowed to reading only by its spent budget may change things again.
+   * A person reviewed the run's changes: recorded, the destructive budget renewed, the
+   * verification gate passed, and a run narrowed to reading only by its spent budget may
+   * change things again.
    */
   review(by: string, note?: string): Promise<RunRecord> {
     return this.apply((r) => {
       const at = this.o.now();
+      // A person who checked the changes is a verification gate too.
       let next: RunRecord = {
-        ...r,
+        ...passGate(r, `${by} reviewed the changes${note !== undefined ? `: ${note}` : ""}`, at),
         destructive: { used: 0, inFlight: r.destructive.inFlight },
         reviews: [...r.reviews, { by, at, ...(note !== undefined ? { note } : {}) }].slice(-KEPT),
       };
