@@ -73,7 +73,7 @@ export function countFailure(r: RunRecord, policy: Policy, tool: string, kind: F
  * `r` with the destructive slots whose calls outlived their lease counted as used: the
  * process that held them died, maybe after the action (counting it is the safe side).
  */
-function lapse(r: RunRecord, now: number): RunRecord {
+export function lapse(r: RunRecord, now: number): RunRecord {
   const d = r.destructive;
   if (d.inFlight.every((s) => s.until > now)) return r;
   const live = d.inFlight.filter((s) => s.until > now);
