@@ -84,7 +84,7 @@ async function withStore(setup: (rt: Runtime) => Promise<void> = async () => {})
 }
 
 describe("commands that read state, in a folder with no store", () => {
-  it.each([["approvals"], ["approvals", "list", "--json"], ["approvals", "approve", "appr_1", "--by", "ada"], ["approvals", "deny", "appr_1", "--reason", "no"], ["rollback", "run_1"], ["serve", "--port", "0"]])(
+  it.each([["approvals"], ["approvals", "list", "--json"], ["approvals", "approve", "appr_1", "--by", "ada"], ["approvals", "deny", "appr_1", "--reason", "no"], ["rollback", "run_1"], ["runs"], ["runs", "review", "run_1", "--by", "ada"], ["serve", "--port", "0"]])(
     "bulwark %s says where it looked and creates nothing",
     async (...args) => {
       const r = await bulwark(args);
@@ -192,6 +192,88 @@ describe("bulwark rollback", () => {
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toContain("run_quiet recorded no changes: nothing to roll back");
   });
+});
+
+describe("bulwark runs", () => {
+  const drop = defineTool({ name: "drop_table", effect: "destructive", execute: async (a: { table: string }) => `dropped ${a.table}`, verify: async () => true });
+  const policy = { destructive: { maxPerRun: 2 }, maxConsecutiveFailures: 5 };
+
+  /** A store where run-spent has used its destructive budget (2) and reads only, and run-quiet ended without changes. */
+  async function spentStore(): Promise<{ cwd: string; store: string }> {
+    const cwd = fresh();
+    const store = `sqlite:${join(cwd, "agents.db")}`;
+    const rt = createRuntime({ store, policy });
+    const run = rt.startRun({ agent: "db-bot", runId: "run-spent" });
+    for (const table of ["a", "b"]) expect((await run.call(drop, { table })).ok).toBe(true);
+    const refused = await run.call(drop, { table: "c" });
+    expect(refused.ok ? "ok" : refused.failure.kind).toBe("destructive_budget_exceeded");
+    await rt.startRun({ agent: "support-bot", runId: "run-quiet" }).end();
+    await rt.close();
+    return { cwd, store };
+  }
+
+  it("--json shows each run's live steps, destructive budget and mode; review renews the budget, and the run may change things again", async () => {
+    const { cwd, store } = await spentStore();
+    const before = await bulwark(["runs", "--store", store, "--json"], cwd);
+    expect(before).toMatchObject({ code: 0, stderr: "" });
+    const spent = JSON.parse(before.stdout).runs.find((r: { runId: string }) => r.runId === "run-spent");
+    expect(spent).toMatchObject({
+      agent: "db-bot",
+      status: "running",
+      mode: "read_only",
+      narrowedBy: "budget",
+      reason: expect.stringContaining("destructive budget (2) is used up"),
+      steps: 2,
+      destructive: { used: 2, inFlight: 0 },
+      reviews: 0,
+    });
+    const text = await bulwark(["runs", "--store", store, "--status", "running"], cwd);
+    expect(text).toMatchObject({ code: 0, stderr: "" });
+    expect(text.stdout.trim().split("\n")).toEqual([expect.stringMatching(/^run-spent +db-bot +running +read_only +steps 2 +destructive 2 +confidence 1\.00 +its destructive budget/)]);
+
+    const review = await bulwark(["runs", "review", "run-spent", "--store", store, "--by", "dana", "--note", "the two drops were asked for"], cwd);
+    expect(review).toMatchObject({ code: 0, stderr: "" });
+    expect(review.stdout).toContain("reviewed by dana: the destructive budget of run run-spent is renewed (2 used before the review)");
+    expect(review.stdout).toContain("mode read_only -> normal");
+
+    const after = JSON.parse((await bulwark(["runs", "--store", store, "--json"], cwd)).stdout).runs.find((r: { runId: string }) => r.runId === "run-spent");
+    expect(after).toMatchObject({ mode: "normal", steps: 2, destructive: { used: 0, inFlight: 0 }, reviews: 1, lastReview: { by: "dana", note: "the two drops were asked for" } });
+    expect(after.reason).toBeUndefined();
+    expect(after.narrowedBy).toBeUndefined();
+
+    // The agent, resuming the run, may make its changes again: within the renewed budget.
+    const rt = createRuntime({ store, policy });
+    const run = rt.startRun({ agent: "db-bot", runId: "run-spent" });
+    const again = await run.call(drop, { table: "c" });
+    expect(again).toMatchObject({ ok: true, value: "dropped c" });
+    expect(run.mode).toBe("normal");
+    await rt.close();
+  }, 60_000);
+
+  it("bad input: an unknown run, a bad --status or --limit, an empty --by or --note; each says what is wrong, and nothing is reviewed", async () => {
+    const { cwd, store } = await spentStore();
+    const [unknown, status, limit, by, note] = await Promise.all([
+      bulwark(["runs", "review", "run-nope", "--store", store, "--by", "dana"], cwd),
+      bulwark(["runs", "--store", store, "--status", "sleeping"], cwd),
+      bulwark(["runs", "--store", store, "--limit", "0"], cwd),
+      bulwark(["runs", "review", "run-spent", "--store", store, "--by", " "], cwd),
+      bulwark(["runs", "review", "run-spent", "--store", store, "--by", "dana", "--note", ""], cwd),
+    ]);
+    for (const r of [unknown, status, limit, by, note]) {
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe("");
+    }
+    expect(unknown.stderr).toContain(`no run "run-nope" in the store ${store}; check the id (bulwark runs lists them)`);
+    expect(status.stderr).toContain('--status must be one of running, ended, not "sleeping"');
+    expect(limit.stderr).toMatch(/--limit <n>' argument '0' is invalid. expected a whole number of at least 1/);
+    expect(by.stderr).toContain("--by (or BULWARK_USER) is empty");
+    expect(note.stderr).toContain("--note is empty");
+    const rt = createRuntime({ store });
+    await rt.ready();
+    expect(await rt.store.runs.get("run-spent")).toMatchObject({ mode: "read_only", destructive: { used: 2 }, reviews: [] });
+    expect(await rt.store.runs.get("run-nope")).toBeUndefined();
+    await rt.close();
+  }, 60_000);
 });
 
 describe("bulwark replay", () => {
