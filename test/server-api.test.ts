@@ -73,16 +73,21 @@ describe("runs", () => {
     expect(list.status).toBe(200);
     expect(list.body.runs).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ runId: "run-ro", agent: "db-bot", mode: "read_only", reason: expect.stringMatching(/destructive budget/) }),
-        expect.objectContaining({ runId: "run-ok", mode: "normal", status: "ended" }),
+        expect.objectContaining({ runId: "run-ro", agent: "db-bot", mode: "read_only", narrowedBy: "budget", reason: expect.stringMatching(/destructive budget/), steps: 1 }),
+        expect.objectContaining({ runId: "run-ok", mode: "normal", status: "ended", steps: 1, destructive: { used: 0, inFlight: 0, max: 3 } }),
       ]),
     );
+    // The budget as the store has it; its max is the server's policy (the default here; the run had its own).
+    expect(list.body.runs.find((r: { runId: string }) => r.runId === "run-ro").destructive).toEqual({ used: 1, inFlight: 0, max: 3 });
+    // A summary, not the record: no facts or history in a list.
+    expect(Object.keys(list.body.runs[0])).not.toContain("history");
     expect((await call(`${url}/api/runs?status=ended`)).body.runs.map((r: { runId: string }) => r.runId)).toEqual(["run-ok"]);
     expect((await call(`${url}/api/runs?limit=1`)).body.runs).toHaveLength(1);
 
     const one = await call(`${url}/api/runs/run-ro`);
     expect(one.status).toBe(200);
-    expect(one.body.run).toMatchObject({ runId: "run-ro", mode: "read_only" });
+    expect(one.body.run).toMatchObject({ runId: "run-ro", mode: "read_only", destructive: { used: 1, inFlight: [] } });
+    expect(one.body.summary).toEqual(list.body.runs.find((r: { runId: string }) => r.runId === "run-ro"));
     expect(one.body.mutations).toEqual([expect.objectContaining({ tool: "drop", effect: "destructive", args: { t: 1 }, status: "done", undo: "none" })]);
   });
 
@@ -113,6 +118,93 @@ describe("runs", () => {
     const o = await run.call(note, { n: 1 });
     expect(kindOf(o)).toBe("run_halted");
     if (!o.ok) expect(o.failure.message).toContain("it is deleting things");
+  });
+});
+
+describe("runs: live budgets and reviews", () => {
+  const drop = defineTool({ name: "drop", effect: "destructive", execute: async (a: { t: number }) => `dropped ${a.t}`, verify: async () => true });
+
+  it("steps and the destructive budget are live while the run goes on; max is the server runtime's policy", async () => {
+    const { agent, store } = await setup();
+    // A server whose runtime has the agents' policy shows their max.
+    const ops = createRuntime({ store, policy: { destructive: { maxPerRun: 2 } } });
+    const server = await startServer({ runtime: ops, port: 0 });
+    open.push(async () => {
+      await server.close();
+      await ops.close();
+    });
+    const run = agent.startRun({ agent: "db-bot", runId: "run-live", policy: { destructive: { maxPerRun: 2 } } });
+    const runs = async () => (await call(`${server.url}/api/runs`)).body.runs[0];
+    await run.call(lookup, {});
+    expect(await runs()).toMatchObject({ runId: "run-live", steps: 1, destructive: { used: 0, inFlight: 0, max: 2 } });
+    // While a destructive call is in flight, its slot shows.
+    let finish!: () => void;
+    const slow = defineTool({ name: "slow_drop", effect: "destructive", execute: () => new Promise<string>((r) => (finish = () => r("dropped"))), verify: async () => true });
+    const pending = run.call(slow, { t: 1 });
+    try {
+      await expect.poll(runs).toMatchObject({ steps: 2, destructive: { used: 0, inFlight: 1, max: 2 } });
+    } finally {
+      finish();
+    }
+    expect(kindOf(await pending)).toBe("ok");
+    expect(await runs()).toMatchObject({ steps: 2, mode: "normal", destructive: { used: 1, inFlight: 0 } });
+    expect(kindOf(await run.call(drop, { t: 2 }))).toBe("ok");
+    expect(kindOf(await run.call(drop, { t: 3 }))).toBe("destructive_budget_exceeded");
+    expect(await runs()).toMatchObject({ mode: "read_only", narrowedBy: "budget", destructive: { used: 2, inFlight: 0, max: 2 }, confidence: expect.any(Number) });
+  });
+
+  it("POST /api/runs/:id/review renews the budget of a run that spent it: the agent's live run may change things again", async () => {
+    const { agent, url, store } = await setup();
+    const run = agent.startRun({ agent: "db-bot", runId: "run-rv", policy: { destructive: { maxPerRun: 1 }, maxConsecutiveFailures: 5 } });
+    expect(kindOf(await run.call(drop, { t: 1 }))).toBe("ok");
+    expect(kindOf(await run.call(drop, { t: 2 }))).toBe("destructive_budget_exceeded");
+    expect(run.mode).toBe("read_only");
+
+    // Who is required without tokens; a note must be text; an unknown run is 404. None of them reviews.
+    expect(await call(`${url}/api/runs/run-rv/review`, "POST", {})).toMatchObject({ status: 400, body: { error: { message: 'the body needs "by": a non-empty text' } } });
+    expect((await call(`${url}/api/runs/run-rv/review`, "POST", { by: "dana", note: 7 })).status).toBe(400);
+    expect(await call(`${url}/api/runs/nope/review`, "POST", { by: "dana" })).toMatchObject({ status: 404, body: { error: { message: 'no run "nope" in the store' } } });
+    expect((await call(`${url}/api/runs/run-rv/review`, "GET")).status).toBe(405);
+    const ops = createRuntime({ store });
+    await ops.ready();
+    expect(await ops.store.runs.get("run-rv")).toMatchObject({ mode: "read_only", reviews: [], destructive: { used: 1 } });
+
+    const reviewed = await call(`${url}/api/runs/run-rv/review`, "POST", { by: "dana", note: "checked the drop" });
+    expect(reviewed.status).toBe(200);
+    expect(reviewed.body.run).toMatchObject({ runId: "run-rv", mode: "normal", destructive: { used: 0, inFlight: 0, max: 3 }, reviews: 1, lastReview: { by: "dana", note: "checked the drop" } });
+    expect(reviewed.body.run.narrowedBy).toBeUndefined();
+    expect(await ops.store.runs.get("run-rv")).toMatchObject({ mode: "normal", reviews: [{ by: "dana", note: "checked the drop" }], destructive: { used: 0 } });
+    await ops.close();
+
+    // The agent's run object, in its own runtime, learns of the review at its next call.
+    expect(await run.call(drop, { t: 2 })).toMatchObject({ ok: true, value: "dropped 2" });
+    expect(run.mode).toBe("normal");
+    expect(kindOf(await run.call(drop, { t: 3 }))).toBe("destructive_budget_exceeded");
+  });
+
+  it("with tokens, the review is recorded as the token's holder (a name in the body is not believed); a reading token may not review", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bulwark-serve-"));
+    dirs.push(dir);
+    const store = `sqlite:${join(dir, "bulwark.db")}`;
+    const agent = createRuntime({ store });
+    const ops = createRuntime({ store });
+    const tokens = [
+      { name: "ada", role: "decide" as const, token: "ada-0123456789abcdef0123456789abcdef" },
+      { name: "ci", role: "read" as const, token: "ci-fedcba9876543210fedcba9876543210" },
+    ];
+    const server = await startServer({ runtime: ops, port: 0, tokens });
+    open.push(async () => {
+      await server.close();
+      await ops.close();
+      await agent.close();
+    });
+    const run = agent.startRun({ agent: "db-bot", runId: "run-tok", policy: { destructive: { maxPerRun: 1 } } });
+    expect(kindOf(await run.call(drop, { t: 1 }))).toBe("ok");
+    const as = (t: string) => ({ authorization: `Bearer ${t}` });
+    expect((await call(`${server.url}/api/runs/run-tok/review`, "POST", {}, as(tokens[1]!.token))).status).toBe(403);
+    const r = await call(`${server.url}/api/runs/run-tok/review`, "POST", { by: "somebody-else" }, as(tokens[0]!.token));
+    expect(r).toMatchObject({ status: 200, body: { run: { destructive: { used: 0 }, lastReview: { by: "ada" } } } });
+    expect((await ops.store.runs.get("run-tok"))!.reviews).toEqual([expect.objectContaining({ by: "ada" })]);
   });
 });
 

@@ -1,14 +1,11 @@
 /**
- * The JSON API of `bulwark serve`: runs, approvals, breakers, handoffs, freezes, alerts,
- * stop and rollback, on the public runtime API only. Each route is a function from the request to
- * a JSON value; a bad request is an `HttpError` with its status (400 bad input, 404 unknown
- * id, 409 a decision the other way), never a stack trace.
- * The JSON API of `bulwark serve`: runs, approvals, breakers, handoffs, freezes, shadow
- * decisions, stop and rollback, on the public runtime API only. Each route is a function
- * from the request to a JSON value; a bad request is an `HttpError` with its status (400
- * bad input, 404 unknown id, 409 a decision the other way), never a stack trace.
+ * The JSON API of `bulwark serve`: runs (live, with their budgets), approvals, breakers,
+ * handoffs, freezes, alerts, shadow decisions, stop, review and rollback, on the public
+ * runtime API only. Each route is a function from the request to a JSON value; a bad
+ * request is an `HttpError` with its status (400 bad input, 404 unknown id, 409 a
+ * decision the other way), never a stack trace.
  */
-import { ApprovalError, PolicyError, readInstant, redactValue, summarizeShadow, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
+import { ApprovalError, PolicyError, readInstant, redactValue, summarizeRun, summarizeShadow, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
 import type { Principal } from "./auth.js";
 
@@ -70,6 +67,7 @@ const routes: Route[] = [
   route("GET", "/api/runs", listRuns),
   route("GET", "/api/runs/:id", getRun),
   route("POST", "/api/runs/:id/stop", stopRun),
+  route("POST", "/api/runs/:id/review", reviewRun),
   route("POST", "/api/runs/:id/rollback", rollbackRun),
   route("GET", "/api/approvals", listApprovals),
   route("GET", "/api/approvals/:id", getApproval),
@@ -121,11 +119,17 @@ function shown(r: { args?: unknown; output?: unknown; context?: unknown }): Reco
 
 // ---------------------------------------------------------------- runs
 
-async function listRuns({ query }: ApiRequest, { rt }: ApiContext) {
+/**
+ * A run as the API lists it (`RunSummary`): live from the store. The budget's `max` is
+ * this server's policy (its runtime's): the record does not keep the run's own.
+ */
+const summary = (r: RunRecord, { rt, now }: ApiContext) => summarizeRun(r, { now: now(), maxPerRun: rt.policy.destructive.maxPerRun });
+
+async function listRuns({ query }: ApiRequest, ctx: ApiContext) {
   const status = oneOf(query, "status", RUN_STATUSES);
   const limit = positiveInt(query, "limit", 100, 1000);
-  const runs = await rt.store.runs.list({ ...(status ? { status } : {}), limit });
-  return { runs };
+  const runs = await ctx.rt.store.runs.list({ ...(status ? { status } : {}), limit });
+  return { runs: runs.map((r) => summary(r, ctx)) };
 }
 
 /**
@@ -141,12 +145,15 @@ export async function findRun(rt: Runtime, runId: string): Promise<{ run: RunRec
 
 const unknownRun = (runId: string | undefined) => new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
 
-async function getRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
+/** A run: its summary, its stored record (facts, history, gates), its changes, approvals and handoffs. */
+async function getRun({ params: [runId] }: ApiRequest, ctx: ApiContext) {
+  const { rt, tools } = ctx;
   const found = await findRun(rt, runId!);
   if (!found) throw unknownRun(runId);
   const { run, mutations } = found;
   const [approvals, handoffs] = await Promise.all([rt.approvals.list({ runId: runId! }), rt.store.handoffs.list({ runId: runId! })]);
   return {
+    summary: run ? summary(run, ctx) : null,
     run: run ?? null,
     mutations: mutations.sort((a, b) => a.seq - b.seq).map((m) => ({ ...m, ...shown(m), undo: undoability(m, tools) })),
     approvals: approvals.map((a) => ({ ...a, ...shown(a) })),
@@ -169,6 +176,19 @@ async function stopRun({ params: [runId], body, who }: ApiRequest, { rt }: ApiCo
   const reason = who ? `${text(body, "reason", true)} (by ${who.name})` : text(body, "reason", true);
   if (!(await rt.stopRun(runId!, reason))) throw unknownRun(runId);
   return { runId, stopRequested: true, reason };
+}
+
+/**
+ * A person reviewed the run's changes: recorded with who (the token's holder, else the
+ * body's `by`) and an optional `note`; the destructive budget is renewed.
+ */
+async function reviewRun(req: ApiRequest, ctx: ApiContext) {
+  const { params: [runId], body } = req;
+  const by = decider(req, true)!;
+  const note = text(body, "note", false);
+  if (!(await ctx.rt.store.runs.get(runId!))) throw unknownRun(runId);
+  const after = await ctx.rt.reviewRun(runId!, { by, ...(note !== undefined ? { note } : {}) });
+  return { run: summary(after, ctx) };
 }
 
 async function rollbackRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
