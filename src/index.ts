@@ -49,5 +49,5 @@ export type { CallOptions } from "./call.js";
 export { jsonSchema } from "./json-schema.js";
 export { summarizeShadow } from "./shadow-summary.js";
 export type { ShadowSum } from "./shadow-summary.js";
-export { summarizeRun, awaitsReview } from "./run-summary.js";
+export { summarizeRun } from "./run-summary.js";
 export type { RunSummary } from "./run-summary.js";

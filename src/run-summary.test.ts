@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { freshRun, transition } from "./run-state.js";
-import { awaitsReview, summarizeRun } from "./run-summary.js";
+import { summarizeRun } from "./run-summary.js";
 import type { RunRecord } from "./store/types.js";
 
 const T0 = 1_700_000_000_000;
@@ -19,11 +19,11 @@ describe("summarizeRun", () => {
       unverifiedDepth: 0,
       confidence: 1,
       reviews: 0,
+      awaitsReview: false,
       startedAt: T0,
       updatedAt: T0,
     });
     expect(summarizeRun(freshRun("r-1", "bot", T0), { now: T0, maxPerRun: 3 }).destructive).toEqual({ used: 0, inFlight: 0, max: 3 });
-    expect(awaitsReview(s)).toBe(false);
   });
 
   it("a run narrowed by its spent budget: mode, reason, narrowedBy, steps, failures and the last review", () => {
@@ -47,7 +47,7 @@ describe("summarizeRun", () => {
       lastReview: { by: "bo", note: "checked the backups", at: T0 + 2 },
       stopRequested: { reason: "enough", at: T0 + 3 },
     });
-    expect(awaitsReview(s)).toBe(true);
+    expect(s.awaitsReview).toBe(true);
     // Not the record's own shape: no facts, history or gates, and the in-flight slots as a number.
     expect(Object.keys(s)).not.toContain("facts");
     expect(Object.keys(s)).not.toContain("history");
@@ -57,11 +57,12 @@ describe("summarizeRun", () => {
     const r: RunRecord = { ...freshRun("r-3", "bot", T0), destructive: { used: 1, inFlight: [{ callId: "a", until: T0 + 100 }, { callId: "b", until: T0 + 500 }] } };
     expect(summarizeRun(r, { now: T0 + 50 }).destructive).toEqual({ used: 1, inFlight: 2 });
     expect(summarizeRun(r, { now: T0 + 200 }).destructive).toEqual({ used: 2, inFlight: 1 });
-    expect(awaitsReview(summarizeRun({ ...r, destructive: { used: 0, inFlight: [{ callId: "a", until: T0 + 100 }] } }, { now: T0 }))).toBe(false);
+    expect(summarizeRun({ ...r, destructive: { used: 0, inFlight: [{ callId: "a", until: T0 + 100 }] } }, { now: T0 }).awaitsReview).toBe(false);
+    expect(summarizeRun({ ...r, destructive: { used: 0, inFlight: [{ callId: "a", until: T0 + 100 }] } }, { now: T0 + 100 }).awaitsReview).toBe(true);
   });
 
   it("a run narrowed by low confidence does not wait for a review (a review does not lift it)", () => {
     const r = transition(freshRun("r-4", "bot", T0), "read_only", "confidence 0.4", "confidence");
-    expect(awaitsReview(summarizeRun(r, { now: T0 }))).toBe(false);
+    expect(summarizeRun(r, { now: T0 }).awaitsReview).toBe(false);
   });
 });

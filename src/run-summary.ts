@@ -33,6 +33,11 @@ export interface RunSummary {
   /** Reviews recorded (the record keeps the latest few). */
   reviews: number;
   lastReview?: { by: string; note?: string; at: number };
+  /**
+   * Whether a person's review would renew something: the run reads only because it spent
+   * its destructive budget, or it made destructive changes since the last review.
+   */
+  awaitsReview: boolean;
   startedAt: number;
   endedAt?: number;
   updatedAt: number;
@@ -60,13 +65,9 @@ export function summarizeRun(r: RunRecord, o: { now: number; maxPerRun?: number 
     confidence: r.confidence,
     reviews: r.reviews.length,
     ...(lastReview ? { lastReview } : {}),
+    awaitsReview: r.narrowedBy === "budget" || destructive.used > 0,
     startedAt: r.startedAt,
     ...(r.endedAt !== undefined ? { endedAt: r.endedAt } : {}),
     updatedAt: r.updatedAt,
   };
-}
-
-/** Whether a person's review would change anything: a run reading only for its spent budget, or one that made destructive changes since the last review. */
-export function awaitsReview(s: RunSummary): boolean {
-  return s.narrowedBy === "budget" || s.destructive.used > 0;
 }

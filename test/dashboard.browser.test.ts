@@ -2,7 +2,8 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core; no browser
  * is ever downloaded): a person signs in with a token (once for the tab), sees a run's
  * pending approval, approves it, and the store says approved by the token's holder;
- * declares a freeze, and the agent's next write is refused.
+ * declares a freeze, and the agent's next write is refused; reviews a run that spent its
+ * destructive budget, and the agent may change things again.
  *
  * Without /usr/bin/chromium the test skips with a message, except in CI (CI set), where
  * it fails: .ci/run installs Chromium.
@@ -34,6 +35,8 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
 
   const dropTable = defineTool({ name: "drop_table", effect: "destructive", approval: "always", execute: async (a: { table: string }) => `dropped ${a.table}`, verify: async () => true });
   const writeNote = defineTool({ name: "write_note", effect: "write", execute: async () => "written", verify: async () => true });
+  const purgeCache = defineTool({ name: "purge_cache", effect: "destructive", execute: async (a: { region: string }) => `purged ${a.region}`, verify: async () => true });
+  const lookup = defineTool({ name: "lookup", effect: "read", execute: async () => 1 });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "bulwark-dashboard-"));
@@ -194,4 +197,69 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     await expect.poll(() => page.locator(`#alerts tr[data-alert-id="${drift!.id}"]`).getAttribute("data-state")).toBe("acknowledged");
     expect(await ops.alerts.list({ state: "acknowledged" })).toEqual([expect.objectContaining({ id: drift!.id, acknowledgedBy: "ada" })]);
   }, 60_000);
+
+  it("shows each run's steps, destructive budget and mode; Review renews a spent budget (recorded as the token's holder) and the agent may change things again", async () => {
+    // Spent: three destructive actions (the default budget, as the server's policy), the fourth refused.
+    const spent = agent.startRun({ agent: "cache-bot", runId: "run-browser-5" });
+    for (const region of ["eu", "us", "ap"]) expect((await spent.call(purgeCache, { region })).ok).toBe(true);
+    const refused = await spent.call(purgeCache, { region: "sa" });
+    expect(refused.ok ? "ok" : refused.failure.kind).toBe("destructive_budget_exceeded");
+    expect(spent.mode).toBe("read_only");
+    // One destructive action: a review is offered, though the run is not narrowed. Only reads: none is.
+    expect((await agent.startRun({ agent: "cache-bot", runId: "run-browser-6" }).call(purgeCache, { region: "eu" })).ok).toBe(true);
+    expect((await agent.startRun({ agent: "cache-bot", runId: "run-browser-7" }).call(lookup, {})).ok).toBe(true);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+
+    // Signed in whatever ran before (this test may run alone).
+    await page.goto(`${server.url}/`);
+    await page.evaluate((t) => sessionStorage.setItem("bulwark.token", t), TOKEN);
+    await page.reload();
+    await page.locator("#session", { hasText: "Signed in as ada" }).waitFor();
+
+    const row = page.locator('#runs tr[data-run-id="run-browser-5"]');
+    await row.waitFor();
+    const cell = (name: string) => row.locator("td").nth(["Run", "Agent", "Status", "Mode", "Reason", "Steps", "Destructive", "Confidence"].indexOf(name));
+    expect(await row.getAttribute("data-mode")).toBe("read_only");
+    expect(await cell("Mode").textContent()).toBe("read only");
+    expect(await cell("Reason").textContent()).toMatch(/destructive budget \(3\) is used up/);
+    expect(await cell("Steps").textContent()).toBe("3");
+    expect(await cell("Destructive").textContent()).toBe("3 / 3");
+    expect(await page.locator('#runs tr[data-run-id="run-browser-6"] td').nth(6).textContent()).toBe("1 / 3");
+    expect(await page.getByRole("button", { name: "Review run run-browser-6" }).count()).toBe(1);
+    expect(await page.locator('#runs tr[data-run-id="run-browser-7"] td').nth(6).textContent()).toBe("0 / 3");
+    expect(await page.getByRole("button", { name: "Review run run-browser-7" }).count()).toBe(0);
+
+    // Dismissed, nothing is recorded.
+    const review = page.getByRole("button", { name: "Review run run-browser-5" });
+    let asked = "";
+    page.once("dialog", (d) => {
+      asked = d.message();
+      void d.dismiss();
+    });
+    await review.click();
+    await expect.poll(() => asked).toMatch(/^Record that ada reviewed the changes run run-browser-5 made \(3 destructive\)\? .* up to 3 destructive actions again/);
+    expect(await ops.store.runs.get("run-browser-5")).toMatchObject({ mode: "read_only", reviews: [] });
+
+    page.once("dialog", (d) => void d.accept());
+    await review.click();
+    await expect.poll(() => row.getAttribute("data-mode")).toBe("normal");
+    expect(await cell("Destructive").textContent()).toBe("0 / 3");
+    expect(await cell("Reason").textContent()).toBe("");
+    expect(await page.locator("#notice").textContent()).toBe("Reviewed run run-browser-5: its destructive budget is renewed.");
+    expect(await row.textContent()).toContain("last by ada");
+    expect(await page.getByRole("button", { name: "Review run run-browser-5" }).count()).toBe(0);
+    expect(await ops.store.runs.get("run-browser-5")).toMatchObject({ mode: "normal", destructive: { used: 0 }, reviews: [expect.objectContaining({ by: "ada" })] });
+
+    // The agent's run, in its own runtime, may make changes again; the page follows.
+    expect(await spent.call(purgeCache, { region: "sa" })).toMatchObject({ ok: true, value: "purged sa" });
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    await expect.poll(() => cell("Destructive").textContent()).toBe("1 / 3");
+    expect(await cell("Steps").textContent()).toBe("4");
+    await page.getByRole("button", { name: "Show run run-browser-5" }).click();
+    const summary = page.locator("#run-detail .run-summary");
+    await summary.waitFor();
+    expect(await summary.textContent()).toMatch(/^Steps 4 · destructive 1 \/ 3 · confidence 1\.00 · failures in a row 0 · last reviewed by ada /);
+    expect(errors).toEqual([]);
+  });
 });

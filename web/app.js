@@ -204,20 +204,49 @@ function renderRuns(runs) {
   $("runs-count").textContent = `(${runs.length} most recent)`;
   if (runs.length === 0) return empty("No runs in this store yet.");
   return table(
-    ["Run", "Agent", "Status", "Mode", "Reason", "Steps", "Started", "Last change"],
+    ["Run", "Agent", "Status", "Mode", "Reason", "Steps", "Destructive", "Confidence", "Started", "Last change", "Review"],
     runs.map((r) =>
-      h("tr", { class: r.runId === state.selectedRun ? "selected" : "", dataset: { runId: r.runId } },
+      h("tr", { class: r.runId === state.selectedRun ? "selected" : "", dataset: { runId: r.runId, mode: r.mode } },
         h("td", {}, h("button", { type: "button", class: "link mono", onclick: () => selectRun(r.runId), "aria-label": `Show run ${r.runId}` }, shortId(r.runId))),
         h("td", {}, r.agent),
         h("td", {}, badge(r.status), r.stopRequested ? h("div", { class: "muted" }, `stop asked: ${r.stopRequested.reason}`) : null),
         h("td", {}, badge(r.mode)),
         h("td", {}, r.reason ?? ""),
-        // The store has the step count as of the run's last change of state (its start, a
-        // mode change, its end): a running run's count would be out of date.
-        h("td", {}, r.status === "ended" ? String(r.steps) : h("span", { class: "muted", title: "counted when the run ends" }, "—")),
+        h("td", { class: "num" }, String(r.steps)),
+        h("td", { class: "num", dataset: { destructive: "" } }, budget(r.destructive)),
+        h("td", { class: "num" }, r.confidence.toFixed(2)),
         h("td", {}, when(r.startedAt)),
-        h("td", {}, when(r.updatedAt)))),
+        h("td", {}, when(r.updatedAt)),
+        h("td", { class: "actions" }, reviewCell(r)))),
   );
+}
+
+/** Destructive actions since the last review, of the most the server's policy allows; those in flight below. */
+function budget(d) {
+  const used = d.max === undefined ? String(d.used) : `${d.used} / ${d.max}`;
+  return d.inFlight > 0 ? [used, " ", h("span", { class: "muted" }, `(+${d.inFlight} in flight)`)] : used;
+}
+
+/**
+ * A person's review of the changes a run made renews its destructive budget: offered on a
+ * run reading only because it spent the budget, or one that made destructive changes since
+ * its last review.
+ */
+function reviewCell(r) {
+  const last = r.lastReview ? h("div", { class: "muted" }, `last by ${r.lastReview.by} `, when(r.lastReview.at)) : null;
+  if (!r.awaitsReview) return last ?? "";
+  const button = h("button", {
+    type: "button", class: r.narrowedBy === "budget" ? "primary" : "", "aria-label": `Review run ${r.runId}`,
+    onclick: (e) => {
+      const by = actor();
+      if (!by) return;
+      const allowed = r.destructive.max === undefined ? "its budget" : `up to ${r.destructive.max} destructive actions`;
+      if (!confirm(`Record that ${by} reviewed the changes run ${r.runId} made (${r.destructive.used} destructive)? Its destructive budget is renewed: it may make ${allowed} again before the next review.`)) return;
+      act(e.currentTarget, () => api(`/api/runs/${encodeURIComponent(r.runId)}/review`, { method: "POST", body: { by } }), ({ run }) =>
+        `Reviewed run ${shortId(r.runId)}: its destructive budget is renewed` + (run.mode === "normal" ? "." : `; it is still ${run.mode.replace("_", " ")} (${run.reason ?? "no reason given"}).`));
+    },
+  }, "Review");
+  return [button, last];
 }
 
 /** A run's page has a URL (#run=<id>), to share or come back to. */
@@ -245,6 +274,10 @@ function renderRunDetail(d) {
       h("button", { type: "button", onclick: () => { selectRun(null); state.drawn.clear(); } }, "Close")),
   );
   if (r?.reason) frag.append(h("p", {}, h("strong", {}, "Reason: "), r.reason));
+  const s = d.summary;
+  if (s) frag.append(h("p", { class: "run-summary" },
+    `Steps ${s.steps} · destructive `, budget(s.destructive), ` · confidence ${s.confidence.toFixed(2)} · failures in a row ${s.failuresInARow}`,
+    s.lastReview ? [` · last reviewed by ${s.lastReview.by}${s.lastReview.note ? ` (${s.lastReview.note})` : ""} `, when(s.lastReview.at)] : ""));
   if (r && r.status === "running" && r.mode !== "halted") {
     const reason = h("input", { id: "stop-reason", required: true, placeholder: "why" });
     frag.append(h("form", {
