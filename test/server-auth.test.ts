@@ -73,6 +73,7 @@ describe("tokens", () => {
       ["POST", "/api/freezes", { reason: "x" }],
       ["POST", "/api/runs/run-a/rollback", {}],
       ["POST", "/api/runs/run-a/stop", { reason: "x" }],
+      ["POST", "/api/runs/run-a/review", { by: "mallory" }],
       ["DELETE", "/api/freezes?all=true"],
       ["GET", "/api/no-such-thing"],
     ] as const) {
@@ -87,6 +88,7 @@ describe("tokens", () => {
     expect(await ops.approvals.list()).toEqual([expect.objectContaining({ status: "pending" })]);
     expect(await ops.freezes()).toEqual([]);
     expect((await ops.store.runs.get("run-a"))?.stopRequested).toBeUndefined();
+    expect((await ops.store.runs.get("run-a"))?.reviews).toEqual([]);
 
     expect((await call(`${url}/`)).status).toBe(200);
     expect((await call(`${url}/app.js`)).status).toBe(200);
@@ -113,6 +115,12 @@ describe("tokens", () => {
     expect(approved).toMatchObject({ status: 200, body: { approval: { status: "approved", by: "ada" } } });
     expect(await ops.approvals.list()).toEqual([expect.objectContaining({ status: "approved", by: "ada" })]);
     expect(kindOf(await run.call(dropTable, { table: "prod_users" }))).toBe("ok");
+
+    // A review of the run's changes: the reader may not; the decider's is recorded as theirs.
+    expect((await call(`${url}/api/runs/run-b/review`, "POST", {}, bearer(CI))).status).toBe(403);
+    const reviewed = await call(`${url}/api/runs/run-b/review`, "POST", { by: "somebody-else" }, bearer(ADA));
+    expect(reviewed).toMatchObject({ status: 200, body: { run: { destructive: { used: 0 }, lastReview: { by: "ada" } } } });
+    expect((await ops.store.runs.get("run-b"))?.reviews).toEqual([expect.objectContaining({ by: "ada" })]);
 
     const frozen = await call(`${url}/api/freezes`, "POST", { reason: "release" }, bearer(ADA));
     expect(frozen).toMatchObject({ status: 201, body: { freeze: { by: "ada" } } });
