@@ -132,6 +132,8 @@ export interface RunHost {
   readonly telemetry: Telemetry;
   /** The runtime's tools by name, for rollback; a run adds the tools it calls. */
   readonly tools: Map<string, Tool>;
+  /** Run states holding steps of reads not yet in the store: the runtime's close writes them. */
+  readonly unsaved: Set<RunState>;
   /** The runtime's runs in this process (for `rt.stopRun`), held weakly: a run nobody holds leaves memory; its state is in the store. */
   readonly live: LiveRuns;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { failures } from "./failure.js";
 import { defaultPolicy, resolvePolicy, type PolicyInput } from "./policy.js";
-import { countFailure, freshRun, passGate, RunState, transition } from "./run-state.js";
+import { countFailure, freshRun, passGate, READ_FRESH_MS, RunState, transition } from "./run-state.js";
 import { memoryStore } from "./store/memory.js";
 import type { RunRecord, Store } from "./store/types.js";
 
@@ -110,14 +110,37 @@ describe("RunState", () => {
     expect(stored.handoff?.reason).toMatch(/^confidence 0.3 fell below 0.4/);
   });
 
-  it("a stop requested in the store halts the run at its next reservation and cancels its signal", async () => {
+  it("a stop requested in the store halts the run at its next change, and its next read once the record it saw is READ_FRESH_MS old; its signal is cancelled", async () => {
+    const halted = (r: RunRecord) => (r.mode === "halted" ? failures.runHalted(r.reason!) : undefined);
     const store = memoryStore();
     const s = state(store);
     await s.open();
     await store.runs.requestStop("run-1", "enough", now);
-    const refused = await s.reserve("c1", read, 1_000, (r) => (r.mode === "halted" ? failures.runHalted(r.reason!) : undefined));
-    expect(refused).toMatchObject({ refused: { kind: "run_halted", detail: { reason: "stopped by a person: enough" } } });
+    expect(await s.reserve("c1", read, 1_000, halted)).toEqual({ step: 1 });
+    expect(await s.reserve("c2", drop, 1_000, halted)).toMatchObject({ refused: { kind: "run_halted", detail: { reason: "stopped by a person: enough" } } });
     expect(s.stopSignal.aborted).toBe(true);
+
+    const t = state(store, {}, "run-2");
+    await t.open();
+    await store.runs.requestStop("run-2", "enough", now);
+    now += READ_FRESH_MS;
+    expect(await t.reserve("c3", read, 1_000, halted)).toMatchObject({ refused: { kind: "run_halted" } });
+  });
+
+  it("reads are counted here and written with the next commit (or a flush): one process never passes the step limit", async () => {
+    const store = memoryStore();
+    const s = state(store, { maxSteps: 5 });
+    await s.open();
+    const stepLimit = (r: RunRecord) => (r.steps >= 5 ? failures.stepLimit(5) : undefined);
+    for (let i = 1; i <= 3; i++) expect(await s.reserve(`r${i}`, read, 1_000, stepLimit)).toEqual({ step: i });
+    expect((await store.runs.get("run-1"))!.steps).toBe(0);
+    expect(s.steps).toBe(3);
+    expect(await s.reserve("d1", drop, 1_000, stepLimit)).toEqual({ step: 4 });
+    expect((await store.runs.get("run-1"))!.steps).toBe(4);
+    expect(await s.reserve("r4", read, 1_000, stepLimit)).toEqual({ step: 5 });
+    expect(await s.reserve("r5", read, 1_000, stepLimit)).toMatchObject({ refused: { kind: "step_limit" } });
+    await s.flush();
+    expect((await store.runs.get("run-1"))!.steps).toBe(5);
   });
 
   it("a review renews the destructive budget, restores a run narrowed by it, and is recorded; a run narrowed by confidence stays", async () => {

@@ -26,6 +26,17 @@ const RANK: Record<RunMode, number> = { normal: 0, read_only: 1, handed_off: 2, 
 /** Gates and reviews kept in the record. */
 const KEPT = 10;
 
+/**
+ * A read is admitted on the record this process last saw of the run for this long after it
+ * saw it, with its step counted here and written with the run's next commit (or at the
+ * latest this long after). A read changes nothing, so it pays no store round trip of its
+ * own; a change always asks the store. So a stop or a halt made elsewhere reaches this
+ * process's reads within this long, and its changes at once.
+ */
+export const READ_FRESH_MS = 1_000;
+/** Reads counted here before the next one asks the store (bounds how far processes reading at once can pass the step limit). */
+export const READS_PER_COMMIT = 16;
+
 /** A run's record at its start. */
 export function freshRun(runId: string, agent: string, now: number): RunRecord {
   return {
@@ -102,6 +113,8 @@ export interface RunStateOptions {
   enforce?: boolean;
   /** Told when the run's mode changes (telemetry). */
   onMode?: (mode: RunMode, reason: string | undefined) => void;
+  /** Where the run puts itself while it holds reads not yet in the store: the runtime's close writes them. */
+  unsaved?: Set<RunState>;
 }
 
 /**
@@ -126,6 +139,11 @@ export class RunState {
   private committing = false;
   /** The record's creation or resumption in the store; nothing is committed before it. */
   private opened: Promise<void> | undefined;
+  /** Steps of reads admitted here and not yet in the store (see READ_FRESH_MS). */
+  private readSteps = 0;
+  /** When this process last saw the run's record in the store. */
+  private seenAt = -Infinity;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: RunStateOptions) {
     this.runId = o.runId;
@@ -146,7 +164,7 @@ export class RunState {
     return this.rec.reason;
   }
   get steps(): number {
-    return this.rec.steps;
+    return this.rec.steps + this.readSteps;
   }
   get ended(): boolean {
     return this.rec.status === "ended";
@@ -204,6 +222,15 @@ export class RunState {
    * budget narrows the run to reading. A stop requested elsewhere halts the run first.
    */
   reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord) => Failure | undefined): Promise<{ refused: Failure } | { step: number }> {
+    // A read on a record seen lately is admitted here, its step written later; a refusal
+    // (to be counted) and everything else go to the store.
+    if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && this.o.now() - this.seenAt < READ_FRESH_MS) {
+      const view = { ...this.rec, steps: this.rec.steps + this.readSteps };
+      if (!check(view)) {
+        this.countRead();
+        return Promise.resolve({ step: view.steps + 1 });
+      }
+    }
     return this.apply<{ refused: Failure } | { step: number }>((r0) => {
       const now = this.o.now();
       let r = lapse(r0, now);
@@ -354,9 +381,18 @@ export class RunState {
     return this.apply((r) => ({ next: r.status === "ended" ? r : { ...r, status: "ended", endedAt: this.o.now() }, result: undefined }));
   }
 
-  /** Commit everything unsaved (facts, calls) now. */
+  /** Commit everything unsaved (facts, calls, the steps of reads) now. */
   flush(): Promise<void> {
-    return this.apply((r) => ({ next: r, result: undefined }));
+    return this.apply((r) => ({ next: this.readSteps > 0 ? { ...r } : r, result: undefined }));
+  }
+
+  private countRead(): void {
+    if (this.readSteps++ > 0) return;
+    this.o.unsaved?.add(this);
+    // Written with the next commit, or by this timer if none comes; a flush that fails
+    // leaves them for the next commit.
+    this.flushTimer = setTimeout(() => void this.flush().catch(() => {}), READ_FRESH_MS);
+    this.flushTimer.unref?.();
   }
 
   /**
@@ -395,7 +431,10 @@ export class RunState {
   private async commitBatch(batch: Queued[]): Promise<void> {
     for (;;) {
       const prev = this.rec;
-      let r = prev;
+      // The steps of reads admitted here ride with this commit; changes see them counted.
+      const reads = this.readSteps;
+      const base = reads > 0 ? { ...prev, steps: prev.steps + reads } : prev;
+      let r = base;
       const results: { ok: boolean; v: unknown }[] = [];
       for (const q of batch) {
         try {
@@ -411,7 +450,7 @@ export class RunState {
       const calls = { calls: this.history.unsaved.calls.slice(), decisions: this.history.unsaved.decisions.slice() };
       const unsavedFacts = facts.length > 0;
       // Calls made ride with a commit that has a reason to happen; facts are one.
-      if (r === prev && !unsavedFacts) return settle(batch, results);
+      if (r === base && !unsavedFacts) return settle(batch, results);
       const next: RunRecord = { ...r, version: prev.version + 1, updatedAt: this.o.now() };
       if (unsavedFacts) next.facts = FactLedger.merge(r.facts as LedgerData | undefined, facts);
       if (calls.calls.length > 0 || calls.decisions.length > 0) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
@@ -423,6 +462,7 @@ export class RunState {
         return;
       }
       if (res.committed) {
+        this.readsWritten(reads);
         this.ledger.unsaved = this.ledger.unsaved.slice(facts.length);
         this.history.committed(calls);
         this.adopt(next, "facts");
@@ -437,10 +477,18 @@ export class RunState {
     }
   }
 
+  private readsWritten(n: number): void {
+    this.readSteps -= n;
+    if (this.readSteps > 0) return;
+    clearTimeout(this.flushTimer);
+    this.o.unsaved?.delete(this);
+  }
+
   /** Make `r` (from the store) this process's view; `keep` skips reloading a part this process just wrote. */
   private adopt(r: RunRecord, keep?: "facts"): void {
     const before = this.rec;
     this.rec = r;
+    this.seenAt = this.o.now();
     if (keep !== "facts" && (r.facts !== before.facts || before.version === 0)) this.ledger.load(r.facts as LedgerData | undefined);
     if (r.history !== before.history) this.history.load(r.history as HistoryData | undefined);
     if (r.stopRequested && !this.stopper.signal.aborted) this.stopper.abort(new Error(`run stopped: ${r.stopRequested.reason}`));

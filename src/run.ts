@@ -60,6 +60,7 @@ export class Run {
       now: () => clock.now(),
       enforce: options.enforce ?? true,
       onMode: (mode, reason) => this.telemetry.modeChanged(mode, reason),
+      unsaved: host.unsaved,
     });
     this.telemetry = host.telemetry.run({ runId: this.id, agent: this.agent });
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];

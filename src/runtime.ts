@@ -15,6 +15,7 @@ import { retryBudgetDefaults, type RetryBudgetOptions } from "./resilience/retry
 import { LiveRuns } from "./live-runs.js";
 import { Run } from "./run.js";
 import type { RunHost } from "./call.js";
+import type { RunState } from "./run-state.js";
 import { Approvals } from "./decide/approvals.js";
 import { FreezeBoard, type FreezeOptions } from "./decide/freeze.js";
 import { addTools, rollback, type RollbackReport } from "./rollback.js";
@@ -172,6 +173,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   addTools(tools, options.tools ?? []);
   const live = new LiveRuns();
   const inFlight: InFlight = new Map();
+  const unsaved = new Set<RunState>();
   // A malformed store description throws here; an unreachable database rejects ready().
   const open = storeOpener(options.store ?? "memory");
   const telemetry = createTelemetry(options.telemetry ?? {}, options.alerts ?? {}, options.monitors ?? {}, {
@@ -213,6 +215,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     },
     tools,
     live,
+    unsaved,
     telemetry,
     newId: () => timeOrderedId(),
     track(work) {
@@ -306,6 +309,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       closed = true;
       clearInterval(sweeper);
       await Promise.allSettled([...tracked]);
+      // The steps of reads counted in this process and not yet written.
+      await Promise.allSettled([...unsaved].map((s) => s.flush()));
       health?.close();
       await telemetry.close();
       await store?.close();

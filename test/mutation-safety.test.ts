@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createRuntime, defineTool } from "../src/index.js";
 import { kindOf, manualRuntime } from "./fixtures/runtime.js";
+import { READ_FRESH_MS } from "../src/run-state.js";
 
 describe("destructive budget", () => {
   it("past destructive.maxPerRun the call is refused and the run degrades to read-only with a reason", async () => {
@@ -102,20 +103,28 @@ describe("stop", () => {
     expect(run.mode).toBe("halted");
   });
 
-  it("a stop requested through the store holds from the next call, a read too; reads ask the store nothing more than their reservation", async () => {
+  it("reads pay no store round trip of their own, and see a stop requested through the store within READ_FRESH_MS (manual clock)", async () => {
     const { rt, store, clock } = manualRuntime();
     const read = defineTool({ name: "r", effect: "read", execute: vi.fn(async () => 1) });
     const run = rt.startRun({ agent: "a" });
     await rt.ready();
     await run.call(read, {});
     const get = vi.spyOn(store.runs, "get");
+    const commit = vi.spyOn(store.runs, "commit");
     await run.call(read, {});
     await run.call(read, {});
     expect(get).not.toHaveBeenCalled();
+    expect(commit).not.toHaveBeenCalled();
+    expect(run.steps).toBe(3);
     await store.runs.requestStop(run.id, "stop from elsewhere", clock.now());
+    // Within READ_FRESH_MS of the record it last saw, a read may still go through...
+    expect(kindOf(await run.call(read, {}))).toBe("ok");
+    // ...after it, the run asks the store (writing the steps of the reads) and finds the stop.
+    await clock.advance(READ_FRESH_MS);
     expect(kindOf(await run.call(read, {}))).toBe("run_halted");
     expect(run.mode).toBe("halted");
     expect(run.reason).toBe("stopped by a person: stop from elsewhere");
+    expect((await store.runs.get(run.id))!.steps).toBe(4);
   });
 
   it("rt.stopRun stops a run of this runtime at once, and says false for an unknown run", async () => {
