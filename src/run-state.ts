@@ -225,7 +225,7 @@ export class RunState {
     // A read on a record seen lately is admitted here, its step written later; a refusal
     // (to be counted) and everything else go to the store.
     if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && this.o.now() - this.seenAt < READ_FRESH_MS) {
-      const view = { ...this.rec, steps: this.rec.steps + this.readSteps };
+      const view = this.withReads();
       if (!check(view)) {
         this.countRead();
         return Promise.resolve({ step: view.steps + 1 });
@@ -287,7 +287,8 @@ export class RunState {
       }
       if (!failure) {
         if (r.failures.length > 0) r = { ...r, failures: [] };
-        if (call.effect !== "read") r = call.verified ? passGate(r, `${call.tool} was read back`, this.o.now()) : unverified(r, { tool: call.tool, args: call.args });
+        // A read-back is a gate passed; recorded when it ends a streak of unverified changes.
+        if (call.effect !== "read") r = !call.verified ? unverified(r, { tool: call.tool, args: call.args }) : r.unverifiedDepth > 0 ? passGate(r, `${call.tool} was read back`, this.o.now()) : r;
         else if (call.readBack) {
           const read = readBack(r, call.readBack);
           if (read.done > 0) r = { ...read.next, gates: [...r.gates, { reason: `${call.tool} read back ${read.done} change(s)`, at: this.o.now() }].slice(-KEPT) };
@@ -403,6 +404,17 @@ export class RunState {
    * cannot commit (the change is then not made), or if `change` throws.
    */
   apply<T>(change: Change<T>): Promise<T> {
+    // A change that changes nothing, with nothing else to write and nothing under way, is
+    // answered at once (a successful read, a verified write on a clean run).
+    if (!this.committing && this.seenAt !== -Infinity && this.ledger.unsaved.length === 0) {
+      try {
+        const base = this.withReads();
+        const { next, result } = change(base);
+        if (next === base) return Promise.resolve(result);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
       if (!this.committing) void this.commitQueued();
@@ -433,7 +445,7 @@ export class RunState {
       const prev = this.rec;
       // The steps of reads admitted here ride with this commit; changes see them counted.
       const reads = this.readSteps;
-      const base = reads > 0 ? { ...prev, steps: prev.steps + reads } : prev;
+      const base = this.withReads();
       let r = base;
       const results: { ok: boolean; v: unknown }[] = [];
       for (const q of batch) {
@@ -475,6 +487,11 @@ export class RunState {
       }
       this.adopt(res.current);
     }
+  }
+
+  /** The record last seen, with the steps of the reads counted here. */
+  private withReads(): RunRecord {
+    return this.readSteps > 0 ? { ...this.rec, steps: this.rec.steps + this.readSteps } : this.rec;
   }
 
   private readsWritten(n: number): void {
