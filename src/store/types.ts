@@ -211,7 +211,9 @@ export type CommitResult = { committed: true } | { committed: false; current: Ru
  *   otherwise stores nothing and returns the current record. So a change computed from a
  *   stale record is never written: the caller recomputes it from `current`. This is what
  *   keeps budgets and steps from being overspent by processes reserving at once, and what
- *   keeps a halt or a mode change from being undone by a concurrent save. `facts`,
+ *   keeps a halt or a mode change from being undone by a concurrent save. (The runtime
+ *   counts the steps of reads in the process and adds them at its next commit: see
+ *   READ_FRESH_MS in run-state.ts; changes always reserve here.) `facts`,
  *   `history` and `handoff` are written only when `next`'s differ from `prev`'s (by
  *   reference): they are large and change seldom.
  * - `requestStop` never loses a stop and bumps `version` when it records one, so that the
