@@ -1,10 +1,8 @@
 /**
  * The run's state machine, kept in the store so that a run's guards hold wherever its next
- * call comes from: another request, another process, a restart. Its mode only narrows
- * (normal, then read-only, then handed off, then halted) unless a person acts; steps and
- * the destructive budget are reserved before a call and given back or settled after it;
- * the chain breaker counts failures in a row; the verification gate counts unverified
- * changes; confidence only goes down.
+ * call comes from: another request, another process, a restart. Its rules are in
+ * run-record.ts; confidence only goes down, and below the policy's thresholds narrows the
+ * run to reading or hands it to a person.
  *
  * Every change is a pure function of the stored record, applied by one path (`apply`):
  * changes made while a commit is under way are queued and committed together, and a
@@ -13,18 +11,13 @@
  * on it, so a budget is never overspent and a halt never undone by a concurrent save.
  * Facts offered and calls made here ride along with the next commit.
  */
-import type { Failure, FailureKind } from "./failure.js";
+import type { Failure } from "./failure.js";
 import { levelOf, lower } from "./decide/confidence.js";
-import { readBack, unverified, type ReadBack } from "./decide/gate.js";
 import { handoffRecord, RecentHistory, type HistoryData } from "./decide/handoff.js";
 import { FactLedger, type LedgerData } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
 import type { HandoffRecord, RunMode, RunRecord, Store } from "./store/types.js";
-
-/** How far each mode narrows the run: a transition never goes to a lower rank. */
-const RANK: Record<RunMode, number> = { normal: 0, read_only: 1, handed_off: 2, halted: 3 };
-/** Gates and reviews kept in the record. */
-const KEPT = 10;
+import { freshRun, passGate, refused, released, reserved, reviewed, settled, transition, type Settled } from "./run-record.js";
 
 /**
  * A read is admitted on the record this process last saw of the run for this long after it
@@ -36,60 +29,6 @@ const KEPT = 10;
 export const READ_FRESH_MS = 1_000;
 /** Reads counted here before the next one asks the store (bounds how far processes reading at once can pass the step limit). */
 export const READS_PER_COMMIT = 16;
-
-/** A run's record at its start. */
-export function freshRun(runId: string, agent: string, now: number): RunRecord {
-  return {
-    runId,
-    agent,
-    status: "running",
-    mode: "normal",
-    steps: 0,
-    startedAt: now,
-    updatedAt: now,
-    version: 0,
-    destructive: { used: 0, inFlight: [] },
-    failures: [],
-    unverifiedDepth: 0,
-    gates: [],
-    confidence: 1,
-    reviews: [],
-  };
-}
-
-/** `r` moved to `to`, unless it is already there or narrower (a transition never widens). */
-export function transition(r: RunRecord, to: RunMode, reason: string, narrowedBy?: RunRecord["narrowedBy"]): RunRecord {
-  if (RANK[to] <= RANK[r.mode]) return r;
-  const next: RunRecord = { ...r, mode: to, reason };
-  if (narrowedBy) next.narrowedBy = narrowedBy;
-  else delete next.narrowedBy;
-  return next;
-}
-
-/** `r` after a verification gate passed: the unverified depth back to 0, the gate recorded. */
-export function passGate(r: RunRecord, reason: string, at: number): RunRecord {
-  return { ...r, unverifiedDepth: 0, gates: [...r.gates, { reason, at }].slice(-KEPT) };
-}
-
-/** `r` after a failure: counted toward the chain breaker if the policy counts it, halting the run at the limit. */
-export function countFailure(r: RunRecord, policy: Policy, tool: string, kind: FailureKind): RunRecord {
-  if (!policy.countsTowardChain(kind)) return r;
-  const failures = [...r.failures, { tool, kind }].slice(-policy.maxConsecutiveFailures);
-  const next = { ...r, failures };
-  if (failures.length < policy.maxConsecutiveFailures) return next;
-  return transition(next, "halted", `the last ${failures.length} calls failed (${failures.map((f) => `${f.tool}: ${f.kind}`).join(", ")})`);
-}
-
-/**
- * `r` with the destructive slots whose calls outlived their lease counted as used: the
- * process that held them died, maybe after the action (counting it is the safe side).
- */
-export function lapse(r: RunRecord, now: number): RunRecord {
-  const d = r.destructive;
-  if (d.inFlight.every((s) => s.until > now)) return r;
-  const live = d.inFlight.filter((s) => s.until > now);
-  return { ...r, destructive: { used: d.used + d.inFlight.length - live.length, inFlight: live } };
-}
 
 /** What `apply` does with one change: the record after it (or the same one) and what to tell the caller. */
 export type Change<T> = (r: RunRecord) => { next: RunRecord; result: T };
@@ -231,71 +170,30 @@ export class RunState {
         return Promise.resolve({ step: view.steps + 1 });
       }
     }
-    return this.apply<{ refused: Failure } | { step: number }>((r0) => {
+    return this.apply((r) => {
       const now = this.o.now();
-      let r = lapse(r0, now);
-      if (r.stopRequested && r.mode !== "halted") r = transition(r, "halted", `stopped by a person: ${r.stopRequested.reason}`);
-      const refused = check(r);
-      if (refused) return { next: this.refused(r, tool.name, refused), result: { refused } };
-      const next: RunRecord = { ...r, steps: r.steps + 1 };
-      if (tool.effect === "destructive") next.destructive = { used: r.destructive.used, inFlight: [...r.destructive.inFlight, { callId, until: now + leaseMs }] };
-      return { next, result: { step: next.steps } };
+      return reserved(r, this.policy, { callId, tool: tool.name, effect: tool.effect }, now + leaseMs, now, check);
     });
   }
 
   /** A call refused before it was admitted (by the run's limits or elsewhere in admission). */
   refuse(tool: string, failure: Failure): Promise<void> {
-    return this.apply((r) => ({ next: this.refused(r, tool, failure), result: undefined }));
-  }
-
-  private refused(r: RunRecord, tool: string, failure: Failure): RunRecord {
-    if (failure.kind === "destructive_budget_exceeded")
-      // Graceful degradation: the run may still read and answer, but makes no more changes until a person reviews them.
-      r = transition(r, "read_only", `its destructive budget (${this.policy.destructive.maxPerRun}) is used up; a person must review the changes made before any more are`, "budget");
-    return countFailure(r, this.policy, tool, failure.kind);
+    return this.apply((r) => ({ next: refused(r, this.policy, tool, failure), result: undefined }));
   }
 
   /** A reservation given back: the call was a replay, or was refused after admission by what the store said. */
   release(callId: string, destructive: boolean): Promise<void> {
-    return this.apply((r) => {
-      const next: RunRecord = { ...r, steps: Math.max(0, r.steps - 1) };
-      if (destructive) next.destructive = { used: r.destructive.used, inFlight: r.destructive.inFlight.filter((s) => s.callId !== callId) };
-      return { next, result: undefined };
-    });
+    return this.apply((r) => ({ next: released(r, callId, destructive), result: undefined }));
   }
 
   /**
-   * A call's outcome becomes state: its destructive slot is settled (used if the tool ran),
-   * the chain breaker and the verification streak move (an unverified change is remembered
-   * with `args`, as stored; a read that verifies changes, `readBack`, reads them back),
-   * confidence is lowered by `penalty`
+   * A call's outcome becomes state (see `settled`), and confidence is lowered by `penalty`
    * (narrowing the run to reading, or handing it off, below the policy's thresholds).
    * Returns the handoff record if this settlement handed the run off.
    */
-  settle(
-    call: { callId: string; tool: string; effect: string; executed: boolean; verified?: boolean; args?: unknown; readBack?: ReadBack },
-    failure: Failure | undefined,
-    penalty: { amount: number; why: string } | undefined,
-    newId: () => string,
-  ): Promise<HandoffRecord | undefined> {
+  settle(call: Settled, failure: Failure | undefined, penalty: { amount: number; why: string } | undefined, newId: () => string): Promise<HandoffRecord | undefined> {
     return this.apply((r0) => {
-      let r = r0;
-      if (call.effect === "destructive") {
-        const inFlight = r.destructive.inFlight.filter((s) => s.callId !== call.callId);
-        const counted = inFlight.length < r.destructive.inFlight.length || call.executed;
-        r = { ...r, destructive: { used: r.destructive.used + (call.executed && counted ? 1 : 0), inFlight } };
-      }
-      if (!failure) {
-        if (r.failures.length > 0) r = { ...r, failures: [] };
-        // A read-back is a gate passed; recorded when it ends a streak of unverified changes.
-        if (call.effect !== "read") r = !call.verified ? unverified(r, { tool: call.tool, args: call.args }) : r.unverifiedDepth > 0 ? passGate(r, `${call.tool} was read back`, this.o.now()) : r;
-        else if (call.readBack) {
-          const read = readBack(r, call.readBack);
-          if (read.done > 0) r = { ...read.next, gates: [...r.gates, { reason: `${call.tool} read back ${read.done} change(s)`, at: this.o.now() }].slice(-KEPT) };
-        }
-      } else {
-        r = countFailure(r, this.policy, call.tool, failure.kind);
-      }
+      const r = settled(r0, this.policy, call, failure, this.o.now());
       return penalty ? this.lowered(r, penalty.amount, `${call.tool}: ${penalty.why}`, newId) : { next: r, result: undefined };
     });
   }
@@ -350,24 +248,11 @@ export class RunState {
   }
 
   /**
-   * A person reviewed the run's changes: recorded, the destructive budget renewed, the
-   * verification gate passed, and a run narrowed to reading only by its spent budget may
-   * change things again.
+   * A person reviewed the run's changes (see `reviewed`).
    */
   review(by: string, note?: string): Promise<RunRecord> {
     return this.apply((r) => {
-      const at = this.o.now();
-      // A person who checked the changes is a verification gate too.
-      let next: RunRecord = {
-        ...passGate(r, `${by} reviewed the changes${note !== undefined ? `: ${note}` : ""}`, at),
-        destructive: { used: 0, inFlight: r.destructive.inFlight },
-        reviews: [...r.reviews, { by, at, ...(note !== undefined ? { note } : {}) }].slice(-KEPT),
-      };
-      if (next.mode === "read_only" && next.narrowedBy === "budget") {
-        next = { ...next, mode: "normal" };
-        delete next.reason;
-        delete next.narrowedBy;
-      }
+      const next = reviewed(r, by, note, this.o.now());
       return { next, result: next };
     });
   }

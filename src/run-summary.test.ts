@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshRun, transition } from "./run-state.js";
+import { freshRun, transition } from "./run-record.js";
 import { summarizeRun } from "./run-summary.js";
 import type { RunRecord } from "./store/types.js";
 

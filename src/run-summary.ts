@@ -4,7 +4,7 @@
  * policy), failures in a row, confidence and the last review. Shared by `bulwark runs`,
  * `GET /api/runs` and the dashboard, so that all three say the same thing.
  */
-import { lapse } from "./run-state.js";
+import { lapse } from "./run-record.js";
 import type { RunMode, RunRecord, RunStatus } from "./store/types.js";
 
 export interface RunSummary {

@@ -2,7 +2,7 @@
  * Group commit on PostgreSQL (pg-group-commit.ts): operations issued in one event-loop turn
  * share one statement, and each caller gets exactly what it would have got alone.
  */
-import { freshRun } from "../run-state.js";
+import { freshRun } from "../run-record.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
 import { postgresStore } from "./postgres.js";

@@ -1,4 +1,4 @@
-import { freshRun } from "../run-state.js";
+import { freshRun } from "../run-record.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { dropSchemas, pgAvailable, pgExec, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
 import { describeStoreConformance } from "./conformance.js";
