@@ -256,6 +256,29 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         expect(await store.idempotency.latestInRun("charge", "run-2", "run-2:charge:")).toBe("run-2:charge:C");
       });
 
+      it("unfinished lists a run's claims in flight or unsettled, oldest first, across tools; completed and released ones drop out", async () => {
+        expect(await store.idempotency.unfinished("run-1")).toEqual([]);
+        await store.idempotency.claim(req({ key: "a", owner: "call-a" }));
+        await store.idempotency.claim(req({ scope: "refund", key: "b", owner: "call-b" }));
+        await store.idempotency.claim(req({ key: "c", owner: "call-c" }));
+        await store.idempotency.claim(req({ key: "d", owner: "call-d" }));
+        await store.idempotency.claim(req({ key: "e", owner: "call-e", runId: "run-2" }));
+        await store.idempotency.complete("charge", "a", "call-a", ok(1), T0 + 1);
+        await store.idempotency.complete("charge", "c", "call-c", failed, T0 + 1, "unsettled");
+        await store.idempotency.release("charge", "d", "call-d");
+        const open = await store.idempotency.unfinished("run-1");
+        expect(open.map((r) => [r.scope, r.key, r.owner, r.state])).toEqual([
+          ["refund", "b", "call-b", "in_flight"],
+          ["charge", "c", "call-c", "unsettled"],
+        ]);
+        expect(open[1]).toMatchObject({ runId: "run-1", outcome: failed });
+        expect((await store.idempotency.unfinished("run-2")).map((r) => r.key)).toEqual(["e"]);
+        // A lapsed claim taken over by another run's call belongs to that run now.
+        await store.idempotency.claim(req({ scope: "refund", key: "b", owner: "call-f", runId: "run-3", now: T0 + 5_000 }));
+        expect((await store.idempotency.unfinished("run-1")).map((r) => r.key)).toEqual(["c"]);
+        expect((await store.idempotency.unfinished("run-3")).map((r) => r.owner)).toEqual(["call-f"]);
+      });
+
       it("waitForChange wakes on complete", async () => {
         await store.idempotency.claim(req());
         expect((await store.idempotency.claim(req({ owner: "call-b" }))).status).toBe("in_flight");

@@ -101,6 +101,13 @@ class MemoryIdempotency implements IdempotencyStore {
     return latest?.key;
   }
 
+  async unfinished(runId: string) {
+    return [...this.records.values()]
+      .filter((r) => r.runId === runId && r.state !== "completed")
+      .sort((a, b) => a.seq - b.seq)
+      .map((r) => this.view(r));
+  }
+
   async renew(scope: string, key: string, owner: string, leaseUntil: number) {
     const r = this.records.get(this.id(scope, key));
     if (!r || r.owner !== owner || r.state !== "in_flight") return false;

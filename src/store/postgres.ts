@@ -544,6 +544,15 @@ class PgIdempotency implements IdempotencyStore {
     return rows[0]?.key;
   }
 
+  async unfinished(runId: string) {
+    const { rows } = await this.db.query<IdempotencyRow>(
+      "unfinished",
+      `SELECT * FROM ${this.S}.idempotency WHERE run_id = $1 AND state <> 'completed' ORDER BY seq`,
+      [runId],
+    );
+    return rows.map(idempotencyRecord);
+  }
+
   async sweep(now: number) {
     const { rowCount } = await this.db.query(
       "sweep",

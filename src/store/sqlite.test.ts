@@ -114,6 +114,7 @@ describe("SQLite store", () => {
       { version: 5, name: "alerts and monitors" },
       { version: 6, name: "shadow decisions" },
       { version: 7, name: "durable runs" },
+      { version: 8, name: "unfinished claims by run" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();

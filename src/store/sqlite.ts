@@ -398,6 +398,7 @@ class SqliteIdempotency implements IdempotencyStore {
   private readonly upsert;
   private readonly completeStmt;
   private readonly latestStmt;
+  private readonly unfinishedStmt;
   private readonly extendStmt;
   private readonly releaseStmt;
   private readonly renewStmt;
@@ -431,6 +432,10 @@ class SqliteIdempotency implements IdempotencyStore {
          ORDER BY id DESC LIMIT 1`,
       )
       .pluck();
+    this.unfinishedStmt = db.prepare<[string], IdempotencyRow>(
+      `SELECT scope, key, fingerprint, state, generation, owner, run_id, lease_until, created_at, expires_at, outcome
+       FROM idempotency WHERE run_id = ? AND state <> 'completed' ORDER BY id`,
+    );
     // expires_at is indexed: it is written only when it must move (a retention shorter than
     // the call), so that a completion rewrites its row and no index page.
     this.completeStmt = db.prepare<[string, string | null, string, string, string], { expires_at: number }>(
@@ -526,6 +531,10 @@ class SqliteIdempotency implements IdempotencyStore {
 
   async latestInRun(scope: string, runId: string, keyPrefix: string) {
     return this.g.read(() => this.latestStmt.get(scope, keyPrefix, `${keyPrefix}\u{10FFFF}`, runId));
+  }
+
+  async unfinished(runId: string) {
+    return this.g.read(() => this.unfinishedStmt.all(runId).map(idempotencyRecord));
   }
 
   async sweep(now: number) {

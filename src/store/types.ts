@@ -105,6 +105,12 @@ export interface IdempotencyStore {
    */
   latestInRun(scope: string, runId: string, keyPrefix: string): Promise<string | undefined>;
   /**
+   * The claims of run `runId` that are in flight or unsettled, oldest first: the calls whose
+   * effect may stand without being in the mutation ledger yet (rollback waits for them, and
+   * reports those it could not wait out).
+   */
+  unfinished(runId: string): Promise<IdempotencyRecord[]>;
+  /**
    * Extend the lease of the in-flight claim `owner` holds to at least `leaseUntil`, while its
    * call is alive; false when it holds it no more (it lapsed and was taken over).
    */

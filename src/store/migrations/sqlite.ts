@@ -230,4 +230,13 @@ export const sqliteMigrations: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN handoff TEXT;
     `,
   },
+  {
+    // A run's claims that are not completed (in flight, unsettled), for rollback: a partial
+    // index, as small as the calls in flight.
+    version: 8,
+    name: "unfinished claims by run",
+    sql: `
+      CREATE INDEX idempotency_unfinished ON idempotency (run_id) WHERE state <> 'completed';
+    `,
+  },
 ];
