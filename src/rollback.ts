@@ -6,6 +6,13 @@
  * caller that made that move runs it. A mutation left "compensating" by a crash is
  * reported as interrupted, never re-run blindly: nobody knows whether its undo happened.
  *
+ * A change still in flight is waited for first: the run is stopped in the store before a
+ * rollback starts (no new call of it executes anywhere), then the run's claims in flight
+ * (`IdempotencyStore.unfinished`) are given up to `waitMs` to settle and their changes to
+ * reach the ledger, so that a write that lands meanwhile is undone with the rest. What is
+ * still in flight then, or was left unsettled (its effect unknown), is reported in
+ * `inFlight`, never read as "no changes".
+ *
  * It never gives up half-way for one failure: a compensation that throws or times out is
  * marked compensation_failed and reported, and the rest are still undone. The report
  * says what was undone, what could not be, and the checkpoint a person can restore from.
@@ -13,7 +20,7 @@
 import { attempt, AttemptContext } from "./attempt.js";
 import type { Clock } from "./clock.js";
 import { describeThrown } from "./failure.js";
-import type { MutationRecord, Store } from "./store/types.js";
+import type { IdempotencyRecord, MutationRecord, Store } from "./store/types.js";
 import type { Tool } from "./tool.js";
 
 export type RollbackStepStatus =
@@ -43,9 +50,25 @@ export interface RollbackStep {
   checkpoint?: unknown;
 }
 
+/** A call of the run whose change rollback could not see in the ledger: a person must check it. */
+export interface InFlightCall {
+  tool: string;
+  /** Its idempotency key. */
+  key: string;
+  callId: string;
+  /**
+   * in_flight: still executing when the wait ended (roll back again once it ends);
+   * unrecorded: it finished, but its change had not reached the ledger when the wait ended;
+   * unsettled: its owner could not tell whether the effect took place (see IdempotencyRecord).
+   */
+  state: "in_flight" | "unrecorded" | "unsettled";
+  /** When it was claimed. */
+  since: number;
+}
+
 export interface RollbackReport {
   runId: string;
-  /** True when every recorded mutation of the run is undone (now or before). */
+  /** True when every recorded mutation of the run is undone (now or before), and no call of it is in flight or unsettled. */
   complete: boolean;
   /** One step per recorded mutation, newest first (the order they were undone in). */
   steps: RollbackStep[];
@@ -53,6 +76,8 @@ export interface RollbackReport {
   undone: RollbackStep[];
   /** The steps that are not undone and need a person: failed, not compensable, interrupted. */
   notUndone: RollbackStep[];
+  /** The run's calls whose change may stand outside the ledger: still in flight after the wait, or unsettled. */
+  inFlight: InFlightCall[];
   /** One line for people and logs. */
   summary: string;
 }
@@ -63,17 +88,37 @@ export interface RollbackOptions {
   runId: string;
   /** The tools that made the mutations, by name: compensations are functions on them. */
   tools: ReadonlyMap<string, Tool>;
+  /**
+   * How long to wait, by `clock`, for the run's calls in flight to settle and their changes
+   * to reach the ledger before undoing [DEFAULT_ROLLBACK_WAIT_MS]. The run must already be
+   * stopped, so that no new call starts meanwhile.
+   */
+  waitMs?: number;
 }
+
+/** What `rt.rollback` and `run.rollback` take besides the tools. */
+export interface RollbackWait {
+  /** How long to wait for the run's calls in flight to settle before undoing [DEFAULT_ROLLBACK_WAIT_MS]. */
+  waitMs?: number;
+}
+
+/** How long a rollback waits for the run's calls in flight: a tool's default timeout, retried, with room for the record. */
+export const DEFAULT_ROLLBACK_WAIT_MS = 30_000;
+/** How often the wait looks again. */
+const POLL_MS = 50;
 
 export async function rollback(o: RollbackOptions): Promise<RollbackReport> {
   const { store, clock, runId, tools } = o;
-  const mutations = (await store.mutations.list(runId)).sort((a, b) => b.seq - a.seq);
+  const waitMs = o.waitMs ?? DEFAULT_ROLLBACK_WAIT_MS;
+  if (!Number.isFinite(waitMs) || waitMs < 0) throw new TypeError("rollback: waitMs must be a number of milliseconds, 0 or more");
+  const { ledger, inFlight } = await settled(store, clock, runId, waitMs);
+  const mutations = ledger.sort((a, b) => b.seq - a.seq);
   const steps: RollbackStep[] = [];
   for (const m of mutations) steps.push(await undo(m));
   const undone = steps.filter((s) => s.status === "compensated");
   const notUndone = steps.filter((s) => s.status !== "compensated" && s.status !== "already_compensated");
-  const complete = steps.every((s) => s.status === "compensated" || s.status === "already_compensated");
-  return { runId, complete, steps, undone, notUndone, summary: summarize(runId, steps, undone, notUndone) };
+  const complete = inFlight.length === 0 && steps.every((s) => s.status === "compensated" || s.status === "already_compensated");
+  return { runId, complete, steps, undone, notUndone, inFlight, summary: summarize(runId, steps, undone, notUndone, inFlight) };
 
   async function undo(m: MutationRecord): Promise<RollbackStep> {
     const step = (status: RollbackStepStatus, error?: string): RollbackStep => ({
@@ -114,13 +159,52 @@ export async function rollback(o: RollbackOptions): Promise<RollbackReport> {
   }
 }
 
-function summarize(runId: string, steps: RollbackStep[], undone: RollbackStep[], notUndone: RollbackStep[]): string {
-  if (steps.length === 0) return `run ${runId} recorded no changes: nothing to roll back`;
+/**
+ * Wait, up to `waitMs`, until the run has no claim in flight and every call seen in flight
+ * that completed has its change in the ledger (the ledger entry and the completion are
+ * written side by side, so one may land a moment after the other). Returns the ledger as
+ * it then is, and the calls whose change may stand outside it.
+ */
+async function settled(store: Store, clock: Clock, runId: string, waitMs: number): Promise<{ ledger: MutationRecord[]; inFlight: InFlightCall[] }> {
+  const deadline = clock.now() + waitMs;
+  /** Calls seen in flight, by call id: once completed, their change is expected in the ledger. */
+  const seen = new Map<string, IdempotencyRecord>();
+  for (;;) {
+    const open = await store.idempotency.unfinished(runId);
+    const ledger = await store.mutations.list(runId);
+    const recorded = new Set(ledger.map((m) => m.id));
+    const flying = open.filter((r) => r.state === "in_flight");
+    for (const r of flying) seen.set(r.owner, r);
+    const unrecorded: IdempotencyRecord[] = [];
+    for (const r of seen.values()) {
+      if (recorded.has(r.owner) || flying.some((f) => f.owner === r.owner)) continue;
+      const now = await store.idempotency.get(r.scope, r.key);
+      if (now?.owner === r.owner && now.state === "completed") unrecorded.push(r);
+    }
+    if ((flying.length === 0 && unrecorded.length === 0) || clock.now() >= deadline) {
+      const unsettled = open.filter((r) => r.state === "unsettled" && !recorded.has(r.owner));
+      const call = (r: IdempotencyRecord, state: InFlightCall["state"]): InFlightCall => ({ tool: r.scope, key: r.key, callId: r.owner, state, since: r.createdAt });
+      return {
+        ledger,
+        inFlight: [...flying.map((r) => call(r, "in_flight")), ...unrecorded.map((r) => call(r, "unrecorded")), ...unsettled.map((r) => call(r, "unsettled"))],
+      };
+    }
+    await clock.sleep(Math.max(1, Math.min(POLL_MS, deadline - clock.now())));
+  }
+}
+
+function summarize(runId: string, steps: RollbackStep[], undone: RollbackStep[], notUndone: RollbackStep[], inFlight: InFlightCall[]): string {
+  const pending =
+    inFlight.length > 0
+      ? `${inFlight.length} call${inFlight.length === 1 ? "" : "s"} NOT settled, their changes may stand (${inFlight.map((c) => `${c.tool} ${c.callId}: ${c.state}`).join("; ")}): check them, and roll back again once they end`
+      : undefined;
+  if (steps.length === 0) return pending ? `run ${runId}: no changes recorded yet, ${pending}` : `run ${runId} recorded no changes: nothing to roll back`;
   const already = steps.length - undone.length - notUndone.length;
   const parts = [`run ${runId}: ${undone.length} of ${steps.length} changes undone now`];
   if (already > 0) parts.push(`${already} undone before`);
   if (notUndone.length > 0)
     parts.push(`${notUndone.length} NOT undone (${notUndone.map((s) => `${s.tool} #${s.seq}: ${s.status}${s.checkpoint !== undefined ? `, checkpoint ${JSON.stringify(s.checkpoint)}` : ""}`).join("; ")})`);
+  if (pending) parts.push(pending);
   return parts.join(", ");
 }
 

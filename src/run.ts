@@ -20,7 +20,7 @@ import { outcomeOf, runStages } from "./stages/index.js";
 import { record, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
 import { copyArguments, validateInput } from "./stages/validate-input.js";
-import { rollback, type RollbackReport } from "./rollback.js";
+import { rollback, type RollbackReport, type RollbackWait } from "./rollback.js";
 import { recordShadow } from "./shadow.js";
 import type { RunTelemetry } from "./telemetry/telemetry.js";
 import { callPenalty } from "./decide/confidence.js";
@@ -163,17 +163,18 @@ export class Run {
 
   /**
    * Undo this run's recorded mutations, newest first, each compensation at most once (see
-   * rollback.ts). Waits for the run's calls in flight, then halts the run: its completed
-   * idempotency keys would replay as done the effects that are now undone. `tools` adds
-   * compensations for tools this run and its runtime do not know.
+   * rollback.ts). Waits for the run's calls in flight here, then halts the run: its completed
+   * idempotency keys would replay as done the effects that are now undone. Calls of the run
+   * in flight in other processes are waited for up to `waitMs`. `tools` adds compensations
+   * for tools this run and its runtime do not know.
    */
-  async rollback(tools: Iterable<Tool> = []): Promise<RollbackReport> {
+  async rollback(tools: Iterable<Tool> = [], o: RollbackWait = {}): Promise<RollbackReport> {
     await Promise.allSettled([...this.calls]);
     await this.host.ready();
     await this.state.transition("halted", "rolled back").catch(this.host.onError);
     const known = new Map(this.host.tools);
     for (const t of tools) known.set(t.name, t);
-    return rollback({ store: this.host.env.store, clock: this.host.env.clock, runId: this.id, tools: known });
+    return rollback({ store: this.host.env.store, clock: this.host.env.clock, runId: this.id, tools: known, ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}) });
   }
 
   /** The reconciled fact for `key`: the winner among the sources this run consulted; undefined when unknown or contested. */

@@ -18,7 +18,7 @@ import type { RunHost } from "./call.js";
 import type { RunState } from "./run-state.js";
 import { Approvals } from "./decide/approvals.js";
 import { FreezeBoard, type FreezeOptions } from "./decide/freeze.js";
-import { addTools, rollback, type RollbackReport } from "./rollback.js";
+import { addTools, rollback, type RollbackReport, type RollbackWait } from "./rollback.js";
 import type { Tool } from "./tool.js";
 import type { FreezeRecord, RunRecord } from "./store/types.js";
 import type { InFlight } from "./stages/idempotency.js";
@@ -145,9 +145,12 @@ export interface Runtime {
   registerTools(...tools: Tool[]): void;
   /**
    * Undo a run's recorded mutations, newest first, each compensation at most once, with
-   * the registered tools (plus `tools`). Asks the run to stop first (see run.rollback).
+   * the registered tools (plus `tools`). Stops the run in the store first (no new call of
+   * it executes anywhere), then waits up to `waitMs` for its calls in flight in any process
+   * to settle, so that their changes are undone too; those still in flight then are
+   * reported in `inFlight` (see rollback.ts).
    */
-  rollback(runId: string, tools?: Tool[]): Promise<RollbackReport>;
+  rollback(runId: string, tools?: Tool[], options?: RollbackWait): Promise<RollbackReport>;
   /** Stop taking calls, wait for calls in flight (not for executions that already timed out), close the store. */
   close(): Promise<void>;
 }
@@ -277,15 +280,17 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     registerTools(...more) {
       addTools(tools, more);
     },
-    async rollback(runId, extra = []) {
+    async rollback(runId, extra = [], o = {}) {
       const s = await openStoreNow();
       const here = live.get(runId);
-      if (here) return here.rollback(extra);
-      // A run in another process: it must not go on changing what is being undone.
+      if (here) return here.rollback(extra, o);
+      // A run in another process: it must not go on changing what is being undone. Its
+      // calls in flight are waited for (rollback.ts); a call admitted before the stop that
+      // claims its key after it finds the stop there and does not execute (idempotency.ts).
       await s.runs.requestStop(runId, "rolled back", clock.now());
       const all = new Map(tools);
       addTools(all, extra, true);
-      return rollback({ store: s, clock, runId, tools: all });
+      return rollback({ store: s, clock, runId, tools: all, ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}) });
     },
     startRun(o) {
       if (closed) throw new Error("the runtime is closed");

@@ -192,6 +192,19 @@ describe("bulwark rollback", () => {
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toContain("run_quiet recorded no changes: nothing to roll back");
   });
+
+  it("a call of the run still in flight after --wait-ms: listed as not undone, exit 1", async () => {
+    const cwd = fresh();
+    const rt = createRuntime({ store: `sqlite:${join(cwd, ".bulwark", "bulwark.db")}` });
+    await rt.startRun({ agent: "cli-test", runId: "run_busy" }).ready();
+    await rt.store.idempotency.claim({ scope: "refund", key: "o-9", fingerprint: "f", owner: "call-9", runId: "run_busy", now: Date.now(), leaseMs: 60_000, retentionMs: 60_000 });
+    await rt.close();
+    const r = await bulwark(["rollback", "run_busy", "--wait-ms", "50"], cwd);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("1 call NOT settled");
+    expect(r.stdout).toContain("refund call call-9 (key o-9): in flight, NOT undone");
+    expect((await bulwark(["rollback", "run_busy", "--wait-ms", "soon"], cwd)).stderr).toContain("--wait-ms must be");
+  });
 });
 
 describe("bulwark runs", () => {

@@ -225,6 +225,19 @@ describe("rollback", () => {
     expect(undone.filter((o) => o === "o-1")).toHaveLength(1);
     expect(kindOf(await run.call(note, { n: 2 }))).toBe("run_halted");
   });
+
+  it("a call of the run still in flight after waitMs is reported in flight, not as no changes", async () => {
+    const { agent, url } = await setup({ tools: [refund, note] });
+    const run = agent.startRun({ agent: "billing", runId: "run-busy" });
+    await run.ready();
+    const now = Date.now();
+    await agent.store.idempotency.claim({ scope: "refund", key: "o-9", fingerprint: "f", owner: "call-9", runId: "run-busy", now, leaseMs: 60_000, retentionMs: 60_000 });
+    expect((await call(`${url}/api/runs/run-busy/rollback`, "POST", { waitMs: -1 })).status).toBe(400);
+    const r = await call(`${url}/api/runs/run-busy/rollback`, "POST", { waitMs: 50 });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ complete: false, steps: [], inFlight: [{ tool: "refund", key: "o-9", callId: "call-9", state: "in_flight", since: now }] });
+    expect(r.body.summary).toContain("NOT settled");
+  });
 });
 
 describe("approvals", () => {

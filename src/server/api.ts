@@ -191,10 +191,14 @@ async function reviewRun(req: ApiRequest, ctx: ApiContext) {
   return { run: summary(after, ctx) };
 }
 
-async function rollbackRun({ params: [runId] }: ApiRequest, { rt, tools }: ApiContext) {
+async function rollbackRun({ params: [runId], body }: ApiRequest, { rt, tools }: ApiContext) {
+  // How long to wait for the run's calls in flight (the report lists those that outlive it).
+  const waitMs = body.waitMs;
+  if (waitMs !== undefined && !(Number.isInteger(waitMs) && (waitMs as number) >= 0 && (waitMs as number) <= 600_000))
+    throw new HttpError(400, "waitMs must be a whole number of milliseconds from 0 to 600000");
   // A mistyped id must not read as "nothing to undo", nor leave a stop request behind.
   if (!(await findRun(rt, runId!))) throw unknownRun(runId);
-  const report = await rt.rollback(runId!, [...tools.values()]);
+  const report = await rt.rollback(runId!, [...tools.values()], waitMs === undefined ? {} : { waitMs: waitMs as number });
   return {
     ...report,
     ...(tools.size === 0 && report.notUndone.length > 0

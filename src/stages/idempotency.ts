@@ -133,10 +133,11 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
       call.fence = claim.fence;
       keepClaim(call, env, leaseMs);
     }
-    if (refused) {
+    const stopped = call.holdsClaim && !refused && !tool.escalation ? await stoppedMeanwhile(call, env) : undefined;
+    if (refused || stopped) {
       // Ours to give back only if we took it fresh; a lapsed claim taken over stays held.
       if (claim.status === "lease_expired") call.holdsUnsettledClaim = true;
-      return fail(refused);
+      return fail((refused ?? stopped)!);
     }
     switch (claim.status) {
       case "claimed": {
@@ -177,6 +178,24 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
       }
     }
   }
+}
+
+/**
+ * Whether the run was stopped or halted between its admission and this claim (a rollback
+ * elsewhere, a person's stop). Asked after the claim is written: a rollback stops the run,
+ * then looks for its claims in flight, so either it sees this claim and waits for it, or
+ * this read sees its stop and the call does not execute. A store that cannot say refuses.
+ */
+async function stoppedMeanwhile(call: Call, env: Env): Promise<Failure | undefined> {
+  let r;
+  try {
+    r = await env.store.runs.get(call.run.runId);
+  } catch (e) {
+    return failures.storeUnavailable(call.tool.name, describeThrown(e));
+  }
+  if (r?.stopRequested) return failures.runHalted(`stopped by a person: ${r.stopRequested.reason}`);
+  if (r?.mode === "halted") return failures.runHalted(r.reason ?? "halted");
+  return undefined;
 }
 
 /**
