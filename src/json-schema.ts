@@ -57,10 +57,11 @@ const MAX_ISSUES = 10;
 export function jsonSchema<T = unknown>(schema: object | boolean): StandardSchemaV1<unknown, T> {
   if (typeof schema !== "boolean" && (typeof schema !== "object" || schema === null || Array.isArray(schema)))
     throw new TypeError(`jsonSchema: expected a JSON Schema (an object or a boolean), got ${schema === null ? "null" : Array.isArray(schema) ? "an array" : typeof schema}`);
+  const body = typeof schema === "boolean" ? { allOf: [schema] } : schema;
+  // Outside the try: a missing Ajv is a MissingPackageError, not a schema that does not compile.
+  const ajv = ajvFor(draftOf(body));
   let validate: Validate;
   try {
-    const body = typeof schema === "boolean" ? { allOf: [schema] } : schema;
-    const ajv = ajvFor(draftOf(body));
     // The same $id again (a tool defined twice, a server's tools sharing one): the newer wins.
     const id = (body as { $id?: unknown }).$id;
     if (typeof id === "string") ajv.removeSchema(id);

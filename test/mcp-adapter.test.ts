@@ -107,7 +107,7 @@ describe("bulwark/mcp with server-filesystem", () => {
     if (!o.ok) {
       expect(o.failure.kind).toBe("invalid_input");
       expect(o.failure.message).toContain("`path`: must be string");
-      expect(o.failure.message).toContain("must have required property 'edits'");
+      expect(o.failure.message).toContain("`edits`: required");
     }
     await rt.close();
   });

@@ -71,7 +71,7 @@ describe("bulwark proxy", () => {
       const bad = await call("search_nodes", {});
       expect(bad.isError).toBe(true);
       expect(failure(bad)).toBe("invalid_input");
-      expect(text(bad)).toMatch(/must have required property 'query'/);
+      expect(text(bad)).toContain("`query`: required");
       expect((await call("read_graph", {})).isError).toBeFalsy(); // a success resets the chain breaker
 
       expect((await call("delete_entities", { entityNames: ["nobody"] })).isError).toBeFalsy();

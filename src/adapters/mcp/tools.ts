@@ -11,10 +11,10 @@
  *   idempotency key it is bound to honour, so a retry after a lost response could repeat
  *   the effect. The key still deduplicates repeats within Bulwark (they replay), and is
  *   offered to the server in the request's `_meta` as `bulwark/idempotency-key`.
- * - input: the tool's JSON Schema is checked before the call (with the MCP SDK's own Ajv
- *   validator, so no extra dependency) and a bad call is `invalid_input`, which the model
- *   can fix, instead of a server error; a schema the validator cannot compile is left to
- *   the server.
+ * - input: the tool's JSON Schema is checked before the call (with `jsonSchema`, Bulwark's
+ *   JSON Schema validator, on the Ajv the MCP SDK brings: draft 2020-12 or draft-07, the
+ *   arguments never changed) and a bad call is `invalid_input`, which the model can fix,
+ *   instead of a server error; a schema that does not compile is left to the server.
  * - output: when the tool declares an `outputSchema`, its `structuredContent` must match
  *   it, or the call is `invalid_output`.
  * - a result with `isError: true` is a `tool_error` with the server's text, not retried
@@ -26,9 +26,8 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolRequest, type CallToolResult, type Tool as McpToolDefinition } from "@modelcontextprotocol/sdk/types.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import type { JsonSchemaType, jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 import { defineTool, ToolError, type BreakerOptions, type Effect, type Failure, type Outcome, type RetryOptions, type StandardSchemaV1, type Tool } from "../../index.js";
+import { jsonSchema } from "../../json-schema.js";
 import { bulwarkToolName } from "./names.js";
 
 export type { McpToolDefinition, CallToolResult };
@@ -121,11 +120,10 @@ export function guardTools(definitions: McpToolDefinition[], caller: McpCaller, 
   const unknown = [...overrides.keys()].filter((n) => !listed.has(n));
   if (unknown.length > 0)
     throw new TypeError(`overrides name tools the server does not have: ${unknown.join(", ")} (it has ${[...listed].join(", ") || "none"})`);
-  const validator = new AjvJsonSchemaValidator();
   const tools = new Map<string, McpTool>();
   const byBulwarkName = new Map<string, string>();
   for (const d of definitions) {
-    const tool = mcpTool(caller, d, overrides.get(d.name), { ...options, validator });
+    const tool = mcpTool(caller, d, overrides.get(d.name), options);
     // Names are one to one (names.ts) unless a server lists one name twice.
     const clash = byBulwarkName.get(tool.name);
     if (clash !== undefined) throw new TypeError(`the server lists the tool ${JSON.stringify(d.name)} twice`);
@@ -168,14 +166,13 @@ export function mcpTool(
   caller: McpCaller,
   definition: McpToolDefinition,
   override: McpToolOverride = {},
-  options: Pick<McpToolsOptions, "prefix" | "validateInput"> & { validator?: jsonSchemaValidator } = {},
+  options: Pick<McpToolsOptions, "prefix" | "validateInput"> = {},
 ): McpTool {
   const mcpName = definition.name;
   const effect = override.effect ?? effectOf(definition);
   const safeToRepeat = effect === "read" || definition.annotations?.idempotentHint === true;
-  const validator = options.validator ?? new AjvJsonSchemaValidator();
-  const input = options.validateInput === false ? undefined : jsonSchema(validator, definition.inputSchema, []);
-  const structured = definition.outputSchema ? jsonSchema(validator, definition.outputSchema, ["structuredContent"]) : undefined;
+  const input = options.validateInput === false ? undefined : compiled<McpArgs>(definition.inputSchema);
+  const structured = definition.outputSchema ? compiled(definition.outputSchema) : undefined;
   const retryErrorResults = override.retryErrorResults ?? false;
   let timeoutMs = 0;
 
@@ -183,7 +180,7 @@ export function mcpTool(
     name: bulwarkToolName(mcpName, options.prefix),
     ...(definition.description !== undefined ? { description: definition.description } : {}),
     effect,
-    ...(input ? { input: standard<McpArgs>(input) } : {}),
+    ...(input ? { input } : {}),
     ...(structured ? { output: outputSchema(structured) } : {}),
     ...(override.timeoutMs !== undefined ? { timeoutMs: override.timeoutMs } : {}),
     retry: override.retry ?? (safeToRepeat ? {} : false),
@@ -244,58 +241,31 @@ function asToolError(e: unknown, tool: string): ToolError {
   return new ToolError(message, { retryable: true, cause: e });
 }
 
-type Check = (value: unknown) => StandardSchemaV1.Issue[] | undefined;
-
-/**
- * A JSON Schema as a check that gives issues with paths, or undefined when the validator
- * cannot compile it (then the server is the judge).
- */
-function jsonSchema(validator: jsonSchemaValidator, schema: unknown, at: PropertyKey[]): Check | undefined {
-  let validate: ReturnType<jsonSchemaValidator["getValidator"]>;
+/** The server's JSON Schema as a Standard Schema, or undefined when it does not compile (then the server is the judge). */
+function compiled<T = unknown>(schema: unknown): StandardSchemaV1<unknown, T> | undefined {
   try {
-    validate = validator.getValidator(schema as JsonSchemaType);
-  } catch {
-    return undefined;
+    return jsonSchema<T>(schema as object);
+  } catch (e) {
+    if (e instanceof TypeError) return undefined;
+    throw e;
   }
-  return (value) => {
-    const r = validate(value);
-    return r.valid ? undefined : ajvIssues(r.errorMessage, at);
-  };
 }
 
-/** Ajv's "data/a/0 must be string, data must have required property 'b'" as issues with paths. */
-function ajvIssues(text: string, at: PropertyKey[]): StandardSchemaV1.Issue[] {
-  return text.split(/, (?=data[/ ])/).map((part) => {
-    const m = /^data((?:\/[^ ]*)?) (.*)$/s.exec(part);
-    if (!m) return { message: part, ...(at.length ? { path: at } : {}) };
-    const segments = (m[1] ?? "")
-      .split("/")
-      .filter((s) => s !== "")
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, "/").replace(/~0/g, "~")));
-    const path = [...at, ...segments];
-    return { message: m[2] ?? part, ...(path.length ? { path } : {}) };
-  });
-}
-
-function standard<T>(check: (value: unknown) => StandardSchemaV1.Issue[] | undefined): StandardSchemaV1<unknown, T> {
+/** The result's `structuredContent` checked against the tool's output schema; the result itself passes through. */
+function outputSchema(structured: StandardSchemaV1): StandardSchemaV1<unknown, CallToolResult> {
   return {
     "~standard": {
       version: 1,
       vendor: "bulwark-mcp",
       validate: (value) => {
-        const issues = check(value);
-        return issues ? { issues } : { value: value as T };
+        const result = value as CallToolResult;
+        if (result.structuredContent === undefined)
+          return { issues: [{ message: "the tool declares an output schema but returned no structured content", path: ["structuredContent"] }] };
+        // jsonSchema validates synchronously (Ajv).
+        const checked = structured["~standard"].validate(result.structuredContent) as StandardSchemaV1.Result<unknown>;
+        if (!checked.issues) return { value: result };
+        return { issues: checked.issues.map((i) => ({ message: i.message, path: ["structuredContent", ...(i.path ?? [])] })) };
       },
     },
   };
 }
-
-function outputSchema(structured: Check): StandardSchemaV1<unknown, CallToolResult> {
-  return standard<CallToolResult>((value) => {
-    const result = value as CallToolResult;
-    if (result.structuredContent === undefined)
-      return [{ message: "the tool declares an output schema but returned no structured content", path: ["structuredContent"] }];
-    return structured(result.structuredContent);
-  });
-}
-
