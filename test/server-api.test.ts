@@ -136,7 +136,8 @@ describe("runs: live budgets and reviews", () => {
     const run = agent.startRun({ agent: "db-bot", runId: "run-live", policy: { destructive: { maxPerRun: 2 } } });
     const runs = async () => (await call(`${server.url}/api/runs`)).body.runs[0];
     await run.call(lookup, {});
-    expect(await runs()).toMatchObject({ runId: "run-live", steps: 1, destructive: { used: 0, inFlight: 0, max: 2 } });
+    // A read's step reaches the store with the run's next commit, or within READ_FRESH_MS.
+    await expect.poll(runs, { timeout: 3_000 }).toMatchObject({ runId: "run-live", steps: 1, destructive: { used: 0, inFlight: 0, max: 2 } });
     // While a destructive call is in flight, its slot shows.
     let finish!: () => void;
     const slow = defineTool({ name: "slow_drop", effect: "destructive", execute: () => new Promise<string>((r) => (finish = () => r("dropped"))), verify: async () => true });

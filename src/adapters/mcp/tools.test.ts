@@ -38,7 +38,7 @@ describe("an MCP tool's JSON Schemas (jsonSchema, draft 2020-12 and draft-07)", 
   });
 
   it("checks structuredContent against the output schema, with the path of what is wrong; a schema that does not compile is left to the server", async () => {
-    const outputSchema = { type: "object", properties: { id: { type: "string" } }, required: ["id"] } as const;
+    const outputSchema = { type: "object" as const, properties: { id: { type: "string" } }, required: ["id"] };
     const run = createRuntime().startRun({ agent: "a" });
     const wrong = mcpTool(server({ id: 7 }).caller, { name: "lookup", annotations: { readOnlyHint: true }, inputSchema: { type: "object" }, outputSchema });
     const o = await run.call(wrong, {});
