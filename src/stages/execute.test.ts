@@ -148,6 +148,19 @@ describe("execute stage", () => {
     expect(fn).toHaveBeenCalledTimes(3);
   });
 
+  it("a breaker that opens mid-retries ends them at once, without sleeping the backoff", async () => {
+    const { env, run } = setup();
+    const fn = vi.fn(async () => {
+      throw new Error("500");
+    });
+    const tool = defineTool({ name: "payments", effect: "read", retry: { maxAttempts: 10, baseDelayMs: 5_000, maxDelayMs: 5_000 }, breaker: { windowSize: 5, minCalls: 1, failureRate: 0.5, halfOpenAfterMs: 30_000 }, execute: fn });
+    let settled: unknown;
+    void execute(makeCall(tool, {}, run, env), env).then((f) => (settled = f));
+    await env.clock.advance(0);
+    expect(settled).toMatchObject({ kind: "breaker_open" });
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
   it("stops retrying when the retry budget is spent", async () => {
     const { env, run } = setup();
     const tool = defineTool({ name: "storm", effect: "read", breaker: false, retry: { maxAttempts: 1_000, baseDelayMs: 0, maxDelayMs: 0 }, execute: async () => { throw new Error("down"); } });

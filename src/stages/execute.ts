@@ -103,6 +103,10 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
 
     const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
     if (env.clock.now() + delay >= run.deadlineAt) return final();
+    // A breaker that opened (this failure, or other calls') and stays open past the backoff
+    // ends the retries now: sleeping first would only delay the same answer.
+    const verdict = breaker?.peek(env.clock.now());
+    if (verdict && !verdict.allowed && verdict.retryInMs > delay) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
     call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
     try {
       await env.clock.sleep(delay, cancelOf(call));
