@@ -5,20 +5,10 @@
  * `GET /api/runs` and the dashboard, so that all three say the same thing.
  */
 import { lapse } from "./run-record.js";
-import type { RunMode, RunRecord, RunStatus } from "./store/types.js";
+import type { RunRecord } from "./store/types.js";
 
-export interface RunSummary {
-  runId: string;
-  agent: string;
-  status: RunStatus;
-  mode: RunMode;
-  /** Why the run left normal mode. */
-  reason?: string;
-  /** What narrowed it to reading only: "budget" is lifted by a person's review. */
-  narrowedBy?: "budget" | "confidence";
-  stopRequested?: { reason: string; at: number };
-  /** Calls admitted so far. */
-  steps: number;
+/** The run's identity and mode as the record has them (see RunRecord), and what a person needs beside. */
+export interface RunSummary extends Pick<RunRecord, "runId" | "agent" | "status" | "mode" | "reason" | "narrowedBy" | "stopRequested" | "steps" | "unverifiedDepth" | "confidence" | "startedAt" | "endedAt" | "updatedAt"> {
   destructive: {
     /** Destructive actions done since the last review (a slot whose lease ran out counts: its process died). */
     used: number;
@@ -28,8 +18,6 @@ export interface RunSummary {
     max?: number;
   };
   failuresInARow: number;
-  unverifiedDepth: number;
-  confidence: number;
   /** Reviews recorded (the record keeps the latest few). */
   reviews: number;
   lastReview?: { by: string; note?: string; at: number };
@@ -38,9 +26,6 @@ export interface RunSummary {
    * its destructive budget, or it made destructive changes since the last review.
    */
   awaitsReview: boolean;
-  startedAt: number;
-  endedAt?: number;
-  updatedAt: number;
 }
 
 /**

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeAlertConformance } from "./conformance-alerts.js";
 import { describeRecordConformance } from "./conformance-records.js";
 import { describeShadowConformance } from "./conformance-shadow.js";
+import { freshRun } from "../run-record.js";
 import type { ClaimRequest, RunRecord, Store, StoredOutcome } from "./types.js";
 
 type MakeStore = () => Store | Promise<Store>;
@@ -351,23 +352,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
     });
 
     describe("runs", () => {
-      const run = (over: Partial<RunRecord> = {}): RunRecord => ({
-        runId: "run-1",
-        agent: "support-bot",
-        status: "running",
-        mode: "normal",
-        steps: 0,
-        startedAt: T0,
-        updatedAt: T0,
-        version: 0,
-        destructive: { used: 0, inFlight: [] },
-        failures: [],
-        unverifiedDepth: 0,
-        gates: [],
-        confidence: 1,
-        reviews: [],
-        ...over,
-      });
+      const run = (over: Partial<RunRecord> = {}): RunRecord => ({ ...freshRun("run-1", "support-bot", T0), ...over });
       const next = (prev: RunRecord, over: Partial<RunRecord>): RunRecord => ({ ...prev, ...over, version: prev.version + 1 });
 
       it("create: the first creator stores its record, later ones get the stored record back", async () => {
