@@ -127,6 +127,8 @@ export interface RunHost {
   track<T>(work: Promise<T>): Promise<T>;
   /** Wait until the store is open. */
   ready(): Promise<void>;
+  /** Aborted when the runtime closes: its calls in flight are cancelled (see RunState.cancelSignal). */
+  readonly closing: AbortSignal;
   /** Errors with no caller to report to. */
   onError(error: unknown): void;
   readonly telemetry: Telemetry;

@@ -6,7 +6,8 @@
 import { describeThrown } from "./thrown.js";
 
 // Where they were first made, and still imported from.
-export { describeThrown, ToolError } from "./thrown.js";
+export { describeThrown, RuntimeClosedError, ToolError } from "./thrown.js";
+import { RuntimeClosedError } from "./thrown.js";
 
 export type FailureKind =
   | "invalid_input"
@@ -36,7 +37,9 @@ export type FailureKind =
   /** A rule of the tool or of the run's policy refused the call (or could not be checked: it fails closed). */
   | "policy_violation"
   /** The run has been handed to a person: only the escalation tool still runs. */
-  | "handed_off";
+  | "handed_off"
+  /** The runtime serving the run closed (`rt.close()`) while the call was under way: the run itself goes on elsewhere or later. */
+  | "runtime_closed";
 
 /** The stages of a call, in order (see run.ts); `run` is a fault of the runner itself. */
 export type Stage =
@@ -124,7 +127,7 @@ const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : 
  * ask the caller to wait for a person, or the run is already over. Neither the chain
  * breaker (by default) nor confidence counts them.
  */
-export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "handed_off", "deadline_exceeded", "step_limit"]);
+export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "handed_off", "deadline_exceeded", "step_limit", "runtime_closed"]);
 
 /** The one place where failures are made. */
 export const failures = {
@@ -376,8 +379,15 @@ export const failures = {
       { reason },
     ),
 
-  /** A call cut short because the run was stopped (the stop signal's reason, whatever it is). */
-  stopped: (reason: unknown) => failures.runHalted(describeThrown(reason ?? "stopped")),
+  /** A call cut short because the run was stopped, or its runtime closed (the cancel signal's reason). */
+  stopped: (reason: unknown): Failure => (reason instanceof RuntimeClosedError ? failures.runtimeClosed() : failures.runHalted(describeThrown(reason ?? "stopped"))),
+
+  runtimeClosed: () =>
+    make(
+      "runtime_closed",
+      "This call was cut short: the service running it is shutting down. If it had started, its effect is unknown, so do not tell the user it was done or not done. The run is not over: calling it again with the same arguments later is safe.",
+      true,
+    ),
 
   readOnly: (tool: string, reason: string) =>
     make(

@@ -27,10 +27,10 @@ export function effectKey(key: string, generation: number): string {
 
 /**
  * What cancels the call's work: its run stopping (except for an escalation, the way to a
- * person, which a stop must not cut), or its claim found lost.
+ * person, which a stop must not cut), its runtime closing, or its claim found lost.
  */
 export function cancelOf(call: Call): AbortSignal | undefined {
-  return call.lease?.cancel ?? (call.tool.escalation ? undefined : call.run.stopSignal);
+  return call.lease?.cancel ?? (call.tool.escalation ? call.run.closing : call.run.cancelSignal);
 }
 
 /** The call's ctx.idempotencyKey. */

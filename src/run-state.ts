@@ -47,6 +47,8 @@ export interface RunStateOptions {
   store: () => Store;
   /** Resolves once the store is open (rejects if it cannot be). */
   storeOpen?: () => Promise<void>;
+  /** Aborted when the runtime closes: the run's work in this process is cancelled, the run itself goes on. */
+  closing?: AbortSignal;
   now: () => number;
   /** False in shadow mode: refusals are recorded on the call, not made (see shadow.ts). */
   enforce?: boolean;
@@ -74,6 +76,7 @@ export class RunState {
   private rec: RunRecord;
   /** Aborted when the run is stopped: cancels backoff sleeps and in-flight executions. */
   private readonly stopper = new AbortController();
+  private cancel: AbortSignal | undefined;
   private readonly queue: Queued[] = [];
   private committing = false;
   /** The record's creation or resumption in the store; nothing is committed before it. */
@@ -135,6 +138,14 @@ export class RunState {
   }
   get stopSignal(): AbortSignal {
     return this.stopper.signal;
+  }
+  /** Aborted when the runtime closes. */
+  get closing(): AbortSignal | undefined {
+    return this.o.closing;
+  }
+  /** What cancels the run's work here (executions, backoff, waits): a stop, or the runtime closing. */
+  get cancelSignal(): AbortSignal {
+    return (this.cancel ??= this.o.closing ? AbortSignal.any([this.stopper.signal, this.o.closing]) : this.stopper.signal);
   }
 
   /**

@@ -373,21 +373,22 @@ describe("the runtime", () => {
     await expect(rt.ready()).rejects.toThrow(/cannot reach PostgreSQL at postgres:\/\/postgres@127.0.0.1:1\/test/);
   });
 
-  it("close waits for calls in flight but not for executions that already timed out", async () => {
+  it("close cancels calls in flight through their signal and waits for them to be recorded, not for executions that already timed out", async () => {
     const rt = createRuntime();
     const run = rt.startRun({ agent: "a" });
-    let finish!: () => void;
-    const slowButFine = defineTool({ name: "slow", effect: "read", execute: () => new Promise<string>((r) => (finish = () => r("done"))) });
+    let seen: AbortSignal | undefined;
+    const slow = defineTool({
+      name: "slow",
+      effect: "read",
+      execute: (_: object, ctx) => new Promise<string>((_r, reject) => (seen = ctx.signal).addEventListener("abort", () => reject(ctx.signal.reason))),
+    });
     const hung = defineTool({ name: "hung", effect: "read", timeoutMs: 20, retry: false, execute: () => new Promise(() => {}) });
     expect(await run.call(hung, {})).toMatchObject({ ok: false, failure: { kind: "timeout" } });
-    const pending = run.call(slowButFine, {});
-    let closed = false;
-    const closing = rt.close().then(() => (closed = true));
-    await new Promise((r) => setTimeout(r, 30));
-    expect(closed).toBe(false);
-    finish();
-    await closing;
-    expect(await pending).toMatchObject({ ok: true, value: "done" });
+    const pending = run.call(slow, {});
+    await new Promise((r) => setTimeout(r, 10));
+    await rt.close();
+    expect(seen?.aborted).toBe(true);
+    expect(await pending).toMatchObject({ ok: false, failure: { kind: "runtime_closed" } });
   });
 });
 

@@ -57,6 +57,7 @@ export class Run {
       policy: options.policy,
       store: () => host.env.store,
       storeOpen: () => host.ready(),
+      closing: host.closing,
       now: () => clock.now(),
       enforce: options.enforce ?? true,
       onMode: (mode, reason) => this.telemetry.modeChanged(mode, reason),
@@ -226,7 +227,7 @@ export class Run {
     const { env } = this.host;
     if (s.ended || s.mode === "halted" || s.mode === "handed_off") return over(s.ended ? "the run has ended" : (s.reason ?? s.mode), s.mode === "handed_off");
     const base = { runId: this.id, agent: this.agent, facts: s.ledger, now: env.clock.now(), ...(s.policy.maxFactAgeMs !== undefined ? { maxFactAgeMs: s.policy.maxFactAgeMs } : {}) };
-    const votes = await collectVotes(decision, this.verifiers, base, s.policy.verification, env.clock, s.stopSignal);
+    const votes = await collectVotes(decision, this.verifiers, base, s.policy.verification, env.clock, s.cancelSignal);
     const result = tally(votes, s.policy.verification.quorum);
     const reasons = votes.filter((v) => v.verdict === "disagree").map((v) => `${v.verifier}: ${v.reason}`);
     s.history.decision({ text: decision.text, verdict: result.verdict, reasons, at: env.clock.now() });
@@ -304,6 +305,7 @@ export class Run {
 
   private async guarded(tool: Tool, args: unknown, toolCallId: string | undefined): Promise<Outcome<unknown>> {
     const callId = this.host.newId();
+    if (this.host.closing.aborted) return { ok: false, failure: staged("admission", failures.runtimeClosed()), callId };
     try {
       await this.opening;
     } catch (e) {

@@ -4,7 +4,7 @@
  * retry budgets and bulkheads, and its store is shared with other processes.
  */
 import { randomUUID } from "node:crypto";
-import { describeThrown } from "./failure.js";
+import { describeThrown, RuntimeClosedError } from "./failure.js";
 import { redactText } from "./redact.js";
 import { checkRuntimeOptions } from "./option-checks.js";
 import type { Env } from "./call.js";
@@ -151,7 +151,12 @@ export interface Runtime {
    * reported in `inFlight` (see rollback.ts).
    */
   rollback(runId: string, tools?: Tool[], options?: RollbackWait): Promise<RollbackReport>;
-  /** Stop taking calls, wait for calls in flight (not for executions that already timed out), close the store. */
+  /**
+   * Stop taking calls, cancel the calls in flight (their `ctx.signal` is aborted, waits and
+   * backoffs end; each ends as `runtime_closed`, an effect that may have landed kept
+   * unsettled), wait for them to be recorded (not for executions that ignore their signal),
+   * close the store. The runs are not ended: they may be resumed by id.
+   */
   close(): Promise<void>;
 }
 
@@ -209,6 +214,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 
   const tracked = new Set<Promise<unknown>>();
   let closed = false;
+  const closing = new AbortController();
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
   const host: RunHost = {
@@ -231,6 +237,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     },
     ready: () => (env ? Promise.resolve() : opening),
     onError,
+    closing: closing.signal,
   };
 
   const openStoreNow = async () => {
@@ -312,6 +319,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     async close() {
       if (closed) return;
       closed = true;
+      closing.abort(new RuntimeClosedError());
       clearInterval(sweeper);
       await Promise.allSettled([...tracked]);
       // The steps of reads counted in this process and not yet written.

@@ -45,3 +45,14 @@ export class ToolError extends Error {
     this.effectUnknown = options.effectUnknown ?? false;
   }
 }
+
+/**
+ * The reason a closing runtime cancels its calls with (`rt.close()`): a call cut short by it
+ * ends as `runtime_closed`, not as a stopped run (the run is not over; it may be resumed).
+ */
+export class RuntimeClosedError extends Error {
+  constructor() {
+    super("the runtime is closing");
+    this.name = "RuntimeClosedError";
+  }
+}

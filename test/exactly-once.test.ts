@@ -266,6 +266,64 @@ describe.each(stores)("exactly once on $name", ({ name, spec }) => {
     await rt.close();
   });
 
+  it.skipIf(skip)("a call waiting on another process's claim stops waiting when its run is stopped, and when its runtime closes", async () => {
+    const rt = createRuntime({ store: spec() });
+    await rt.ready();
+    const fingerprint = digest(canonicalJson({}));
+    // Another process holds both keys, alive, for a minute.
+    for (const key of ["k1", "k2"]) await rt.store.idempotency.claim({ scope: "held", key, fingerprint, owner: "elsewhere", runId: "r0", now: Date.now(), leaseMs: 60_000, retentionMs: 60_000 });
+    let ran = 0;
+    const held = (key: string) => defineTool({ name: "held", effect: "write", idempotencyKey: () => key, execute: async () => ++ran });
+    const run = rt.startRun({ agent: "a" });
+    const stopped = run.call(held("k1"), {});
+    await new Promise((r) => setTimeout(r, 100)); // waiting
+    let t0 = Date.now();
+    await run.stop("wrong customer");
+    expect(failureOf(await stopped).kind).toBe("run_halted");
+    expect(Date.now() - t0).toBeLessThan(500);
+
+    const closed = rt.startRun({ agent: "b" }).call(held("k2"), {});
+    await new Promise((r) => setTimeout(r, 100));
+    t0 = Date.now();
+    await rt.close();
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(failureOf(await closed).kind).toBe("runtime_closed");
+    expect(ran).toBe(0);
+  });
+
+  it.skipIf(skip)("close cuts short a hung write: its signal aborts, it ends as runtime_closed, and its claim stays unsettled, so the repeat does not run it", async () => {
+    const at = spec();
+    const rt = createRuntime({ store: at });
+    let runs = 0;
+    let signal: AbortSignal | undefined;
+    let started!: () => void;
+    const starting = new Promise<void>((r) => (started = r));
+    const charge = defineTool({
+      name: "charge",
+      effect: "write",
+      idempotencyKey: (a: { invoice: string }) => a.invoice,
+      execute: (_: { invoice: string }, ctx) => {
+        runs++;
+        signal = ctx.signal;
+        started();
+        return new Promise<never>(() => {}); // the request went out; no answer yet
+      },
+    });
+    const call = rt.startRun({ agent: "a", runId: "r-close" }).call(charge, { invoice: "in-1" });
+    await starting;
+    const t0 = Date.now();
+    await rt.close();
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(signal?.aborted).toBe(true);
+    expect(failureOf(await call).kind).toBe("runtime_closed");
+    if (name === "memory") return; // the record went with the process
+    const again = createRuntime({ store: at });
+    const repeat = await again.startRun({ agent: "a", runId: "r-close" }).call(charge, { invoice: "in-1" });
+    expect(failureOf(repeat).kind).toBe("write_unverified");
+    expect(runs).toBe(1);
+    await again.close();
+  });
+
   it.skipIf(skip)("an unsettled claim is never swept: long past the retention period, its repeat still does not run", async () => {
     const clock = new ManualClock();
     const rt = createRuntime({ store: spec(), clock, idempotency: { retentionMs: 1_000 } });

@@ -114,7 +114,7 @@ export type Judgement = { ok: true; value: unknown } | { ok: false; failure: Fai
  * that asks for it. What it returned is for the caller to judge.
  */
 export async function judge(fn: (ctx: RuleContext) => unknown, name: string, call: Call, env: Env, ctx: RuleContext): Promise<Judgement> {
-  const r = await attempt(() => fn(ctx), new AttemptContext(call.run.runId, call.callId, 1, undefined), RULE_TIMEOUT_MS, env.clock, call.run.stopSignal);
+  const r = await attempt(() => fn(ctx), new AttemptContext(call.run.runId, call.callId, 1, undefined), RULE_TIMEOUT_MS, env.clock, call.run.cancelSignal);
   const tool = call.tool.name;
   switch (r.status) {
     case "ok":

@@ -50,7 +50,7 @@ export async function approval(call: Call, env: Env): Promise<StageResult> {
       const left = waitUntil - env.clock.now();
       if (left <= 0) return failures.approvalRequired(tool.name, request.id, request.why);
       try {
-        await env.clock.sleep(Math.min(left, APPROVAL_POLL_MS), run.stopSignal);
+        await env.clock.sleep(Math.min(left, APPROVAL_POLL_MS), run.cancelSignal);
       } catch (reason) {
         return failures.stopped(reason);
       }

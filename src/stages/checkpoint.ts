@@ -16,7 +16,7 @@ export async function checkpoint(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   if (tool.effect === "read" || !tool.spec.checkpoint) return undefined;
   const ctx = new AttemptContext(run.runId, call.callId, 0, call.key);
-  const r = await attempt((c) => tool.spec.checkpoint!(call.args, c), ctx, tool.timeoutMs, env.clock, run.stopSignal);
+  const r = await attempt((c) => tool.spec.checkpoint!(call.args, c), ctx, tool.timeoutMs, env.clock, run.cancelSignal);
   if (r.status === "cancelled") return failures.stopped(r.reason);
   if (r.status === "timeout") return failures.checkpointFailed(tool.name, `it did not finish within ${tool.timeoutMs}ms`);
   if (r.status === "error") return failures.checkpointFailed(tool.name, describeThrown(r.error));

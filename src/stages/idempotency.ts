@@ -164,14 +164,16 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
         return settleLapsed(call, env, claim.record);
       case "in_flight": {
         // Held by another process: wait for it to finish or for its lease to lapse, within
-        // the run's deadline.
-        if (run.stopSignal.aborted) return fail(failures.stopped(run.stopSignal.reason));
+        // the run's deadline, and no longer than the run's stop or its runtime's close.
+        const cancel = run.cancelSignal;
+        if (cancel.aborted) return fail(failures.stopped(cancel.reason));
         const now = env.clock.now();
         if (now >= run.deadlineAt) return fail(failures.deadlineExceeded(run.policy.deadlineMs!));
         const wait = Math.max(1, Math.min(claim.record.leaseUntil - now, 1_000, run.deadlineAt - now));
         try {
-          await env.store.idempotency.waitForChange(tool.name, key, wait);
+          await untilAborted(env.store.idempotency.waitForChange(tool.name, key, wait), cancel);
         } catch (e) {
+          if (cancel.aborted) return fail(failures.stopped(cancel.reason));
           return fail(failures.storeUnavailable(tool.name, describeThrown(e)));
         }
         continue;
@@ -304,7 +306,7 @@ function keepClaim(call: Call, env: Env, leaseMs: number): void {
   let stopTimer = () => {};
   let ended = false;
   const lease = {
-    cancel: call.tool.escalation ? lost.signal : AbortSignal.any([call.run.stopSignal, lost.signal]),
+    cancel: AbortSignal.any([call.tool.escalation ? (call.run.closing ?? lost.signal) : call.run.cancelSignal, lost.signal]),
     lost: false,
     stop() {
       ended = true;
@@ -330,6 +332,14 @@ function keepClaim(call: Call, env: Env, leaseMs: number): void {
   };
   tick();
   call.lease = lease;
+}
+
+/** `waiting`, or a rejection as soon as `signal` aborts (the wait itself ends by its own timeout). */
+function untilAborted(waiting: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener("abort", (onAbort = () => reject(signal.reason)), { once: true }));
+  return Promise.race([waiting, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 function replayOf(o: Outcome<unknown>, callId: string): Outcome<unknown> {
