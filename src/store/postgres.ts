@@ -66,7 +66,11 @@ export interface PostgresStoreOptions {
   max?: number;
   /** How long to wait for a connection before failing [5000]. */
   connectTimeoutMs?: number;
-  /** How long one query may take before failing [15000]. */
+  /**
+   * How long one query may take before failing [15000]. PostgreSQL itself cancels a
+   * statement a little sooner (its `statement_timeout`), so that one the client gave up on
+   * is never applied afterwards.
+   */
   queryTimeoutMs?: number;
   /**
    * Send the claims, completions, releases, ledger entries and pre-write reads issued in
@@ -116,11 +120,21 @@ function resolve(opts: PostgresStoreOptions | string): Resolved {
     throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: letters, digits and _ only, at most 50`);
   }
   const url = u.toString();
+  const queryTimeout = o.queryTimeoutMs ?? 15_000;
   const config: pg.PoolConfig = {
     connectionString: url,
     max: o.max ?? 10,
     connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
-    query_timeout: o.queryTimeoutMs ?? 15_000,
+    query_timeout: queryTimeout,
+    // The client's timeout alone leaves the statement running in PostgreSQL: a claim that
+    // waited on a lock would be applied after the call had failed as store_unavailable and
+    // never run, and its key would then be held by nobody who can settle it (the repeat
+    // reads write_unverified for ever). The server's own timeout, a little shorter, aborts
+    // the statement there: the client's error then means "not applied". This holds if the
+    // client process dies meanwhile, which a release sent afterwards by the client would not.
+    // (A statement that reaches the server later than the margin after it was sent, or a
+    // commit whose answer is lost, stays unknown: a claim left so lapses, as a dead owner's.)
+    statement_timeout: Math.max(1, queryTimeout - Math.min(1_000, Math.floor(queryTimeout / 4))),
     idleTimeoutMillis: 30_000,
   };
   if (!u.searchParams.has("application_name")) config.application_name = `bulwark:${schema}`;
