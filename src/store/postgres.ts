@@ -130,8 +130,11 @@ function resolve(opts: PostgresStoreOptions | string): Resolved {
     // waited on a lock would be applied after the call had failed as store_unavailable and
     // never run, and its key would then be held by nobody who can settle it (the repeat
     // reads write_unverified for ever). The server's own timeout, a little shorter, aborts
-    // the statement there: the client's error then means "not applied". This holds if the
-    // client process dies meanwhile, which a release sent afterwards by the client would not.
+    // the statement there: the client's error then means "not applied", whatever becomes of
+    // the client. Not chosen: the claimant releasing, after the error, the claim it may have
+    // made. That needs the process to live on, may run before the late INSERT and find
+    // nothing, and is unsafe: the claim may have taken over a lapsed one (same owner then),
+    // whose dead owner's effect may stand, and a release would let a repeat run it twice.
     // (A statement that reaches the server later than the margin after it was sent, or a
     // commit whose answer is lost, stays unknown: a claim left so lapses, as a dead owner's.)
     statement_timeout: Math.max(1, queryTimeout - Math.min(1_000, Math.floor(queryTimeout / 4))),

@@ -92,7 +92,11 @@ export type ClaimResult =
   | { status: "lease_expired"; record: IdempotencyRecord; fence: number };
 
 export interface IdempotencyStore {
-  /** Atomically claim `key`, or report who has it. An expired completed record is replaced. */
+  /**
+   * Atomically claim `key`, or report who has it. An expired completed record is replaced.
+   * A claim that rejects must not take effect later (a statement left running on a server
+   * after its client gave up): its caller never runs, and nobody could settle the key.
+   */
   claim(req: ClaimRequest): Promise<ClaimResult>;
   /**
    * Record the outcome, as completed or (`as: "unsettled"`) as a claim its owner could not
