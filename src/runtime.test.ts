@@ -47,7 +47,7 @@ describe("createRuntime: wiring the store, the tools' health, the clock and the 
     await starting;
     const t0 = Date.now();
     await rt.close();
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(signals).toHaveLength(1);
     expect(signals[0]!.aborted).toBe(true);
     const o = await call;

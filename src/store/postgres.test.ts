@@ -133,7 +133,7 @@ if (!up) {
         await a.idempotency.complete("t", "k", "a", { ok: true, value: 1 }, 2);
         const started = Date.now();
         await b.idempotency.waitForChange("t", "k", 10_000);
-        expect(Date.now() - started).toBeLessThan(1_000);
+        expect(Date.now() - started).toBeLessThan(5_000);
       } finally {
         await Promise.all([a.close(), b.close()]);
       }
