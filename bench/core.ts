@@ -20,6 +20,8 @@ import {
 } from "cockatiel";
 import CircuitBreaker from "opossum";
 import { createRuntime, defineTool } from "../src/index.js";
+import { goal, printGoals } from "./goals.js";
+import { printReport } from "./report.js";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 7);
@@ -118,7 +120,12 @@ export function printCore(result: Record<string, number>) {
   for (const [name, us] of Object.entries(result)) {
     console.log(`${name.padEnd(22)} ${us.toFixed(3).padStart(8)} ${(us / bare).toFixed(1).padStart(8)} ${(us / cockatiel).toFixed(2).padStart(12)}`);
   }
-  console.log(`(b) / (a) = ${(result["(b) bulwark write"]! / a).toFixed(2)}   goal: (a) < cockatiel, (b) < 2x (a)`);
+  const goals = [
+    goal("guarded read / cockatiel retry+breaker+timeout", "µs per guarded read call ÷ µs per cockatiel call: time per call, lower is cheaper", a / cockatiel, "<=", 0.25),
+    goal("guarded write / guarded read, memory store", "µs per guarded write call ÷ µs per guarded read call", result["(b) bulwark write"]! / a, "<=", 2),
+  ];
+  printGoals(goals);
+  printReport({ bench: "core", rows: Object.entries(result).map(([name, us]) => ({ case: name, value: us, unit: "us/call" })), goals });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) printCore(await benchCore());

@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createRuntime, defineTool } from "../src/index.js";
+import { goal, printGoals } from "./goals.js";
+import { printReport } from "./report.js";
 
 const PG_URL = process.env.BULWARK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const arg = (name: string, dflt: string) => {
@@ -72,7 +74,15 @@ async function main() {
     for (const inflight of [1, 32])
       for (const store of stores.slice(1).map(([n]) => n))
         console.log(`${kind} ${inflight} in flight: memory is ${(at("memory", kind, inflight) / at(store, kind, inflight)).toFixed(2)}x ${store}`);
-  console.log(JSON.stringify({ bench: "runs", ms: MS, samples: SAMPLES, rows }));
+  const goals = [
+    goal("reads on SQLite within 1.5x of reads on the memory store, 32 in flight", "memory read calls/s ÷ SQLite read calls/s", at("memory", "read", 32) / at("SQLite", "read", 32), "<=", 1.5),
+  ];
+  printGoals(goals);
+  printReport({
+    bench: "runs",
+    rows: rows.map((r) => ({ case: `${r.store} ${r.kind} ${r.inflight} in flight`, value: r.perSec, unit: "calls/s" })),
+    goals,
+  });
 }
 
 try {

@@ -20,6 +20,8 @@ import { createRuntime, defineTool } from "../src/index.js";
 import { postgresStore } from "../src/store/postgres.js";
 import { sqliteStore } from "../src/store/sqlite.js";
 import type { Store } from "../src/store/types.js";
+import { goal, printGoals } from "./goals.js";
+import { printReport, type Row } from "./report.js";
 
 const PG_URL = process.env.BULWARK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const self = fileURLToPath(import.meta.url);
@@ -176,7 +178,9 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
   const rows: string[][] = [];
   const fmt = (v: number) => Math.round(v).toLocaleString("en-US");
+  const figures: { backend: string; procs: number; inflight: number; calls: number; pairs: number; raw: number }[] = [];
   const row = (backend: string, durability: string, procs: number, inflight: number, [calls, pairs, raw]: readonly number[]) => {
+    figures.push({ backend, procs, inflight, calls: calls!, pairs: pairs!, raw: raw! });
     rows.push([backend, String(procs), String(inflight), durability, fmt(calls!), fmt(pairs!), fmt(raw!), `${(calls! / raw!).toFixed(2)}x`, `${(pairs! / raw!).toFixed(2)}x`]);
     process.stderr.write(`  ${rows.at(-1)!.join("  ")}\n`);
   };
@@ -252,6 +256,27 @@ async function main() {
       `\n             call in flight; the store work is the stop/freeze watch, the claim, the completion and the ledger entry.` +
       `\nstore pair = claim() + complete(): two writes, each its own transaction unless group-committed. ${ms} ms per figure.`,
   );
+
+  const callsPerRaw = (backend: string, inflight: number) => {
+    const f = figures.find((x) => x.backend === backend && x.procs === 1 && x.inflight === inflight);
+    return f && f.calls / f.raw;
+  };
+  const goals = [
+    goal("SQLite write call / raw transaction, 1 in flight", "write calls/s ÷ raw transactions/s, 1 process", callsPerRaw("SQLite", 1), ">=", 0.45),
+    goal("SQLite write call / raw transaction, 32 in flight", "write calls/s ÷ raw transactions/s, 1 process", callsPerRaw("SQLite", 32), ">=", 1),
+    goal("PostgreSQL write call / raw INSERT, 32 in flight", "write calls/s ÷ raw INSERTs/s, 1 process", callsPerRaw("PostgreSQL", 32), ">=", 1.5),
+  ];
+  printGoals(goals);
+  const reportRows: Row[] = figures.flatMap((f) => {
+    const at = `${f.backend} ${f.procs} proc ${f.inflight} in flight`;
+    return [
+      { case: `${at}: write calls`, value: f.calls, unit: "calls/s" },
+      { case: `${at}: claim+complete pairs`, value: f.pairs, unit: "pairs/s" },
+      { case: `${at}: raw baseline`, value: f.raw, unit: "raw/s" },
+      { case: `${at}: write calls / raw`, value: f.calls / f.raw, unit: "x raw", better: "higher" as const },
+    ];
+  });
+  printReport({ bench: "store", rows: reportRows, goals });
 }
 
 if (process.argv.includes("--child")) await child();
