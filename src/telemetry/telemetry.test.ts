@@ -78,8 +78,8 @@ describe("telemetry: traces", () => {
     await run.end();
     const spans = exporter.getFinishedSpans();
     const events = (s: ReadableSpan) => s.events.map((e) => e.name);
-    // The breaker opens on the second attempt; the third finds it open and is refused.
-    expect(events(spans[0]!)).toEqual(["bulwark.attempt_failed", "bulwark.retry", "bulwark.attempt_failed", "bulwark.breaker_opened", "bulwark.retry", "bulwark.refused"]);
+    // The breaker opens on the second attempt, which ends the retries (no third attempt, no backoff).
+    expect(events(spans[0]!)).toEqual(["bulwark.attempt_failed", "bulwark.retry", "bulwark.attempt_failed", "bulwark.breaker_opened", "bulwark.refused"]);
     expect(spans[0]!.events[1]!.attributes).toMatchObject({ "bulwark.attempt": 2, "bulwark.backoff_ms": expect.any(Number) });
     expect(spans[0]!.events[0]!.attributes).toMatchObject({ "bulwark.attempt": 1, "bulwark.error": "503" });
     expect(events(spans[1]!)).toEqual(["bulwark.refused"]);
