@@ -27,8 +27,12 @@ import { freshRun, passGate, refused, released, reserved, reviewed, settled, tra
  * process's reads within this long, and its changes at once.
  */
 export const READ_FRESH_MS = 1_000;
-/** Reads counted here before the next one asks the store (bounds how far processes reading at once can pass the step limit). */
-export const READS_PER_COMMIT = 16;
+/**
+ * Reads counted here before the next one waits for the store (bounds how far processes
+ * reading one run at once can pass its step limit). At half of it they are written in the
+ * background, so that a run that only reads never waits for the store.
+ */
+export const READS_PER_COMMIT = 32;
 
 /** What `apply` does with one change: the record after it (or the same one) and what to tell the caller. */
 export type Change<T> = (r: RunRecord) => { next: RunRecord; result: T };
@@ -174,7 +178,7 @@ export class RunState {
   reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord) => Failure | undefined): Promise<{ refused: Failure } | { step: number }> {
     // A read on a record seen lately is admitted here, its step written later; a refusal
     // (to be counted) and everything else go to the store.
-    if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && this.o.now() - this.seenAt < READ_FRESH_MS) {
+    if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && !this.rec.stopRequested && this.o.now() - this.seenAt < READ_FRESH_MS) {
       const view = this.withReads();
       if (!check(view)) {
         this.countRead();
@@ -284,7 +288,8 @@ export class RunState {
   }
 
   private countRead(): void {
-    if (this.readSteps++ > 0) return;
+    if (++this.readSteps === READS_PER_COMMIT / 2 && !this.committing) void this.flush().catch(() => {});
+    if (this.readSteps > 1) return;
     this.o.unsaved?.add(this);
     // Written with the next commit, or by this timer if none comes; a flush that fails
     // leaves them for the next commit.
