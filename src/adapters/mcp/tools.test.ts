@@ -50,3 +50,47 @@ describe("an MCP tool's JSON Schemas (jsonSchema, draft 2020-12 and draft-07)", 
     expect((await run.call(broken, { a: 1 })).ok).toBe(true);
   });
 });
+
+describe("an MCP tool's rules, verifies and escalation (from the caller: MCP has no words for them)", () => {
+  const object = { type: "object" as const };
+
+  it("a rule refuses before the server is called", async () => {
+    const { seen, caller } = server();
+    const tool = mcpTool(caller, { name: "write_file", inputSchema: object }, { rules: [(args) => (String(args.path).startsWith("/work/") ? undefined : "only under /work/")] });
+    const run = createRuntime().startRun({ agent: "a" });
+    const o = await run.call(tool, { path: "/etc/passwd" });
+    expect(o.ok).toBe(false);
+    if (!o.ok) expect(o.failure).toMatchObject({ kind: "policy_violation" });
+    if (!o.ok) expect(o.failure.message).toContain("only under /work/");
+    expect(seen).toHaveLength(0);
+    expect((await run.call(tool, { path: "/work/a" })).ok).toBe(true);
+  });
+
+  it("verifies names MCP tools, mapped with the same prefix; a read of them passes the gate", async () => {
+    const { caller } = server();
+    const write = mcpTool(caller, { name: "save/note", annotations: { destructiveHint: false }, inputSchema: object }, {}, { prefix: "fs." });
+    const read = mcpTool(caller, { name: "read/note", annotations: { readOnlyHint: true }, inputSchema: object }, { verifies: ["save/note"] }, { prefix: "fs." });
+    expect(read.spec.verifies).toEqual(["fs.save:2f:note"]);
+    const run = createRuntime().startRun({ agent: "a", policy: { maxUnverifiedDepth: 1 } });
+    expect((await run.call(write, { n: 1 })).ok).toBe(true);
+    const gated = await run.call(write, { n: 2 });
+    expect(gated.ok).toBe(false);
+    if (!gated.ok) expect(gated.failure.kind).toBe("verification_required");
+    expect((await run.call(read, {})).ok).toBe(true);
+    expect((await run.call(write, { n: 3 })).ok).toBe(true);
+    expect(() => mcpTool(caller, { name: "w", inputSchema: object }, { verifies: ["save/note"] })).toThrow(/verifies is for read tools/);
+  });
+
+  it("an escalation tool runs on a halted run and hands it off", async () => {
+    const { seen, caller } = server();
+    const page = mcpTool(caller, { name: "page_human", annotations: { destructiveHint: false }, inputSchema: object }, { escalation: true });
+    expect(page.escalation).toBe(true);
+    const run = createRuntime().startRun({ agent: "a" });
+    await run.stop("enough");
+    expect((await run.call(page, { summary: "stuck" })).ok).toBe(true);
+    expect(seen).toEqual([{ summary: "stuck" }]);
+    // A halted run stays halted (the stronger state); the handoff is recorded all the same.
+    expect(run.mode).toBe("halted");
+    expect(run.handoff?.reason).toMatch(/page_human.*stuck/);
+  });
+});

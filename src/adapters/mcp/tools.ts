@@ -20,13 +20,14 @@
  * - a result with `isError: true` is a `tool_error` with the server's text, not retried
  *   unless `retryErrorResults` says so.
  * - the name: MCP names map one to one onto Bulwark names (names.ts).
+ * - rules, verifies and escalation only from the caller: MCP has no words for them.
  * Names come from outside (a server, a client, a policy file): they live in Maps, never as
  * keys of plain objects, so `__proto__` or `constructor` are names like any other.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolRequest, type CallToolResult, type Tool as McpToolDefinition } from "@modelcontextprotocol/sdk/types.js";
-import { defineTool, ToolError, type BreakerOptions, type Effect, type Failure, type Outcome, type RetryOptions, type StandardSchemaV1, type Tool } from "../../index.js";
+import { defineTool, ToolError, type BreakerOptions, type Effect, type Failure, type Outcome, type RetryOptions, type StandardSchemaV1, type Tool, type ToolRule } from "../../index.js";
 import { jsonSchema } from "../../json-schema.js";
 import { bulwarkToolName } from "./names.js";
 
@@ -48,6 +49,16 @@ export interface McpToolOverride {
   approval?: "always" | "never" | ((args: McpArgs) => boolean);
   /** Retry a result with `isError: true` like a thrown error [false: the server has answered]. */
   retryErrorResults?: boolean;
+  /** Policy rules on this tool's arguments, checked before the call (see decide/rules.ts). */
+  rules?: ToolRule<McpArgs>[];
+  /**
+   * On a read tool: the writes it reads back, by MCP name (given the same prefix), or a
+   * predicate of its arguments and a write, whose `tool` is then the Bulwark name. A call
+   * of it after those writes passes the verification gate (`maxUnverifiedDepth`).
+   */
+  verifies?: readonly string[] | ((args: McpArgs, write: { tool: string; args: unknown }) => boolean);
+  /** The way to a person: allowed in every mode, halted included; calling it hands the run off. */
+  escalation?: boolean;
 }
 
 /** Per-tool overrides by MCP name: a Map, or a plain object's own keys. */
@@ -120,6 +131,10 @@ export function guardTools(definitions: McpToolDefinition[], caller: McpCaller, 
   const unknown = [...overrides.keys()].filter((n) => !listed.has(n));
   if (unknown.length > 0)
     throw new TypeError(`overrides name tools the server does not have: ${unknown.join(", ")} (it has ${[...listed].join(", ") || "none"})`);
+  for (const [name, o] of overrides) {
+    const missing = Array.isArray(o.verifies) ? o.verifies.filter((n) => !listed.has(n)) : [];
+    if (missing.length > 0) throw new TypeError(`${name}: verifies names tools the server does not have: ${missing.join(", ")} (it has ${[...listed].join(", ")})`);
+  }
   const tools = new Map<string, McpTool>();
   const byBulwarkName = new Map<string, string>();
   for (const d of definitions) {
@@ -189,6 +204,9 @@ export function mcpTool(
     ...(override.breaker !== undefined ? { breaker: override.breaker } : {}),
     ...(override.concurrency !== undefined ? { concurrency: override.concurrency } : {}),
     ...(override.approval !== undefined ? { approval: override.approval } : {}),
+    ...(override.rules !== undefined ? { rules: override.rules } : {}),
+    ...(override.verifies !== undefined ? { verifies: Array.isArray(override.verifies) ? override.verifies.map((n: unknown) => (typeof n === "string" ? bulwarkToolName(n, options.prefix) : n)) as string[] : override.verifies } : {}),
+    ...(override.escalation !== undefined ? { escalation: override.escalation } : {}),
     async execute(args, ctx) {
       const params = {
         name: mcpName,
