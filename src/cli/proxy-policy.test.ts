@@ -77,4 +77,37 @@ describe("proxy policy file", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(() => loadProxyPolicy("/")).toThrow(/policy file \/: cannot read it \(EISDIR\)/);
   });
+
+  it("per tool verifies (MCP names) and escalation; a top-level rules module, taken from the file's folder", () => {
+    const p = parseProxyPolicy(
+      ["rules: ./guard/rules.mjs", "tools:", "  read_text_file: { verifies: [write_file, edit_file] }", "  page_human: { escalation: true }"].join("\n"),
+      "/etc/bulwark/p.yaml",
+    );
+    expect(p.tools.get("read_text_file")).toEqual({ verifies: ["write_file", "edit_file"] });
+    expect(p.tools.get("page_human")).toEqual({ escalation: true });
+    expect(p.rules).toEqual({ path: "/etc/bulwark/guard/rules.mjs", given: "./guard/rules.mjs" });
+    expect(p.at(["tools", "read_text_file", "verifies", 1])).toBe("policy file /etc/bulwark/p.yaml, line 3: tools.read_text_file.verifies.1: ");
+    expect(parseProxyPolicy("rules: /abs/rules.mjs\n", "q.yaml").rules?.path).toBe("/abs/rules.mjs");
+    expect(parseProxyPolicy("store: memory\n", "q.yaml").rules).toBeUndefined();
+  });
+
+  it("escalation not a boolean, verifies not a list of names, verifies on a write, an empty rules path: the line and the field", () => {
+    const problems = (text: string) => {
+      try {
+        parseProxyPolicy(text, "v.yaml");
+      } catch (e) {
+        expect(e).toBeInstanceOf(ProxyPolicyError);
+        return (e as Error).message;
+      }
+      throw new Error("parsed");
+    };
+    expect(problems("tools:\n  page_human:\n    escalation: yes please\n")).toMatch(/^policy file v\.yaml, line 3: tools\.page_human\.escalation: expected boolean, received string$/);
+    expect(problems("tools:\n  read_graph: { verifies: create_entities }\n")).toMatch(/line 2: tools\.read_graph\.verifies: expected array, received string/);
+    expect(problems("tools:\n  read_graph:\n    verifies:\n      - create_entities\n      - 7\n")).toMatch(/line 5: tools\.read_graph\.verifies\.1: expected string, received number/);
+    expect(problems("tools:\n  write_file:\n    effect: write\n    verifies: [edit_file]\n")).toMatch(/line 4: tools\.write_file\.verifies: only a read tool verifies writes \(this one is set to effect: write\)/);
+    expect(problems('{\n  "rules": ""\n}\n')).toMatch(/line 2: rules: .*>=1 characters/);
+    expect(problems("rules: [a.mjs]\n")).toMatch(/line 1: rules: expected string, received array/);
+    expect(problems("tools:\n  x: { escalate: true }\n")).toMatch(/line 2: tools\.x\.escalate: unknown field \(known: .*verifies, escalation\)/);
+    expect(problems("rule: ./r.mjs\n")).toMatch(/line 1: rule: unknown field \(known: .*tools, rules\)/);
+  });
 });

@@ -1,7 +1,9 @@
 /**
  * The policy file of `bulwark proxy` (YAML or JSON): the store, the run policy and
  * per-tool overrides. `loadProxyPolicy` checks it all before the proxy starts; a broken
- * file is a `ProxyPolicyError` naming the file, the line and the field. Tool names are
+ * file is a `ProxyPolicyError` naming the file, the line and the field; what only the
+ * server can confirm (the tools it names) is checked against its list (proxy-rules.ts `toolProblems`),
+ * and the rule module (`rules:`) is loaded by proxy-rules.ts. Tool names are
  * the server's, so they come back in a Map, and a `__proto__` key is refused anywhere.
  */
 import { closeSync, openSync, readSync } from "node:fs";
@@ -24,6 +26,12 @@ export interface ProxyPolicy {
   prefix?: string;
   run: PolicyInput;
   tools: Map<string, McpToolOverride>;
+  /** The rule module (`rules:`), resolved from the file's folder; loaded by proxy-rules.ts. */
+  rules?: { path: string; given: string };
+  /** The line of a field (e.g. ["tools", "read_file", "verifies", 0]), for messages after parsing. */
+  lineOf(path: (string | number)[]): number | undefined;
+  /** "policy file <file>, line <n>: <field>: " for the field at `path`. */
+  at(path: (string | number)[]): string;
 }
 
 /** A policy file is a page of settings: anything larger is a mistake (or /dev/zero). */
@@ -77,9 +85,15 @@ const toolSchema = z
     concurrency: whole(1),
     approval: z.enum(["always", "never"]),
     retryErrorResults: z.boolean(),
+    verifies: z.array(z.string()),
+    escalation: z.boolean(),
   })
   .partial()
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.verifies !== undefined && t.effect !== undefined && t.effect !== "read")
+      ctx.addIssue({ code: "custom", path: ["verifies"], message: `only a read tool verifies writes (this one is set to effect: ${t.effect})` });
+  });
 
 const fileSchema = z
   .object({
@@ -89,6 +103,7 @@ const fileSchema = z
     prefix: z.string(),
     run: runSchema,
     tools: z.record(z.string(), toolSchema),
+    rules: z.string().min(1),
   })
   .partial()
   .strict();
@@ -142,7 +157,7 @@ export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
   if (proto !== undefined) throw new ProxyPolicyError(`policy file ${file}${proto ? `, line ${proto}` : ""}: "__proto__" cannot be a key here (not a tool name, nor a setting)`);
   const data: unknown = doc.toJS() ?? {};
   if (typeof data !== "object" || Array.isArray(data))
-    throw new ProxyPolicyError(`policy file ${file}: expected a mapping of store, agent, runId, prefix, run and tools, got ${JSON.stringify(data)}`);
+    throw new ProxyPolicyError(`policy file ${file}: expected a mapping of store, agent, runId, prefix, run, tools and rules, got ${JSON.stringify(data)}`);
   const parsed = fileSchema.safeParse(data);
   if (!parsed.success) {
     const problems = flatten(parsed.error.issues).flatMap((i) => describe(doc, lines, file, i));
@@ -151,6 +166,7 @@ export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
   }
   const p = parsed.data;
   const tools = new Map(Object.entries(p.tools ?? {}) as [string, McpToolOverride][]);
+  const where = (path: (string | number)[]) => lineOf(doc, lines, path);
   return {
     file,
     store: storeFrom(p.store ?? DEFAULT_PROXY_STORE, file),
@@ -159,6 +175,12 @@ export function parseProxyPolicy(text: string, file: string): ProxyPolicy {
     ...(p.prefix !== undefined ? { prefix: p.prefix } : {}),
     run: (p.run ?? {}) as PolicyInput,
     tools,
+    ...(p.rules !== undefined ? { rules: { path: resolve(dirname(resolve(file)), p.rules), given: p.rules } } : {}),
+    lineOf: where,
+    at: (path) => {
+      const line = where(path);
+      return `policy file ${file}${line ? `, line ${line}` : ""}: ${path.join(".")}: `;
+    },
   };
 }
 
@@ -193,9 +215,9 @@ function flatten(issues: readonly z.core.$ZodIssue[], base: PropertyKey[] = []):
 }
 
 const KNOWN: Record<string, string> = {
-  "": "store, agent, runId, prefix, run, tools",
+  "": "store, agent, runId, prefix, run, tools, rules",
   run: "maxSteps, deadlineMs, maxConsecutiveFailures, maxUnverifiedDepth, destructive, freeze, maxFactAgeMs, approvalWaitMs",
-  tool: "effect, timeoutMs, retry, breaker, concurrency, approval, retryErrorResults",
+  tool: "effect, timeoutMs, retry, breaker, concurrency, approval, retryErrorResults, verifies, escalation",
 };
 
 function describe(doc: Document, lines: LineCounter, file: string, issue: Issue): { line: number | undefined; text: string }[] {

@@ -3,24 +3,28 @@
  * MCP server in front of another. It starts the real server as a child (or reaches it at
  * a URL), relays every message as it is, and sends every `tools/call` through one Bulwark
  * run per client session, so any MCP client gets retries with keys, breakers, freezes,
- * budgets, approvals and the chain breaker. On stdio by default; `--listen` serves
+ * budgets, approvals, the chain breaker and the file's rules (a module it names, loaded
+ * here before the server starts). On stdio by default; `--listen` serves
  * streamable HTTP at `/mcp`. The proxy itself is `mcpProxy` of `bulwark/mcp`.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { mcpProxy } from "../adapters/mcp.js";
 import { loadProxyPolicy, type ProxyPolicy } from "./proxy-policy.js";
+import { loadRuleModule, toolProblems, type ProxyRules } from "./proxy-rules.js";
 import { fail } from "./shared.js";
 
 export function proxyCommand(): Command {
   return new Command("proxy")
     .description("serve an MCP server's tools, every call guarded by a Bulwark run (put the server's command, or its URL, after --)")
-    .requiredOption("--policy <file>", "policy file, YAML or JSON: store, run policy, per-tool overrides")
+    .requiredOption("--policy <file>", "policy file, YAML or JSON: store, run policy, per-tool overrides, rule module")
     .option("--listen <host:port>", "serve MCP streamable HTTP at /mcp on this address (e.g. 127.0.0.1:8931) instead of stdio", listenAddress)
     .argument("<command...>", "the MCP server to start, e.g. -- npx -y @modelcontextprotocol/server-memory; or its URL, e.g. -- http://127.0.0.1:3000/mcp")
     .action(async function (this: Command, command: string[], o: { policy: string; listen?: { host: string; port: number } }) {
       let policy: ProxyPolicy;
+      let rules: ProxyRules | undefined;
       try {
         policy = loadProxyPolicy(o.policy);
+        rules = await loadRuleModule(policy);
       } catch (e) {
         fail(this, e, 2);
       }
@@ -30,8 +34,9 @@ export function proxyCommand(): Command {
           ...(url !== undefined ? { url } : { command }),
           ...(o.listen ? { listen: o.listen } : {}),
           store: policy.store,
-          policy: policy.run,
+          policy: rules ? { ...policy.run, rules: rules.rules } : policy.run,
           tools: policy.tools,
+          checkTools: (definitions) => toolProblems(policy, definitions, rules),
           ...(policy.prefix !== undefined ? { prefix: policy.prefix } : {}),
           ...(policy.agent !== undefined ? { agent: policy.agent } : {}),
           ...(policy.runId !== undefined ? { runId: policy.runId } : {}),

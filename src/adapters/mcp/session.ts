@@ -38,6 +38,12 @@ export interface GuardOptions {
   runId?: string;
   /** Where the options came from, put before the errors they cause (e.g. "policy file proxy.yaml"). */
   source?: string;
+  /**
+   * A check of the server's tools, each time they are listed, before they are guarded: the
+   * problems it returns (each a whole message, e.g. a policy file's line) stop the session
+   * as the overrides' own check does.
+   */
+  checkTools?: (definitions: readonly McpToolDefinition[]) => string[];
 }
 
 export interface SessionOptions extends GuardOptions {
@@ -54,6 +60,9 @@ interface ClientCall {
   /** What the server answered, when it answered with an error. */
   upstream?: { error: RpcError } | { result: CallToolResult };
 }
+
+/** The problems `checkTools` found: whole messages, reported as they are. */
+class ToolsRefused extends Error {}
 
 // Bulwark calls `execute` inside `run.call`; the client's side of that call reaches it here.
 const clientCall = new AsyncLocalStorage<ClientCall>();
@@ -86,6 +95,7 @@ export class GuardedSession {
   tools(): Promise<McpToolset> {
     this.toolset ??= this.list().catch((e: unknown) => {
       this.toolset = undefined;
+      if (e instanceof ToolsRefused) throw new Error(e.message);
       throw new Error(`${this.o.source ? `${this.o.source}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
     });
     return this.toolset;
@@ -123,6 +133,8 @@ export class GuardedSession {
       definitions.push(...(page.tools ?? []));
       cursor = page.nextCursor;
     } while (cursor !== undefined);
+    const problems = this.o.checkTools?.(definitions) ?? [];
+    if (problems.length > 0) throw new ToolsRefused(problems.join("\n"));
     return guardTools(definitions, this.caller, { ...(this.o.tools !== undefined ? { tools: this.o.tools } : {}), ...(this.o.prefix !== undefined ? { prefix: this.o.prefix } : {}) });
   }
 
