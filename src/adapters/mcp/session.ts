@@ -135,7 +135,18 @@ export class GuardedSession {
     } while (cursor !== undefined);
     const problems = this.o.checkTools?.(definitions) ?? [];
     if (problems.length > 0) throw new ToolsRefused(problems.join("\n"));
-    return guardTools(definitions, this.caller, { ...(this.o.tools !== undefined ? { tools: this.o.tools } : {}), ...(this.o.prefix !== undefined ? { prefix: this.o.prefix } : {}) });
+    const set = guardTools(definitions, this.caller, { ...(this.o.tools !== undefined ? { tools: this.o.tools } : {}), ...(this.o.prefix !== undefined ? { prefix: this.o.prefix } : {}) });
+    // The gate's `verification_required` names the reads that pass it, from the runtime's
+    // tools: known before they are first called, the model is told which to call.
+    for (const t of set.tools.values()) {
+      if (t.spec.verifies === undefined) continue;
+      try {
+        this.o.rt.registerTools(t);
+      } catch {
+        // another session's tool of that name is known: the same override, the same reads
+      }
+    }
+    return set;
   }
 
   // One run per session: its keys, budgets, approvals and chain breaker span the conversation.
