@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { McpToolDefinition } from "../adapters/mcp.js";
-import { parseProxyPolicy, ProxyPolicyError } from "./proxy-policy.js";
+import { loadProxyPolicy, parseProxyPolicy, ProxyPolicyError } from "./proxy-policy.js";
 import { loadRuleModule, toolProblems } from "./proxy-rules.js";
 
 let dir: string;
@@ -92,5 +93,26 @@ describe("the names a policy file gives, against the server's tools", () => {
       `${file}, line 7: rules: the rule module ${join(dir, "guard", "names.mjs")}: rule 1 (outside) names tools the server does not have: write_files (it has read_text_file, write_file, edit_file)`,
     ]);
     expect(toolProblems(parseProxyPolicy("tools:\n  edit_file: { effect: read, verifies: [write_file] }\n", "q.yaml"), server)).toEqual([]);
+  });
+});
+
+describe("README", () => {
+  it("the proxy section's policy file and rule module load, and name only the help desk's tools", async () => {
+    const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
+    const yaml = /```yaml\n(# support\.yaml[\s\S]*?)```/.exec(readme)?.[1];
+    const js = /```js\n(\/\/ support-rules\.mjs[\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    expect(js).toBeDefined();
+    const readmeDir = mkdtempSync(join(dir, "readme-"));
+    writeFileSync(join(readmeDir, "support.yaml"), yaml!);
+    writeFileSync(join(readmeDir, "support-rules.mjs"), js!);
+    const policy = loadProxyPolicy(join(readmeDir, "support.yaml"));
+    expect(policy.tools.get("transfer_to_human")).toEqual({ escalation: true });
+    const rules = await loadRuleModule(policy);
+    const desk = [tool("get_ticket", { readOnlyHint: true }), tool("update_ticket"), tool("refund_order"), tool("close_tickets"), tool("transfer_to_human")];
+    expect(toolProblems(policy, desk, rules)).toEqual([]);
+    const limit = rules!.rules[0] as { rule: (args: unknown) => unknown };
+    expect(limit.rule({ cents: 60_000 })).toEqual({ approval: "a refund over $500" });
+    expect(limit.rule({ cents: 600 })).toBeUndefined();
   });
 });
