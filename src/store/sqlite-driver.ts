@@ -81,6 +81,17 @@ function installed(name: string): boolean {
 
 export type SqliteDriver = Db["driver"];
 
+/**
+ * Whether `e` is SQLite's SQLITE_BUSY (another connection holds the lock; the busy timeout
+ * ran out): better-sqlite3 names it in `code` ("SQLITE_BUSY", "SQLITE_BUSY_RECOVERY"…),
+ * node:sqlite gives the (extended) result code in `errcode`, whose low byte is 5.
+ */
+export function isBusy(e: unknown): boolean {
+  if (typeof e !== "object" || e === null) return false;
+  const { code, errcode } = e as { code?: unknown; errcode?: unknown };
+  return (typeof code === "string" && code.startsWith("SQLITE_BUSY")) || (typeof errcode === "number" && (errcode & 0xff) === 5);
+}
+
 /** Whether this Node has a `node:sqlite` the store can use. */
 export function hasNodeSqlite(): boolean {
   return nodeSqlite() !== undefined;

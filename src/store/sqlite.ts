@@ -4,14 +4,15 @@
  * transaction (group commit); a failure (busy beyond the busy timeout, disk full, a closed
  * store) is thrown as `StoreUnavailableError`.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
-import { openDatabase, type Db, type SqliteDriver } from "./sqlite-driver.js";
+import { isBusy, openDatabase, type Db, type SqliteDriver } from "./sqlite-driver.js";
 import {
   approvalRecord,
   breakerRecord,
+  describe,
   freezeRecord,
   handoffRecord,
   idempotencyRecord,
@@ -55,8 +56,8 @@ import type {
   ShadowDecisionStore,
   Store,
   StoredOutcome,
-  StoreUnavailableError,
 } from "./types.js";
+import { StoreUnavailableError } from "./types.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" (one connection: not shared with other processes). */
@@ -185,10 +186,28 @@ class Checkpointer {
   }
 }
 
+/**
+ * How long the driver itself waits for another connection's lock, per attempt. Its wait is
+ * synchronous (SQLite sleeps 1, 2, 2 ms in the calling thread) and so stops the event loop:
+ * kept to a few ms, enough for the common case (another process's commit takes well under
+ * a millisecond), while the rest of `busyTimeoutMs` is waited asynchronously, between
+ * attempts, by the writer (and by a read, in the rare cases a WAL read is busy).
+ */
+const DRIVER_BUSY_MS = 5;
+/** The asynchronous wait between attempts: doubling from the first to the last. */
+const RETRY_FIRST_MS = 1;
+const RETRY_LAST_MS = 25;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 interface PendingWrite {
   op: () => unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** When it stops waiting for the write lock: its arrival plus the busy timeout. */
+  deadline: number;
+  /** Its batch failed: it runs in a transaction of its own. */
+  alone: boolean;
 }
 
 /**
@@ -197,10 +216,20 @@ interface PendingWrite {
  * be alone; their promises settle only after the commit. If one write throws, the batch is
  * rolled back and each write is retried in its own transaction, so that one bad write
  * cannot fail the others.
+ *
+ * Another connection holding the write lock makes BEGIN IMMEDIATE fail with SQLITE_BUSY
+ * (after the driver's short wait), before any statement of the transaction has run: the
+ * writes stay queued, and BEGIN is tried again after a timer, with backoff, the event loop
+ * free in between; writes that arrive meanwhile join the queue (and the next batch). A
+ * write still waiting at its deadline fails as StoreUnavailableError. Only BEGIN is
+ * retried: once it has succeeded the lock is held, and a failure after it is the write's own.
  */
 class Writer {
   private queue: PendingWrite[] = [];
-  private scheduled = false;
+  /** Cancels the flush that is due (at the end of this turn, or after a backoff), if one is. */
+  private due: (() => void) | undefined;
+  private delay = RETRY_FIRST_MS;
+  private idle: (() => void)[] = [];
   private readonly begin;
   private readonly commit;
   private readonly rollback;
@@ -208,7 +237,12 @@ class Writer {
   constructor(
     private readonly db: Db,
     private readonly fail: (e: unknown) => StoreUnavailableError,
-    private readonly group: boolean,
+    private readonly o: {
+      group: boolean;
+      busyTimeoutMs: number;
+      /** Called holding the write lock, before the batch runs; throws to refuse it. */
+      check: () => void;
+    },
   ) {
     this.begin = db.prepare("BEGIN IMMEDIATE");
     this.commit = db.prepare("COMMIT");
@@ -216,65 +250,89 @@ class Writer {
   }
 
   run<T>(op: () => T): Promise<T> {
-    if (!this.group) {
-      try {
-        return Promise.resolve(this.alone(op));
-      } catch (e) {
-        return Promise.reject(this.fail(e));
-      }
-    }
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      const deadline = Date.now() + this.o.busyTimeoutMs;
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject, deadline, alone: false });
+      if (this.due !== undefined) return; // joins the batch due, or the wait for the lock
+      if (!this.o.group) return this.flush();
+      const turn = setImmediate(() => this.flush());
+      this.due = () => clearImmediate(turn);
     });
   }
 
-  /** Commit everything queued now (also called by close). */
-  flush() {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    if (batch.length === 1) return this.settleAlone(batch[0]!);
-    try {
-      this.begin.run();
-    } catch (e) {
-      for (const w of batch) w.reject(this.fail(e));
-      return;
-    }
-    const results: unknown[] = [];
-    try {
-      for (const w of batch) results.push(w.op());
-      this.commit.run();
-    } catch {
-      if (this.db.inTransaction) this.rollback.run();
-      for (const w of batch) this.settleAlone(w);
-      return;
-    }
-    batch.forEach((w, i) => w.resolve(results[i]));
+  /** Resolves once every write queued so far has committed or failed. */
+  drain(): Promise<void> {
+    this.due?.();
+    this.flush();
+    return this.queue.length === 0 ? Promise.resolve() : new Promise((r) => this.idle.push(r));
   }
 
-  private settleAlone(w: PendingWrite) {
-    try {
-      w.resolve(this.alone(w.op));
-    } catch (e) {
-      w.reject(this.fail(e));
+  /** Commit everything queued now, or wait for the lock if another connection holds it. */
+  private flush() {
+    this.due = undefined;
+    while (this.queue.length > 0) {
+      try {
+        this.begin.run();
+      } catch (e) {
+        if (isBusy(e)) return this.waitForLock(e);
+        for (const w of this.take()) w.reject(this.fail(e));
+        continue;
+      }
+      this.delay = RETRY_FIRST_MS;
+      try {
+        this.o.check();
+      } catch (e) {
+        this.rollback.run();
+        for (const w of this.queue.splice(0)) w.reject(this.fail(e));
+        break;
+      }
+      const batch = this.take();
+      const results: unknown[] = [];
+      try {
+        for (const w of batch) results.push(w.op());
+        this.commit.run();
+      } catch (e) {
+        if (this.db.inTransaction) this.rollback.run();
+        if (batch.length === 1) {
+          batch[0]!.reject(this.fail(e));
+        } else {
+          for (const w of batch) w.alone = true;
+          this.queue.unshift(...batch);
+        }
+        continue;
+      }
+      batch.forEach((w, i) => w.resolve(results[i]));
     }
+    for (const r of this.idle.splice(0)) r();
   }
 
-  private alone<T>(op: () => T): T {
-    this.begin.run();
-    try {
-      const r = op();
-      this.commit.run();
-      return r;
-    } catch (e) {
-      if (this.db.inTransaction) this.rollback.run();
-      throw e;
+  /** The next transaction's writes, in arrival order. */
+  private take(): PendingWrite[] {
+    if (!this.o.group || this.queue[0]!.alone) return this.queue.splice(0, 1);
+    const end = this.queue.findIndex((w) => w.alone);
+    return this.queue.splice(0, end < 0 ? this.queue.length : end);
+  }
+
+  /** BEGIN was busy: fail the writes past their deadline, try again later for the rest. */
+  private waitForLock(busy: unknown) {
+    const now = Date.now();
+    const late = this.queue.filter((w) => w.deadline <= now);
+    if (late.length > 0) {
+      this.queue = this.queue.filter((w) => w.deadline > now);
+      const e = new Error(
+        `another connection held the write lock for longer than the busy timeout (${this.o.busyTimeoutMs} ms): ${describe(busy)}`,
+        { cause: busy },
+      );
+      for (const w of late) w.reject(this.fail(e));
     }
+    if (this.queue.length === 0) {
+      for (const r of this.idle.splice(0)) r();
+      return;
+    }
+    const first = Math.min(...this.queue.map((w) => w.deadline));
+    const timer = setTimeout(() => this.flush(), Math.max(0, Math.min(this.delay, first - now)));
+    this.due = () => clearTimeout(timer);
+    this.delay = Math.min(this.delay * 2, RETRY_LAST_MS);
   }
 }
 
@@ -312,8 +370,16 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
     db = openDatabase(o.path, { timeoutMs: busyTimeoutMs, driver: o.driver });
     if (o.path !== ":memory:") db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${synchronous}`);
-    migrate(db);
+    migrate(db); // waits for the lock synchronously, the full busy timeout: once, at open
+    db.pragma(`busy_timeout = ${DRIVER_BUSY_MS}`);
   } catch (e) {
+    throw unavailable(`cannot open ${where}`, e);
+  }
+  let file: DatabaseFile | undefined;
+  try {
+    file = o.path === ":memory:" ? undefined : new DatabaseFile(resolve(o.path));
+  } catch (e) {
+    db.close();
     throw unavailable(`cannot open ${where}`, e);
   }
   const checkpointer =
@@ -325,7 +391,45 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
           everyMs: Math.max(1, Math.floor(o.checkpointMs ?? 50)),
         })
       : undefined;
-  return new SqliteStore(db, o, fail, checkpointer);
+  return new SqliteStore(db, o, fail, checkpointer, file);
+}
+
+/**
+ * The database file the store opened, by identity (device and inode), and whether it is
+ * still the file at its path. Deleted under an open store (with its -wal and -shm), or
+ * replaced (a restore, a rename), the file the connection writes to is one no other process
+ * will ever open again, while a process that opens the path gets a new, empty database:
+ * two stores that both believe they hold a key, and a second effect. SQLite notices this
+ * only in rollback-journal mode (SQLITE_READONLY_DBMOVED), not in WAL mode.
+ *
+ * Checked on every write transaction, holding the write lock, before its writes run: a stat
+ * costs about 2 µs (measured: statSync with bigint, 2.0–2.6 µs), a write transaction a few
+ * tens, and one transaction carries a whole group commit. A cache of even a few ms would
+ * leave a window in which a write goes to the orphaned file, for little. Once seen, it
+ * stays: every later call fails with the same error (reads too, which would be reading a
+ * file no one writes any more). Reads alone do not stat.
+ */
+class DatabaseFile {
+  private readonly dev: bigint;
+  private readonly ino: bigint;
+  gone: StoreUnavailableError | undefined;
+
+  constructor(private readonly path: string) {
+    const s = statSync(path, { bigint: true });
+    this.dev = s.dev;
+    this.ino = s.ino;
+  }
+
+  /** Throws StoreUnavailableError unless the file at the path is still the one opened. */
+  check() {
+    if (this.gone) throw this.gone;
+    const s = statSync(this.path, { bigint: true, throwIfNoEntry: false });
+    if (s && s.dev === this.dev && s.ino === this.ino) return;
+    throw (this.gone = new StoreUnavailableError(
+      `the database file at ${this.path} was deleted or replaced while the store was open ` +
+        `(${s ? "another file is at the path now" : "no file is at the path now"}); reopen the store`,
+    ));
+  }
 }
 
 class SqliteStore implements Store {
@@ -349,15 +453,23 @@ class SqliteStore implements Store {
     o: SqliteStoreOptions,
     fail: (e: unknown) => StoreUnavailableError,
     private readonly checkpointer: Checkpointer | undefined,
+    private readonly file: DatabaseFile | undefined,
   ) {
-    const writer = new Writer(db, fail, o.groupCommit ?? true);
+    const busyTimeoutMs = o.busyTimeoutMs ?? 5000;
+    const writer = new Writer(db, fail, { group: o.groupCommit ?? true, busyTimeoutMs, check: () => file?.check() });
     this.writer = writer;
     const guard = { write: <T>(op: () => T) => this.open(() => writer.run(op)), read: <T>(op: () => T) => this.open(() => read(op)) };
+    // A WAL read is busy only in rare moments (another connection recovering the WAL):
+    // waited for as a write is, asynchronously, the read run again whole.
     const read = async <T>(op: () => T): Promise<T> => {
-      try {
-        return op();
-      } catch (e) {
-        throw fail(e);
+      const deadline = Date.now() + busyTimeoutMs;
+      for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_LAST_MS)) {
+        try {
+          return op();
+        } catch (e) {
+          if (!isBusy(e) || Date.now() >= deadline) throw fail(e);
+        }
+        await sleep(Math.min(delay, deadline - Date.now()));
       }
     };
     this.idem = new SqliteIdempotency(db, guard, o.pollMs ?? 20);
@@ -375,13 +487,14 @@ class SqliteStore implements Store {
 
   private open<T>(f: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(storeClosed("SQLite"));
+    if (this.file?.gone) return Promise.reject(this.file.gone);
     return f();
   }
 
   async close() {
     if (this.closed) return;
-    this.writer.flush();
     this.closed = true;
+    await this.writer.drain(); // the writes already queued commit (or time out) first
     this.idem.stop();
     await this.checkpointer?.close();
     this.db.close();
