@@ -3,9 +3,11 @@
  * with real processes where a second process is the point: a freeze declared by one
  * runtime holds in another; a process SIGKILLed between a write's effect and its record
  * neither repeats nor loses the effect; a store that goes away mid-run fails writes
- * closed and loses nothing; four processes racing on one key make one effect; expired
+ * closed and loses nothing; a runtime whose SQLite file is deleted and made anew by another
+ * process fails its writes closed (one effect); four processes racing on one key make one effect; expired
  * idempotency records are swept.
  */
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -271,6 +273,35 @@ describe("the store going away mid-run", () => {
       if (holder.inTransaction) holder.exec("ROLLBACK");
       holder.close();
       await rt.close();
+    }
+  }, 20_000);
+
+  it("SQLite: the file deleted under an open runtime, another process's runtime makes it anew and runs a call: the old runtime's same call fails closed, one effect", async () => {
+    const { spec, world } = backends[0]!.fresh();
+    const path = spec.slice("sqlite:".length);
+    const w = await openWorld(world);
+    const rt = createRuntime({ store: spec, onError: () => {} });
+    const charge = chargeTool(w);
+    let c: Child | undefined;
+    try {
+      const run = rt.startRun({ agent: "agent" });
+      expect(await run.call(charge, { key: "k0", amount: 1 })).toMatchObject({ ok: true });
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f);
+
+      c = await child({ store: spec, world }); // finds no file: a new, empty store
+      expect((await c.ask({ op: "charge", args: { key: "k1", amount: 1 } })).outcome).toMatchObject({ ok: true, replayed: false });
+
+      const refused = await run.call(charge, { key: "k1", amount: 1 });
+      expect(refused).toMatchObject({ ok: false, failure: { kind: "store_unavailable" } });
+      expect(await w.count("k1")).toBe(1);
+      expect(await run.call(charge, { key: "k2", amount: 1 })).toMatchObject({ ok: false, failure: { kind: "store_unavailable" } });
+      expect(await w.count("k2")).toBe(0);
+      c.send({ op: "exit" });
+      expect(await c.exited).toBe(0);
+    } finally {
+      await c?.kill();
+      await rt.close();
+      await w.close();
     }
   }, 20_000);
 });

