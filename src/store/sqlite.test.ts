@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStoreConformance } from "./conformance.js";
 import { sqliteStore } from "./sqlite.js";
-import { hasNodeSqlite } from "./sqlite-driver.js";
+import { hasNodeSqlite, isBusy } from "./sqlite-driver.js";
 import { StoreUnavailableError } from "./types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-sqlite-"));
@@ -187,6 +187,17 @@ describe("SQLite store", () => {
     } finally {
       await s.close();
     }
+  });
+
+  it("SQLITE_BUSY is told apart as each driver throws it (better-sqlite3's code, node:sqlite's extended errcode)", () => {
+    for (const e of [{ code: "SQLITE_BUSY" }, { code: "SQLITE_BUSY_RECOVERY" }, { code: "ERR_SQLITE_ERROR", errcode: 5 }, { code: "ERR_SQLITE_ERROR", errcode: 261 }]) {
+      expect(isBusy(Object.assign(new Error("database is locked"), e))).toBe(true);
+    }
+    for (const e of [{ code: "SQLITE_LOCKED" }, { code: "SQLITE_CONSTRAINT_NOTNULL" }, { code: "ERR_SQLITE_ERROR", errcode: 6 }, { errcode: 19 }]) {
+      expect(isBusy(Object.assign(new Error("no"), e))).toBe(false);
+    }
+    expect(isBusy(undefined)).toBe(false);
+    expect(isBusy("SQLITE_BUSY")).toBe(false);
   });
 
   it("a closed store throws StoreUnavailableError", async () => {
