@@ -408,12 +408,11 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
  * found the same stands for FILE_CHECK_MS. Measured (CPU time, A/B with the check removed,
  * a stat on every transaction): about 3 µs a transaction, 11% of a bare claim+complete pair
  * with one write in flight (54 → 60 µs), 5–11% of a write call through the runtime (134 →
- * 144 µs); standing for 1 ms, within the noise (0–5%). And the 1 ms it stands for costs
- * nothing the deletion does not already: a write that
- * lands in the orphaned file within 1 ms after it is lost with the file, exactly as one that
- * committed 1 ms before it, and a process that opens the path anew needs longer than that to
- * create and migrate it. Once seen, it stays: every later call fails with the same error
- * (reads too, which would be reading a file no one writes any more). Reads alone do not stat.
+ * 144 µs); standing for 1 ms, within the noise (0–5%). And the 1 ms costs nothing the
+ * deletion does not already: a write that lands in the orphaned file within 1 ms after it
+ * is lost with the file, exactly as one that committed 1 ms before it did. Once seen, it
+ * stays: every later call fails with the same error (reads too, which would be reading a
+ * file no one writes any more). Reads alone do not stat.
  */
 const FILE_CHECK_MS = 1;
 
