@@ -173,6 +173,8 @@ export class Run {
     await Promise.allSettled([...this.calls]);
     await this.host.ready();
     await this.state.transition("halted", "rolled back").catch(this.host.onError);
+    // Calls of this run in other processes: their next claim finds the stop (idempotency.ts).
+    await this.host.env.store.runs.requestStop(this.id, "rolled back", this.host.env.clock.now()).catch(this.host.onError);
     const known = new Map(this.host.tools);
     for (const t of tools) known.set(t.name, t);
     return rollback({ store: this.host.env.store, clock: this.host.env.clock, runId: this.id, tools: known, ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}) });

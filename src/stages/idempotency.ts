@@ -185,21 +185,19 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
 }
 
 /**
- * Whether the run was stopped or halted between its admission and this claim (a rollback
+ * Whether the run was stopped between its admission and this claim (a rollback
  * elsewhere, a person's stop). Asked after the claim is written: a rollback stops the run,
  * then looks for its claims in flight, so either it sees this claim and waits for it, or
  * this read sees its stop and the call does not execute. A store that cannot say refuses.
  */
 async function stoppedMeanwhile(call: Call, env: Env): Promise<Failure | undefined> {
-  let r;
+  let stop;
   try {
-    r = await env.store.runs.get(call.run.runId);
+    stop = await env.store.runs.stopRequested(call.run.runId);
   } catch (e) {
     return failures.storeUnavailable(call.tool.name, describeThrown(e));
   }
-  if (r?.stopRequested) return failures.runHalted(`stopped by a person: ${r.stopRequested.reason}`);
-  if (r?.mode === "halted") return failures.runHalted(r.reason ?? "halted");
-  return undefined;
+  return stop && failures.runHalted(`stopped by a person: ${stop.reason}`);
 }
 
 /**

@@ -387,10 +387,13 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         expect(await store.runs.requestStop("ghost", "stop", T0)).toBe(false);
         const { record: v0 } = await store.runs.create(run({ stopRequested: { reason: "ignored", at: T0 } }));
         expect(v0.stopRequested).toBeUndefined();
+        expect(await store.runs.stopRequested("run-1")).toBeUndefined();
         expect(await store.runs.requestStop("run-1", "human said stop", T0 + 1)).toBe(true);
         expect(await store.runs.requestStop("run-1", "again", T0 + 2)).toBe(true);
         const stopped = await store.runs.get("run-1");
         expect(stopped).toEqual({ ...v0, version: 1, stopRequested: { reason: "human said stop", at: T0 + 1 } });
+        expect(await store.runs.stopRequested("run-1")).toEqual({ reason: "human said stop", at: T0 + 1 });
+        expect(await store.runs.stopRequested("ghost")).toBeUndefined();
         expect((await store.runs.commit(v0, next(v0, { steps: 1 }))).committed).toBe(false);
         expect(await store.runs.commit(stopped!, next(stopped!, { steps: 7, stopRequested: undefined }))).toEqual({ committed: true });
         expect(await store.runs.get("run-1")).toMatchObject({ steps: 7, stopRequested: { reason: "human said stop", at: T0 + 1 } });

@@ -184,6 +184,10 @@ class MemoryRuns implements RunStore {
     if (!r.stopRequested) this.records.set(runId, { ...r, stopRequested: { reason, at }, version: r.version + 1 });
     return true;
   }
+  async stopRequested(runId: string) {
+    const stop = this.records.get(runId)?.stopRequested;
+    return stop && { ...stop };
+  }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const all = [...this.records.values()]
       .filter((r) => !filter.status || r.status === filter.status)

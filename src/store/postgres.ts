@@ -699,6 +699,11 @@ class PgRuns implements RunStore {
     );
     return rows[0]?.stopped === true;
   }
+  async stopRequested(runId: string) {
+    const { rows } = await this.db.query<{ stop_reason: string | null; stop_at: number | null }>("run_stop_get", `SELECT stop_reason, stop_at FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
+    const r = rows[0];
+    return r && r.stop_reason !== null && r.stop_at !== null ? { reason: r.stop_reason, at: Number(r.stop_at) } : undefined;
+  }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const limit = filter.limit === undefined ? null : Math.max(0, Math.floor(filter.limit));
     const { rows } = await this.db.query<RunRow>(

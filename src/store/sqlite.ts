@@ -738,6 +738,7 @@ class SqliteRuns implements RunStore {
   private readonly update;
   private readonly stop;
   private readonly exists;
+  private readonly selectStop;
   private readonly selectList;
   constructor(db: Db, private readonly g: SqliteGuard) {
     this.selectList = db.prepare<[{ status: string | null; limit: number }], RunRow>(
@@ -755,6 +756,7 @@ class SqliteRuns implements RunStore {
     );
     this.stop = db.prepare("UPDATE runs SET stop_at = ?, stop_reason = ?, version = version + 1 WHERE run_id = ? AND stop_reason IS NULL");
     this.exists = db.prepare("SELECT 1 FROM runs WHERE run_id = ?").pluck();
+    this.selectStop = db.prepare<[string], { stop_reason: string | null; stop_at: number | null }>("SELECT stop_reason, stop_at FROM runs WHERE run_id = ?");
   }
   async get(runId: string) {
     return this.g.read(() => {
@@ -781,6 +783,12 @@ class SqliteRuns implements RunStore {
   }
   async requestStop(runId: string, reason: string, at: number) {
     return this.g.write(() => this.stop.run(at, reason, runId).changes === 1 || this.exists.get(runId) !== undefined);
+  }
+  async stopRequested(runId: string) {
+    return this.g.read(() => {
+      const r = this.selectStop.get(runId);
+      return r && r.stop_reason !== null && r.stop_at !== null ? { reason: r.stop_reason, at: Number(r.stop_at) } : undefined;
+    });
   }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
     const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit));

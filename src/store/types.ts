@@ -239,6 +239,12 @@ export interface RunStore {
   commit(prev: RunRecord, next: RunRecord): Promise<CommitResult>;
   /** Ask a run to stop, from any process; false when the run does not exist. */
   requestStop(runId: string, reason: string, at: number): Promise<boolean>;
+  /**
+   * The stop requested for a run, if any (undefined for an unknown run): `get` without the
+   * record, asked after every claim of a change (see the idempotency stage), so it reads
+   * one row's two columns and parses nothing.
+   */
+  stopRequested(runId: string): Promise<{ reason: string; at: number } | undefined>;
   /** Newest first. */
   list(filter?: { status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
 }
