@@ -48,6 +48,8 @@ export interface Policy {
    * A run's rules are added to its runtime's, never replace them [none].
    */
   rules?: readonly PolicyRule[];
+  /** How long a rule (or an approval predicate) may take before it fails closed [1000]. */
+  ruleTimeoutMs: number;
 }
 
 export type PolicyInput = Partial<Omit<Policy, "destructive" | "confidence" | "verification">> & {
@@ -66,6 +68,7 @@ export const defaultPolicy: Policy = {
   approvalWaitMs: 0,
   maxArgumentBytes: 1024 * 1024,
   maxArgumentDepth: 64,
+  ruleTimeoutMs: 1_000,
   confidence: confidenceDefaults,
   verification: verificationDefaults,
 };
@@ -103,6 +106,7 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   if (p.deadlineMs !== undefined) duration("deadlineMs", p.deadlineMs);
   if (p.maxFactAgeMs !== undefined) duration("maxFactAgeMs", p.maxFactAgeMs);
   duration("approvalWaitMs", p.approvalWaitMs, { zero: true });
+  duration("ruleTimeoutMs", p.ruleTimeoutMs, { timer: true });
   wholeAtLeast("maxArgumentBytes", p.maxArgumentBytes, 1);
   wholeAtLeast("maxArgumentDepth", p.maxArgumentDepth, 1);
   // The copy of the arguments recurses once per level: a bound keeps it far from the stack's end.

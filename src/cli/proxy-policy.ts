@@ -69,6 +69,7 @@ const runSchema = z
     freeze: z.union([z.boolean(), z.array(freezeWindow)]),
     maxFactAgeMs: ms,
     approvalWaitMs: z.number().min(0),
+    ruleTimeoutMs: ms,
   })
   .partial()
   .strict();
@@ -216,7 +217,7 @@ function flatten(issues: readonly z.core.$ZodIssue[], base: PropertyKey[] = []):
 
 const KNOWN: Record<string, string> = {
   "": "store, agent, runId, prefix, run, tools, rules",
-  run: "maxSteps, deadlineMs, maxConsecutiveFailures, maxUnverifiedDepth, destructive, freeze, maxFactAgeMs, approvalWaitMs",
+  run: "maxSteps, deadlineMs, maxConsecutiveFailures, maxUnverifiedDepth, destructive, freeze, maxFactAgeMs, approvalWaitMs, ruleTimeoutMs",
   tool: "effect, timeoutMs, retry, breaker, concurrency, approval, retryErrorResults, verifies, escalation",
 };
 

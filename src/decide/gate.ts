@@ -7,6 +7,7 @@
  */
 import type { RunRecord, UnverifiedWrite } from "../store/types.js";
 import type { Tool } from "../tool.js";
+import { rulesFor, type PolicyRule } from "./rules.js";
 
 export type { UnverifiedWrite };
 
@@ -55,6 +56,17 @@ export function readBack<R extends GateView>(r: R, check: ReadBack): { next: R; 
   const left = writes.filter((w) => !check(w));
   const done = writes.length - left.length;
   return done === 0 ? { next: r, done } : { next: { ...r, unverifiedWrites: left, unverifiedDepth: left.length }, done };
+}
+
+/**
+ * Whether a change's gate is checked at the approval stage rather than at admission: when
+ * a person may be asked about it (the tool's `approval`, or a rule, which may ask for one),
+ * because an approval is itself a verification gate. Then the approval stage checks it for
+ * a call that asks no one.
+ */
+export function gateAtApproval(tool: Tool, policyRules: readonly PolicyRule[] | undefined): boolean {
+  const a = tool.spec.approval;
+  return (a !== undefined && a !== "never") || rulesFor(tool, policyRules).length > 0;
 }
 
 /** The read tools known to the runtime that can verify the pending writes (for the gate's message). */

@@ -51,8 +51,6 @@ export type ToolRule<I = any> = Rule<I> | { name: string; rule: Rule<I> };
 /** A rule in a run's policy: for every call, or for the named tools and effects. */
 export type PolicyRule = Rule | { name?: string; tools?: readonly string[]; effects?: readonly Effect[]; rule: Rule };
 
-/** How long a rule (or an approval predicate) may take before it fails closed [1_000]. */
-export const RULE_TIMEOUT_MS = 1_000;
 
 /** A rule, with the name its messages use. */
 export interface NamedRule {
@@ -114,13 +112,14 @@ export type Judgement = { ok: true; value: unknown } | { ok: false; failure: Fai
  * that asks for it. What it returned is for the caller to judge.
  */
 export async function judge(fn: (ctx: RuleContext) => unknown, name: string, call: Call, env: Env, ctx: RuleContext): Promise<Judgement> {
-  const r = await attempt(() => fn(ctx), new AttemptContext(call.run.runId, call.callId, 1, undefined), RULE_TIMEOUT_MS, env.clock, call.run.cancelSignal);
+  const limit = call.run.policy.ruleTimeoutMs;
+  const r = await attempt(() => fn(ctx), new AttemptContext(call.run.runId, call.callId, 1, undefined), limit, env.clock, call.run.cancelSignal);
   const tool = call.tool.name;
   switch (r.status) {
     case "ok":
       return { ok: true, value: r.value };
     case "timeout":
-      return { ok: false, failure: failures.ruleFailed(tool, name, `it did not answer within ${RULE_TIMEOUT_MS}ms`) };
+      return { ok: false, failure: failures.ruleFailed(tool, name, `it did not answer within ${limit}ms (policy ruleTimeoutMs)`) };
     case "cancelled":
       return { ok: false, failure: failures.stopped(r.reason) };
     case "error": {

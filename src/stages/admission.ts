@@ -8,7 +8,7 @@
 import { failures } from "../failure.js";
 import { frozenAt } from "../policy.js";
 import type { Call, Env, StageResult } from "../call.js";
-import { gateReaders } from "../decide/gate.js";
+import { gateAtApproval, gateReaders } from "../decide/gate.js";
 import type { RunRecord } from "../store/types.js";
 
 /**
@@ -45,9 +45,8 @@ function limits(call: Call, env: Env, r: RunRecord, now: number, declared: boole
   if (declaredNow) return failures.frozen(tool.name, declaredNow.until, declaredNow.reason);
   if (tool.effect === "destructive" && r.destructive.used + r.destructive.inFlight.length >= policy.destructive.maxPerRun)
     return failures.destructiveBudgetExceeded(tool.name, policy.destructive.maxPerRun);
-  // A tool that may ask a person gets this check in the approval stage, after its
+  // A call that may ask a person gets this check in the approval stage, after its
   // arguments are known: an approval is itself a verification gate.
-  const mayAsk = tool.spec.approval !== undefined && tool.spec.approval !== "never";
-  if (!mayAsk && r.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, r.unverifiedDepth, gateReaders(r, env.tools?.values()));
+  if (!gateAtApproval(tool, policy.rules) && r.unverifiedDepth >= policy.maxUnverifiedDepth) return failures.verificationRequired(tool.name, r.unverifiedDepth, gateReaders(r, env.tools?.values()));
   return undefined;
 }

@@ -18,7 +18,7 @@
  * truthy value, a throw, a timeout) asks for approval. It fails closed.
  */
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
-import { gateReaders } from "../decide/gate.js";
+import { gateAtApproval, gateReaders } from "../decide/gate.js";
 import { judge, ruleContext } from "../decide/rules.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
@@ -31,9 +31,9 @@ const APPROVAL_POLL_MS = 250;
 export async function approval(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   const needed = await asks(call, env);
-  if (needed === undefined) return undefined;
   if (!needed) {
-    if (tool.effect !== "read" && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
+    // Admission left the gate to this stage (see gateAtApproval): no one is asked, so it holds.
+    if (tool.effect !== "read" && gateAtApproval(tool, run.policy.rules) && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
       return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run.record, env.tools?.values()));
     return undefined;
   }

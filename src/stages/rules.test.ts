@@ -101,8 +101,16 @@ describe("rules stage", () => {
     const hanging = changeFlight([{ name: "slow", rule: () => new Promise<undefined>(() => {}) }]);
     const pending = run.call(hanging.tool, { id: "A", flight: "F" });
     await clock.advance(1_000);
-    expect(failureOf(await pending).message).toContain("did not answer within 1000ms");
+    expect(failureOf(await pending).message).toContain("did not answer within 1000ms (policy ruleTimeoutMs)");
     expect(hanging.execute).not.toHaveBeenCalled();
+    // The limit is the policy's.
+    const patient = rt.startRun({ agent: "airline", policy: { ruleTimeoutMs: 5_000 } });
+    const slow = changeFlight([{ name: "slow", rule: async () => void (await clock.sleep(2_000)) }]);
+    let done: Outcome<unknown> | undefined;
+    void patient.call(slow.tool, { id: "A", flight: "F" }).then((o) => (done = o));
+    for (let t = 0; t < 3_000 && !done; t += 250) await clock.advance(250);
+    expect(kindOf(done!)).toBe("ok");
+    expect(() => rt.startRun({ agent: "airline", policy: { ruleTimeoutMs: 0 } })).toThrow(/ruleTimeoutMs/);
   });
 
   it("an async rule is awaited", async () => {
@@ -126,6 +134,23 @@ describe("rules stage", () => {
     await rt.approvals.approve(req!.id, { by: "supervisor" });
     expect(kindOf(await run.call(tool, { id: "A", flight: "INTL7" }))).toBe("ok");
     expect(execute).toHaveBeenCalledTimes(1);
+  });
+
+  it("a person's approval asked by a rule passes the verification gate; a call no one is asked about is held to it", async () => {
+    const { rt } = manualRuntime({ maxUnverifiedDepth: 1 });
+    const { tool, execute } = changeFlight([(a) => (a.flight.startsWith("INTL") ? { approval: "international changes need a supervisor" } : undefined)]);
+    const run = rt.startRun({ agent: "airline" });
+    expect(kindOf(await run.call(tool, { id: "A", flight: "HAT001" }))).toBe("ok");
+    expect(run.unverifiedDepth).toBe(1);
+    // At the gate: a call no one is asked about is refused, by the approval stage.
+    expect(failureOf(await run.call(tool, { id: "B", flight: "HAT002" }))).toMatchObject({ kind: "verification_required", stage: "approval" });
+    // One a rule asks a person about: approved, it is the gate, and runs.
+    expect(kindOf(await run.call(tool, { id: "C", flight: "INTL7" }))).toBe("approval_required");
+    const [req] = await rt.approvals.list();
+    await rt.approvals.approve(req!.id, { by: "supervisor" });
+    expect(kindOf(await run.call(tool, { id: "C", flight: "INTL7" }))).toBe("ok");
+    expect(execute).toHaveBeenCalledTimes(2);
+    expect(run.unverifiedDepth).toBe(1);
   });
 
   it("a later rule's refusal wins over an earlier rule's request for approval", async () => {
