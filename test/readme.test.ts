@@ -1,11 +1,20 @@
 /**
- * The README is the manual: its usage example must run and print what it says.
+ * The README is the manual: its usage example must run and print what it says, and its
+ * table of stages must be the pipeline's.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { STAGES } from "../src/stages/index.js";
 import { readmeExample, runExample } from "./fixtures/readme.js";
+
+it("the README's table of how a call flows names the stages of src/stages/index.ts, in their order, then record", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const table = readme.slice(readme.indexOf("## How a call flows")).split("\n\n").find((p) => p.startsWith("| stage |"))!;
+  const rows = table.split("\n").slice(2).map((row) => row.split("|")[1]!.trim());
+  expect(rows).toEqual([...new Set(STAGES.map((s) => s.name)), "record"]);
+});
 
 it("the README's usage example runs and does what its comments say", async () => {
   const lines = await runExample("example", readmeExample("## Use"));
