@@ -123,11 +123,44 @@ const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const seconds = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms)}ms`);
 
 /**
- * Failures that say nothing about the run's reasoning or its picture of the world: they
- * ask the caller to wait for a person, or the run is already over. Neither the chain
- * breaker (by default) nor confidence counts them.
+ * How each kind is treated, in one table (a new kind must say): `neutral` kinds say nothing
+ * about the run's reasoning or its picture of the world (they ask the caller to wait for a
+ * person, or the run is over, or its runtime closed), so neither the chain breaker (by
+ * default: see policy.ts) nor confidence counts them; `penalty` names the confidence
+ * penalty of the others (decide/confidence.ts), `by-retryable` being the transient or the
+ * plain failure's by the failure's own `retryable`. Whether one failure is retryable, and
+ * what the model is told to do, is said by its builder below.
  */
-export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set<FailureKind>(["approval_required", "run_halted", "handed_off", "deadline_exceeded", "step_limit", "runtime_closed"]);
+export const KINDS: Readonly<Record<FailureKind, { neutral: true } | { neutral: false; penalty: "contradiction" | "writeUnverified" | "staleData" | "by-retryable" }>> = {
+  invalid_input: { neutral: false, penalty: "by-retryable" },
+  unknown_tool: { neutral: false, penalty: "by-retryable" },
+  invalid_output: { neutral: false, penalty: "by-retryable" },
+  implausible_output: { neutral: false, penalty: "by-retryable" },
+  timeout: { neutral: false, penalty: "by-retryable" },
+  tool_error: { neutral: false, penalty: "by-retryable" },
+  breaker_open: { neutral: false, penalty: "by-retryable" },
+  retry_budget_exhausted: { neutral: false, penalty: "by-retryable" },
+  idempotency_conflict: { neutral: false, penalty: "by-retryable" },
+  write_unverified: { neutral: false, penalty: "writeUnverified" },
+  contradiction: { neutral: false, penalty: "contradiction" },
+  stale_data: { neutral: false, penalty: "staleData" },
+  destructive_budget_exceeded: { neutral: false, penalty: "by-retryable" },
+  frozen: { neutral: false, penalty: "by-retryable" },
+  approval_required: { neutral: true },
+  approval_denied: { neutral: false, penalty: "by-retryable" },
+  verification_required: { neutral: false, penalty: "by-retryable" },
+  run_halted: { neutral: true },
+  read_only: { neutral: false, penalty: "by-retryable" },
+  deadline_exceeded: { neutral: true },
+  step_limit: { neutral: true },
+  store_unavailable: { neutral: false, penalty: "by-retryable" },
+  policy_violation: { neutral: false, penalty: "by-retryable" },
+  handed_off: { neutral: true },
+  runtime_closed: { neutral: true },
+};
+
+/** The kinds the KINDS table calls neutral. */
+export const NEUTRAL_FAILURES: ReadonlySet<FailureKind> = new Set((Object.keys(KINDS) as FailureKind[]).filter((k) => KINDS[k].neutral));
 
 /** The one place where failures are made. */
 export const failures = {

@@ -5,7 +5,7 @@
  * was caught out once does not earn back the right to act by being right later.
  * Below `readOnlyBelow` the run may only read; below `handoffBelow` it hands off.
  */
-import { NEUTRAL_FAILURES, type Outcome } from "../failure.js";
+import { KINDS, type Outcome } from "../failure.js";
 import type { Effect } from "../tool.js";
 
 /** How much each kind of event lowers confidence. */
@@ -71,13 +71,9 @@ export function callPenalty(
     return undefined;
   }
   const { kind, message, retryable } = outcome.failure;
-  if (NEUTRAL_FAILURES.has(kind)) return undefined;
-  const amount =
-    kind === "contradiction" ? p.contradiction
-    : kind === "write_unverified" ? p.writeUnverified
-    : kind === "stale_data" ? p.staleData
-    : retryable ? p.transientFailure
-    : p.failure;
+  const treated = KINDS[kind];
+  if (treated.neutral) return undefined;
+  const amount = treated.penalty !== "by-retryable" ? p[treated.penalty] : retryable ? p.transientFailure : p.failure;
   return amount > 0 ? { amount, reason: kind === "contradiction" ? firstSentence(message) : `a call failed (${kind})` } : undefined;
 }
 
