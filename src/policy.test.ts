@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultPolicy, frozenAt, PolicyError, readInstant, resolvePolicy } from "./policy.js";
+import { defaultPolicy, frozenAt, PolicyError, resolvePolicy } from "./policy.js";
 
 describe("resolvePolicy", () => {
   it("layers overrides over the defaults", () => {
@@ -36,18 +36,6 @@ describe("resolvePolicy", () => {
   ])("rejects nonsense %j with a clear error", (input, message) => {
     expect(() => resolvePolicy(defaultPolicy, input as never)).toThrow(PolicyError);
     expect(() => resolvePolicy(defaultPolicy, input as never)).toThrow(message);
-  });
-});
-
-describe("readInstant", () => {
-  it("takes epoch ms, Dates and ISO 8601 text with a zone, the same moment wherever it runs", () => {
-    expect(readInstant(0)).toEqual({ ms: 0 });
-    expect(readInstant(new Date(5))).toEqual({ ms: 5 });
-    expect(readInstant("2026-07-18T12:00Z")).toEqual({ ms: Date.UTC(2026, 6, 18, 12) });
-    expect(readInstant("2026-07-18T08:00:00.000-04:00")).toEqual({ ms: Date.UTC(2026, 6, 18, 12) });
-    expect(readInstant("2026-07-18 14:00+0200")).toEqual({ ms: Date.UTC(2026, 6, 18, 12) });
-    for (const v of ["2026-07-18T12:00", "2026-07-18", "Sat Jul 18 2026 12:00:00"]) expect(readInstant(v)).toEqual({ problem: expect.stringMatching(/has no time zone/) });
-    for (const v of ["soon", "", null, NaN, Infinity, {}]) expect(readInstant(v)).toEqual({ problem: expect.stringMatching(/is not a time/) });
   });
 });
 

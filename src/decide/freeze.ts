@@ -11,7 +11,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { PolicyError, readInstant } from "../policy.js";
+import { PolicyError } from "../policy.js";
+import { readInstant } from "../time.js";
 import type { FreezeRecord, Store } from "../store/types.js";
 
 export interface FreezeOptions {

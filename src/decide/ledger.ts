@@ -15,7 +15,7 @@
  * facts stage decides what a call's outcome says about it.
  */
 import { canonicalJson, NotJsonError, preview } from "../canonical-json.js";
-import { toEpochMs } from "../policy.js";
+import { toEpochMs } from "../time.js";
 import type { Fact } from "../tool.js";
 
 /** How far ahead of this runtime's clock a fact's asOf may be (clocks differ a little). */
