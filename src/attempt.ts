@@ -5,7 +5,24 @@
  * A function that ignores its signal still times out; its late result is dropped.
  */
 import type { Clock } from "./clock.js";
-import type { ToolContext } from "./tool.js";
+
+/** What a tool's function gets on each attempt. */
+export interface ToolContext {
+  runId: string;
+  callId: string;
+  /** 1 on the first attempt, then 2, 3… on retries. */
+  attempt: number;
+  /** For write and destructive tools: the same on every attempt and every repeat of the call. Forward it. */
+  idempotencyKey?: string;
+  /** Aborted when the call times out, the run is stopped or the runtime closes. */
+  signal: AbortSignal;
+  /**
+   * For write and destructive tools: grows with every claim of a key the store grants.
+   * Forward it where the system you write to can refuse a write older than one it has seen
+   * (a process paused past its lease, whose key another process took over).
+   */
+  fencingToken?: number;
+}
 
 export type AttemptResult<T> =
   | { status: "ok"; value: T }

@@ -3,28 +3,15 @@
  * say how Bulwark guards it. `defineTool` checks the spec once and resolves the defaults
  * so that nothing on the call path has to.
  */
+import type { ToolContext } from "./attempt.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
 import { badDuration } from "./option-checks.js";
 import type { RuleContext, ToolRule } from "./decide/rules.js";
 
 export type Effect = "read" | "write" | "destructive";
 
-export interface ToolContext {
-  runId: string;
-  callId: string;
-  /** 1 on the first attempt, then 2, 3… on retries. */
-  attempt: number;
-  /** For write and destructive tools: the same on every attempt and every repeat of the call. Forward it. */
-  idempotencyKey?: string;
-  /** Aborted when the call times out, the run is stopped or the runtime closes. */
-  signal: AbortSignal;
-  /**
-   * For write and destructive tools: grows with every claim of a key the store grants.
-   * Forward it where the system you write to can refuse a write older than one it has seen
-   * (a process paused past its lease, whose key another process took over).
-   */
-  fencingToken?: number;
-}
+// What a tool's function gets: defined beside the attempt that makes it (attempt.ts, a leaf).
+export type { ToolContext };
 
 /** A claim a tool makes about the world, with its provenance (see the facts ledger). */
 export interface Fact {
