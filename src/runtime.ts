@@ -4,6 +4,7 @@
  * retry budgets and bulkheads, and its store is shared with other processes.
  */
 import { randomUUID } from "node:crypto";
+import { timeOrderedId } from "./ids.js";
 import { describeThrown, RuntimeClosedError } from "./failure.js";
 import { redactText } from "./redact.js";
 import { checkRuntimeOptions } from "./option-checks.js";
@@ -28,16 +29,6 @@ import { createTelemetry, type AlertOptions, type TelemetryOptions } from "./tel
 import type { Alerts } from "./telemetry/alerts.js";
 import type { Monitors, MonitorOptions } from "./telemetry/monitors.js";
 import type { Store } from "./store/types.js";
-
-/**
- * A UUID version 7: the time in ms, then 74 random bits. Call ids key the ledger, and ids
- * that grow with time are appended to the end of its index instead of landing on a random
- * page of it (one page written per call fewer, once the index outgrows memory).
- */
-export function timeOrderedId(now = Date.now()): string {
-  const t = Math.max(0, Math.floor(now)).toString(16).padStart(12, "0").slice(-12);
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${randomUUID().slice(15)}`;
-}
 
 export interface RuntimeOptions {
   /** "memory" [default], "sqlite:<path>", "postgres://…", or a Store. */
