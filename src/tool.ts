@@ -4,27 +4,16 @@
  * so that nothing on the call path has to.
  */
 import type { ToolContext } from "./attempt.js";
+import type { Effect } from "./effect.js";
+import type { Fact } from "./decide/ledger.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
 import { badDuration } from "./option-checks.js";
 import type { RuleContext, ToolRule } from "./decide/rules.js";
 
-export type Effect = "read" | "write" | "destructive";
-
-// What a tool's function gets: defined beside the attempt that makes it (attempt.ts, a leaf).
-export type { ToolContext };
-
-/** A claim a tool makes about the world, with its provenance (see the facts ledger). */
-export interface Fact {
-  key: string;
-  value: unknown;
-  source: string;
-  /** Higher is newer. Compared before `asOf`. */
-  version?: number | string;
-  /** When the source says the value was true: epoch ms, an ISO date text, or a Date. */
-  asOf?: number | string | Date;
-  /** Higher wins [0]. */
-  authority?: number;
-}
+// What a tool's function gets is defined beside the attempt that makes it (attempt.ts, a
+// leaf); what a tool does to the world, in effect.ts; what a tool's facts hook returns, with
+// the facts ledger. They sit below the rules that a tool carries, whose context names them.
+export type { ToolContext, Effect, Fact };
 
 /** What the facts hook is told about the response it reads. */
 export interface FactsContext {

@@ -6,7 +6,7 @@
 import { canonicalJson } from "../canonical-json.js";
 import type { Outcome } from "../failure.js";
 import type { HandoffRecord } from "../store/types.js";
-import type { Effect } from "../tool.js";
+import type { Effect } from "../effect.js";
 import type { LedgerSnapshot } from "./ledger.js";
 import { redactArgs, type RedactHook } from "../redact.js";
 

@@ -16,7 +16,19 @@
  */
 import { canonicalJson, NotJsonError, preview } from "../canonical-json.js";
 import { toEpochMs } from "../time.js";
-import type { Fact } from "../tool.js";
+
+/** A claim a tool makes about the world (its `facts` hook), with its provenance. */
+export interface Fact {
+  key: string;
+  value: unknown;
+  source: string;
+  /** Higher is newer. Compared before `asOf`. */
+  version?: number | string;
+  /** When the source says the value was true: epoch ms, an ISO date text, or a Date. */
+  asOf?: number | string | Date;
+  /** Higher wins [0]. */
+  authority?: number;
+}
 
 /** How far ahead of this runtime's clock a fact's asOf may be (clocks differ a little). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
