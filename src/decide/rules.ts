@@ -10,12 +10,14 @@
  * call, with a failure that says so. A rule that needs a fact the run has not read asks
  * for it (`ctx.require(key, "read the reservation first")`): that refusal tells the model
  * what to read, and the same call goes through once it has.
+ *
+ * Here: what a rule is, which rules apply to a call and what a verdict means. A rule is run
+ * for a call by decide/judge.ts. Neither this module nor the rules' types import the tool
+ * types or the call: tool.ts is written in terms of them.
  */
-import { attempt, AttemptContext } from "../attempt.js";
-import type { Call, Env } from "../call.js";
 import { preview } from "../canonical-json.js";
-import { describeThrown, failures, type Failure } from "../failure.js";
-import type { Effect, Tool } from "../tool.js";
+import type { Effect } from "../effect.js";
+import { failures, type Failure } from "../failure.js";
 import type { CallSummary } from "./handoff.js";
 import type { ReconciledFact } from "./ledger.js";
 
@@ -58,8 +60,8 @@ export interface NamedRule {
   rule: Rule;
 }
 
-/** The rules that apply to a call of `tool`: the policy's first, then the tool's. */
-export function rulesFor(tool: Tool, policyRules: readonly PolicyRule[] | undefined): NamedRule[] {
+/** The rules that apply to a call of `tool` (a Tool): the policy's first, then the tool's. */
+export function rulesFor(tool: { readonly name: string; readonly effect: Effect; readonly spec: { readonly rules?: readonly ToolRule[] | undefined } }, policyRules: readonly PolicyRule[] | undefined): NamedRule[] {
   const out: NamedRule[] = [];
   (policyRules ?? []).forEach((r, i) => {
     if (typeof r === "function") out.push({ name: r.name || `policy rule ${i + 1}`, rule: r });
@@ -71,63 +73,6 @@ export function rulesFor(tool: Tool, policyRules: readonly PolicyRule[] | undefi
     else out.push(r);
   });
   return out;
-}
-
-/** Thrown by `ctx.require` for a fact the run cannot give; turned into the failure that asks for it. */
-class FactUnavailable {
-  constructor(
-    readonly key: string,
-    readonly how: string | undefined,
-    readonly contested: string[] | undefined,
-  ) {}
-}
-
-/** The context of a call's rules and approval predicate. */
-export function ruleContext(call: Call, env: Env): RuleContext {
-  const { run, tool } = call;
-  const fact = (key: string) => run.ledger?.get(key);
-  return {
-    runId: run.runId,
-    agent: run.agent,
-    callId: call.callId,
-    tool: { name: tool.name, effect: tool.effect },
-    now: env.clock.now(),
-    fact,
-    require(key, how) {
-      const f = fact(key);
-      if (f) return f;
-      throw new FactUnavailable(key, how, run.ledger?.contested(key)?.map((c) => c.source));
-    },
-    get calls() {
-      return run.history?.lastCalls ?? [];
-    },
-  };
-}
-
-export type Judgement = { ok: true; value: unknown } | { ok: false; failure: Failure };
-
-/**
- * Call `fn` (a rule or an approval predicate) under the rule time limit; a throw, a
- * timeout or a stopped run is a failure (closed), a fact the run lacks is the failure
- * that asks for it. What it returned is for the caller to judge.
- */
-export async function judge(fn: (ctx: RuleContext) => unknown, name: string, call: Call, env: Env, ctx: RuleContext): Promise<Judgement> {
-  const limit = call.run.policy.ruleTimeoutMs;
-  const r = await attempt(() => fn(ctx), new AttemptContext(call.run.runId, call.callId, 1, undefined), limit, env.clock, call.run.cancelSignal);
-  const tool = call.tool.name;
-  switch (r.status) {
-    case "ok":
-      return { ok: true, value: r.value };
-    case "timeout":
-      return { ok: false, failure: failures.ruleFailed(tool, name, `it did not answer within ${limit}ms (policy ruleTimeoutMs)`) };
-    case "cancelled":
-      return { ok: false, failure: failures.stopped(r.reason) };
-    case "error": {
-      const e = r.error;
-      if (!(e instanceof FactUnavailable)) return { ok: false, failure: failures.ruleFailed(tool, name, `it threw: ${describeThrown(e)}`) };
-      return { ok: false, failure: e.contested ? failures.factContested(tool, name, e.key, e.contested) : failures.factNeeded(tool, name, e.key, e.how) };
-    }
-  }
 }
 
 /** A rule's verdict, checked: anything but nothing, a reason or `{ approval: reason }` fails closed. */

@@ -6,7 +6,8 @@
  * before approval (a person is not asked about a call the policy forbids) and before
  * idempotency and execute (nothing is claimed or done for a refused call).
  */
-import { judge, ruleContext, rulesFor, verdictOf } from "../decide/rules.js";
+import { judge, ruleContext } from "../decide/judge.js";
+import { rulesFor, verdictOf } from "../decide/rules.js";
 import type { Call, Env, StageResult } from "../call.js";
 
 export async function rules(call: Call, env: Env): Promise<StageResult> {
