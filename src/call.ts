@@ -8,9 +8,6 @@ import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunState } from "./run-state.js";
 import type { Store } from "./store/types.js";
-import type { Telemetry } from "./telemetry/telemetry.js";
-import type { LiveRuns } from "./live-runs.js";
-import type { InFlight } from "./stages/idempotency.js";
 import type { DecisionSink } from "./telemetry/tracing.js";
 import type { Tool } from "./tool.js";
 
@@ -116,29 +113,14 @@ export interface Env {
   readonly freezes?: FreezeBoard;
 }
 
+/**
+ * Calls in flight in this process, by scope and key: duplicates (same fingerprint) join the
+ * first (the idempotency stage). Here, with the Env that holds it, below the stages.
+ */
+export type InFlight = Map<string, { fingerprint: string; outcome: Promise<Outcome<unknown>> }>;
+
 /** What a stage says: go on (undefined) or a failure. */
 export type StageResult = Failure | undefined;
-
-/** What a run needs from its runtime. */
-export interface RunHost {
-  readonly env: Env;
-  newId(): string;
-  /** Register work the runtime's close must wait for. */
-  track<T>(work: Promise<T>): Promise<T>;
-  /** Wait until the store is open. */
-  ready(): Promise<void>;
-  /** Aborted when the runtime closes: its calls in flight are cancelled (see RunState.cancelSignal). */
-  readonly closing: AbortSignal;
-  /** Errors with no caller to report to. */
-  onError(error: unknown): void;
-  readonly telemetry: Telemetry;
-  /** The runtime's tools by name, for rollback; a run adds the tools it calls. */
-  readonly tools: Map<string, Tool>;
-  /** Run states holding steps of reads not yet in the store: the runtime's close writes them. */
-  readonly unsaved: Set<RunState>;
-  /** The runtime's runs in this process (for `rt.stopRun`), held weakly: a run nobody holds leaves memory; its state is in the store. */
-  readonly live: LiveRuns;
-}
 
 /** What the caller knows about a call beyond its arguments. */
 export interface CallOptions {

@@ -10,7 +10,8 @@
  * the agent loop can hand back to the model. It rejects only for a programming error (a
  * `tool` not made by defineTool).
  */
-import type { Call, CallOptions, RunHost } from "./call.js";
+import type { Call, CallOptions, Env } from "./call.js";
+import type { LiveRuns } from "./live-runs.js";
 import type { Clock } from "./clock.js";
 import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
@@ -22,7 +23,7 @@ import { rules } from "./stages/rules.js";
 import { copyArguments, validateInput } from "./stages/validate-input.js";
 import { rollback, type RollbackReport, type RollbackWait } from "./rollback.js";
 import { recordShadow } from "./shadow.js";
-import type { RunTelemetry } from "./telemetry/telemetry.js";
+import type { RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
 import { callPenalty } from "./decide/confidence.js";
 import { readBackOf } from "./decide/gate.js";
 import { escalationReason } from "./decide/handoff.js";
@@ -32,6 +33,27 @@ import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type 
 import { RunState } from "./run-state.js";
 import { StoreUnavailableError, type HandoffRecord, type RunMode } from "./store/types.js";
 import type { ApprovalRequest } from "./decide/approvals.js";
+
+/** What a run needs from its runtime. */
+export interface RunHost {
+  readonly env: Env;
+  newId(): string;
+  /** Register work the runtime's close must wait for. */
+  track<T>(work: Promise<T>): Promise<T>;
+  /** Wait until the store is open. */
+  ready(): Promise<void>;
+  /** Aborted when the runtime closes: its calls in flight are cancelled (see RunState.cancelSignal). */
+  readonly closing: AbortSignal;
+  /** Errors with no caller to report to. */
+  onError(error: unknown): void;
+  readonly telemetry: Telemetry;
+  /** The runtime's tools by name, for rollback; a run adds the tools it calls. */
+  readonly tools: Map<string, Tool>;
+  /** Run states holding steps of reads not yet in the store: the runtime's close writes them. */
+  readonly unsaved: Set<RunState>;
+  /** The runtime's runs in this process (for `rt.stopRun`), held weakly: a run nobody holds leaves memory; its state is in the store. */
+  readonly live: LiveRuns<Run>;
+}
 
 export class Run {
   readonly id: string;

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { makeCall, makeEnv, makeRun } from "../../test/fixtures/call.js";
 import { defineTool } from "../tool.js";
-import { idempotency, type InFlight } from "./idempotency.js";
+import type { InFlight } from "../call.js";
+import { idempotency } from "./idempotency.js";
 
 const write = (spec: Partial<Parameters<typeof defineTool>[0]> = {}) =>
   defineTool({ name: "transfer", effect: "write", execute: async () => "done", ...spec });

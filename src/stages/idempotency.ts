@@ -17,7 +17,7 @@
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures, type Failure, type Outcome } from "../failure.js";
 import { effectKey, probeEffect, toolKey } from "../probe.js";
-import type { Call, Env } from "../call.js";
+import type { Call, Env, InFlight } from "../call.js";
 import type { ClaimRequest, IdempotencyRecord } from "../store/types.js";
 
 export type KeyVerdict =
@@ -25,9 +25,6 @@ export type KeyVerdict =
   | { go: true }
   /** Do not execute: here is the outcome (a replay, or a failure to claim). */
   | { outcome: Outcome<unknown> };
-
-/** Calls in flight in this process, by scope and key: duplicates (same fingerprint) join the first. */
-export type InFlight = Map<string, { fingerprint: string; outcome: Promise<Outcome<unknown>> }>;
 
 /**
  * `gate`, when given, is a question asked of the store at the same time as the first claim
