@@ -194,10 +194,10 @@ export async function postgresStore(opts: PostgresStoreOptions | string): Promis
   return new PgStore(pool, r);
 }
 
-/** Runs queries on the pool; every failure becomes a StoreUnavailableError. */
-/** The pool, its error mapping and its group commit (see pg-group-commit.ts). */
-export type { Db as PgDb };
-
+/**
+ * The pool, its error mapping and its group commit (see pg-group-commit.ts): runs queries on
+ * the pool; every failure becomes a StoreUnavailableError.
+ */
 class Db {
   closed = false;
   /** The statement that carries the hot operations of one event-loop turn; absent when off. */

@@ -3,8 +3,8 @@
  * would have been refused (memory, SQLite, PostgreSQL). Kept apart from the store files,
  * as its own concern: nothing on a call's path reads it back.
  */
-import type { PgDb } from "./postgres.js";
-import type { SqliteGuard } from "./sqlite.js";
+import type { PgQuery } from "./postgres-alerts.js";
+import type { SqliteGuard } from "./sqlite-alerts.js";
 import type { Db as SqliteDb } from "./sqlite-driver.js";
 import type { ShadowDecisionRecord, ShadowDecisionStore } from "./types.js";
 
@@ -52,7 +52,7 @@ export class SqliteShadowDecisions implements ShadowDecisionStore {
 
 export class PgShadowDecisions implements ShadowDecisionStore {
   constructor(
-    private readonly db: PgDb,
+    private readonly db: PgQuery,
     private readonly S: string,
   ) {}
   async record(decisions: ShadowDecisionRecord[]) {

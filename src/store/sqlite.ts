@@ -33,7 +33,7 @@ import {
   type RunRow,
 } from "./durable.js";
 import { sqliteMigrations } from "./migrations/sqlite.js";
-import { SqliteAlerts, SqliteMonitors } from "./sqlite-alerts.js";
+import { SqliteAlerts, SqliteMonitors, type SqliteGuard } from "./sqlite-alerts.js";
 import { SqliteShadowDecisions } from "./shadow-decisions.js";
 import type {
   AlertStore,
@@ -512,11 +512,6 @@ class SqliteStore implements Store {
     await this.checkpointer?.close();
     this.db.close();
   }
-}
-
-export interface SqliteGuard {
-  write<T>(op: () => T): Promise<T>;
-  read<T>(op: () => T): Promise<T>;
 }
 
 class SqliteIdempotency implements IdempotencyStore {
