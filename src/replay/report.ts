@@ -1,10 +1,49 @@
 /**
- * The summary of a replay (how many runs enforcement would have stopped, which refusals by
+ * What a replay found (a verdict for each call in each view, each run's, the report), the
+ * summary of it (how many runs enforcement would have stopped, which refusals by
  * tool and kind, and with labels the confusion table: bad runs stopped, good runs stopped)
  * and its text for a terminal.
  */
+import type { FailureKind } from "../failure.js";
 import type { InputProblem } from "./recording.js";
-import type { ReplayReport, RunReplay } from "./runner.js";
+
+/** What happened to one call in one view. */
+export interface CallVerdict {
+  tool: string;
+  /** Bulwark refused it (a recorded error is the tool's failure, not a refusal). */
+  refused: boolean;
+  /** The refusal's kind; `tool_error` for a call whose recorded error stands. */
+  kind?: FailureKind;
+  /** The stage that refused it. */
+  stage?: string;
+  /** The message the model would have got. */
+  message?: string;
+  /** Answered from the idempotency record of an earlier identical call. */
+  replayed?: true;
+}
+
+export interface RunReplay {
+  runId: string;
+  agent: string;
+  label?: "good" | "bad";
+  /** Where the run came from: its line, trace or position. */
+  where: string;
+  /** How many calls the recording has. */
+  recorded: number;
+  /** The enforcing view, up to and including the first refusal. */
+  calls: CallVerdict[];
+  /** Index of the call at which enforcement would have stopped the run. */
+  stoppedAt?: number;
+  /** Every call judged on its own, the run going on as it really did. */
+  judged: CallVerdict[];
+}
+
+export interface ReplayReport {
+  runs: RunReplay[];
+  /** Input that was not replayed, with where it is and why. */
+  skipped: InputProblem[];
+  summary: ReplaySummary;
+}
 
 export interface Refusals {
   tool: string;

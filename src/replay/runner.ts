@@ -20,7 +20,7 @@ import type { PolicyInput } from "../policy.js";
 import { createRuntime } from "../runtime.js";
 import { defineTool, type Tool, type ToolSpec } from "../tool.js";
 import { checkRun, errorMessage, timeOf, type InputProblem, type RecordedCall, type RecordedRun, type Recording } from "./recording.js";
-import { summarize, type ReplaySummary } from "./report.js";
+import { summarize, type CallVerdict, type ReplayReport, type RunReplay } from "./report.js";
 
 export interface ReplayOptions {
   /** The agent's tools (as `defineTool` made them): an array, or an object of them by any key. */
@@ -29,44 +29,6 @@ export interface ReplayOptions {
   policy?: PolicyInput;
   /** Called after each run with how many are done, of how many. */
   onProgress?: (done: number, total: number) => void;
-}
-
-/** What happened to one call in one view. */
-export interface CallVerdict {
-  tool: string;
-  /** Bulwark refused it (a recorded error is the tool's failure, not a refusal). */
-  refused: boolean;
-  /** The refusal's kind; `tool_error` for a call whose recorded error stands. */
-  kind?: FailureKind;
-  /** The stage that refused it. */
-  stage?: string;
-  /** The message the model would have got. */
-  message?: string;
-  /** Answered from the idempotency record of an earlier identical call. */
-  replayed?: true;
-}
-
-export interface RunReplay {
-  runId: string;
-  agent: string;
-  label?: "good" | "bad";
-  /** Where the run came from: its line, trace or position. */
-  where: string;
-  /** How many calls the recording has. */
-  recorded: number;
-  /** The enforcing view, up to and including the first refusal. */
-  calls: CallVerdict[];
-  /** Index of the call at which enforcement would have stopped the run. */
-  stoppedAt?: number;
-  /** Every call judged on its own, the run going on as it really did. */
-  judged: CallVerdict[];
-}
-
-export interface ReplayReport {
-  runs: RunReplay[];
-  /** Input that was not replayed, with where it is and why. */
-  skipped: InputProblem[];
-  summary: ReplaySummary;
 }
 
 /** Replay recorded runs (objects, or a `Recording` read from a file) through the tools and policy. */
