@@ -48,7 +48,7 @@ const skip = (b: Backend) => b.name === "PostgreSQL" && !up;
 
 // ---------------------------------------------------------------- a runtime in a child process
 
-async function child(cfg: { store: string; world: WorldSpec; hang?: "before" | "after"; runId?: string }): Promise<Child> {
+async function child(cfg: { store: string; world: WorldSpec; hang?: "before" | "after"; runId?: string; leaseMs?: number }): Promise<Child> {
   const c = spawnChild(childScript, cfg);
   expect(await c.next()).toEqual({ ready: true });
   return c;
@@ -122,10 +122,12 @@ describe.each(backends)("a process killed between a write's effect and its recor
     const { spec, world } = b.fresh();
     const w = await openWorld(world);
     // Three children, one per case: killed after the effect (probe / no probe), killed before it.
+    // Their leases are short: PostgreSQL judges leases by its own clock, so they lapse in real time.
+    const leaseMs = 1_000;
     const [afterA, afterB, before] = await Promise.all([
-      child({ store: spec, world, hang: "after" }),
-      child({ store: spec, world, hang: "after" }),
-      child({ store: spec, world, hang: "before" }),
+      child({ store: spec, world, hang: "after", leaseMs }),
+      child({ store: spec, world, hang: "after", leaseMs }),
+      child({ store: spec, world, hang: "before", leaseMs }),
     ]);
     afterA.send({ op: "charge", args: { key: "probed", amount: 7 } });
     afterB.send({ op: "charge", args: { key: "unprobed", amount: 7 } });
@@ -136,9 +138,10 @@ describe.each(backends)("a process killed between a write's effect and its recor
     await Promise.all([afterA.kill(), afterB.kill(), before.kill()]);
     expect([await w.count("probed"), await w.count("unprobed"), await w.count("not-done")]).toEqual([1, 1, 0]);
 
-    // A new runtime, its clock past the dead child's lease (leases are the caller's clock).
+    // A new runtime, its clock past the dead children's leases: on SQLite, leases are judged by
+    // the caller's clock; on PostgreSQL, by the database's, so its calls wait (a second) for them.
     const clock = new ManualClock(Date.now() + 60 * 60_000);
-    const rt = createRuntime({ store: spec, clock, onError: () => {} });
+    const rt = createRuntime({ store: spec, clock, onError: () => {}, idempotency: { leaseMs } });
     try {
       const withProbe = chargeTool(w);
       const noProbe = chargeTool(w, { probe: false });

@@ -2,7 +2,8 @@
  * The conformance suite every Store passes: memory (the reference), SQLite, PostgreSQL, and
  * a third party's through `bulwark/testing`. `describeStoreConformance([name,] makeStore)`
  * declares vitest tests; each test gets a fresh, empty store from `makeStore` and closes it
- * afterwards. Times are passed in, never read.
+ * afterwards. Times are passed in, never read; except by a store that judges leases by its
+ * own clock (`{ leaseClock: "store" }`), for which the lease cases let real time pass.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeAlertConformance } from "./conformance-alerts.js";
@@ -13,11 +14,31 @@ import type { ClaimRequest, RunRecord, Store, StoredOutcome } from "./types.js";
 
 type MakeStore = () => Store | Promise<Store>;
 
+export interface StoreConformanceOptions {
+  /**
+   * The clock the store judges leases by: "caller", the `now` each claim passes (memory,
+   * SQLite) ["caller"]; or "store", its own (PostgreSQL: processes whose clocks differ then
+   * agree on when a lease lapses). With "store", the lease cases wait for leases to lapse in
+   * real time (about two seconds in all), and a `leaseUntil` read by `get` may be the
+   * store's time (within a second of this machine's).
+   */
+  leaseClock?: "caller" | "store";
+}
+
 export function describeStoreConformance(makeStore: MakeStore): void;
-export function describeStoreConformance(name: string, makeStore: MakeStore): void;
-export function describeStoreConformance(nameOrMake: string | MakeStore, make?: MakeStore): void {
+export function describeStoreConformance(name: string, makeStore: MakeStore, options?: StoreConformanceOptions): void;
+export function describeStoreConformance(nameOrMake: string | MakeStore, make?: MakeStore, options: StoreConformanceOptions = {}): void {
   const [name, makeStore] = typeof nameOrMake === "function" ? ["store", nameOrMake] : [nameOrMake, make];
   if (typeof makeStore !== "function") throw new TypeError("describeStoreConformance([name,] makeStore): makeStore must be a function returning a fresh Store");
+  const storeClock = options.leaseClock === "store";
+  /**
+   * Lease time passing: on the caller's clock the cases pass a later `now` and need not
+   * wait; on the store's own, they also wait this long (a little more) in real time.
+   */
+  const pass = (ms: number) => (storeClock ? new Promise((r) => setTimeout(r, ms + 30)) : Promise.resolve());
+  /** A lease's end, `at` on the caller's clock; on the store's, as read back: near this machine's now + `left`. */
+  const leaseEnd = (at: number, left: number) =>
+    storeClock ? expect.toSatisfy((v: unknown) => typeof v === "number" && Math.abs(v - (Date.now() + left)) < 1_000) : at;
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -53,7 +74,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
           generation: 0,
           owner: "call-a",
           runId: "run-1",
-          leaseUntil: T0 + 1_000,
+          leaseUntil: leaseEnd(T0 + 1_000, 1_000),
           createdAt: T0,
           expiresAt: T0 + 60_000,
         });
@@ -105,15 +126,18 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
       });
 
       it("hands over a lapsed lease as lease_expired, with the lapsed record", async () => {
-        await store.idempotency.claim(req());
-        const r = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 1_000 }));
+        await store.idempotency.claim(req({ leaseMs: 300 }));
+        await pass(300);
+        const r = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 300, leaseMs: 300 }));
         expect(r.status).toBe("lease_expired");
         if (r.status === "lease_expired") {
           expect(r.record.owner).toBe("call-a");
-          expect(r.record.leaseUntil).toBe(T0 + 1_000);
+          // On the caller's clock: exactly when it lapsed; on the store's, its now plus no time left.
+          if (storeClock) expect(r.record.leaseUntil).toBeLessThanOrEqual(T0 + 300);
+          else expect(r.record.leaseUntil).toBe(T0 + 300);
         }
         const now = await store.idempotency.get("charge", "k1");
-        expect(now).toMatchObject({ owner: "call-b", state: "in_flight", leaseUntil: T0 + 2_000, createdAt: T0 + 1_000 });
+        expect(now).toMatchObject({ owner: "call-b", state: "in_flight", leaseUntil: leaseEnd(T0 + 600, 300), createdAt: T0 + 300 });
         // The old owner comes back: it no longer holds the claim.
         expect(await store.idempotency.complete("charge", "k1", "call-a", ok("late"), T0 + 1_001)).toBe(false);
         expect(await store.idempotency.complete("charge", "k1", "call-b", ok("b"), T0 + 1_002)).toBe(true);
@@ -191,13 +215,17 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
       });
 
       it("renew extends the lease of the owner's live claim only; a fence grows with every claim granted", async () => {
-        const first = await store.idempotency.claim(req({ leaseMs: 100 }));
+        const first = await store.idempotency.claim(req({ leaseMs: 600 }));
         expect(first.status).toBe("claimed");
-        expect(await store.idempotency.renew("charge", "k1", "call-a", T0 + 500)).toBe(true);
-        expect((await store.idempotency.claim(req({ owner: "call-b", now: T0 + 300 }))).status).toBe("in_flight");
-        expect(await store.idempotency.renew("charge", "k1", "call-b", T0 + 900)).toBe(false); // not the owner
+        await pass(400);
+        expect(await store.idempotency.renew("charge", "k1", "call-a", T0 + 1_000)).toBe(true);
+        // Past the first lease, within the renewed one.
+        await pass(300);
+        expect((await store.idempotency.claim(req({ owner: "call-b", now: T0 + 700 }))).status).toBe("in_flight");
+        expect(await store.idempotency.renew("charge", "k1", "call-b", T0 + 1_300)).toBe(false); // not the owner
         // Lapsed and taken over: the first owner's renewal fails, and the new claim's fence is greater.
-        const taken = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 600 }));
+        await pass(700);
+        const taken = await store.idempotency.claim(req({ owner: "call-b", now: T0 + 1_000 }));
         expect(taken.status).toBe("lease_expired");
         expect((taken as { fence: number }).fence).toBeGreaterThan((first as { fence: number }).fence);
         expect(await store.idempotency.renew("charge", "k1", "call-a", T0 + 2_000)).toBe(false);
@@ -260,7 +288,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
       it("unfinished lists a run's claims in flight or unsettled, oldest first, across tools; completed and released ones drop out", async () => {
         expect(await store.idempotency.unfinished("run-1")).toEqual([]);
         await store.idempotency.claim(req({ key: "a", owner: "call-a" }));
-        await store.idempotency.claim(req({ scope: "refund", key: "b", owner: "call-b" }));
+        await store.idempotency.claim(req({ scope: "refund", key: "b", owner: "call-b", leaseMs: 100 }));
         await store.idempotency.claim(req({ key: "c", owner: "call-c" }));
         await store.idempotency.claim(req({ key: "d", owner: "call-d" }));
         await store.idempotency.claim(req({ key: "e", owner: "call-e", runId: "run-2" }));
@@ -275,6 +303,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
         expect(open[1]).toMatchObject({ runId: "run-1", outcome: failed });
         expect((await store.idempotency.unfinished("run-2")).map((r) => r.key)).toEqual(["e"]);
         // A lapsed claim taken over by another run's call belongs to that run now.
+        await pass(100);
         await store.idempotency.claim(req({ scope: "refund", key: "b", owner: "call-f", runId: "run-3", now: T0 + 5_000 }));
         expect((await store.idempotency.unfinished("run-1")).map((r) => r.key)).toEqual(["c"]);
         expect((await store.idempotency.unfinished("run-3")).map((r) => r.owner)).toEqual(["call-f"]);

@@ -17,7 +17,8 @@ if (!up) {
 } else {
   afterAll(() => dropSchemas(prefix));
 
-  describeStoreConformance("postgres", () => open());
+  // Leases are judged by the database's clock (see postgres.ts, "Leases").
+  describeStoreConformance("postgres", () => open(), { leaseClock: "store" });
 
   describe("PostgreSQL store", () => {
     it("accepts ?schema= in the URL", async () => {
@@ -44,6 +45,7 @@ if (!up) {
         { version: 4, name: "alerts and monitors" },
         { version: 5, name: "shadow decisions" },
         { version: 6, name: "durable runs" },
+        { version: 7, name: "leases on the database clock" },
       ]);
     });
 

@@ -235,6 +235,26 @@ class Db {
   }
 }
 
+// ---------------------------------------------------------------- leases
+// Leases are judged by one clock, the database's: a claim's lease_until is the database's
+// time (clock_timestamp(), read as each statement decides) plus the claim's lease, a
+// renewal extends it from the database's time by the lease stored with the claim
+// (lease_ms), and a takeover compares it with the database's time. The caller's `now` and
+// the `leaseUntil` it asks a renewal for play no part, so processes whose clocks differ
+// (skewed either way, or stepped) agree on when a lease lapses, and a process paused past
+// its lease loses it as any other would see it. A claim answers `leaseUntil` on the
+// caller's clock (its `now` plus the time left), so that a waiter waits as long as the
+// lease has left; `get` and `unfinished`, asked without a `now`, give the database's time.
+// Not chosen: measuring each process's offset from the database once, and converting; a
+// clock stepped afterwards (NTP, a VM resumed) breaks it, and an offset is only as good as
+// the round trip it was measured over. What remains is the database's own clock: a step
+// of it moves every lease at once (a forward step lapses them early, as if every owner
+// had paused: fencing tokens and the lost renewal catch that as they catch a pause).
+// Retention (expires_at, sweep) stays on the caller's clock: it is hours, not seconds.
+
+/** The database's time, epoch milliseconds: the only clock a lease is judged by. */
+const DB_NOW = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
+
 // ---------------------------------------------------------------- group-commit parts
 // Each part is one kind of operation as a set-based statement over arrays (see
 // pg-group-commit.ts); every answer row is (k: the part, i: the item, a, b, c).
@@ -245,9 +265,9 @@ const claimPart: Part = {
   sql: (S, p) => ({
     ctes: [
       `cu AS (SELECT * FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}) WITH ORDINALITY
-              AS u(scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, i))`,
-      `c AS (INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
-             SELECT scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, 'in_flight' FROM cu
+              AS u(scope, key, fingerprint, owner, run_id, lease_ms, created_at, expires_at, i))`,
+      `c AS (INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, lease_ms, created_at, expires_at, state)
+             SELECT scope, key, fingerprint, owner, run_id, ${DB_NOW} + lease_ms, lease_ms, created_at, expires_at, 'in_flight' FROM cu
              ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key, seq)`,
     ],
     select: `SELECT 'c', cu.i, c.seq::text, NULL, NULL FROM cu JOIN c USING (scope, key)`,
@@ -394,13 +414,14 @@ class PgIdempotency implements IdempotencyStore {
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const S = this.S;
-    const fresh = [req.scope, req.key, req.fingerprint, req.owner, req.runId, req.now + req.leaseMs, req.now, req.now + req.retentionMs];
+    // The lease is granted by the database's clock (see "Leases"): its length goes, not an end.
+    const fresh = [req.scope, req.key, req.fingerprint, req.owner, req.runId, req.leaseMs, req.now, req.now + req.retentionMs];
     // The claim's `seq` is its fence: taken from a sequence, it only grows.
     const insert = async () => {
       const { rows } = await this.db.query<{ seq: string }>(
         "claim_insert",
-        `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, created_at, expires_at, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING RETURNING seq`,
+        `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, lease_ms, created_at, expires_at, state)
+         VALUES ($1, $2, $3, $4, $5, ${DB_NOW} + $6::float8, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING RETURNING seq`,
         fresh,
       );
       return rows[0] ? Number(rows[0].seq) : undefined;
@@ -422,31 +443,33 @@ class PgIdempotency implements IdempotencyStore {
           : await insert();
       if (inserted !== undefined) return { status: "claimed", fence: inserted };
       // Taken over: a completed record that expired (the next generation), a lapsed lease
-      // (the same one: its owner may have run it), or the record `replace` names.
-      const { rows } = await this.db.query<IdempotencyRow & { fence: string | null }>(
+      // (the same one: its owner may have run it), or the record `replace` names. Whether
+      // the lease lapsed is decided after the row is locked, by the database's clock.
+      const { rows } = await this.db.query<IdempotencyRow & { fence: string | null; lease_left: number }>(
         "claim_takeover",
         `WITH old AS (
            SELECT * FROM ${S}.idempotency WHERE scope = $1 AND key = $2 FOR UPDATE
          ), taken AS (
            UPDATE ${S}.idempotency t
               SET fingerprint = $3, state = 'in_flight', owner = $4, run_id = $5,
-                  lease_until = $6, created_at = $7, expires_at = $8, outcome = NULL, seq = DEFAULT,
+                  lease_until = ${DB_NOW} + $6::float8, lease_ms = $6, created_at = $7, expires_at = $8, outcome = NULL, seq = DEFAULT,
                   generation = CASE WHEN old.state = 'in_flight' THEN old.generation
                                     WHEN old.owner = $9 AND old.fingerprint = $3 THEN $10
                                     ELSE 0 END
              FROM old
             WHERE t.scope = old.scope AND t.key = old.key
               AND ((old.state = 'completed' AND old.expires_at <= $7)
-                OR (old.state = 'in_flight' AND old.fingerprint = $3 AND old.lease_until <= $7)
+                OR (old.state = 'in_flight' AND old.fingerprint = $3 AND old.lease_until <= ${DB_NOW})
                 OR (old.state <> 'in_flight' AND old.fingerprint = $3 AND old.owner = $9))
            RETURNING t.seq
          )
-         SELECT old.*, (SELECT seq FROM taken) AS fence FROM old`,
+         SELECT old.*, (SELECT seq FROM taken) AS fence, old.lease_until - ${DB_NOW} AS lease_left FROM old`,
         [...fresh, req.replace?.owner ?? null, req.replace?.generation ?? 0],
       );
       const row = rows[0];
       if (!row) continue;
-      const record = idempotencyRecord(row);
+      // On the caller's clock: its now plus the time the lease has left (none, if it lapsed).
+      const record = { ...idempotencyRecord(row), leaseUntil: req.now + Number(row.lease_left) };
       if (row.fence !== null) {
         const fence = Number(row.fence);
         return row.state === "in_flight" ? { status: "lease_expired", record, fence } : { status: "claimed", fence };
@@ -486,12 +509,13 @@ class PgIdempotency implements IdempotencyStore {
     return done;
   }
 
-  async renew(scope: string, key: string, owner: string, leaseUntil: number) {
+  /** By the database's clock and the claim's own lease: the caller's `leaseUntil` is not used (see "Leases"). */
+  async renew(scope: string, key: string, owner: string, _leaseUntil: number) {
     const { rowCount } = await this.db.query(
       "renew",
-      `UPDATE ${this.S}.idempotency SET lease_until = GREATEST(lease_until, $4)
+      `UPDATE ${this.S}.idempotency SET lease_until = GREATEST(lease_until, ${DB_NOW} + lease_ms)
         WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'`,
-      [scope, key, owner, leaseUntil],
+      [scope, key, owner],
     );
     return rowCount === 1;
   }

@@ -3,6 +3,9 @@
  * implement it and pass one conformance suite (`conformance.ts`). Every method is async so
  * that a networked store fits; times are epoch milliseconds passed in by the caller (the
  * runtime's clock), never read from the store's own clock, so tests with fake time work.
+ * One exception: a store that several machines share may judge leases by its own clock
+ * (PostgreSQL does, see `leaseUntil`), so that processes whose clocks differ agree on
+ * when a claim lapses; its conformance suite is run with `{ leaseClock: "store" }`.
  */
 import type { Failure } from "../failure.js";
 
@@ -44,7 +47,13 @@ export interface IdempotencyRecord {
   /** Who holds the claim (a call id). */
   owner: string;
   runId: string;
-  /** While in flight: when the claim lapses if its owner has died. */
+  /**
+   * While in flight: when the claim lapses if its owner has died. On a store that judges
+   * leases by the caller's `now` (memory, SQLite: one host, one clock), on that clock. On
+   * one that judges them by its own (PostgreSQL), a claim's answer gives it on the
+   * caller's clock (the caller's `now` plus the time the lease has left), and `get` and
+   * `unfinished` give the store's own time.
+   */
   leaseUntil: number;
   createdAt: number;
   /** When the record may be swept. */
@@ -58,7 +67,9 @@ export interface ClaimRequest {
   fingerprint: string;
   owner: string;
   runId: string;
+  /** The caller's time: the record's createdAt and expiry, and its lease unless the store judges leases by its own clock. */
   now: number;
+  /** How long the claim is held without a renewal before another caller may take it over. */
   leaseMs: number;
   retentionMs: number;
   /**
@@ -116,7 +127,9 @@ export interface IdempotencyStore {
   unfinished(runId: string): Promise<IdempotencyRecord[]>;
   /**
    * Extend the lease of the in-flight claim `owner` holds to at least `leaseUntil`, while its
-   * call is alive; false when it holds it no more (it lapsed and was taken over).
+   * call is alive; false when it holds it no more (it lapsed and was taken over). A store
+   * that judges leases by its own clock extends it to its own time plus the claim's
+   * `leaseMs` instead (the caller asks for its `now` plus the same).
    */
   renew(scope: string, key: string, owner: string, leaseUntil: number): Promise<boolean>;
   /** Drop an in-flight claim held by `owner` (execution failed: the key may run again). */

@@ -8,4 +8,4 @@
  * describeStoreConformance(() => myStore());          // in a *.test.ts file
  * ```
  */
-export { describeStoreConformance } from "../store/conformance.js";
+export { describeStoreConformance, type StoreConformanceOptions } from "../store/conformance.js";

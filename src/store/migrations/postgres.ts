@@ -170,4 +170,16 @@ export const postgresMigrations: readonly PgMigration[] = [
       ALTER TABLE ${S}.runs ADD COLUMN handoff text;
     `,
   },
+  {
+    // Leases are judged by the database's clock (see postgres.ts, "Leases"): lease_until is
+    // the database's time from now on, and lease_ms, the claim's lease, is what a renewal
+    // extends it by. A claim in flight across the upgrade gets the lease it was granted
+    // (its lease_until was the caller's clock, close enough to the database's to lapse).
+    version: 7,
+    name: "leases on the database clock",
+    sql: (S) => `
+      ALTER TABLE ${S}.idempotency ADD COLUMN lease_ms double precision NOT NULL DEFAULT 0;
+      UPDATE ${S}.idempotency SET lease_ms = GREATEST(lease_until - created_at, 0) WHERE state = 'in_flight';
+    `,
+  },
 ];
