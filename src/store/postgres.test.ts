@@ -49,6 +49,26 @@ if (!up) {
       ]);
     });
 
+    it.each([true, false])("judges leases by the database's clock, whatever now its callers pass (group commit: %s)", async (groupCommit) => {
+      const s = await open(undefined, { groupCommit });
+      try {
+        const claim = { scope: "charge", key: "k", fingerprint: "fp", runId: "r", leaseMs: 60_000, retentionMs: 60_000 };
+        // A caller whose clock is years behind: its lease still ends a minute from the database's now.
+        expect(await s.idempotency.claim({ ...claim, owner: "behind", now: 1_700_000_000_000 })).toMatchObject({ status: "claimed" });
+        const held = await s.idempotency.get("charge", "k");
+        expect(Math.abs(held!.leaseUntil - (Date.now() + 60_000))).toBeLessThan(1_000);
+        // A caller years ahead finds it live, and is told when it lapses on its own clock.
+        const ahead = Date.now() + 10 * 365 * 86_400_000;
+        const r = await s.idempotency.claim({ ...claim, owner: "ahead", now: ahead });
+        expect(r.status).toBe("in_flight");
+        const left = (r as { record: { leaseUntil: number } }).record.leaseUntil - ahead;
+        expect(left).toBeGreaterThan(55_000);
+        expect(left).toBeLessThanOrEqual(60_000);
+      } finally {
+        await s.close();
+      }
+    });
+
     it("an unreachable database is a clear error at open, within the connect timeout", async () => {
       const started = Date.now();
       const err = await postgresStore({ url: "postgres://postgres@127.0.0.1:1/test", connectTimeoutMs: 2_000 }).catch((e) => e);
