@@ -6,6 +6,8 @@
  * ```ts
  * import { describeStoreConformance } from "bulwark/testing";
  * describeStoreConformance(() => myStore());          // in a *.test.ts file
+ * // A store that judges leases by its own clock (as PostgreSQL does):
+ * describeStoreConformance("my store", () => myStore(), { leaseClock: "store" });
  * ```
  */
 export { describeStoreConformance, type StoreConformanceOptions } from "../store/conformance.js";
