@@ -468,7 +468,7 @@ class PgIdempotency implements IdempotencyStore {
       );
       const row = rows[0];
       if (!row) continue;
-      // On the caller's clock: its now plus the time the lease has left (none, if it lapsed).
+      // On the caller's clock: its now plus the time the lease has left (negative once it lapsed).
       const record = { ...idempotencyRecord(row), leaseUntil: req.now + Number(row.lease_left) };
       if (row.fence !== null) {
         const fence = Number(row.fence);
