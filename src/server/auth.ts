@@ -8,9 +8,13 @@
  * Format: entries `name:role:token`, one a line (in a file) or separated by commas (in
  * the variable); `#` starts a comment. A token is at least 24 characters of base64 or hex
  * (`openssl rand -hex 32`), so that a guessable word is refused.
+ *
+ * `bulwark proxy --listen` takes the same tokens under the same rules: a wide bind needs
+ * them, and a server bound wide answers only to its own host names (DNS rebinding).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
+import { isIP } from "node:net";
 
 export type Role = "read" | "decide";
 export const ROLES: readonly Role[] = ["read", "decide"];
@@ -93,3 +97,44 @@ export class TokenCheck {
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/** What a client without a good token is told (401, with `WWW-Authenticate: Bearer …`). */
+export function unauthorized(authorization: string | undefined): string {
+  return authorization ? "this token is not valid here" : "this server needs a token: send Authorization: Bearer <token>";
+}
+export const WWW_AUTHENTICATE = 'Bearer realm="bulwark"';
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** Whether `host` (an address to bind, or a Host header's name) is loopback. */
+export const isLoopback = (host: string): boolean => LOOPBACK.has(host);
+
+/**
+ * Without tokens a server binds only loopback: on a wider address anyone on the network
+ * could do what `exposes` says. Throws, naming where tokens come from.
+ */
+export function refuseOpenBind(host: string, tokens: readonly ApiToken[], exposes: string): void {
+  if (!isLoopback(host) && tokens.length === 0)
+    throw new Error(`refusing to bind ${host} without tokens: anyone on the network could ${exposes}. Give tokens (BULWARK_TOKENS or --tokens-file), or bind 127.0.0.1`);
+}
+
+/** The name in a Host header, lower case: `[::1]` keeps its brackets, a port is dropped. */
+export function hostName(hostHeader: string | undefined): string {
+  if (!hostHeader) return "";
+  if (hostHeader.startsWith("[")) return hostHeader.slice(0, hostHeader.indexOf("]") + 1);
+  return hostHeader.replace(/:\d+$/, "").toLowerCase();
+}
+
+/**
+ * The host names a server bound to `bindHost` answers to (DNS rebinding arrives under the
+ * attacker's name, never an IP): bound to loopback, loopback names only; bound wider, IP
+ * addresses, loopback names and `allowedHosts`.
+ */
+export function hostCheck(bindHost: string, allowedHosts: readonly string[] = []): (hostHeader: string | undefined) => boolean {
+  const loopbackOnly = isLoopback(bindHost);
+  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
+  return (hostHeader) => {
+    const name = hostName(hostHeader);
+    return isLoopback(name) || (!loopbackOnly && (allowed.has(name) || isIP(name.replace(/^\[(.*)\]$/, "$1")) !== 0));
+  };
+}

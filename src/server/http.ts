@@ -15,9 +15,8 @@ import { basename, dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
 import type { Runtime, Tool } from "../index.js";
-import { isIP } from "node:net";
 import { HttpError, match, type ApiContext } from "./api.js";
-import { TokenCheck, type ApiToken, type Principal } from "./auth.js";
+import { hostCheck, isLoopback, refuseOpenBind, TokenCheck, unauthorized, WWW_AUTHENTICATE, type ApiToken, type Principal } from "./auth.js";
 import { storeMetricsOrWhyNot } from "./store-metrics.js";
 
 export interface ServeOptions {
@@ -52,7 +51,6 @@ export interface DashboardServer {
 }
 
 const MAX_BODY = 64 * 1024;
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -91,15 +89,11 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   const ctx: ApiContext = { rt, tools, now, auth: (o.tokens ?? []).length > 0 };
   // prom-client is an optional peer: without it the dashboard works and /metrics says what to install.
   const metrics = storeMetricsOrWhyNot(rt, now);
-  // Bound to loopback, only loopback names are ours: anything else is a rebinding attack.
-  const loopbackOnly = LOOPBACK.has(host);
+  const loopbackOnly = isLoopback(host);
   const tokens = o.tokens ?? [];
-  if (!loopbackOnly && tokens.length === 0)
-    throw new Error(`refusing to bind ${host} without tokens: anyone on the network could approve, freeze and roll back. Give tokens (BULWARK_TOKENS or --tokens-file), or bind 127.0.0.1`);
+  refuseOpenBind(host, tokens, "approve, freeze and roll back");
   const auth = tokens.length > 0 ? new TokenCheck(tokens) : undefined;
-  const allowedHosts = new Set((o.allowedHosts ?? []).map((h) => h.toLowerCase()));
-  const ourHost = (name: string) =>
-    LOOPBACK.has(name) || (!loopbackOnly && (allowedHosts.has(name) || isIP(name.replace(/^\[(.*)\]$/, "$1")) !== 0));
+  const ourHost = hostCheck(host, o.allowedHosts);
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -115,7 +109,7 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
-    if (!ourHost(hostname(req.headers.host)))
+    if (!ourHost(req.headers.host))
       throw new HttpError(403, `this server does not answer to ${JSON.stringify(req.headers.host ?? "")}${loopbackOnly ? ", only to localhost" : "; add the name with --allow-host"}`);
 
     if (url.pathname.startsWith("/api/")) {
@@ -156,9 +150,7 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
     if (!auth) return undefined;
     const who = auth.who(req.headers.authorization);
     if (!who)
-      throw Object.assign(new HttpError(401, req.headers.authorization ? "this token is not valid here" : "this server needs a token: send Authorization: Bearer <token>"), {
-        headers: { "www-authenticate": 'Bearer realm="bulwark"' },
-      });
+      throw Object.assign(new HttpError(401, unauthorized(req.headers.authorization)), { headers: { "www-authenticate": WWW_AUTHENTICATE } });
     if (change && who.role !== "decide") throw new HttpError(403, `${who.name} may read but not decide (role ${who.role})`);
     return who;
   }
@@ -181,12 +173,6 @@ export async function startServer(o: ServeOptions): Promise<DashboardServer> {
         server.closeAllConnections();
       }),
   };
-}
-
-function hostname(hostHeader: string | undefined): string {
-  if (!hostHeader) return "";
-  if (hostHeader.startsWith("[")) return hostHeader.slice(0, hostHeader.indexOf("]") + 1);
-  return hostHeader.replace(/:\d+$/, "").toLowerCase();
 }
 
 /** A state change must come from this server's own pages (or from no browser at all). */
