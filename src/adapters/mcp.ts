@@ -12,3 +12,4 @@ export * from "./mcp/tools.js";
 export { bulwarkToolName } from "./mcp/names.js";
 export { mcpProxy, PROXY_RUN_DEFAULTS, type McpProxyOptions, type McpProxyServer } from "./mcp/proxy.js";
 export { DEFAULT_MAX_MESSAGE_BYTES } from "./mcp/line-transport.js";
+export type { ApiToken, Role } from "../server/auth.js";

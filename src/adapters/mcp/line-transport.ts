@@ -124,10 +124,10 @@ export class LineTransport implements Transport {
 
 /**
  * An MCP server started as a child process, spoken to over its stdio. Its stderr is ours;
- * it gets our environment. Rejects when the command cannot be started.
+ * it gets `env` [our environment]. Rejects when the command cannot be started.
  */
-export async function childTransport(command: string, args: string[], maxMessageBytes?: number): Promise<LineTransport & { child: ChildProcess }> {
-  const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"], env: process.env, windowsHide: true });
+export async function childTransport(command: string, args: string[], maxMessageBytes?: number, env: NodeJS.ProcessEnv = process.env): Promise<LineTransport & { child: ChildProcess }> {
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"], env, windowsHide: true });
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", reject);

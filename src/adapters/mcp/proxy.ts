@@ -2,7 +2,10 @@
  * `mcpProxy`, what `bulwark proxy` runs: an MCP server in front of another, on stdio or
  * streamable HTTP, with the real server started as a child (one per client session) or
  * reached at a URL. Everything is relayed as it is (relay.ts) except `tools/call`, which
- * goes through one Bulwark run per session (session.ts).
+ * goes through one Bulwark run per session (session.ts). Over HTTP it takes the tokens of
+ * `bulwark serve` (server/auth.ts): with tokens every request needs one, a session belongs
+ * to the token that opened it, and its holder is who an approval given in the client is
+ * recorded as; without tokens it binds only loopback.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -11,6 +14,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { createRuntime, redactText, type PolicyInput, type Runtime } from "../../index.js";
+import { hostCheck, isLoopback, refuseOpenBind, TokenCheck, unauthorized, WWW_AUTHENTICATE, type ApiToken, type Principal } from "../../server/auth.js";
 import { childTransport, LineTransport } from "./line-transport.js";
 import { Relay } from "./relay.js";
 import { GuardedSession, type GuardOptions } from "./session.js";
@@ -39,6 +43,15 @@ export interface McpProxyOptions extends GuardOptions {
   url?: string;
   /** Serve streamable HTTP at `/mcp` on this address instead of stdio. */
   listen?: { host: string; port: number };
+  /**
+   * With `listen`: who may use the proxy, as `bulwark serve`'s tokens (`loadTokens`). With
+   * tokens every request needs `Authorization: Bearer <token>`; without, the proxy binds
+   * only loopback. The holder of a "decide" token may approve calls in the client (recorded
+   * as the token's name); a "read" token's calls that need approval wait for someone else.
+   */
+  tokens?: readonly ApiToken[];
+  /** With `listen` beyond loopback: host names to answer to besides IP addresses and loopback names. */
+  allowedHosts?: readonly string[];
   /** Bulwark's store. */
   store: string;
   /** With `listen`: a client session with no request for this long is closed, and its child server stopped [15 minutes]. */
@@ -64,6 +77,7 @@ export async function mcpProxy(options: McpProxyOptions): Promise<McpProxyServer
   const write = options.log ?? ((line: string) => process.stderr.write(`bulwark proxy: ${line}\n`));
   const log = (line: string) => write(redactText(line));
   if (!options.url && !options.command?.[0]) throw new Error("give the MCP server's command (or URL) after --");
+  if (options.listen) refuseOpenBind(options.listen.host, options.tokens ?? [], "call the tools and approve their calls");
   let rt: Runtime;
   try {
     rt = createRuntime({ store: options.store, policy: PROXY_RUN_DEFAULTS, onError: (e) => log(`store: ${e instanceof Error ? e.message : String(e)}`) });
@@ -85,14 +99,16 @@ async function connectUpstream(o: McpProxyOptions): Promise<Transport> {
   try {
     if (o.url) return new StreamableHTTPClientTransport(new URL(o.url));
     const [command, ...args] = o.command!;
-    return await childTransport(command!, args, o.maxMessageBytes);
+    // The proxy's tokens are not the server's business.
+    const { BULWARK_TOKENS: _tokens, ...env } = process.env;
+    return await childTransport(command!, args, o.maxMessageBytes, env);
   } catch (e) {
     throw new Error(`could not start the MCP server \`${upstreamName(o)}\`: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
 /** A client session wired to its own upstream connection and guard. */
-async function openSession(down: Transport, up: Transport, o: McpProxyOptions, rt: Runtime, log: (line: string) => void, onGuardError: (e: Error) => void) {
+async function openSession(down: Transport, up: Transport, o: McpProxyOptions, rt: Runtime, log: (line: string) => void, onGuardError: (e: Error) => void, who?: Principal) {
   let session!: GuardedSession;
   const relay = new Relay(down, up, {
     toolCall: (params, signal, id) => session.toolCall(params, signal, id),
@@ -102,7 +118,7 @@ async function openSession(down: Transport, up: Transport, o: McpProxyOptions, r
     toolsChanged: () => session.toolsChanged(),
     log,
   });
-  session = new GuardedSession(relay, { ...o, rt, log });
+  session = new GuardedSession(relay, { ...o, rt, log, ...(who ? { who } : {}) });
   await up.start();
   await down.start();
   let closed: Promise<void> | undefined;
@@ -139,11 +155,10 @@ async function serveStdio(o: McpProxyOptions, rt: Runtime, log: (line: string) =
   return { close: () => shutdown(0) };
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const MAX_BODY = 4 * 1024 * 1024;
 
 async function serveHttp(o: McpProxyOptions, at: { host: string; port: number }, rt: Runtime, log: (line: string) => void): Promise<McpProxyServer> {
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; close: () => Promise<void>; idle: NodeJS.Timeout }>();
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; close: () => Promise<void>; idle: NodeJS.Timeout; who: Principal | undefined }>();
   // Clients often leave without ending their session (no DELETE): an idle one would keep
   // its child server forever.
   const idleMs = o.sessionIdleMs ?? 15 * 60_000;
@@ -151,8 +166,10 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
     const timer: NodeJS.Timeout = setTimeout(() => (relay.busy ? timer.refresh() : void transport.close()), idleMs).unref();
     return timer;
   };
-  const loopbackOnly = LOOPBACK.has(at.host);
-  if (!loopbackOnly) log(`listening on ${at.host}, beyond loopback: any host that can reach it can call the tools`);
+  const loopbackOnly = isLoopback(at.host);
+  const ourHost = hostCheck(at.host, o.allowedHosts);
+  const tokens = o.tokens ?? [];
+  const auth = tokens.length > 0 ? new TokenCheck(tokens) : undefined;
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -163,16 +180,22 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    if (!ourHost(req.headers.host)) return reply(res, 403, `this proxy does not answer to ${JSON.stringify(req.headers.host ?? "")}${loopbackOnly ? ", only to localhost" : "; add the name with --allow-host"}`);
+    const refused = originRefusal(req);
+    if (refused) return reply(res, 403, refused);
+    // Before anything else is read: without a good token nothing reaches the server.
+    const who = auth?.who(req.headers.authorization);
+    if (auth && !who) return reply(res, 401, unauthorized(req.headers.authorization), -32000, { "www-authenticate": WWW_AUTHENTICATE });
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     if (path !== "/mcp") return reply(res, 404, "MCP is served at /mcp");
-    const refused = hostAndOriginRefusal(req, loopbackOnly);
-    if (refused) return reply(res, 403, refused);
     const body = req.method === "POST" ? await readJson(req) : undefined;
     if (body instanceof Error) return reply(res, 400, body.message, -32700);
     const id = req.headers["mcp-session-id"];
     if (typeof id === "string") {
       const session = sessions.get(id);
       if (!session) return reply(res, 404, "no such session (it ended, or the proxy restarted): initialize again");
+      // A session id is not a credential: another token's holder may not act in this session.
+      if (session.who?.name !== who?.name) return reply(res, 403, "this session was opened with another token");
       session.idle.refresh();
       return session.transport.handleRequest(req, res, body);
     }
@@ -186,9 +209,9 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, close: session.close, idle: idleTimer(transport, session.relay) }),
+      onsessioninitialized: (sid) => void sessions.set(sid, { transport, close: session.close, idle: idleTimer(transport, session.relay), who }),
     });
-    const session = await openSession(transport, up, o, rt, log, (e) => log(e.message));
+    const session = await openSession(transport, up, o, rt, log, (e) => log(e.message), who);
     transport.onclose = () => {
       const sid = transport.sessionId;
       if (sid !== undefined) clearTimeout(sessions.get(sid)?.idle);
@@ -208,6 +231,11 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}/mcp`;
   log(`serving \`${upstreamName(o)}\` at ${url}, store ${o.store}`);
+  log(
+    auth
+      ? `tokens: ${tokens.map((t) => `${t.name} (${t.role})`).join(", ")}; every request needs one`
+      : "no tokens: anyone who can reach this address can call the tools (give BULWARK_TOKENS or --tokens-file to require them)",
+  );
   return {
     url,
     close: async () => {
@@ -219,14 +247,8 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
   };
 }
 
-/**
- * Bound to loopback, only loopback host names are ours: another name is a page using DNS
- * rebinding to reach us. A browser's request must come from a page of this same host.
- */
-function hostAndOriginRefusal(req: IncomingMessage, loopbackOnly: boolean): string | undefined {
-  const host = req.headers.host ?? "";
-  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "").toLowerCase();
-  if (loopbackOnly && !LOOPBACK.has(name)) return `this proxy answers only to localhost, not ${JSON.stringify(host)}`;
+/** A browser's request must come from a page of this same host. */
+function originRefusal(req: IncomingMessage): string | undefined {
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
   let originHost: string;
@@ -235,7 +257,7 @@ function hostAndOriginRefusal(req: IncomingMessage, loopbackOnly: boolean): stri
   } catch {
     return `bad Origin header ${JSON.stringify(origin)}`;
   }
-  return originHost === host ? undefined : `requests from ${origin} are not accepted`;
+  return originHost === req.headers.host ? undefined : `requests from ${origin} are not accepted`;
 }
 
 function isInitialize(body: unknown): boolean {
@@ -258,7 +280,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function reply(res: ServerResponse, status: number, message: string, code = -32000) {
-  res.writeHead(status, { "content-type": "application/json" });
+function reply(res: ServerResponse, status: number, message: string, code = -32000, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }));
 }

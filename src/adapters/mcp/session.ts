@@ -4,11 +4,13 @@
  * conversation. Every `tools/call` goes through that run; what comes back is the server's
  * own answer when the server answered (a result, an `isError` result, a JSON-RPC error),
  * or Bulwark's refusal as a result with `isError: true`. A person's approval is asked in
- * the client through elicitation when the client can show it.
+ * the client through elicitation when the client can show it (and, over HTTP with tokens,
+ * the session's token may decide: its name is who the approval is recorded as).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { failures, type Outcome, type PolicyInput, type Run, type Runtime } from "../../index.js";
+import type { Principal } from "../../server/auth.js";
 import { UpstreamError, type Answer, type Relay, type RpcError } from "./relay.js";
 import {
   FAILURE_META_KEY,
@@ -49,6 +51,8 @@ export interface GuardOptions {
 export interface SessionOptions extends GuardOptions {
   rt: Runtime;
   log: (line: string) => void;
+  /** The holder of the token the session was opened with (HTTP with tokens): who an approval is recorded as, if their role may decide. */
+  who?: Principal;
 }
 
 /** The client's side of one guarded call, which Bulwark's run does not carry. */
@@ -117,8 +121,13 @@ export class GuardedSession {
     const args = (params.arguments ?? {}) as McpArgs;
     const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal };
     let outcome = await clientCall.run(call, () => this.theRun().call(tool, args, { toolCallId: String(id) }));
-    if (!outcome.ok && outcome.failure.kind === "approval_required" && this.relay.clientCanElicit) outcome = await this.askClient(name, tool, args, outcome, call, id);
+    if (!outcome.ok && outcome.failure.kind === "approval_required" && this.relay.clientCanElicit && this.mayDecide) outcome = await this.askClient(name, tool, args, outcome, call, id);
     return answer(outcome, call);
+  }
+
+  /** Whether the person in the client may approve: anyone without tokens; with them, a "decide" token's holder. */
+  private get mayDecide(): boolean {
+    return this.o.who === undefined || this.o.who.role === "decide";
   }
 
   async end(): Promise<void> {
@@ -181,7 +190,8 @@ export class GuardedSession {
       this.o.log(`could not ask the client to approve ${name}: ${e instanceof Error ? e.message : String(e)}`);
       return outcome;
     }
-    const by = `mcp client ${this.relay.clientInfo?.name ?? "(unnamed)"}`;
+    // A token's name when the session has one (as `bulwark serve` records decisions), else the client's.
+    const by = this.o.who?.name ?? `mcp client ${this.relay.clientInfo?.name ?? "(unnamed)"}`;
     try {
       if (reply.action === "accept" && reply.content?.approve === true) await this.o.rt.approvals.approve(approvalId, { by });
       else if (reply.action === "accept" || reply.action === "decline") await this.o.rt.approvals.deny(approvalId, { by, reason: "declined in the MCP client" });
