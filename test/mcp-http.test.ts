@@ -2,8 +2,9 @@
  * `mcpProxy` serving streamable HTTP (what `bulwark proxy --listen` runs), in front of
  * test/fixtures/mcp-everything.ts started as a child per session: approvals asked in the
  * client through elicitation, the DNS-rebinding checks, the client's protocol version,
- * idle sessions closed.
+ * idle sessions closed; and in front of the same server reached at its URL, the size limit.
  */
+import { spawn } from "node:child_process";
 import { request } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -119,6 +120,42 @@ describe("bulwark proxy over streamable HTTP", { timeout: 60_000 }, () => {
       expect(await late.text()).toMatch(/no such session/);
     } finally {
       await idle.close();
+    }
+  });
+});
+
+describe("bulwark proxy in front of a server at a URL", { timeout: 60_000 }, () => {
+  it("a 20 MB result fails that one call (tool_error, the stdio upstream's message); the calls after work", async () => {
+    const server = spawn(fixture[0]!, [...fixture.slice(1), "--http", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+    let upstream: McpProxyServer | undefined;
+    let c: Client | undefined;
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        server.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /listening (\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        server.once("exit", (code) => reject(new Error(`the server exited (${code})`)));
+      });
+      const logs: string[] = [];
+      upstream = await mcpProxy({ url, listen: { host: "127.0.0.1", port: 0 }, store: "memory", log: (l) => void logs.push(l) });
+      c = new Client({ name: "sizer", version: "0" });
+      await c.connect(new StreamableHTTPClientTransport(new URL(upstream.url!)));
+      const big = (await c.callTool({ name: "big_result", arguments: { bytes: 20 * 1024 * 1024 } })) as CallToolResult;
+      expect(big.isError).toBe(true);
+      expect(failure(big)).toBe("tool_error");
+      expect(text(big)).toMatch(/the MCP server's answer is too large \(a message of 20\.0 MB is over the limit of 16\.0 MB\); it was dropped/);
+      expect(text((await c.callTool({ name: "big_result", arguments: { bytes: 1024 * 1024 } })) as CallToolResult)).toHaveLength(1024 * 1024);
+      expect(text((await c.callTool({ name: "test_simple_text", arguments: {} })) as CallToolResult)).toBe("This is a simple text response for testing.");
+      // Called once: not retried, and the stream was not resumed to send it again.
+      expect(((await c.callTool({ name: "calls", arguments: {} })) as CallToolResult).structuredContent).toMatchObject({ calls: { big_result: 2 } });
+      expect(logs.filter((l) => /too large/.test(l))).toHaveLength(1);
+    } finally {
+      await c?.close();
+      await upstream?.close();
+      server.kill();
     }
   });
 });

@@ -30,6 +30,12 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 // JSON-RPC ids are numbers or strings; SDKs write them first or last in the object.
 const HEAD_ID = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")/;
 const TAIL_ID = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/;
+
+/** The id of a JSON-RPC message too large to read, from its first and last bytes, when there. */
+export function messageIdIn(head: string, tail: string): RequestId | undefined {
+  const raw = HEAD_ID.exec(head)?.[1] ?? TAIL_ID.exec(tail)?.[1];
+  return raw === undefined ? undefined : (JSON.parse(raw) as RequestId);
+}
 const KEEP = 256;
 
 export class LineTransport implements Transport {
@@ -100,8 +106,7 @@ export class LineTransport implements Transport {
       const tail = this.tail.toString("utf8");
       this.head = undefined;
       this.tail = Buffer.alloc(0);
-      const raw = HEAD_ID.exec(head)?.[1] ?? TAIL_ID.exec(tail)?.[1];
-      this.onerror?.(new OversizedMessage(raw === undefined ? undefined : (JSON.parse(raw) as RequestId), size, this.maxMessageBytes));
+      this.onerror?.(new OversizedMessage(messageIdIn(head, tail), size, this.maxMessageBytes));
       return;
     }
     const line = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString("utf8").replace(/\r$/, "");

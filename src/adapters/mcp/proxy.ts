@@ -10,11 +10,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { createRuntime, redactText, type PolicyInput, type Runtime } from "../../index.js";
 import { hostCheck, isLoopback, refuseOpenBind, TokenCheck, unauthorized, WWW_AUTHENTICATE, type ApiToken, type Principal } from "../../server/auth.js";
+import { httpUpstream } from "./http-upstream.js";
 import { childTransport, LineTransport } from "./line-transport.js";
 import { Relay } from "./relay.js";
 import { GuardedSession, type GuardOptions } from "./session.js";
@@ -56,7 +56,7 @@ export interface McpProxyOptions extends GuardOptions {
   store: string;
   /** With `listen`: a client session with no request for this long is closed, and its child server stopped [15 minutes]. */
   sessionIdleMs?: number;
-  /** The largest message taken from a child server; a larger answer fails its one call [16 MiB]. */
+  /** The largest message taken from the server (a child's, or one at the URL); a larger answer fails its one call [16 MiB]. */
   maxMessageBytes?: number;
   /** Where the proxy's own lines go [stderr: stdout may carry the protocol]. */
   log?: (line: string) => void;
@@ -97,7 +97,7 @@ const upstreamName = (o: McpProxyOptions) => o.url ?? o.command!.join(" ");
 
 async function connectUpstream(o: McpProxyOptions): Promise<Transport> {
   try {
-    if (o.url) return new StreamableHTTPClientTransport(new URL(o.url));
+    if (o.url) return httpUpstream(new URL(o.url), o.maxMessageBytes);
     const [command, ...args] = o.command!;
     // The proxy's tokens are not the server's business.
     const { BULWARK_TOKENS: _tokens, ...env } = process.env;

@@ -1,0 +1,161 @@
+/**
+ * An MCP server reached at a URL (streamable HTTP), with the size limit of a child's stdio
+ * (line-transport.ts): an answer over the limit fails its one call, never the connection.
+ * The SDK's transport reads a JSON answer whole and buffers each SSE event whole, however
+ * large. Here its fetch holds at most the limit of one event (or JSON body); past it the
+ * rest is counted and dropped, the message's id read from its first and last bytes, and
+ * `OversizedMessage` reported through the transport's `onerror`, as LineTransport reports
+ * it, so the relay fails the one request that waits for it.
+ */
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { DEFAULT_MAX_MESSAGE_BYTES, messageIdIn, OversizedMessage } from "./line-transport.js";
+
+/** The streamable HTTP transport to `url`, with one message limited to `maxMessageBytes` [16 MiB]. */
+export function httpUpstream(url: URL, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): StreamableHTTPClientTransport {
+  const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(url, { fetch: limitedFetch(maxMessageBytes, (e) => transport.onerror?.(e)) });
+  return transport;
+}
+
+/** `fetch`, whose successful MCP answers (SSE or JSON) pass no message over `limit`. */
+export function limitedFetch(limit: number, report: (e: OversizedMessage) => void, base: FetchLike = fetch): FetchLike {
+  return async (url, init) => {
+    const response = await base(url, init);
+    if (!response.ok || !response.body) return response;
+    const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type === "text/event-stream") return new Response(response.body.pipeThrough(sseLimit(limit, report)), { status: response.status, statusText: response.statusText, headers: response.headers });
+    if (type === "application/json") return jsonLimit(response, requestIds(init?.body), limit, report);
+    return response;
+  };
+}
+
+// The replacement of a dropped answer. The SDK's transport takes a stream that ends without
+// a result for its request as cut off, and resumes it (the server would send the same
+// answer again); a result with the dropped one's id ends that. The relay has failed the
+// request by then and ignores it.
+const standIn = (id: RequestId) => JSON.stringify({ jsonrpc: "2.0", id, result: {} });
+
+const HEAD = 1024; // the event's fields before its data (event, id), and the data's start
+const KEEP = 256;
+const CR = 13;
+const LF = 10;
+
+/**
+ * Server-sent events, each passed on whole when within `limit` bytes; a larger one is
+ * dropped (replaced by a stand-in answer when its id can be read) and reported.
+ */
+function sseLimit(limit: number, report: (e: OversizedMessage) => void): TransformStream<Uint8Array, Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  let head: Buffer | undefined; // of an event being dropped
+  let tail = Buffer.alloc(0);
+  let blank = true; // the line so far is empty
+  let afterCR = false; // a LF now ends no line: it is the second half of CRLF
+
+  const take = (part: Uint8Array) => {
+    if (part.length === 0) return;
+    size += part.length;
+    if (head === undefined && size <= limit) return void parts.push(part);
+    if (head === undefined) {
+      head = Buffer.concat([...parts, part.subarray(0, HEAD)]).subarray(0, HEAD);
+      parts = [];
+    }
+    tail = Buffer.concat([tail, part.subarray(-KEEP)]).subarray(-KEEP);
+  };
+  const end = (out: TransformStreamDefaultController<Uint8Array>) => {
+    if (head === undefined) {
+      if (parts.length > 0) out.enqueue(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    } else {
+      // The event's id (for the stream's resumption) and the start of its data, from its head.
+      let eventId: string | undefined;
+      let data = "";
+      for (const line of head.toString("utf8").split(/\r\n|\r|\n/)) {
+        if (line.startsWith("data:")) {
+          data = line.slice(5).replace(/^ /, "");
+          break;
+        }
+        if (line.startsWith("id:")) eventId = line.slice(3).replace(/^ /, "");
+      }
+      const id = messageIdIn(data, tail.toString("utf8"));
+      report(new OversizedMessage(id, size, limit));
+      if (id !== undefined) out.enqueue(Buffer.from(`${eventId !== undefined ? `id: ${eventId}\n` : ""}data: ${standIn(id)}\n\n`));
+    }
+    parts = [];
+    size = 0;
+    head = undefined;
+    tail = Buffer.alloc(0);
+  };
+
+  return new TransformStream({
+    transform(chunk, out) {
+      let from = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i];
+        if (b !== CR && b !== LF) {
+          blank = false;
+          afterCR = false;
+          continue;
+        }
+        if (b === LF && afterCR) {
+          afterCR = false;
+          continue;
+        }
+        afterCR = b === CR;
+        if (blank) {
+          // An empty line ends the event (its CRLF's LF, if any, goes with the next: harmless).
+          take(chunk.subarray(from, i + 1));
+          end(out);
+          from = i + 1;
+        }
+        blank = true;
+      }
+      take(chunk.subarray(from));
+    },
+    flush(out) {
+      end(out);
+    },
+  });
+}
+
+/** A JSON answer (a message or a batch), passed on when within `limit`; else stand-ins for the requests it answers. */
+async function jsonLimit(response: Response, ids: RequestId[], limit: number, report: (e: OversizedMessage) => void): Promise<Response> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let head: Buffer | undefined;
+  let tail = Buffer.alloc(0);
+  for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += part.length;
+    if (head === undefined && size <= limit) {
+      parts.push(part);
+      continue;
+    }
+    head ??= Buffer.concat([...parts, part]).subarray(0, KEEP);
+    parts.length = 0;
+    tail = Buffer.concat([tail, part.subarray(-KEEP)]).subarray(-KEEP);
+  }
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  headers.delete("content-encoding");
+  const init = { status: response.status, statusText: response.statusText, headers };
+  if (head === undefined) return new Response(Buffer.concat(parts), init);
+  // The request says which ids the answer is for; else the answer's own first and last bytes.
+  const read = messageIdIn(head.toString("utf8"), tail.toString("utf8"));
+  const answered = ids.length > 0 ? ids : read !== undefined ? [read] : [];
+  if (answered.length === 0) report(new OversizedMessage(undefined, size, limit));
+  for (const id of answered) report(new OversizedMessage(id, size, limit));
+  const body = answered.length === 1 ? standIn(answered[0]!) : `[${answered.map(standIn).join(",")}]`;
+  return new Response(body, init);
+}
+
+/** The ids of the requests in a POST's body (the SDK sends it as a string); none when it cannot tell. */
+function requestIds(body: RequestInit["body"]): RequestId[] {
+  if (typeof body !== "string") return [];
+  try {
+    const sent = JSON.parse(body) as unknown;
+    const messages = (Array.isArray(sent) ? sent : [sent]) as ({ id?: RequestId; method?: unknown } | null)[];
+    return messages.filter((m) => m?.method !== undefined && m.id !== undefined).map((m) => m!.id!);
+  } catch {
+    return [];
+  }
+}
