@@ -11,7 +11,9 @@
  * on it, so a budget is never overspent and a halt never undone by a concurrent save.
  * Facts offered and calls made here ride along with the next commit.
  */
-import type { Failure } from "./failure.js";
+import type { Failure, Outcome } from "./failure.js";
+import type { Effect } from "./effect.js";
+import type { RedactHook } from "./redact.js";
 import { levelOf, lower } from "./decide/confidence.js";
 import { handoffRecord, RecentHistory, type HistoryData } from "./decide/handoff.js";
 import { FactLedger, type LedgerData } from "./decide/ledger.js";
@@ -90,6 +92,10 @@ export class RunState {
   /** When this process last saw the run's record in the store. */
   private seenAt = -Infinity;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the recent history was last written: it is written at most every READ_FRESH_MS (see commitBatch). */
+  private historyAt = -Infinity;
+  /** The next commit writes everything this process holds (a flush). */
+  private writeAll = false;
 
   constructor(private readonly o: RunStateOptions) {
     this.runId = o.runId;
@@ -279,21 +285,39 @@ export class RunState {
   }
 
   end(): Promise<void> {
+    this.writeAll = true;
     return this.apply((r) => ({ next: r.status === "ended" ? r : { ...r, status: "ended", endedAt: this.o.now() }, result: undefined }));
   }
 
   /** Commit everything unsaved (facts, calls, the steps of reads) now. */
   flush(): Promise<void> {
-    return this.apply((r) => ({ next: this.readSteps > 0 ? { ...r } : r, result: undefined }));
+    this.writeAll = true;
+    return this.apply((r) => ({ next: this.readSteps > 0 || this.history.hasUnsaved ? { ...r } : r, result: undefined }));
+  }
+
+  /** A call of this run ended with `outcome`: into its recent history, written with a commit within READ_FRESH_MS. */
+  called(call: { callId: string; tool: { name: string; effect: Effect; spec: { redact?: RedactHook | undefined } }; args: unknown }, outcome: Outcome<unknown>, at: number): void {
+    this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args, redact: call.tool.spec.redact }, outcome, at);
+    this.holdUnsaved();
   }
 
   private countRead(): void {
     if (++this.readSteps === READS_PER_COMMIT / 2 && !this.committing) void this.flush().catch(() => {});
-    if (this.readSteps > 1) return;
+    this.holdUnsaved();
+  }
+
+  /**
+   * This process holds something of the run not yet in the store (steps of reads, recent
+   * calls): written with the next commit, or by a timer READ_FRESH_MS later if none comes,
+   * or by the runtime's close. A flush that fails leaves it for the next commit.
+   */
+  private holdUnsaved(): void {
+    if (this.flushTimer !== undefined) return;
     this.o.unsaved?.add(this);
-    // Written with the next commit, or by this timer if none comes; a flush that fails
-    // leaves them for the next commit.
-    this.flushTimer = setTimeout(() => void this.flush().catch(() => {}), READ_FRESH_MS);
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush().catch(() => {});
+    }, READ_FRESH_MS);
     this.flushTimer.unref?.();
   }
 
@@ -364,9 +388,14 @@ export class RunState {
       const unsavedFacts = facts.length > 0;
       // Calls made ride with a commit that has a reason to happen; facts are one.
       if (r === base && !unsavedFacts) return settle(batch, results);
-      const next: RunRecord = { ...r, version: prev.version + 1, updatedAt: this.o.now() };
+      const now = this.o.now();
+      const next: RunRecord = { ...r, version: prev.version + 1, updatedAt: now };
       if (unsavedFacts) next.facts = FactLedger.merge(r.facts as LedgerData | undefined, facts);
-      if (calls.calls.length > 0 || calls.decisions.length > 0) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
+      // The recent history (for a handoff made elsewhere) is rewritten at most every
+      // READ_FRESH_MS, not with every commit: it is the largest part of the record.
+      const writeAll = this.writeAll;
+      const withHistory = (calls.calls.length > 0 || calls.decisions.length > 0) && (writeAll || now - this.historyAt >= READ_FRESH_MS);
+      if (withHistory) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
       let res;
       try {
         res = await this.o.store().runs.commit(prev, next);
@@ -375,9 +404,13 @@ export class RunState {
         return;
       }
       if (res.committed) {
+        if (withHistory) {
+          this.history.committed(calls);
+          this.historyAt = now;
+        }
+        if (writeAll) this.writeAll = false;
         this.readsWritten(reads);
         this.ledger.unsaved = this.ledger.unsaved.slice(facts.length);
-        this.history.committed(calls);
         this.adopt(next, "facts");
         return settle(batch, results);
       }
@@ -397,8 +430,9 @@ export class RunState {
 
   private readsWritten(n: number): void {
     this.readSteps -= n;
-    if (this.readSteps > 0) return;
+    if (this.readSteps > 0 || this.history.hasUnsaved) return this.holdUnsaved();
     clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.o.unsaved?.delete(this);
   }
 

@@ -373,7 +373,7 @@ export class Run {
       call.settleDuplicates?.(outcome);
       return this.refused(call, call.admissionRefused);
     }
-    s.history.call({ callId: call.callId, tool: tool.name, effect: tool.effect, args: call.args, redact: tool.spec.redact }, outcome, env.clock.now());
+    s.called(call, outcome, env.clock.now());
     let penalty: { amount: number; reason: string } | undefined;
     try {
       penalty = callPenalty(tool.effect, outcome, call.verified, s.policy.confidence.penalties);
@@ -409,7 +409,7 @@ export class Run {
   /** A refusal at admission, already counted: it goes into the run's history. */
   private refused(call: Call, failure: Failure): Outcome<unknown> {
     staged("admission", failure);
-    this.state.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args, redact: call.tool.spec.redact }, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
+    this.state.called(call, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
     return outcomeOf(call, failure);
   }
 

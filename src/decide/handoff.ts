@@ -89,6 +89,11 @@ export class RecentHistory {
     return { calls: calls.slice(-KEPT), decisions: decisions.slice(-KEPT) };
   }
 
+  /** Whether some calls or decisions made here are not in the store yet. */
+  get hasUnsaved(): boolean {
+    return this.unsaved.calls.length > 0 || this.unsaved.decisions.length > 0;
+  }
+
   /** These unsaved entries are in the store now. */
   committed(entries: RecentHistory["unsaved"]) {
     const calls = new Set(entries.calls);
