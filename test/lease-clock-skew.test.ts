@@ -47,32 +47,48 @@ function transfers() {
 /** Whether `p` settles within `ms`. */
 const settlesWithin = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true), sleep(ms).then(() => false)]);
 
+/**
+ * `holder` calls the tool and holds the key while its effect runs; `waiter`, another
+ * runtime on the store, calls it too and must still be waiting after `waitsMs`; once the
+ * holder finishes, the waiter replays its outcome: one effect.
+ */
+async function oneEffect(o: { holder: Side; waiter: Side; key: string; waitsMs: number }) {
+  const store = spec();
+  const runtime = (side: Side) => createRuntime({ store, onError: () => {}, idempotency: side.idempotency, ...(side.skewMs ? { clock: skewed(side.skewMs) } : {}) });
+  const holding = runtime(o.holder);
+  const waiting = runtime(o.waiter);
+  const { effects, tool } = transfers();
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let started!: () => void;
+  const executing = new Promise<void>((r) => (started = r));
+  try {
+    const first = holding.startRun({ agent: o.holder.name }).call(tool(o.holder.name, gate, started), { id: o.key });
+    await executing;
+    const second = waiting.startRun({ agent: o.waiter.name }).call(tool(o.waiter.name), { id: o.key });
+    expect(await settlesWithin(second, o.waitsMs)).toBe(false);
+    open();
+    expect(await first).toMatchObject({ ok: true, replayed: false, value: { by: o.holder.name } });
+    expect(await second).toMatchObject({ ok: true, replayed: true, value: { by: o.holder.name } });
+    expect(effects).toEqual([o.holder.name]);
+  } finally {
+    open();
+    await holding.close();
+    await waiting.close();
+  }
+}
+
+interface Side {
+  name: string;
+  idempotency: { leaseMs: number };
+  skewMs?: number;
+}
+
 describe.skipIf(!up)("leases across skewed clocks, on PostgreSQL", () => {
   it("a process 10 minutes ahead does not take over a live claim: it waits, and replays the one effect", async () => {
-    const store = spec();
     const idempotency = { leaseMs: 5_000 };
-    const here = createRuntime({ store, onError: () => {}, idempotency });
-    const ahead = createRuntime({ store, onError: () => {}, idempotency, clock: skewed(MINUTES_10) });
-    const { effects, tool } = transfers();
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    let started!: () => void;
-    const executing = new Promise<void>((r) => (started = r));
-    try {
-      const first = here.startRun({ agent: "here" }).call(tool("here", gate, started), { id: "t-1" });
-      await executing;
-      const second = ahead.startRun({ agent: "ahead" }).call(tool("ahead"), { id: "t-1" });
-      // The claim is live by the database's clock: the process ahead waits for it.
-      expect(await settlesWithin(second, 1_000)).toBe(false);
-      open();
-      expect(await first).toMatchObject({ ok: true, replayed: false, value: { by: "here" } });
-      expect(await second).toMatchObject({ ok: true, replayed: true, value: { by: "here" } });
-      expect(effects).toEqual(["here"]);
-    } finally {
-      open();
-      await here.close();
-      await ahead.close();
-    }
+    // The claim is live by the database's clock: the process ahead waits for it.
+    await oneEffect({ holder: { name: "here", idempotency }, waiter: { name: "ahead", idempotency, skewMs: MINUTES_10 }, key: "t-1", waitsMs: 1_000 });
   }, 20_000);
 
   it("a process 10 minutes behind takes over a dead owner's claim once its lease has lapsed by the database's clock", async () => {
@@ -100,29 +116,8 @@ describe.skipIf(!up)("leases across skewed clocks, on PostgreSQL", () => {
   }, 20_000);
 
   it("a holder 10 minutes behind keeps its claim by renewing it: a process with a true clock waits past the first lease", async () => {
-    const store = spec();
     const idempotency = { leaseMs: 600 }; // renewed every 200 ms
-    const behind = createRuntime({ store, onError: () => {}, idempotency, clock: skewed(-MINUTES_10) });
-    const here = createRuntime({ store, onError: () => {}, idempotency });
-    const { effects, tool } = transfers();
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    let started!: () => void;
-    const executing = new Promise<void>((r) => (started = r));
-    try {
-      const first = behind.startRun({ agent: "behind" }).call(tool("behind", gate, started), { id: "t-3" });
-      await executing;
-      const second = here.startRun({ agent: "here" }).call(tool("here"), { id: "t-3" });
-      // Well past the first lease: renewed, the claim is still live.
-      expect(await settlesWithin(second, 1_500)).toBe(false);
-      open();
-      expect(await first).toMatchObject({ ok: true, replayed: false, value: { by: "behind" } });
-      expect(await second).toMatchObject({ ok: true, replayed: true, value: { by: "behind" } });
-      expect(effects).toEqual(["behind"]);
-    } finally {
-      open();
-      await behind.close();
-      await here.close();
-    }
+    // Well past the first lease: renewed, the claim is still live.
+    await oneEffect({ holder: { name: "behind", idempotency, skewMs: -MINUTES_10 }, waiter: { name: "here", idempotency }, key: "t-3", waitsMs: 1_500 });
   }, 20_000);
 });
