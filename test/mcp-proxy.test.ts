@@ -47,6 +47,18 @@ const failure = (r: CallToolResult) => (r._meta?.["bulwark/failure"] as { kind: 
 const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
 const ada = { entities: [{ name: "ada", entityType: "person", observations: ["wrote the first program"] }] };
 
+/** The proxy on the memory server under the policy `file`, told by a client that it has initialized: how it exits. */
+async function initializedWith(file: string): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [...cli, "--policy", file, "--", process.execPath, memoryServer], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
+  send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "0" } } });
+  child.stdout.once("data", () => send({ jsonrpc: "2.0", method: "notifications/initialized" }));
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  return { code, stderr };
+}
+
 describe("bulwark proxy", () => {
   it("serves the server's tools with their annotations; repeats replay; the destructive budget and a dead server come back as isError", async () => {
     const pidFile = join(dir, "server.pid");
@@ -144,13 +156,7 @@ describe("bulwark proxy", () => {
   it("a policy file naming a tool the server does not have: reported as soon as a client has initialized, exit 1", async () => {
     const file = join(dir, "unknown-tool.yaml");
     writeFileSync(file, "store: memory\ntools:\n  drop_database: { approval: always }\n");
-    const child = spawn(process.execPath, [...cli, "--policy", file, "--", process.execPath, memoryServer], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
-    send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "0" } } });
-    child.stdout.once("data", () => send({ jsonrpc: "2.0", method: "notifications/initialized" }));
-    const code = await new Promise<number | null>((r) => child.on("close", r));
+    const { code, stderr } = await initializedWith(file);
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/policy file .*unknown-tool\.yaml, line 3: tools\.drop_database: overrides name tools the server does not have: drop_database \(it has .*read_graph/);
   });
@@ -265,13 +271,7 @@ describe("bulwark proxy: the policy file's rules, verifies and escalation", () =
   it("a verifies naming a tool the server does not have: the file, line and field once the tools are listed, exit 1", async () => {
     const file = join(dir, "verifies-unknown.yaml");
     writeFileSync(file, "store: memory\ntools:\n  read_graph:\n    verifies: [create_entities, create_entity]\n");
-    const child = spawn(process.execPath, [...cli, "--policy", file, "--", process.execPath, memoryServer], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
-    send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "0" } } });
-    child.stdout.once("data", () => send({ jsonrpc: "2.0", method: "notifications/initialized" }));
-    const code = await new Promise<number | null>((r) => child.on("close", r));
+    const { code, stderr } = await initializedWith(file);
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/policy file .*verifies-unknown\.yaml, line 4: tools\.read_graph\.verifies\.1: the server has no tool "create_entity" to verify \(it has .*create_entities/);
   });
