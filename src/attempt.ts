@@ -2,7 +2,9 @@
  * One attempt of a tool's function (execute, verify, checkpoint, compensate) under a
  * timeout, settled exactly once. The context's abort signal is made only if the function
  * asks for it or the attempt has to be cancelled: the happy path does no abort work.
- * A function that ignores its signal still times out; its late result is dropped.
+ * A function that ignores its signal still times out; its late result is dropped. One that
+ * keeps the event loop busy past its timeout cannot be stopped (no timer runs meanwhile): its
+ * answer is reported with `lateMs`, how far past the timeout it came, for the caller to say so.
  */
 import type { Clock } from "./clock.js";
 
@@ -25,7 +27,8 @@ export interface ToolContext {
 }
 
 export type AttemptResult<T> =
-  | { status: "ok"; value: T }
+  /** `lateMs`: the answer came this long after the timeout, the event loop held the whole time. */
+  | { status: "ok"; value: T; lateMs?: number }
   | { status: "error"; error: unknown }
   | { status: "timeout" }
   | { status: "cancelled"; reason: unknown };
@@ -69,6 +72,11 @@ export function attempt<T>(
   cancel?: AbortSignal,
 ): Promise<AttemptResult<T>> {
   if (cancel?.aborted) return Promise.resolve({ status: "cancelled", reason: cancel.reason });
+  const startedAt = clock.now();
+  const answered = (value: T): AttemptResult<T> => {
+    const late = clock.now() - startedAt - timeoutMs;
+    return late > 0 ? { status: "ok", value, lateMs: late } : { status: "ok", value };
+  };
   let pending: Promise<T> | T;
   try {
     pending = fn(ctx);
@@ -76,7 +84,7 @@ export function attempt<T>(
     return Promise.resolve({ status: "error", error });
   }
   // A function that answered synchronously needs no timer and no cancellation.
-  if (!isThenable<T>(pending)) return Promise.resolve({ status: "ok", value: pending as T });
+  if (!isThenable<T>(pending)) return Promise.resolve(answered(pending as T));
   const running = pending;
   return new Promise((resolve) => {
     let settled = false;
@@ -97,7 +105,7 @@ export function attempt<T>(
     };
     cancel?.addEventListener("abort", onCancel, { once: true });
     Promise.resolve(running).then(
-      (value) => settle({ status: "ok", value }),
+      (value) => settle(answered(value)),
       (error) => settle({ status: "error", error }),
     );
   });

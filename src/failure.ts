@@ -60,6 +60,15 @@ export const failures = {
       { timeoutMs: ms, attempts },
     ),
 
+  /** A tool that answered only after holding the event loop past its timeout: its effect took place. */
+  overran: (tool: string, ms: number, tookMs: number) =>
+    make(
+      "timeout",
+      `${tool} answered after ${seconds(tookMs)}, past its time limit of ${seconds(ms)}: it kept the process busy, so it could not be stopped in time. Its effect took place and is recorded. Do not call it again for the same change.`,
+      false,
+      { timeoutMs: ms, tookMs: Math.round(tookMs), effect: "happened" },
+    ),
+
   /** A write whose last attempt may have landed (a timeout, an error the tool did not declare), not retried. */
   effectUnknown: (tool: string, kind: "timeout" | "tool_error", what: string, attempts: number) =>
     make(

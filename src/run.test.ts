@@ -61,6 +61,42 @@ describe("a guarded call, end to end", () => {
   });
 });
 
+describe("a tool that holds the event loop past its time limit", () => {
+  // Busy for `ms` of real time: no timer can run meanwhile (a synchronous parser, a CPU-bound loop).
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+
+  it("is reported as past its limit, its effect recorded: a repeat replays, the tool does not run twice", async () => {
+    const rt = createRuntime();
+    const execute = vi.fn((a: { id: string }) => (busy(150), { charged: a.id }));
+    const charge = defineTool({ name: "charge", effect: "write", timeoutMs: 50, execute });
+    const run = rt.startRun({ agent: "billing" });
+    const o = await run.call(charge, { id: "c1" });
+    expect(o.ok).toBe(false);
+    if (!o.ok) {
+      expect(o.failure).toMatchObject({ kind: "timeout", stage: "execute", retryable: false, detail: { timeoutMs: 50, effect: "happened" } });
+      expect(o.failure.message).toMatch(/^charge answered after \d+ms, past its time limit of 50ms: .*Its effect took place and is recorded\./);
+      expect((o.failure.detail as { tookMs: number }).tookMs).toBeGreaterThanOrEqual(150);
+    }
+    expect(await rt.store.mutations.list(run.id)).toMatchObject([{ tool: "charge", output: { charged: "c1" } }]);
+    expect(await run.call(charge, { id: "c1" })).toMatchObject({ ok: false, replayed: true });
+    expect(execute).toHaveBeenCalledTimes(1);
+    await rt.close();
+  });
+
+  it("an async tool that blocks before it answers is reported so too; one within its limit is not", async () => {
+    const rt = createRuntime();
+    const run = rt.startRun({ agent: "reader" });
+    const slow = defineTool({ name: "parse", effect: "read", timeoutMs: 50, execute: async () => (busy(120), "parsed") });
+    expect(await run.call(slow, {})).toMatchObject({ ok: false, failure: { kind: "timeout", detail: { effect: "happened" } } });
+    const quick = defineTool({ name: "parse_small", effect: "read", timeoutMs: 1_000, execute: async () => (busy(5), "parsed") });
+    expect(await run.call(quick, {})).toMatchObject({ ok: true, value: "parsed" });
+    await rt.close();
+  });
+});
+
 describe("idempotency through the run", () => {
   const charges: unknown[] = [];
   const pay = defineTool({

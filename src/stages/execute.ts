@@ -65,6 +65,9 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     if (result.status === "ok") {
       breaker?.onSuccess(env.clock.now());
       call.output = result.value;
+      // It answered, but only after holding the event loop past its timeout (or the run's
+      // deadline): its effect took place and is recorded, and the call says it came late.
+      if (result.lateMs !== undefined) return failures.overran(tool.name, timeoutMs, timeoutMs + result.lateMs);
       return undefined;
     }
     if (result.status === "cancelled") {
