@@ -27,8 +27,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolRequest, type CallToolResult, type Tool as McpToolDefinition } from "@modelcontextprotocol/sdk/types.js";
-import { defineTool, ToolError, type BreakerOptions, type Effect, type Failure, type Outcome, type RetryOptions, type StandardSchemaV1, type Tool, type ToolRule } from "../../index.js";
-import { jsonSchema } from "../../json-schema.js";
+import { defineTool, jsonSchema, ToolError, type BreakerOptions, type Effect, type Failure, type Outcome, type RetryOptions, type StandardSchemaV1, type Tool, type ToolRule } from "../../index.js";
 import { bulwarkToolName } from "./names.js";
 
 export type { McpToolDefinition, CallToolResult };
