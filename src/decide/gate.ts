@@ -7,7 +7,7 @@
  */
 import type { RunRecord, UnverifiedWrite } from "../store/types.js";
 import type { Tool } from "../tool.js";
-import { rulesFor, type PolicyRule } from "./rules.js";
+import { hasRules, type PolicyRule } from "./rules.js";
 
 export type { UnverifiedWrite };
 
@@ -66,7 +66,7 @@ export function readBack<R extends GateView>(r: R, check: ReadBack): { next: R; 
  */
 export function gateAtApproval(tool: Tool, policyRules: readonly PolicyRule[] | undefined): boolean {
   const a = tool.spec.approval;
-  return (a !== undefined && a !== "never") || rulesFor(tool, policyRules).length > 0;
+  return (a !== undefined && a !== "never") || hasRules(tool, policyRules);
 }
 
 /** The read tools known to the runtime that can verify the pending writes (for the gate's message). */

@@ -61,12 +61,22 @@ export interface NamedRule {
 }
 
 /** The rules that apply to a call of `tool` (a Tool): the policy's first, then the tool's. */
-export function rulesFor(tool: { readonly name: string; readonly effect: Effect; readonly spec: { readonly rules?: readonly ToolRule[] | undefined } }, policyRules: readonly PolicyRule[] | undefined): NamedRule[] {
+type RuledTool = { readonly name: string; readonly effect: Effect; readonly spec: { readonly rules?: readonly ToolRule[] | undefined } };
+
+/** Whether the policy rule `r` applies to calls of `tool` (by its tools and effects, if it names any). */
+const appliesTo = (r: PolicyRule, tool: RuledTool) => typeof r === "function" || ((!r.tools || r.tools.includes(tool.name)) && (!r.effects || r.effects.includes(tool.effect)));
+
+/** Whether any rule applies to calls of `tool` (without making the list: asked at admission). */
+export function hasRules(tool: RuledTool, policyRules: readonly PolicyRule[] | undefined): boolean {
+  return (tool.spec.rules?.length ?? 0) > 0 || (policyRules ?? []).some((r) => appliesTo(r, tool));
+}
+
+export function rulesFor(tool: RuledTool, policyRules: readonly PolicyRule[] | undefined): NamedRule[] {
   const out: NamedRule[] = [];
   (policyRules ?? []).forEach((r, i) => {
+    if (!appliesTo(r, tool)) return;
     if (typeof r === "function") out.push({ name: r.name || `policy rule ${i + 1}`, rule: r });
-    else if ((!r.tools || r.tools.includes(tool.name)) && (!r.effects || r.effects.includes(tool.effect)))
-      out.push({ name: r.name ?? `policy rule ${i + 1}`, rule: r.rule });
+    else out.push({ name: r.name ?? `policy rule ${i + 1}`, rule: r.rule });
   });
   (tool.spec.rules ?? []).forEach((r, i) => {
     if (typeof r === "function") out.push({ name: r.name || `${tool.name} rule ${i + 1}`, rule: r });
