@@ -428,6 +428,46 @@ describe("the runtime", () => {
   });
 });
 
+describe("calls in flight and the run's cancellation", () => {
+  it("a stop cancels every read and keyed write in flight through its signal, an escalation only the runtime's close does; twenty of each at once raise no listener warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const rt = createRuntime();
+      const signals = new Map<string, AbortSignal>();
+      const held = (name: string, effect: "read" | "write", escalation = false) =>
+        defineTool({
+          name,
+          effect,
+          escalation,
+          execute: (args: { i: number }, ctx) =>
+            new Promise<never>((_r, reject) => {
+              signals.set(`${name}${args.i}`, ctx.signal);
+              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+            }),
+        });
+      const [read, write, escalate] = [held("read", "read"), held("write", "write"), held("escalate", "write", true)];
+      const run = rt.startRun({ agent: "a", policy: { maxUnverifiedDepth: 100 } });
+      const calls = Array.from({ length: 20 }, (_, i) => [run.call(read, { i }), run.call(write, { i })]).flat();
+      const escalation = run.call(escalate, { i: 0 });
+      await vi.waitFor(() => expect(signals.size).toBe(41));
+      await run.stop("enough");
+      const stopped = await Promise.all(calls);
+      expect(stopped.every((o) => !o.ok)).toBe(true);
+      expect([...signals].filter(([k, s]) => !k.startsWith("escalate") && s.aborted)).toHaveLength(40);
+      expect(signals.get("escalate0")!.aborted).toBe(false);
+      await rt.close();
+      expect(signals.get("escalate0")!.aborted).toBe(true);
+      expect((await escalation).ok).toBe(false);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on a later tick
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
 describe("run.call never leaves the process an unhandled rejection", () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);

@@ -4,6 +4,7 @@
  * retry budgets and bulkheads, and its store is shared with other processes.
  */
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { timeOrderedId } from "./ids.js";
 import { describeThrown, RuntimeClosedError } from "./failure.js";
 import { redactText } from "./redact.js";
@@ -204,6 +205,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const tracked = new Set<Promise<unknown>>();
   let closed = false;
   const closing = new AbortController();
+  // Every escalation call in flight listens to it (see the idempotency stage's lease).
+  setMaxListeners(0, closing.signal);
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
   const host: RunHost = {

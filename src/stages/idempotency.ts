@@ -299,15 +299,24 @@ async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise
  */
 function keepClaim(call: Call, env: Env, leaseMs: number): void {
   const { tool } = call;
-  const lost = new AbortController();
+  // The lease's cancel follows the run's (or, for an escalation, the runtime's closing)
+  // while the claim is held, through one listener removed at stop: AbortSignal.any would
+  // cost every keyed call a dependent signal that lives until a garbage collection, and
+  // that the run's signal walks when it aborts.
+  const cancel = new AbortController();
+  const follows = call.tool.escalation ? call.run.closing : call.run.cancelSignal;
+  const follow = () => cancel.abort(follows!.reason);
+  if (follows?.aborted) follow();
+  else follows?.addEventListener("abort", follow, { once: true });
   let stopTimer = () => {};
   let ended = false;
   const lease = {
-    cancel: AbortSignal.any([call.tool.escalation ? (call.run.closing ?? lost.signal) : call.run.cancelSignal, lost.signal]),
+    cancel: cancel.signal,
     lost: false,
     stop() {
       ended = true;
       stopTimer();
+      follows?.removeEventListener("abort", follow);
     },
   };
   const every = Math.max(1, Math.floor(leaseMs / 3));
@@ -318,7 +327,7 @@ function keepClaim(call: Call, env: Env, leaseMs: number): void {
           if (ended) return;
           if (held) return tick();
           lease.lost = true;
-          lost.abort(new Error(`${tool.name} lost its claim on ${call.key}: another caller took it over`));
+          cancel.abort(new Error(`${tool.name} lost its claim on ${call.key}: another caller took it over`));
         },
         (e) => {
           env.onError(e);
