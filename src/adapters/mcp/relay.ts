@@ -97,15 +97,16 @@ export class Relay {
     return e !== undefined && (e.form !== undefined || e.url === undefined);
   }
 
-  /** A request of the proxy's own to the server. Rejects with `UpstreamError` for an error answer. */
-  requestUp(method: string, params: Record<string, unknown>, options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Record<string, unknown>> {
+  /** A request of the proxy's own to the server, cancelled when any of `signals` aborts. Rejects with `UpstreamError` for an error answer. */
+  requestUp(method: string, params: Record<string, unknown>, options: { signals?: readonly AbortSignal[]; timeout?: number } = {}): Promise<Record<string, unknown>> {
     if (this.upClosed) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "the MCP server is not connected (it has exited)"));
     return this.own(this.upPending, ++this.nextUp, this.up, { method, params }, options);
   }
 
   /** A request of the proxy's own to the client, on the stream of the client's request `relatedTo`. */
   requestDown(method: string, params: Record<string, unknown>, options: { signal?: AbortSignal; relatedTo?: RequestId } = {}): Promise<Record<string, unknown>> {
-    return this.own(this.downPending, ++this.nextDown, this.down, { method, params }, options);
+    const { signal, ...rest } = options;
+    return this.own(this.downPending, ++this.nextDown, this.down, { method, params }, { ...rest, ...(signal ? { signals: [signal] } : {}) });
   }
 
   async close(): Promise<void> {
@@ -117,25 +118,25 @@ export class Relay {
     id: number,
     to: Transport,
     request: { method: string; params: Record<string, unknown> },
-    { signal, timeout, relatedTo }: { signal?: AbortSignal; timeout?: number; relatedTo?: RequestId },
+    { signals = [], timeout, relatedTo }: { signals?: readonly AbortSignal[]; timeout?: number; relatedTo?: RequestId },
   ): Promise<Record<string, unknown>> {
-    signal?.throwIfAborted();
+    // A listener on each signal, not AbortSignal.any: that costs a tool call tens of microseconds.
+    for (const signal of signals) signal.throwIfAborted();
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const cancel = (reason: unknown) => {
-        if (!pending.delete(id)) return;
-        clearTimeout(timer);
-        void to.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(reason) } }).catch(() => {});
-        reject(reason instanceof Error ? reason : new Error(String(reason)));
-      };
-      const onAbort = () => cancel(signal!.reason);
       const settle = <T>(f: (v: T) => void) => (v: T) => {
         clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        for (const signal of signals) signal.removeEventListener("abort", onAbort);
         f(v);
       };
+      const cancel = (reason: unknown) => {
+        if (!pending.delete(id)) return;
+        void to.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(reason) } }).catch(() => {});
+        settle(reject)(reason instanceof Error ? reason : new Error(String(reason)));
+      };
+      const onAbort = (e: Event) => cancel((e.target as AbortSignal).reason);
       pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      signal?.addEventListener("abort", onAbort, { once: true });
+      for (const signal of signals) signal.addEventListener("abort", onAbort, { once: true });
       if (timeout !== undefined) timer = setTimeout(() => cancel(new McpError(ErrorCode.RequestTimeout, `no answer to ${request.method} in ${timeout} ms`)), timeout);
       to.send({ jsonrpc: "2.0", id, ...request }, relatedTo !== undefined ? { relatedRequestId: relatedTo } : undefined).catch((e: unknown) => {
         if (pending.delete(id)) settle(reject)(e instanceof Error ? e : new Error(String(e)));

@@ -85,7 +85,7 @@ export class GuardedSession {
       if (call) call.upstream = undefined; // an earlier attempt's answer is not this one's
       const meta = call?.meta ? { ...call.meta, ...params._meta } : params._meta;
       try {
-        const result = (await relay.requestUp("tools/call", { ...params, ...(meta ? { _meta: meta } : {}) }, { signal: call ? AbortSignal.any([signal, call.signal]) : signal, timeout })) as CallToolResult;
+        const result = (await relay.requestUp("tools/call", { ...params, ...(meta ? { _meta: meta } : {}) }, { signals: call ? [signal, call.signal] : [signal], timeout })) as CallToolResult;
         if (result.isError && call) call.upstream = { result };
         return result;
       } catch (e) {
