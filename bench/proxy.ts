@@ -22,17 +22,30 @@ import { createRuntime } from "../src/index.js";
 import { guardTools, type CallToolResult } from "../src/adapters/mcp.js";
 
 const CALLS = Number(process.env.BENCH_PROXY_CALLS ?? 1_000);
-const BLOCK = 100;
+// BENCH_PROXY_CLIENTS: how many clients at once in the concurrent rows [8; 0: none].
+const CLIENTS = Number(process.env.BENCH_PROXY_CLIENTS ?? 8);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const node = [process.execPath, "--import", "tsx"];
 const fixture = [...node, join(root, "test/fixtures/mcp-everything.ts")];
-const cli = [...node, join(root, "src/cli/main.ts"), "proxy"];
+// BENCH_PROXY_PROFILE=<dir>: the proxy processes write CPU profiles there (node --cpu-prof).
+const profile = process.env.BENCH_PROXY_PROFILE;
+const cli = [process.execPath, ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), "--import", "tsx", join(root, "src/cli/main.ts"), "proxy"];
+// BENCH_PROXY_ONLY=stdio or http: one transport.
+const only = process.env.BENCH_PROXY_ONLY;
 const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-proxy-"));
-const policy = join(dir, "policy.yaml");
-writeFileSync(policy, "store: memory\nrun: { maxSteps: 1000000, maxUnverifiedDepth: 1000000 }\n");
+// The proxy's store: memory, and SQLite (a file here), the kind `bulwark proxy` uses unless told.
+// BENCH_PROXY_STORES=memory (or sqlite) measures one.
+const stores = (process.env.BENCH_PROXY_STORES ?? "memory,sqlite").split(",");
+const policyFor = (store: string) => {
+  const file = join(dir, `policy-${store}.yaml`);
+  const spec = store === "sqlite" ? `sqlite:${join(dir, "bulwark.db")}` : store;
+  writeFileSync(file, `store: ${JSON.stringify(spec)}\nrun: { maxSteps: 1000000, maxUnverifiedDepth: 1000000 }\n`);
+  return file;
+};
 const children: ChildProcess[] = [];
 
 type Caller = (i: number) => Promise<unknown>;
+type Times = { direct: number[]; proxied: number[] };
 const tools = {
   read: (c: Client) => () => c.callTool({ name: "test_simple_text", arguments: {} }),
   write: (c: Client) => (i: number) => c.callTool({ name: "touch", arguments: { id: `k${i}` } }),
@@ -67,26 +80,31 @@ async function listening(command: string[], pattern: RegExp): Promise<string> {
   });
 }
 
-/** Per-call milliseconds of `direct` and `proxied`, measured in alternating blocks; every call must succeed. */
-async function measure(direct: Caller, proxied: Caller): Promise<{ direct: number[]; proxied: number[] }> {
-  const ok = async (call: Caller, i: number) => {
+/**
+ * Per-call milliseconds of `direct` and `proxied`, interleaved call by call (the order
+ * swapping every call), so that a loaded machine's slow moments fall on both alike; every
+ * call must succeed.
+ */
+async function measure(direct: Caller, proxied: Caller, calls = CALLS): Promise<Times> {
+  const timed = async (call: Caller, i: number, into?: number[]) => {
+    const t = performance.now();
     const r = (await call(i)) as CallToolResult;
+    into?.push(performance.now() - t);
     if (r.isError) throw new Error(`a benchmarked call failed: ${JSON.stringify(r).slice(0, 300)}`);
   };
-  for (let i = 0; i < 50; i++) await ok(direct, -i - 1), await ok(proxied, -i - 1); // warm up, and every case works
-  const times = { direct: [] as number[], proxied: [] as number[] };
-  let n = 0;
-  for (let block = 0; block < CALLS / BLOCK; block++) {
-    for (const [name, call] of [["direct", direct], ["proxied", proxied]] as const) {
-      for (let i = 0; i < BLOCK; i++) {
-        const t = performance.now();
-        const r = (await call(n++)) as CallToolResult;
-        times[name].push(performance.now() - t);
-        if (r.isError) throw new Error(`a benchmarked call failed: ${JSON.stringify(r).slice(0, 300)}`);
-      }
-    }
+  for (let i = 0; i < 50; i++) await timed(direct, -i - 1), await timed(proxied, -i - 1); // warm up, and every case works
+  const times: Times = { direct: [], proxied: [] };
+  for (let i = 0; i < calls; i++) {
+    if (i % 2 === 0) await timed(direct, i, times.direct), await timed(proxied, i, times.proxied);
+    else await timed(proxied, i, times.proxied), await timed(direct, i, times.direct);
   }
   return times;
+}
+
+/** `clients` pairs of a direct and a proxied client measured at once, each with its share of the calls. */
+async function measureConcurrent(pairs: { direct: Caller; proxied: Caller }[]): Promise<Times> {
+  const all = await Promise.all(pairs.map((p) => measure(p.direct, p.proxied, Math.ceil(CALLS / pairs.length))));
+  return { direct: all.flatMap((t) => t.direct), proxied: all.flatMap((t) => t.proxied) };
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -95,10 +113,10 @@ const quantile = (xs: number[], q: number) => {
 };
 const ms = (x: number) => `${x.toFixed(3)} ms`;
 
-function report(transport: string, tool: string, t: { direct: number[]; proxied: number[] }) {
+function report(transport: string, tool: string, t: Times) {
   const [d50, p50, d99, p99] = [quantile(t.direct, 0.5), quantile(t.proxied, 0.5), quantile(t.direct, 0.99), quantile(t.proxied, 0.99)];
   console.log(
-    `${`${transport} ${tool}`.padEnd(11)} direct median ${ms(d50)} p99 ${ms(d99)} | proxied median ${ms(p50)} p99 ${ms(p99)} | added median ${ms(p50 - d50)} p99 ${ms(p99 - d99)} ${p99 - d99 < 1 ? "(goal p99 < 1 ms: met)" : "(goal p99 < 1 ms: not met)"}`,
+    `${`${transport} ${tool}`.padEnd(27)} direct median ${ms(d50)} p99 ${ms(d99)} | proxied median ${ms(p50)} p99 ${ms(p99)} | added median ${ms(p50 - d50)} p99 ${ms(p99 - d99)} ${p99 - d99 < 1 ? "(goal p99 < 1 ms: met)" : "(goal p99 < 1 ms: not met)"}`,
   );
 }
 
@@ -133,21 +151,39 @@ function jsonCost(): number {
   return (performance.now() - t) / n;
 }
 
-try {
-  console.log(`MCP proxy, added latency per tool call: ${CALLS} sequential calls each way, blocks of ${BLOCK} alternating (shared machine: compare within a row)`);
+async function stdioRows(store: string) {
+  const policy = policyFor(store);
   const direct = await stdioClient(fixture);
   const proxied = await stdioClient([...cli, "--policy", policy, "--", ...fixture]);
-  for (const [name, make] of Object.entries(tools)) report("stdio", name, await measure(make(direct), make(proxied)));
-  await direct.close();
-  await proxied.close();
+  for (const [name, make] of Object.entries(tools)) report(`stdio ${store}`, name, await measure(make(direct), make(proxied)));
+  await Promise.all([direct.close(), proxied.close()]);
+  if (CLIENTS === 0) return;
+  // Each stdio client starts its own proxy (and so its own server).
+  const pairs = await Promise.all(Array.from({ length: CLIENTS }, async () => ({ direct: await stdioClient(fixture), proxied: await stdioClient([...cli, "--policy", policy, "--", ...fixture]) })));
+  report(`stdio ${store} ${CLIENTS} clients`, "write", await measureConcurrent(pairs.map((p) => ({ direct: tools.write(p.direct), proxied: tools.write(p.proxied) }))));
+  await Promise.all(pairs.flatMap((p) => [p.direct.close(), p.proxied.close()]));
+}
 
+async function httpRows(store: string) {
   const upstream = await listening([...fixture, "--http", "0"], /listening (\S+)/);
-  const front = await listening([...cli, "--policy", policy, "--listen", "127.0.0.1:0", "--", upstream], /at (http:\/\/\S+\/mcp)/);
-  const directHttp = await httpClient(upstream);
-  const proxiedHttp = await httpClient(front);
-  for (const [name, make] of Object.entries(tools)) report("http", name, await measure(make(directHttp), make(proxiedHttp)));
-  await directHttp.close();
-  await proxiedHttp.close();
+  const front = await listening([...cli, "--policy", policyFor(store), "--listen", "127.0.0.1:0", "--", upstream], /at (http:\/\/\S+\/mcp)/);
+  const direct = await httpClient(upstream);
+  const proxied = await httpClient(front);
+  for (const [name, make] of Object.entries(tools)) report(`http ${store}`, name, await measure(make(direct), make(proxied)));
+  await Promise.all([direct.close(), proxied.close()]);
+  if (CLIENTS === 0) return;
+  // One proxy, one server: a session each.
+  const pairs = await Promise.all(Array.from({ length: CLIENTS }, async () => ({ direct: await httpClient(upstream), proxied: await httpClient(front) })));
+  report(`http ${store} ${CLIENTS} clients`, "write", await measureConcurrent(pairs.map((p) => ({ direct: tools.write(p.direct), proxied: tools.write(p.proxied) }))));
+  await Promise.all(pairs.flatMap((p) => [p.direct.close(), p.proxied.close()]));
+}
+
+try {
+  console.log(`MCP proxy, added latency per tool call: ${CALLS} sequential calls each way, direct and proxied interleaved call by call (shared machine: compare within a row); then ${CLIENTS} clients at once, ${Math.ceil(CALLS / CLIENTS)} calls each`);
+  for (const store of stores) {
+    if (only !== "http") await stdioRows(store);
+    if (only !== "stdio") await httpRows(store);
+  }
 
   const [read, write, json] = [await guardCost("read"), await guardCost("write"), jsonCost()];
   console.log(`where the time goes, per call, in one process: the guard ${ms(read)} (read) / ${ms(write)} (write, memory store); JSON parse+write of request and answer ${ms(json)}; the rest of what the proxy adds is the extra hop (pipe or HTTP each way, and the proxy's event loop waking)`);

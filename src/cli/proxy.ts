@@ -38,7 +38,7 @@ export function proxyCommand(): Command {
       }
       const url = command.length === 1 && /^https?:\/\//i.test(command[0]!) ? command[0] : undefined;
       try {
-        await mcpProxy({
+        const server = await mcpProxy({
           ...(url !== undefined ? { url } : { command }),
           ...(o.listen ? { listen: o.listen, tokens, ...(o.allowHost ? { allowedHosts: o.allowHost } : {}) } : {}),
           store: policy.store,
@@ -50,6 +50,10 @@ export function proxyCommand(): Command {
           ...(policy.runId !== undefined ? { runId: policy.runId } : {}),
           source: `policy file ${policy.file}`,
         });
+        // On stdio the proxy ends with its client; served over HTTP it ends on a signal, and
+        // closes first: its sessions' runs end, their child servers stop, the store closes.
+        if (o.listen)
+          for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(signal, () => void server.close().finally(() => process.exit(code)));
       } catch (e) {
         fail(this, e, 1);
       }
