@@ -171,11 +171,11 @@ describe("bulwark proxy --listen, the command", { timeout: 60_000 }, () => {
       child.kill("SIGTERM");
       await exited;
     });
-    return new Promise<{ url: string; err: () => string }>((resolve, reject) => {
+    return new Promise<{ url: string; err: () => string; child: typeof child }>((resolve, reject) => {
       child.stderr.on("data", (c: Buffer) => {
         err += c.toString();
         const m = /at (http:\/\/\S+\/mcp)[\s\S]*tokens: .*\n/.exec(err);
-        if (m) resolve({ url: m[1]!, err: () => err });
+        if (m) resolve({ url: m[1]!, err: () => err, child });
       });
       child.once("exit", (code) => reject(Object.assign(new Error(`exited ${code}`), { code, err })));
     });
@@ -198,6 +198,17 @@ describe("bulwark proxy --listen, the command", { timeout: 60_000 }, () => {
     expect(started.err()).toMatch(/tokens: ada \(decide\), ci \(read\); every request needs one/);
     for (const t of [ADA, CI]) expect(started.err()).not.toContain(t);
     expect(starts().slice(before)).toEqual(["started -"]);
+  });
+
+  it("ends on SIGTERM by closing its sessions first: exit code 143, not killed by the signal", async () => {
+    const started = await start("127.0.0.1:0", [], {});
+    const c = new Client({ name: "cli", version: "0" });
+    await c.connect(new StreamableHTTPClientTransport(new URL(started.url)));
+    expect(text((await c.callTool({ name: "test_simple_text", arguments: {} })) as CallToolResult)).toBe("This is a simple text response for testing.");
+    const exited = new Promise((r) => started.child.once("exit", (code, signal) => r([code, signal])));
+    started.child.kill("SIGTERM");
+    expect(await exited).toEqual([143, null]);
+    await c.close();
   });
 
   it("takes --tokens-file; --tokens-file without --listen is an error", async () => {
