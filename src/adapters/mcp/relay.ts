@@ -157,6 +157,13 @@ export class Relay {
       this.clientCapabilities = (m.params?.capabilities as ClientCapabilities | undefined) ?? {};
       this.clientInfo = m.params?.clientInfo as Implementation | undefined;
     }
+    // The probe of the 2026-07-28 protocol (stateless: no initialize, an envelope in each
+    // request's _meta, results that may ask for input). The guard speaks the 2025 protocol
+    // only, so the probe gets the answer of a server without it, and the client falls back
+    // to initialize (MCP SDK v2 clients do) instead of reaching the server in an era whose
+    // calls the guard would break.
+    if (m.method === "server/discover")
+      return this.toClient({ jsonrpc: "2.0", id, error: { code: ErrorCode.MethodNotFound, message: "server/discover: bulwark proxy speaks the 2025 protocol (initialize) for now; the 2026-07-28 protocol is not relayed" } }, id);
     if (m.method === "tools/call") {
       call.abort = new AbortController();
       this.clientCalls.set(id, call);
