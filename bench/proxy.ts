@@ -1,14 +1,15 @@
 /**
  * What `bulwark proxy` adds to a tool call: the same MCP client calls the same server
  * (test/fixtures/mcp-everything.ts) directly and through the proxy, 1,000 sequential
- * calls each way, in alternating blocks so that drift on a shared machine falls on both;
- * on stdio (client → proxy → child server) and on streamable HTTP (client → proxy at
- * --listen → server at a URL). Reported: median and p99 of each, and what the proxy adds.
+ * calls each way, interleaved call by call so that drift on a shared machine falls on
+ * both; on stdio (client → proxy → child server) and on streamable HTTP (client → proxy at
+ * --listen → server at a URL); with the memory store and with SQLite (the proxy's default
+ * kind); then 8 clients at once. Reported: median and p99 of each, and what the proxy adds.
  *
  * Where the time goes, measured in this process: the guard (one `run.call` of a guarded
  * MCP tool whose server answers at once, memory store), JSON (the proxy parses and writes
- * each message twice), and the rest: the extra hop (a pipe or HTTP request each way, and
- * the proxy's event loop waking for it).
+ * each message twice), and the rest: the second hop. BENCH_PROXY_PROFILE=<dir> has the
+ * proxy processes write CPU profiles (node --cpu-prof) to look inside that.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -186,7 +187,7 @@ try {
   }
 
   const [read, write, json] = [await guardCost("read"), await guardCost("write"), jsonCost()];
-  console.log(`where the time goes, per call, in one process: the guard ${ms(read)} (read) / ${ms(write)} (write, memory store); JSON parse+write of request and answer ${ms(json)}; the rest of what the proxy adds is the extra hop (pipe or HTTP each way, and the proxy's event loop waking)`);
+  console.log(`where the time goes, per call, in one process: the guard ${ms(read)} (read) / ${ms(write)} (write, memory store); JSON parse+write of request and answer ${ms(json)}; the rest is the second hop: a pipe each way and a third process waking (stdio), or a second server and client of the MCP SDK's streamable HTTP transports (HTTP)`);
 } finally {
   for (const c of children) c.kill();
   rmSync(dir, { recursive: true, force: true });
