@@ -116,11 +116,15 @@ export class RunSpan implements DecisionSink {
 
   /**
    * A call's span, a child of the run's span. The span active where the call was made
-   * (the agent framework's own tool-call span, say) is linked, so both trees join.
+   * (the agent framework's own tool-call span, say) is linked, so both trees join. When
+   * that span is the framework's span of this very tool call (its `gen_ai.tool.call.id` is
+   * the call's, as AI SDK 7's OpenTelemetry integration makes them), Bulwark's span is its
+   * child instead, in the framework's trace, and the run's span is linked.
    */
   startCall(c: CallFacts, args: unknown): CallSpan {
     const caller = trace.getSpan(context.active());
-    const links: Link[] = caller && caller !== this.span && caller.spanContext().traceId ? [{ context: caller.spanContext() }] : [];
+    const joins = caller !== undefined && c.toolCallId !== undefined && toolCallIdOf(caller) === c.toolCallId;
+    const links: Link[] = joins ? [{ context: this.span.spanContext() }] : caller && caller !== this.span && caller.spanContext().traceId ? [{ context: caller.spanContext() }] : [];
     const attributes: Attributes = {
       "gen_ai.operation.name": "execute_tool",
       "gen_ai.tool.name": c.tool,
@@ -133,7 +137,7 @@ export class RunSpan implements DecisionSink {
     };
     if (c.toolCallId !== undefined) attributes["gen_ai.tool.call.id"] = c.toolCallId;
     if (c.description !== undefined) attributes["gen_ai.tool.description"] = c.description;
-    const span = this.tracer.startSpan(`execute_tool ${c.tool}`, { kind: SpanKind.INTERNAL, attributes, links }, this.ctx);
+    const span = this.tracer.startSpan(`execute_tool ${c.tool}`, { kind: SpanKind.INTERNAL, attributes, links }, joins ? context.active() : this.ctx);
     const recorded = this.content?.(redactArgs(args, c.redact), "arguments", c.tool);
     if (recorded !== undefined) span.setAttribute("gen_ai.tool.call.arguments", recorded);
     return new CallSpan(span, c.tool, this.content);
@@ -147,6 +151,15 @@ export class RunSpan implements DecisionSink {
     if (mode === "halted" || mode === "handed_off") this.span.setStatus({ code: SpanStatusCode.ERROR, message: reason ?? mode });
     this.span.end();
   }
+}
+
+/**
+ * The model's tool call id on a span, when the span shows its attributes (the
+ * OpenTelemetry SDK's spans do: `ReadableSpan`); undefined for a span that does not.
+ */
+function toolCallIdOf(span: Span): unknown {
+  const attributes = (span as Partial<{ attributes: Attributes }>).attributes;
+  return typeof attributes === "object" && attributes !== null ? attributes["gen_ai.tool.call.id"] : undefined;
 }
 
 export class CallSpan implements DecisionSink {
