@@ -2,6 +2,8 @@
  * Time, injectable. The runtime reads time and sleeps only through a Clock, so tests
  * drive backoff, breakers, leases and deadlines with a manual clock instead of real sleeps.
  */
+import { setMaxListeners } from "node:events";
+
 export interface Clock {
   now(): number;
   /** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
@@ -101,4 +103,16 @@ export class ManualClock implements Clock {
 /** Let queued promise jobs and I/O callbacks run. */
 async function settle() {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/**
+ * A signal that aborts with the first of `signals` to abort, made to carry any number of
+ * listeners: one per call in flight (its attempt, its claim's lease) is work going on, not
+ * a leak to warn about.
+ */
+export function sharedSignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  const signal = present.length === 1 ? present[0]! : AbortSignal.any(present);
+  setMaxListeners(0, signal);
+  return signal;
 }

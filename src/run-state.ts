@@ -11,7 +11,7 @@
  * on it, so a budget is never overspent and a halt never undone by a concurrent save.
  * Facts offered and calls made here ride along with the next commit.
  */
-import { setMaxListeners } from "node:events";
+import { sharedSignal } from "./clock.js";
 import type { Failure, Outcome } from "./failure.js";
 import type { Effect } from "./effect.js";
 import type { RedactHook } from "./redact.js";
@@ -156,13 +156,7 @@ export class RunState {
   }
   /** What cancels the run's work here (executions, backoff, waits): a stop, or the runtime closing. */
   get cancelSignal(): AbortSignal {
-    if (!this.cancel) {
-      this.cancel = this.o.closing ? AbortSignal.any([this.stopper.signal, this.o.closing]) : this.stopper.signal;
-      // One listener per call in flight (its attempt, its claim's lease): many at once is
-      // the run working, not a leak to warn about.
-      setMaxListeners(0, this.cancel);
-    }
-    return this.cancel;
+    return (this.cancel ??= sharedSignal(this.stopper.signal, this.o.closing));
   }
 
   /**
