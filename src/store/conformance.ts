@@ -10,6 +10,7 @@ import { describeAlertConformance } from "./conformance-alerts.js";
 import { describeRecordConformance } from "./conformance-records.js";
 import { describeRunConformance } from "./conformance-runs.js";
 import { describeShadowConformance } from "./conformance-shadow.js";
+import { describeCallJournalConformance } from "./conformance-calls.js";
 import type { ClaimRequest, Store, StoredOutcome } from "./types.js";
 
 type MakeStore = () => Store | Promise<Store>;
@@ -372,6 +373,7 @@ export function describeStoreConformance(nameOrMake: string | MakeStore, make?: 
 
     describeAlertConformance(() => store, T0);
     describeShadowConformance(() => store, T0);
+    describeCallJournalConformance(() => store, T0);
 
     it("has a kind and closes", () => {
       expect(typeof store.kind).toBe("string");

@@ -4,6 +4,7 @@
  * are checked against (they pass the same conformance suite).
  */
 import type {
+  CallJournalEntry,
   ApprovalRecord,
   ApprovalStore,
   BreakerRecord,
@@ -27,6 +28,7 @@ import type {
 import { Waiters } from "./durable.js";
 import { MemoryAlerts, MemoryMonitors } from "./memory-alerts.js";
 import { MemoryShadowDecisions } from "./shadow-decisions.js";
+import { MemoryCallJournal } from "./call-journal.js";
 
 // Records are kept as JSON text, as a real database keeps rows: what a caller holds is
 // never what is stored, and what comes back is what SQLite or PostgreSQL would give back.
@@ -158,6 +160,7 @@ class MemoryBreakers implements BreakerStore {
 }
 
 class MemoryRuns implements RunStore {
+  constructor(private readonly journal: MemoryCallJournal) {}
   // The records themselves, not text: `commit` is on the path of every call, and both sides
   // treat committed records as immutable (see RunStore). `get` and `list` copy.
   private readonly records = new Map<string, RunRecord>();
@@ -171,11 +174,12 @@ class MemoryRuns implements RunStore {
     this.records.set(record.runId, copy(rest));
     return { created: true, record: copy(rest) };
   }
-  async commit(prev: RunRecord, next: RunRecord): Promise<CommitResult> {
+  async commit(prev: RunRecord, next: RunRecord, calls?: readonly CallJournalEntry[]): Promise<CommitResult> {
     const current = this.records.get(prev.runId);
     if (!current || current.version !== prev.version) return { committed: false, current };
     const { stopRequested: _ignored, ...rest } = next;
     this.records.set(prev.runId, current.stopRequested ? { ...rest, stopRequested: current.stopRequested } : rest);
+    this.journal.append(calls);
     return { committed: true };
   }
   async requestStop(runId: string, reason: string, at: number) {
@@ -285,11 +289,13 @@ class MemoryFreezes implements FreezeStore {
 }
 
 export function memoryStore(): Store {
+  const calls = new MemoryCallJournal();
   return {
     kind: "memory",
     idempotency: new MemoryIdempotency(),
     breakers: new MemoryBreakers(),
-    runs: new MemoryRuns(),
+    runs: new MemoryRuns(calls),
+    calls,
     mutations: new MemoryMutations(),
     approvals: new MemoryApprovals(),
     handoffs: new MemoryHandoffs(),

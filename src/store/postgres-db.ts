@@ -6,6 +6,7 @@
 import type pg from "pg";
 import { requirePeer } from "../optional.js";
 import { storeClosed, unavailable, Waiters } from "./durable.js";
+import { journalInsert } from "./call-journal.js";
 import {
   GroupCommit,
   type Op,
@@ -144,18 +145,22 @@ export const mutationPart: Part = {
   }),
 };
 
-/** A run's compare-and-set (see RunStore.commit): the item's row comes back when it was written. */
+/**
+ * A run's compare-and-set (see RunStore.commit): the item's row comes back when it was
+ * written, and its call journal entries are appended with it (and only then).
+ */
 export const runCommitPart: Part = {
   tag: "w",
-  types: ["text[]", "float8[]", "float8[]", "text[]", "text[]", "text[]", "text[]", "text[]"],
+  types: ["text[]", "float8[]", "float8[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]"],
   sql: (S, p) => ({
     ctes: [
       `w AS (UPDATE ${S}.runs t SET version = x.version, status = x.status, data = x.data, facts = COALESCE(x.facts, t.facts),
                history = COALESCE(x.history, t.history), handoff = COALESCE(x.handoff, t.handoff)
-               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}) WITH ORDINALITY
-                 AS x(run_id, prev, version, status, data, facts, history, handoff, i)
+               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}) WITH ORDINALITY
+                 AS x(run_id, prev, version, status, data, facts, history, handoff, journal, i)
               WHERE t.run_id = x.run_id AND t.version = x.prev
-             RETURNING x.i)`,
+             RETURNING x.i, x.run_id, x.journal)`,
+      journalInsert(S, "w", "w.i, "),
     ],
     select: `SELECT 'w', i, NULL, NULL, NULL FROM w`,
   }),

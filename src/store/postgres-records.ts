@@ -12,12 +12,14 @@ import {
   type MutationRow,
   type RunRow,
 } from "./durable.js";
+import { journalInsert, journalJson } from "./call-journal.js";
 import {
   StoreUnavailableError,
   type ApprovalRecord,
   type ApprovalStore,
   type BreakerRecord,
   type BreakerStore,
+  type CallJournalEntry,
   type CommitResult,
   type FreezeRecord,
   type FreezeStore,
@@ -76,9 +78,9 @@ export class PgRuns implements RunStore {
     if (!stored) throw new StoreUnavailableError(`PostgreSQL at ${this.db.r.shown}: run ${record.runId} vanished while it was created`);
     return { created: rowCount === 1, record: stored };
   }
-  async commit(prev: RunRecord, next: RunRecord): Promise<CommitResult> {
+  async commit(prev: RunRecord, next: RunRecord, calls?: readonly CallJournalEntry[]): Promise<CommitResult> {
     const p = runParts(prev, next);
-    const row = [prev.runId, prev.version, next.version, next.status, runData(next), p.facts, p.history, p.handoff];
+    const row = [prev.runId, prev.version, next.version, next.status, runData(next), p.facts, p.history, p.handoff, journalJson(calls)];
     const committed = await this.db.batched<boolean>({
       part: runCommitPart,
       lock: `r\u0000${prev.runId}`,
@@ -88,8 +90,10 @@ export class PgRuns implements RunStore {
         (
           await this.db.query(
             "run_commit",
-            `UPDATE ${this.S}.runs SET version = $3, status = $4, data = $5, facts = COALESCE($6, facts),
-               history = COALESCE($7, history), handoff = COALESCE($8, handoff) WHERE run_id = $1 AND version = $2`,
+            `WITH w AS (UPDATE ${this.S}.runs SET version = $3, status = $4, data = $5, facts = COALESCE($6, facts),
+               history = COALESCE($7, history), handoff = COALESCE($8, handoff) WHERE run_id = $1 AND version = $2
+               RETURNING run_id, $9::text AS journal), ${journalInsert(this.S, "w", "")}
+             SELECT 1 FROM w`,
             row,
           )
         ).rowCount === 1,

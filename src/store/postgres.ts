@@ -9,6 +9,7 @@ import { unavailable } from "./durable.js";
 import { postgresMigrations } from "./migrations/postgres.js";
 import { PgAlerts, PgMonitors } from "./postgres-alerts.js";
 import { PgShadowDecisions } from "./shadow-decisions.js";
+import { PgCallJournal } from "./call-journal.js";
 import type {
   AlertStore,
   MonitorStore,
@@ -165,6 +166,7 @@ class PgStore implements Store {
   readonly alerts: AlertStore;
   readonly monitors: MonitorStore;
   readonly shadow: ShadowDecisionStore;
+  readonly calls: PgCallJournal;
   private readonly db: Db;
 
   constructor(pool: pg.Pool, r: Resolved) {
@@ -180,6 +182,7 @@ class PgStore implements Store {
     this.alerts = new PgAlerts(this.db, S);
     this.monitors = new PgMonitors(this.db, S);
     this.shadow = new PgShadowDecisions(this.db, S);
+    this.calls = new PgCallJournal(this.db, S);
   }
 
   async close() {

@@ -14,11 +14,13 @@ import {
   type RunRow,
 } from "./durable.js";
 import type { SqliteGuard } from "./sqlite-alerts.js";
+import type { SqliteCallJournal } from "./call-journal.js";
 import type {
   ApprovalRecord,
   ApprovalStore,
   BreakerRecord,
   BreakerStore,
+  CallJournalEntry,
   CommitResult,
   FreezeRecord,
   FreezeStore,
@@ -64,7 +66,7 @@ export class SqliteRuns implements RunStore {
   private readonly exists;
   private readonly selectStop;
   private readonly selectList;
-  constructor(db: Db, private readonly g: SqliteGuard) {
+  constructor(db: Db, private readonly g: SqliteGuard, private readonly journal: SqliteCallJournal) {
     this.selectList = db.prepare<[{ status: string | null; limit: number }], RunRow>(
       `SELECT ${RUN_COLS} FROM runs WHERE (@status IS NULL OR status = @status)
        ORDER BY started_at DESC, seq ASC LIMIT @limit`,
@@ -96,11 +98,14 @@ export class SqliteRuns implements RunStore {
       return { created, record: runRecord(this.selectOne.get(record.runId)!) };
     });
   }
-  async commit(prev: RunRecord, next: RunRecord): Promise<CommitResult> {
+  async commit(prev: RunRecord, next: RunRecord, calls?: readonly CallJournalEntry[]): Promise<CommitResult> {
     const data = runData(next);
     const p = runParts(prev, next);
     return this.g.write((): CommitResult => {
-      if (this.update.run(next.version, next.status, data, p.facts, p.history, p.handoff, prev.runId, prev.version).changes === 1) return { committed: true };
+      if (this.update.run(next.version, next.status, data, p.facts, p.history, p.handoff, prev.runId, prev.version).changes === 1) {
+        this.journal.append(calls);
+        return { committed: true };
+      }
       const r = this.selectOne.get(prev.runId);
       return { committed: false, current: r && runRecord(r) };
     });

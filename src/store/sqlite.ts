@@ -17,6 +17,7 @@ import { storeClosed, unavailable } from "./durable.js";
 import { sqliteMigrations } from "./migrations/sqlite.js";
 import { SqliteAlerts, SqliteMonitors } from "./sqlite-alerts.js";
 import { SqliteShadowDecisions } from "./shadow-decisions.js";
+import { SqliteCallJournal } from "./call-journal.js";
 import type {
   AlertStore,
   MonitorStore,
@@ -140,6 +141,7 @@ class SqliteStore implements Store {
   readonly alerts: AlertStore;
   readonly monitors: MonitorStore;
   readonly shadow: ShadowDecisionStore;
+  readonly calls: SqliteCallJournal;
   private readonly writer: Writer;
   private closed = false;
   private readonly idem: SqliteIdempotency;
@@ -171,7 +173,8 @@ class SqliteStore implements Store {
     this.idem = new SqliteIdempotency(db, guard, o.pollMs ?? 20);
     this.idempotency = this.idem;
     this.breakers = new SqliteBreakers(db, guard);
-    this.runs = new SqliteRuns(db, guard);
+    this.calls = new SqliteCallJournal(db, guard);
+    this.runs = new SqliteRuns(db, guard, this.calls);
     this.mutations = new SqliteMutations(db, guard);
     this.approvals = new SqliteApprovals(db, guard);
     this.handoffs = new SqliteHandoffs(db, guard);

@@ -112,7 +112,12 @@ export interface RunStore {
   get(runId: string): Promise<RunRecord | undefined>;
   /** Insert `record` unless the id exists; either way, the record now stored. */
   create(record: RunRecord): Promise<{ created: boolean; record: RunRecord }>;
-  commit(prev: RunRecord, next: RunRecord): Promise<CommitResult>;
+  /**
+   * `calls`: entries of the run's call journal, appended in the same transaction as `next`
+   * and only if it is committed (see CallJournalStore). Optional so that a store written
+   * before the journal existed still fits: it ignores them, and keeps no journal.
+   */
+  commit(prev: RunRecord, next: RunRecord, calls?: readonly CallJournalEntry[]): Promise<CommitResult>;
   /** Ask a run to stop, from any process; false when the run does not exist. */
   requestStop(runId: string, reason: string, at: number): Promise<boolean>;
   /**
@@ -123,6 +128,55 @@ export interface RunStore {
   stopRequested(runId: string): Promise<{ reason: string; at: number } | undefined>;
   /** Newest first. */
   list(filter?: { status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
+}
+
+// ---------------------------------------------------------------- the call journal
+
+/*
+ * Semantics (memory in call-journal.ts is the reference): entries are appended only by
+ * `RunStore.commit`, in the transaction that commits the run's record, so a journal costs
+ * no round trip of its own; an entry whose (runId, callId) is already there is skipped, so
+ * a commit repeated after a lost answer adds nothing twice. `seq` is given by the store,
+ * increasing in the order entries were appended.
+ */
+
+/** One call of a run, as the run's timeline shows it. */
+export interface CallJournalEntry {
+  runId: string;
+  /** Bulwark's id of the call. */
+  callId: string;
+  /** The model's id of the tool call, when the adapter knows it (`gen_ai.tool.call.id`). */
+  toolCallId?: string;
+  tool: string;
+  effect: "read" | "write" | "destructive";
+  ok: boolean;
+  /** The outcome was a replay of an earlier call's (a repeated key). */
+  replayed?: boolean;
+  /** Why it failed: the kind, the stage that refused it, the message (cut, redacted). */
+  failure?: { kind: string; stage?: string; message: string };
+  /** From the call's start to its outcome. */
+  latencyMs: number;
+  attempts: number;
+  /** When the call started (epoch ms, the runtime's clock). */
+  at: number;
+  /** The run's confidence once the call was settled. */
+  confidence: number;
+}
+
+export type JournaledCall = CallJournalEntry & { seq: number };
+
+/**
+ * The journal of every call of every run (the run record's history keeps only the last
+ * few). Optional on a Store: a third-party store written against the earlier contract
+ * lacks it, and the runtime then keeps the recent history only.
+ */
+export interface CallJournalStore {
+  /** A run's calls in the order appended, after `after` (a seq), at most `limit` [1000]; `next` pages on. */
+  list(runId: string, page?: { after?: number; limit?: number }): Promise<{ calls: JournaledCall[]; next?: number }>;
+  /** Calls of every run that started in [since, until), newest first, at most `limit`. */
+  recent(filter: { since: number; until?: number; limit?: number }): Promise<JournaledCall[]>;
+  /** Delete the calls that started before `before`; returns how many. */
+  sweep(before: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------- mutations (checkpoints, rollback)
@@ -363,6 +417,8 @@ export interface Store {
   readonly monitors: MonitorStore;
   /** What shadow mode would have refused (`enforce: false`). */
   readonly shadow: ShadowDecisionStore;
+  /** Every call of every run, for timelines and charts (optional: see CallJournalStore). */
+  readonly calls?: CallJournalStore;
   close(): Promise<void>;
 }
 

@@ -182,4 +182,21 @@ export const postgresMigrations: readonly PgMigration[] = [
       UPDATE ${S}.idempotency SET lease_ms = GREATEST(lease_until - created_at, 0) WHERE state = 'in_flight';
     `,
   },
+  {
+    // See the SQLite migration of the same name.
+    version: 8,
+    name: "call journal",
+    sql: (S) => `
+      CREATE TABLE ${S}.calls (
+        seq bigserial PRIMARY KEY,
+        run_id text NOT NULL,
+        call_id text NOT NULL,
+        at double precision NOT NULL,
+        data text NOT NULL
+      );
+      CREATE UNIQUE INDEX calls_call ON ${S}.calls (run_id, call_id);
+      CREATE INDEX calls_run ON ${S}.calls (run_id, seq);
+      CREATE INDEX calls_at ON ${S}.calls (at);
+    `,
+  },
 ];

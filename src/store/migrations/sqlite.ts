@@ -239,4 +239,23 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX idempotency_unfinished ON idempotency (run_id) WHERE state <> 'completed';
     `,
   },
+  {
+    // The call journal (see CallJournalStore): every call of a run, appended by the run's
+    // commit; (run_id, call_id) unique so that a repeated commit adds nothing twice; read
+    // by run in order, and by time across runs (charts, and the retention sweep).
+    version: 9,
+    name: "call journal",
+    sql: `
+      CREATE TABLE calls (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX calls_call ON calls (run_id, call_id);
+      CREATE INDEX calls_run ON calls (run_id, seq);
+      CREATE INDEX calls_at ON calls (at);
+    `,
+  },
 ];
