@@ -16,6 +16,8 @@ export type { RunState } from "./run-state.js";
 
 export interface Call {
   readonly callId: string;
+  /** The model's id for this tool call, when the adapter knows it (see CallOptions). */
+  readonly toolCallId?: string;
   readonly tool: Tool;
   readonly run: RunState;
   /** The arguments; the parsed value once the input schema has passed. */

@@ -39,6 +39,7 @@ export function badNumber(v: unknown, min: number, max = Infinity): string | und
 export function checkRuntimeOptions(o: {
   idempotency?: { retentionMs?: number | undefined; sweepEveryMs?: number | undefined; leaseMs?: number | undefined } | undefined;
   breakerSyncMs?: number | undefined;
+  callJournal?: { retentionMs?: number | undefined } | undefined;
   retryBudget?: { retryRatio?: number | undefined; minRetriesPerSecond?: number | undefined; ttlMs?: number | undefined } | undefined;
 }): void {
   const checks: [string, unknown, (v: unknown) => string | undefined][] = [
@@ -46,6 +47,7 @@ export function checkRuntimeOptions(o: {
     ["idempotency.sweepEveryMs", o.idempotency?.sweepEveryMs, (v) => badDuration(v, { zero: true, timer: true })],
     ["idempotency.leaseMs", o.idempotency?.leaseMs, (v) => badDuration(v, { timer: true })],
     ["breakerSyncMs", o.breakerSyncMs, (v) => badDuration(v, { timer: true })],
+    ["callJournal.retentionMs", o.callJournal?.retentionMs, (v) => badDuration(v)],
     ["retryBudget.retryRatio", o.retryBudget?.retryRatio, (v) => badNumber(v, 0)],
     ["retryBudget.minRetriesPerSecond", o.retryBudget?.minRetriesPerSecond, (v) => badNumber(v, 0)],
     ["retryBudget.ttlMs", o.retryBudget?.ttlMs, (v) => badDuration(v)],

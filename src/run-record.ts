@@ -9,8 +9,11 @@
  */
 import type { Failure, FailureKind } from "./failure.js";
 import { readBack, unverified, type ReadBack } from "./decide/gate.js";
+import { levelOf, lower } from "./decide/confidence.js";
 import type { Policy } from "./policy.js";
-import type { RunMode, RunRecord } from "./store/types.js";
+import type { HandoffRecord, RunMode, RunRecord } from "./store/types.js";
+import { handoffRecord, type RecentHistory } from "./decide/handoff.js";
+import { FactLedger, type LedgerData } from "./decide/ledger.js";
 
 /** How far each mode narrows the run: a transition never goes to a lower rank. */
 const RANK: Record<RunMode, number> = { normal: 0, read_only: 1, handed_off: 2, halted: 3 };
@@ -152,4 +155,27 @@ export function reviewed(r: RunRecord, by: string, note: string | undefined, at:
     delete next.narrowedBy;
   }
   return next;
+}
+
+/**
+ * Confidence lowered by `amount` (never raised) after `why`: below the policy's thresholds
+ * the run narrows to reading, or is to be handed off (`handOff`: the reason; the caller
+ * makes the handoff record). A run handed off or halted only records the lower number.
+ */
+export function confidenceLowered(r0: RunRecord, policy: Policy, amount: number, why: string): { next: RunRecord; handOff?: string } {
+  const confidence = lower(r0.confidence, amount);
+  const r = confidence === r0.confidence ? r0 : { ...r0, confidence };
+  if (r.mode === "handed_off" || r.mode === "halted" || r.handoff) return { next: r };
+  const c = policy.confidence;
+  const level = levelOf(confidence, c);
+  if (level === "handoff") return { next: r, handOff: `confidence ${confidence} fell below ${c.handoffBelow} after ${why}` };
+  if (level === "read_only") return { next: transition(r, "read_only", `confidence ${confidence} fell below ${c.readOnlyBelow} after ${why}`, "confidence") };
+  return { next: r };
+}
+
+/** `r` handed to a person for `reason`: handed-off mode, with its handoff record (the facts as this process holds them). */
+export function handedOff(r: RunRecord, reason: string, o: { id: string; at: number; ledger: FactLedger; history: RecentHistory }): { next: RunRecord; result: HandoffRecord } {
+  const facts = FactLedger.from(FactLedger.merge(r.facts as LedgerData | undefined, o.ledger.unsaved)).snapshot();
+  const rec = handoffRecord({ id: o.id, runId: r.runId, agent: r.agent, reason, at: o.at, confidence: r.confidence, facts, history: o.history });
+  return { next: { ...transition(r, "handed_off", reason), handoff: rec }, result: rec };
 }

@@ -9,18 +9,18 @@
  * commit is a compare-and-set on the record's version (see RunStore). When another process
  * got there first, the record is read again and every queued change is worked out again
  * on it, so a budget is never overspent and a halt never undone by a concurrent save.
- * Facts offered and calls made here ride along with the next commit.
+ * Facts offered and calls made here (the recent history, the call journal) ride along with
+ * the next commit.
  */
 import { sharedSignal } from "./clock.js";
 import type { Failure, Outcome } from "./failure.js";
-import type { Effect } from "./effect.js";
 import type { RedactHook } from "./redact.js";
-import { levelOf, lower } from "./decide/confidence.js";
-import { handoffRecord, RecentHistory, type HistoryData } from "./decide/handoff.js";
+import { RecentHistory, type HistoryData } from "./decide/handoff.js";
+import { CallJournal, type JournaledCallInput } from "./call-journal.js";
 import { FactLedger, type LedgerData } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
 import type { HandoffRecord, RunMode, RunRecord, Store } from "./store/types.js";
-import { freshRun, passGate, refused, released, reserved, reviewed, settled, transition, type Settled } from "./run-record.js";
+import { confidenceLowered, freshRun, handedOff, passGate, refused, released, reserved, reviewed, settled, transition, type Settled } from "./run-record.js";
 
 /**
  * A read is admitted on the record this process last saw of the run for this long after it
@@ -76,6 +76,8 @@ export class RunState {
   /** The facts ledger, shared with the store through the record. */
   ledger = new FactLedger();
   readonly history = new RecentHistory();
+  /** Every call's entry, on its way to the store's call journal with the next commit. */
+  readonly journal: CallJournal;
   /** Approval requests that have already passed the verification gate once (approval stage). */
   approvalsUsed?: Set<string>;
   /** False in shadow mode (see shadow.ts). */
@@ -103,6 +105,7 @@ export class RunState {
     this.agent = o.agent;
     this.policy = o.policy;
     this.enforce = o.enforce ?? true;
+    this.journal = new CallJournal(o.runId);
     this.rec = freshRun(o.runId, o.agent, o.now());
   }
 
@@ -216,7 +219,9 @@ export class RunState {
   settle(call: Settled, failure: Failure | undefined, penalty: { amount: number; why: string } | undefined, newId: () => string): Promise<HandoffRecord | undefined> {
     return this.apply((r0) => {
       const r = settled(r0, this.policy, call, failure, this.o.now());
-      return penalty ? this.lowered(r, penalty.amount, `${call.tool}: ${penalty.why}`, newId) : { next: r, result: undefined };
+      const after = penalty ? this.lowered(r, penalty.amount, `${call.tool}: ${penalty.why}`, newId) : { next: r, result: undefined };
+      this.journal.settled(call.callId, after.next.confidence);
+      return after;
     });
   }
 
@@ -226,14 +231,8 @@ export class RunState {
   }
 
   private lowered(r0: RunRecord, amount: number, why: string, newId: () => string): { next: RunRecord; result: HandoffRecord | undefined } {
-    const confidence = lower(r0.confidence, amount);
-    const r = confidence === r0.confidence ? r0 : { ...r0, confidence };
-    if (r.mode === "handed_off" || r.mode === "halted" || r.handoff) return { next: r, result: undefined };
-    const c = this.policy.confidence;
-    const level = levelOf(confidence, c);
-    if (level === "handoff") return this.handedOff(r, `confidence ${confidence} fell below ${c.handoffBelow} after ${why}`, newId);
-    if (level === "read_only") return { next: transition(r, "read_only", `confidence ${confidence} fell below ${c.readOnlyBelow} after ${why}`, "confidence"), result: undefined };
-    return { next: r, result: undefined };
+    const { next, handOff } = confidenceLowered(r0, this.policy, amount, why);
+    return handOff ? this.handedOff(next, handOff, newId) : { next, result: undefined };
   }
 
   /** Hand the run to a person (once: a run handed off keeps its first record). A halted run stays halted. */
@@ -246,17 +245,7 @@ export class RunState {
   }
 
   private handedOff(r: RunRecord, reason: string, newId: () => string): { next: RunRecord; result: HandoffRecord } {
-    const rec = handoffRecord({
-      id: newId(),
-      runId: r.runId,
-      agent: r.agent,
-      reason,
-      at: this.o.now(),
-      confidence: r.confidence,
-      facts: FactLedger.from(FactLedger.merge(r.facts as LedgerData | undefined, this.ledger.unsaved)).snapshot(),
-      history: this.history,
-    });
-    return { next: { ...transition(r, "handed_off", reason), handoff: rec }, result: rec };
+    return handedOff(r, reason, { id: newId(), at: this.o.now(), ledger: this.ledger, history: this.history });
   }
 
   /** A verification gate passed outside a tool call (an approval, a verified decision, a person). */
@@ -293,12 +282,16 @@ export class RunState {
   /** Commit everything unsaved (facts, calls, the steps of reads) now. */
   flush(): Promise<void> {
     this.writeAll = true;
-    return this.apply((r) => ({ next: this.readSteps > 0 || this.history.hasUnsaved ? { ...r } : r, result: undefined }));
+    return this.apply((r) => ({ next: this.readSteps > 0 || this.history.hasUnsaved || this.journal.hasUnsaved ? { ...r } : r, result: undefined }));
   }
 
-  /** A call of this run ended with `outcome`: into its recent history, written with a commit within READ_FRESH_MS. */
-  called(call: { callId: string; tool: { name: string; effect: Effect; spec: { redact?: RedactHook | undefined } }; args: unknown }, outcome: Outcome<unknown>, at: number): void {
-    this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args, redact: call.tool.spec.redact }, outcome, at);
+  /**
+   * A call of this run ended with `outcome`: into the call journal, and (unless a replay)
+   * its recent history, both written with a commit within READ_FRESH_MS.
+   */
+  called(call: JournaledCallInput & { tool: { spec: { redact?: RedactHook | undefined } }; args: unknown }, outcome: Outcome<unknown>, at: number): void {
+    if (!outcome.replayed) this.history.call({ callId: call.callId, tool: call.tool.name, effect: call.tool.effect, args: call.args, redact: call.tool.spec.redact }, outcome, at);
+    this.journal.add(call, outcome, at, this.confidence);
     this.holdUnsaved();
   }
 
@@ -386,6 +379,7 @@ export class RunState {
       // Copies: calls and facts added while the commit is under way go with the next one.
       const facts = this.ledger.unsaved.slice();
       const calls = { calls: this.history.unsaved.calls.slice(), decisions: this.history.unsaved.decisions.slice() };
+      const journal = this.journal.unsaved();
       const unsavedFacts = facts.length > 0;
       // Calls made ride with a commit that has a reason to happen; facts are one.
       if (r === base && !unsavedFacts) return settle(batch, results);
@@ -393,22 +387,24 @@ export class RunState {
       const next: RunRecord = { ...r, version: prev.version + 1, updatedAt: now };
       if (unsavedFacts) next.facts = FactLedger.merge(r.facts as LedgerData | undefined, facts);
       // The recent history (for a handoff made elsewhere) is rewritten at most every
-      // READ_FRESH_MS, not with every commit: it is the largest part of the record.
+      // READ_FRESH_MS, not with every commit: it is the largest part of the record. The
+      // journal's entries go with it, appended in the same transaction.
       const writeAll = this.writeAll;
-      const withHistory = (calls.calls.length > 0 || calls.decisions.length > 0) && (writeAll || now - this.historyAt >= READ_FRESH_MS);
+      const due = writeAll || now - this.historyAt >= READ_FRESH_MS;
+      const withHistory = (calls.calls.length > 0 || calls.decisions.length > 0) && due;
       if (withHistory) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
+      const entries = due ? journal : [];
       let res;
       try {
-        res = await this.o.store().runs.commit(prev, next);
+        res = await this.o.store().runs.commit(prev, next, entries);
       } catch (e) {
         for (const q of batch) q.reject(e);
         return;
       }
       if (res.committed) {
-        if (withHistory) {
-          this.history.committed(calls);
-          this.historyAt = now;
-        }
+        if (withHistory) this.history.committed(calls);
+        if (due && (withHistory || entries.length > 0)) this.historyAt = now;
+        this.journal.committed(entries);
         if (writeAll) this.writeAll = false;
         this.readsWritten(reads);
         this.ledger.unsaved = this.ledger.unsaved.slice(facts.length);
@@ -431,7 +427,7 @@ export class RunState {
 
   private readsWritten(n: number): void {
     this.readSteps -= n;
-    if (this.readSteps > 0 || this.history.hasUnsaved) return this.holdUnsaved();
+    if (this.readSteps > 0 || this.history.hasUnsaved || this.journal.hasUnsaved) return this.holdUnsaved();
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.o.unsaved?.delete(this);

@@ -339,7 +339,7 @@ export class Run {
     }
     const { env } = this.host;
     const t = this.telemetry.startCall({ tool: tool.name, effect: tool.effect, callId, ...(toolCallId !== undefined ? { toolCallId } : {}), ...(tool.spec.description !== undefined ? { description: tool.spec.description } : {}), ...(tool.spec.redact ? { redact: tool.spec.redact } : {}) }, args);
-    const call: Call = { callId, tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false, decisions: t.decisions };
+    const call: Call = { callId, ...(toolCallId !== undefined ? { toolCallId } : {}), tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false, decisions: t.decisions };
     let outcome: Outcome<unknown>;
     try {
       outcome = await t.within(() => this.stages(call));
@@ -365,6 +365,7 @@ export class Run {
       // died was never recorded: it enters the ledger now, for rollback.
       if (call.step !== undefined) await s.release(call.callId, tool.effect === "destructive").catch(env.onError);
       if (call.recovered) await recordMutation(call, env, call.step ?? 0);
+      s.called(call, outcome, env.clock.now());
       return outcome;
     }
     if (call.admissionRefused) {

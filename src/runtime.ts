@@ -53,6 +53,12 @@ export interface RuntimeOptions {
      */
     leaseMs?: number;
   };
+  /**
+   * The call journal: every call of every run, in the store (a run's timeline, the charts
+   * of `bulwark serve`). A call is kept `retentionMs` after it started, then deleted by the
+   * sweep (`idempotency.sweepEveryMs`) [7 days].
+   */
+  callJournal?: { retentionMs?: number };
   retryBudget?: Partial<RetryBudgetOptions>;
   /** Spans (OpenTelemetry) and metrics (a prom-client registry). */
   telemetry?: TelemetryOptions;
@@ -159,6 +165,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   checkRuntimeOptions(options);
   const retentionMs = options.idempotency?.retentionMs ?? DAY;
   const sweepEveryMs = options.idempotency?.sweepEveryMs ?? 10 * 60 * 1000;
+  const journalRetentionMs = options.callJournal?.retentionMs ?? 7 * DAY;
   const budget = { ...retryBudgetDefaults, ...options.retryBudget };
   const runtimeVerifiers = checkVerifiers(options.verifiers ?? [], "createRuntime");
   checkEnforce(options.enforce, "createRuntime");
@@ -191,9 +198,12 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     freezes = new FreezeBoard(s, clock);
     env = { clock, store: s, health, random: options.random ?? Math.random, retentionMs, onError, newId: timeOrderedId, inFlight, freezes, tools, ...(options.idempotency?.leaseMs !== undefined ? { leaseMs: options.idempotency.leaseMs } : {}) };
     if (sweepEveryMs > 0 && !closed) {
-      // Expired idempotency records would otherwise pile up forever. Unref'd: it never
-      // keeps the process alive; tracked: close waits for a sweep under way.
-      const sweep = () => void host.track(s.idempotency.sweep(clock.now())).catch(onError);
+      // Expired idempotency records and old journal entries would otherwise pile up forever.
+      // Unref'd: it never keeps the process alive; tracked: close waits for a sweep under way.
+      const sweep = () => {
+        void host.track(s.idempotency.sweep(clock.now())).catch(onError);
+        if (s.calls) void host.track(s.calls.sweep(clock.now() - journalRetentionMs)).catch(onError);
+      };
       sweeper = setInterval(sweep, sweepEveryMs);
       sweeper.unref();
       sweep();

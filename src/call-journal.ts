@@ -1,0 +1,84 @@
+/**
+ * A run's call journal on its way to the store: one entry per call (its outcome, the stage
+ * that refused it and why, latency, attempts, the confidence after it), held here until the
+ * run's next commit carries it (run-state.ts), so the journal costs no write of its own.
+ * Bounded: if the store stays unreachable, the oldest entries held are dropped, and counted.
+ */
+import type { Outcome } from "./failure.js";
+import { redactText } from "./redact.js";
+import type { CallJournalEntry } from "./store/types.js";
+
+/** Entries held for a run while its commits fail, at most. */
+export const HELD = 5_000;
+/** A failure's message is cut to this many characters in the journal. */
+const MESSAGE_CHARS = 300;
+
+/** What the journal needs of a call (see call.ts `Call`). */
+export interface JournaledCallInput {
+  callId: string;
+  toolCallId?: string | undefined;
+  tool: { name: string; effect: CallJournalEntry["effect"] };
+  startedAt: number;
+  attempts: number;
+}
+
+export class CallJournal {
+  private held: CallJournalEntry[] = [];
+  private readonly byCall = new Map<string, CallJournalEntry>();
+  /** Entries dropped because too many were held (the store was unreachable for long). */
+  dropped = 0;
+
+  constructor(private readonly runId: string) {}
+
+  /** A call ended with `outcome` at `at`, the run's confidence then being `confidence`. */
+  add(call: JournaledCallInput, outcome: Outcome<unknown>, at: number, confidence: number): void {
+    const e: CallJournalEntry = {
+      runId: this.runId,
+      callId: call.callId,
+      tool: call.tool.name,
+      effect: call.tool.effect,
+      ok: outcome.ok,
+      latencyMs: Math.max(0, at - call.startedAt),
+      attempts: call.attempts,
+      at: call.startedAt,
+      confidence,
+    };
+    if (call.toolCallId !== undefined) e.toolCallId = call.toolCallId;
+    if (outcome.ok && outcome.replayed) e.replayed = true;
+    if (!outcome.ok) {
+      const f = outcome.failure;
+      const message = redactText(f.message);
+      e.failure = { kind: f.kind, message: message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS)}…` : message };
+      if (f.stage !== undefined) e.failure.stage = f.stage;
+    }
+    this.held.push(e);
+    this.byCall.set(e.callId, e);
+    if (this.held.length > HELD) {
+      this.byCall.delete(this.held.shift()!.callId);
+      this.dropped++;
+    }
+  }
+
+  /** The call's settlement left the run at `confidence` (it lowers it, or not). */
+  settled(callId: string, confidence: number): void {
+    const e = this.byCall.get(callId);
+    if (e) e.confidence = confidence;
+  }
+
+  get hasUnsaved(): boolean {
+    return this.held.length > 0;
+  }
+
+  /** The entries held now, for a commit (the commit says which were written: `committed`). */
+  unsaved(): CallJournalEntry[] {
+    return this.held.slice();
+  }
+
+  /** These entries are in the store now. */
+  committed(entries: readonly CallJournalEntry[]): void {
+    if (entries.length === 0) return;
+    const done = new Set(entries);
+    this.held = this.held.filter((e) => !done.has(e));
+    for (const e of entries) this.byCall.delete(e.callId);
+  }
+}
