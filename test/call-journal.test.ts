@@ -140,7 +140,7 @@ describe("the SQLite store appends the journal in the commit's own transaction",
     // An entry that cannot be stored (no call id): the insert throws inside the transaction.
     await expect(s.runs.commit(record, { ...record, version: 1, steps: 1 }, [entry, { ...entry, callId: null as unknown as string }])).rejects.toThrow();
     expect((await s.runs.get("r"))!.version).toBe(0);
-    expect((await s.calls.list("r")).calls).toEqual([]);
+    expect((await s.calls!.list("r")).calls).toEqual([]);
     await s.close();
   });
 });

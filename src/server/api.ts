@@ -1,12 +1,15 @@
 /**
- * The JSON API of `bulwark serve`: runs (live, with their budgets), approvals, breakers,
- * handoffs, freezes, alerts, shadow decisions, stop, review and rollback, on the public
+ * The JSON API of `bulwark serve`: runs (live, with their budgets, and their timelines),
+ * charts of calls, approvals, breakers, handoffs, freezes, alerts, shadow decisions, stop,
+ * review and rollback, on the public
  * runtime API only. Each route is a function from the request to a JSON value; a bad
  * request is an `HttpError` with its status (400 bad input, 404 unknown id, 409 a
  * decision the other way), never a stack trace.
  */
 import { ApprovalError, PolicyError, readInstant, redactValue, summarizeRun, summarizeShadow, type ApprovalRequest, type MutationRecord, type RunRecord, type Runtime, type Tool } from "../index.js";
 import { inForce } from "./store-metrics.js";
+import { runTimeline } from "./run-timeline.js";
+import { callStats } from "./call-stats.js";
 import type { Principal } from "./auth.js";
 
 export class HttpError extends Error {
@@ -66,6 +69,7 @@ const routes: Route[] = [
   route("GET", "/api/session", async ({ who }, { auth }) => ({ auth, ...(who ? { name: who.name, role: who.role } : {}) })),
   route("GET", "/api/runs", listRuns),
   route("GET", "/api/runs/:id", getRun),
+  route("GET", "/api/stats/calls", statsOfCalls),
   route("POST", "/api/runs/:id/stop", stopRun),
   route("POST", "/api/runs/:id/review", reviewRun),
   route("POST", "/api/runs/:id/rollback", rollbackRun),
@@ -145,14 +149,24 @@ export async function findRun(rt: Runtime, runId: string): Promise<{ run: RunRec
 
 const unknownRun = (runId: string | undefined) => new HttpError(404, `no run ${JSON.stringify(runId)} in the store`);
 
-/** A run: its summary, its stored record (facts, history, gates), its changes, approvals and handoffs. */
-async function getRun({ params: [runId] }: ApiRequest, ctx: ApiContext) {
+/**
+ * A run: its summary, its stored record (facts, history, gates), its timeline (every call,
+ * a page of `?calls=` [1000] after `?after=`), its changes, approvals and handoffs.
+ */
+async function getRun({ params: [runId], query }: ApiRequest, ctx: ApiContext) {
   const { rt, tools } = ctx;
+  const after = wholeNumber(query, "after");
+  const limit = positiveInt(query, "calls", 1000, 10_000);
   const found = await findRun(rt, runId!);
   if (!found) throw unknownRun(runId);
   const { run, mutations } = found;
-  const [approvals, handoffs] = await Promise.all([rt.approvals.list({ runId: runId! }), rt.store.handoffs.list({ runId: runId! })]);
+  const [approvals, handoffs, timeline] = await Promise.all([
+    rt.approvals.list({ runId: runId! }),
+    rt.store.handoffs.list({ runId: runId! }),
+    runTimeline(rt, runId!, run, { ...(after !== undefined ? { after } : {}), limit }),
+  ]);
   return {
+    timeline,
     summary: run ? summary(run, ctx) : null,
     run: run ?? null,
     mutations: mutations.sort((a, b) => a.seq - b.seq).map((m) => ({ ...m, ...shown(m), undo: undoability(m, tools) })),
@@ -205,6 +219,25 @@ async function rollbackRun({ params: [runId], body }: ApiRequest, { rt, tools }:
       ? { hint: "this server was started without --tools: compensations are functions on the agent's tools; restart it with `bulwark serve --tools <module>` to undo these steps" }
       : {}),
   };
+}
+
+/** Calls counted at most, newest first, for one chart request. */
+const STATS_CALLS = 50_000;
+
+/**
+ * Charts of every run's calls started in [`since`, `until`) [the last hour]: the latency
+ * distribution (the Prometheus histogram's buckets) and failure kinds per time bucket
+ * (`buckets` of them [30]), from the store's call journal.
+ */
+async function statsOfCalls({ query }: ApiRequest, { rt, now }: ApiContext) {
+  const until = instant(query, "until") ?? now();
+  const since = instant(query, "since") ?? until - 3_600_000;
+  if (since >= until) throw new HttpError(400, `?since must be before ?until (got ${new Date(since).toISOString()} and ${new Date(until).toISOString()})`);
+  const timeBuckets = positiveInt(query, "buckets", 30, 500);
+  const journal = rt.store.calls;
+  if (!journal) throw new HttpError(501, `this store (${rt.store.kind}) keeps no call journal: charts of calls need one (memory, SQLite and PostgreSQL keep it)`);
+  const calls = await journal.recent({ since, until, limit: STATS_CALLS });
+  return callStats(calls, { since, until, timeBuckets, truncated: calls.length === STATS_CALLS });
 }
 
 // ---------------------------------------------------------------- approvals
@@ -348,6 +381,14 @@ function instant(query: URLSearchParams, name: string): number | undefined {
   const r = readInstant(/^\d+$/.test(v) ? Number(v) : v);
   if ("problem" in r) throw new HttpError(400, `?${name}: ${r.problem}`);
   return r.ms;
+}
+
+function wholeNumber(query: URLSearchParams, name: string): number | undefined {
+  const v = query.get(name);
+  if (v === null || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new HttpError(400, `?${name} must be a whole number (a seq from the previous page's "next"), not ${JSON.stringify(v)}`);
+  return n;
 }
 
 function positiveInt(query: URLSearchParams, name: string, fallback: number, max: number): number {

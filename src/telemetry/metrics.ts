@@ -17,6 +17,9 @@ export interface MetricsRegistry {
   getSingleMetric(name: string): unknown;
 }
 
+/** The call duration histogram's buckets (upper bounds, seconds); the dashboard's latency chart uses the same. */
+export const LATENCY_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+
 export const BREAKER_STATES = ["closed", "half_open", "open"] as const;
 
 export class CallMetrics {
@@ -38,7 +41,7 @@ export class CallMetrics {
       name: "bulwark_tool_call_duration_seconds",
       help: "Duration of guarded tool calls, from admission to record, by outcome (ok or the failure kind).",
       labelNames: ["tool", "effect", "outcome"],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     });
     this.failuresTotal = new Counter({ name: "bulwark_tool_call_failures_total", help: "Failed or refused guarded calls, by kind.", labelNames: ["tool", "kind"], registers });
