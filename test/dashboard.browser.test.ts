@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRuntime, defineTool, type Runtime } from "../src/index.js";
+import { createRuntime, defineTool, ToolError, type Outcome, type Runtime } from "../src/index.js";
 import { startServer, type DashboardServer } from "../src/server/http.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -167,28 +167,8 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     // The screenshot of the distribution chart, decoded in the page: the tallest bar of the
     // latest window (approve, 90%) stands about 90/55 as high as the baseline's (approve, 55%).
     const chart = monitor.locator('[data-chart="distribution"]');
-    const png = (await chart.screenshot({ path: join(tmpdir(), "bulwark-drift-chart.png") })).toString("base64");
-    const heights = await page.evaluate(async (b64) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const c = document.createElement("canvas");
-      [c.width, c.height] = [img.width, img.height];
-      const g = c.getContext("2d")!;
-      g.drawImage(img, 0, 0);
-      const { data } = g.getImageData(0, 0, c.width, c.height);
-      const near = (i: number, [r, gr, b]: number[]) => Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - gr!) + Math.abs(data[i + 2]! - b!) < 40;
-      const tallest = (rgb: number[]) => {
-        let best = 0;
-        for (let x = 0; x < c.width; x++) {
-          let n = 0;
-          for (let y = 0; y < c.height; y++) if (near((y * c.width + x) * 4, rgb)) n++;
-          best = Math.max(best, n);
-        }
-        return best;
-      };
-      return { baseline: tallest([0x5b, 0x7d, 0xb1]), window: tallest([0xd9, 0x82, 0x2b]) };
-    }, png);
+    const png = await chart.screenshot({ path: join(tmpdir(), "bulwark-drift-chart.png") });
+    const heights = { baseline: Math.max(...(await columns(page, png, [0x5b, 0x7d, 0xb1]))), window: Math.max(...(await columns(page, png, [0xd9, 0x82, 0x2b]))) };
     expect(heights.baseline).toBeGreaterThan(20);
     expect(heights.window / heights.baseline).toBeGreaterThan(1.3);
     expect(heights.window / heights.baseline).toBeLessThan(2.1);
@@ -262,4 +242,85 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     expect(await summary.textContent()).toMatch(/^Steps 4 · destructive 1 \/ 3 · confidence 1\.00 · failures in a row 0 · last reviewed by ada /);
     expect(errors).toEqual([]);
   });
+
+  it("a run's timeline lists every call it made; the latency and failure charts draw the store's calls, with the API's numbers beside them", async () => {
+    const broken = defineTool({ name: "inventory", effect: "read", retry: false, execute: async () => { throw new ToolError("inventory is down", { retryable: false }); } });
+    const mail = defineTool({ name: "send_mail", effect: "write", rules: [() => "no mail on Sundays"], execute: async () => "sent" });
+    const run = agent.startRun({ agent: "shop-bot", runId: "run-browser-8", policy: { maxConsecutiveFailures: 100 } });
+    const outcomes: Outcome<unknown>[] = [];
+    for (let i = 0; i < 12; i++) outcomes.push(await run.call(lookup, {}, { toolCallId: `call_${i}` }));
+    outcomes.push(await run.call(broken, {}), await run.call(mail, {}), await run.call(broken, {}));
+    await run.end();
+    const kinds = outcomes.map((o) => (o.ok ? "ok" : o.failure.kind));
+    expect(kinds.slice(12)).toEqual(["tool_error", "policy_violation", "tool_error"]);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+
+    await page.goto(`${server.url}/#run=run-browser-8`);
+    await page.evaluate((t) => sessionStorage.setItem("bulwark.token", t), TOKEN);
+    await page.reload();
+    // Every call, in order, as made: its id, outcome, the stage that refused it and why.
+    const rows = page.locator("#run-detail .timeline tr[data-call-id]");
+    await expect.poll(() => rows.count()).toBe(15);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.callId))).toEqual(outcomes.map((o) => o.callId));
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.outcome))).toEqual(kinds);
+    expect(await page.locator("#run-detail h3", { hasText: "Timeline" }).textContent()).toBe("Timeline (15 calls)");
+    const refusal = rows.nth(13).locator("td");
+    expect(await refusal.nth(1).textContent()).toBe("send_mail");
+    expect(await refusal.nth(3).textContent()).toBe("rules");
+    expect(await refusal.nth(4).textContent()).toContain("no mail on Sundays");
+    expect(await rows.nth(2).locator("td").nth(1).textContent()).toBe("lookupcall_2");
+
+    // The numbers beside the charts are the API's, for the same store.
+    const until = Date.now();
+    const api = await (await fetch(`${server.url}/api/stats/calls?since=${until - 3_600_000}&until=${until}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    const latency = page.locator('#calls [data-chart="latency"]');
+    await latency.locator("canvas").waitFor();
+    const shownLatency = await latency.locator("li[data-bucket]").evaluateAll((lis) => lis.map((li) => [(li as HTMLElement).dataset.bucket, Number((li as HTMLElement).dataset.count)]));
+    const apiLatency = (api.latency.counts as number[]).map((n, i) => [i < api.latency.bucketsSeconds.length ? String(api.latency.bucketsSeconds[i]) : "+Inf", n]).filter(([, n]) => (n as number) > 0);
+    expect(shownLatency).toEqual(apiLatency);
+    const failures = page.locator('#calls [data-chart="failures"]');
+    const shownKinds = await failures.locator("li[data-kind]").evaluateAll((lis) => lis.map((li) => [(li as HTMLElement).dataset.kind, Number((li as HTMLElement).dataset.count), (li as HTMLElement).dataset.colour]));
+    expect(Object.fromEntries(shownKinds.map(([k, n]) => [k, n]))).toEqual(Object.fromEntries(Object.entries(api.failures.kinds as Record<string, number[]>).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0)])));
+    expect(shownKinds.find(([k]) => k === "tool_error")![1]).toBeGreaterThanOrEqual(2);
+
+    // What the charts drew: one latency bar per bucket that has calls; the failure lines in their colours.
+    const bars = await columns(page, await latency.locator(".chart").screenshot({ path: join(tmpdir(), "bulwark-latency-chart.png") }), rgbOf("#2f7d4f"));
+    const drawn = bars.map((n) => n > 0).reduce((runs, on, x, all) => runs + (on && !all[x - 1] ? 1 : 0), 0);
+    expect(drawn).toBe(apiLatency.length);
+    const lines = await failures.locator(".chart").screenshot({ path: join(tmpdir(), "bulwark-failures-chart.png") });
+    for (const [, , colour] of shownKinds) expect((await columns(page, lines, rgbOf(colour as string))).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
+    expect(errors).toEqual([]);
+  });
 });
+
+/**
+ * A screenshot decoded in the page: for each column of pixels, how many are near `rgb` (a
+ * series' colour), so that a test reads what a chart drew (bar heights, how many bars).
+ */
+async function columns(page: Page, png: Buffer, rgb: number[]): Promise<number[]> {
+  return page.evaluate(
+    async ({ b64, rgb }) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const c = document.createElement("canvas");
+      [c.width, c.height] = [img.width, img.height];
+      const g = c.getContext("2d")!;
+      g.drawImage(img, 0, 0);
+      const { data } = g.getImageData(0, 0, c.width, c.height);
+      const near = (i: number) => Math.abs(data[i]! - rgb[0]!) + Math.abs(data[i + 1]! - rgb[1]!) + Math.abs(data[i + 2]! - rgb[2]!) < 40;
+      const counts: number[] = [];
+      for (let x = 0; x < c.width; x++) {
+        let n = 0;
+        for (let y = 0; y < c.height; y++) if (near((y * c.width + x) * 4)) n++;
+        counts.push(n);
+      }
+      return counts;
+    },
+    { b64: png.toString("base64"), rgb },
+  );
+}
+
+/** "#2f7d4f" as [r, g, b]. */
+const rgbOf = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));

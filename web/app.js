@@ -2,7 +2,7 @@
 // action is one API call. No framework, no build step, nothing from the network but this
 // server. Text from agents (tool arguments, reasons) is only ever set as text, never HTML.
 
-import { distributionChart, statisticChart } from "./charts.js";
+import { confidenceChart, distributionChart, failureChart, latencyChart, statisticChart } from "./charts.js";
 
 const REFRESH_MS = 3000;
 const $ = (id) => document.getElementById(id);
@@ -16,7 +16,12 @@ const state = {
   timer: null,
   /** GET /api/session: { auth, name?, role? }. */
   session: null,
+  /** Later pages of the selected run's timeline ("Load more"): { runId, calls, next }. */
+  moreCalls: null,
 };
+
+/** The window of the calls charts: the last hour, in 30 buckets of 2 minutes. */
+const STATS_WINDOW_MS = 3_600_000;
 
 // The server's token, when it has tokens: asked for once, kept for this tab (not in
 // localStorage: it is a credential, and it should not outlive the session).
@@ -288,6 +293,7 @@ function renderRunDetail(d) {
       },
     }, h("label", { for: "stop-reason" }, "Reason to stop", reason), h("button", { type: "submit", class: "danger" }, "Stop run")));
   }
+  frag.append(renderTimeline(id, d.timeline));
   const ms = d.mutations;
   frag.append(h("h3", {}, `Recorded changes (${ms.length})`));
   if (ms.length === 0) frag.append(empty("This run recorded no changes."));
@@ -308,6 +314,73 @@ function renderRunDetail(d) {
       }, "Roll back this run")));
   }
   return frag;
+}
+
+/** A failure kind's badge: asked to wait or for a person (warn), refused or failed (bad). */
+const WAITS = new Set(["approval_required", "verification_required"]);
+function outcomeBadge(c) {
+  if (c.ok) return h("span", { class: `badge ${c.replayed ? "b-info" : "b-ok"}` }, c.replayed ? "replayed" : "ok");
+  const kind = c.failure?.kind ?? c.kind ?? "failed";
+  return h("span", { class: `badge ${WAITS.has(kind) ? "b-warn" : "b-bad"}` }, kind.replaceAll("_", " "));
+}
+
+const ms = (n) => (n === undefined ? "" : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`);
+
+/**
+ * Every call of the run, from the store's call journal: when, which tool, the outcome, the
+ * stage that refused it and why, latency, attempts, the confidence after it; and the
+ * confidence over time. A store without a journal gives the last calls only (said so).
+ */
+function renderTimeline(id, t) {
+  const more = state.moreCalls?.runId === id ? state.moreCalls : null;
+  const calls = [...t.calls, ...(more?.calls ?? [])];
+  const next = more ? more.next : t.next;
+  const frag = document.createDocumentFragment();
+  frag.append(h("h3", {}, `Timeline (${calls.length}${next !== undefined ? "+" : ""} calls)`));
+  if (!t.journal) frag.append(h("p", { class: "hint" }, "This store keeps no call journal: these are the last calls the run's record keeps."));
+  if (calls.length === 0) {
+    frag.append(empty("No calls yet."));
+    return frag;
+  }
+  if (t.confidence.length > 1) frag.append(confidenceChart(t.confidence));
+  frag.append(h("div", { class: "timeline" }, table(["Time", "Tool", "Outcome", "Refused by", "Why", "Latency", "Attempts", "Confidence"],
+    calls.map((c) => h("tr", { dataset: { callId: c.callId, outcome: c.ok ? (c.replayed ? "replayed" : "ok") : (c.failure?.kind ?? c.kind ?? "failed") } },
+      h("td", { class: "num" }, h("time", { datetime: new Date(c.at).toISOString(), title: new Date(c.at).toLocaleString() }, new Date(c.at).toLocaleTimeString())),
+      h("td", {}, h("strong", {}, c.tool), c.toolCallId ? h("div", { class: "muted mono", title: "the model's tool call id" }, c.toolCallId) : null),
+      h("td", {}, outcomeBadge(c)),
+      h("td", {}, c.failure?.stage ?? ""),
+      h("td", { class: "why" }, c.failure?.message ?? ""),
+      h("td", { class: "num" }, ms(c.latencyMs)),
+      h("td", { class: "num" }, c.attempts === undefined ? "" : String(c.attempts)),
+      h("td", { class: "num" }, c.confidence === undefined ? "" : c.confidence.toFixed(2)))),
+    `Every call of run ${id}`)));
+  if (next !== undefined)
+    frag.append(h("p", {}, h("button", {
+      type: "button",
+      onclick: (e) => act(e.currentTarget, async () => {
+        const page = await api(`/api/runs/${encodeURIComponent(id)}?after=${next}`);
+        state.moreCalls = { runId: id, calls: [...(more?.calls ?? []), ...page.timeline.calls], next: page.timeline.next };
+        state.drawn.delete("run-detail");
+      }, "More calls loaded."),
+    }, "Load more calls")));
+  if (t.decisions.length > 0)
+    frag.append(h("h3", {}, `Decisions checked (last ${t.decisions.length})`), table(["When", "Verdict", "Decision", "Why"],
+      t.decisions.map((x) => h("tr", {}, h("td", {}, when(x.at)), h("td", {}, badge(x.verdict)), h("td", {}, x.text), h("td", {}, x.reasons.join("; "))))));
+  if (t.facts && (t.facts.current.length > 0 || t.facts.contested.length > 0))
+    frag.append(h("h3", {}, `Facts in play (${t.facts.current.length}${t.facts.contested.length ? `, ${t.facts.contested.length} contested` : ""})`), table(["Fact", "Value", "Source"],
+      [...t.facts.current.map((f) => h("tr", {}, h("td", {}, f.key), h("td", {}, json(f.value)), h("td", {}, f.source))),
+       ...t.facts.contested.map((f) => h("tr", {}, h("td", {}, f.key, " ", badge("contested")), h("td", {}, f.contenders.map((c) => json(c.value))), h("td", {}, f.contenders.map((c) => c.source).join(", "))))]));
+  return frag;
+}
+
+// ---------------------------------------------------------------- calls across runs
+
+function renderCalls(stats) {
+  const failed = Object.values(stats.failures.kinds).flat().reduce((a, b) => a + b, 0);
+  $("calls-count").textContent = `(${stats.calls}${stats.truncated ? "+" : ""} in the last hour, ${failed} failed)`;
+  return h("div", { class: "charts" },
+    h("div", {}, h("h3", {}, "Latency"), latencyChart(stats)),
+    h("div", {}, h("h3", {}, "Failure kinds over time"), failureChart(stats)));
 }
 
 // ---------------------------------------------------------------- alerts and monitors
@@ -417,8 +490,11 @@ async function refresh() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
-      const [session, approvals, runs, breakers, handoffs, freezes, shadow, alerts, monitors, detail] = await Promise.all([
+      const until = Date.now();
+      const [session, approvals, runs, breakers, handoffs, freezes, shadow, alerts, monitors, calls, detail] = await Promise.all([
         api("/api/session"), api("/api/approvals"), api("/api/runs?limit=50"), api("/api/breakers"), api("/api/handoffs"), api("/api/freezes"), api("/api/shadow"), api("/api/alerts"), api("/api/monitors"),
+        // A store without a call journal answers 501: the section says so.
+        api(`/api/stats/calls?since=${until - STATS_WINDOW_MS}&until=${until}`).catch((e) => ({ unavailable: e.message })),
         state.selectedRun ? api(`/api/runs/${encodeURIComponent(state.selectedRun)}`).catch(() => null) : null,
       ]);
       showSession(session);
@@ -431,6 +507,9 @@ async function refresh() {
       draw("monitors", { monitors: monitors.monitors, alerts: alerts.alerts }, renderMonitors);
       draw("freezes", freezes, renderFreezes);
       draw("shadow", shadow, renderShadow);
+      // Keyed without the window's ends, which move every refresh: redrawn when a number changes.
+      if (calls.unavailable) draw("calls", calls, () => empty(calls.unavailable));
+      else draw("calls", { latency: calls.latency, kinds: calls.failures.kinds, total: calls.failures.total }, () => renderCalls(calls));
       const panel = $("run-detail");
       panel.hidden = !detail;
       if (detail && !panel.contains(document.activeElement)) draw("run-detail", { id: state.selectedRun, detail }, () => renderRunDetail(detail));

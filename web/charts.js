@@ -116,3 +116,100 @@ export function statisticChart(monitor, alerts, width = 360) {
   );
   return el;
 }
+
+// ---------------------------------------------------------------- calls (GET /api/stats/calls)
+
+const LATENCY = "#2f7d4f";
+/** One colour per failure kind, in the order the kinds are drawn (most frequent first). */
+export const KIND_COLOURS = ["#c23030", "#d9822b", "#7048a8", "#1f7a8c", "#8a6d00", "#b03a82", "#4a5d23", "#5b7db1"];
+
+/** "≤ 5 ms", "≤ 2.5 s", "> 30 s": a histogram bucket as a person reads it. */
+export function bucketLabel(bounds, i) {
+  const show = (s) => (s < 1 ? `${Math.round(s * 1000)} ms` : `${s} s`);
+  return i < bounds.length ? `≤ ${show(bounds[i])}` : `> ${show(bounds[bounds.length - 1])}`;
+}
+
+/** Numbers beside a chart, as text: for screen readers, for a person who wants the figure, and for tests. */
+function numbers(name, rows) {
+  return h("ul", { className: "chart-numbers", dataset: { numbers: name } },
+    rows.map(([label, value, data]) => h("li", { dataset: data }, `${label}: ${value}`)));
+}
+
+function h(tag, props, children = []) {
+  const el = Object.assign(document.createElement(tag), props.className ? { className: props.className } : {});
+  if (props.dataset) Object.assign(el.dataset, props.dataset);
+  el.append(...children);
+  return el;
+}
+
+/** The latency distribution of calls: one bar per bucket of the Prometheus histogram. */
+export function latencyChart(stats, width = 420) {
+  const el = h("figure", { className: "chart-box", dataset: { chart: "latency" } });
+  const { bucketsSeconds: bounds, counts } = stats.latency;
+  const labels = counts.map((_, i) => bucketLabel(bounds, i));
+  if (typeof uPlot !== "undefined" && stats.calls > 0) {
+    const plot = h("div", { className: "chart" });
+    const xs = counts.map((_, i) => i);
+    new uPlot(
+      {
+        width,
+        height: 200,
+        legend: { show: false },
+        cursor: { show: false },
+        scales: { x: { time: false, range: [-0.5, counts.length - 0.5] }, y: { range: (_, __, max) => [0, Math.max(1, max)] } },
+        axes: [{ values: (_, ticks) => ticks.map((t) => labels[t]?.replace("≤ ", "") ?? ""), splits: () => xs.filter((i) => i % 2 === 0), rotate: -30 }, {}],
+        series: [{ label: "latency" }, { label: "calls", fill: LATENCY, stroke: LATENCY, paths: uPlot.paths.bars({ size: [0.8] }), points: { show: false } }],
+      },
+      [xs, counts],
+      plot,
+    );
+    el.append(plot);
+  } else el.append(typeof uPlot === "undefined" ? missing() : h("p", { className: "empty" }, ["No calls in this window."]));
+  el.append(numbers("latency", counts.map((n, i) => [labels[i], n, { bucket: i < bounds.length ? String(bounds[i]) : "+Inf", count: String(n) }]).filter(([, n]) => n > 0)));
+  return el;
+}
+
+/** Failure kinds over time: one line per kind, calls failed with it per time bucket. */
+export function failureChart(stats, width = 420) {
+  const el = h("figure", { className: "chart-box", dataset: { chart: "failures" } });
+  const { times, kinds, bucketMs } = stats.failures;
+  const order = Object.keys(kinds).sort((a, b) => sum(kinds[b]) - sum(kinds[a]) || a.localeCompare(b));
+  if (typeof uPlot !== "undefined" && order.length > 0) {
+    const plot = h("div", { className: "chart" });
+    new uPlot(
+      {
+        width,
+        height: 200,
+        legend: { live: false },
+        cursor: { show: false },
+        scales: { y: { range: (_, __, max) => [0, Math.max(1, max)] } },
+        series: [{}, ...order.map((k, i) => ({ label: k, stroke: KIND_COLOURS[i % KIND_COLOURS.length], width: 3, points: { show: true, size: 6, fill: KIND_COLOURS[i % KIND_COLOURS.length] } }))],
+      },
+      [times.map((t) => (t + bucketMs / 2) / 1000), ...order.map((k) => kinds[k])],
+      plot,
+    );
+    el.append(plot);
+  } else el.append(typeof uPlot === "undefined" ? missing() : h("p", { className: "empty" }, ["No failures in this window."]));
+  el.append(numbers("failures", order.map((k, i) => [k, sum(kinds[k]), { kind: k, count: String(sum(kinds[k])), colour: KIND_COLOURS[i % KIND_COLOURS.length] }])));
+  return el;
+}
+
+/** A run's confidence after each call, from 1 at its start. */
+export function confidenceChart(points, width = 420) {
+  const el = h("figure", { className: "chart-box", dataset: { chart: "confidence" } });
+  if (typeof uPlot === "undefined") {
+    el.append(missing());
+    return el;
+  }
+  if (points.length < 2) return el;
+  const plot = h("div", { className: "chart" });
+  new uPlot(
+    { width, height: 160, legend: { show: false }, cursor: { show: false }, scales: { y: { range: [0, 1] } }, series: [{}, { label: "confidence", stroke: BASELINE, width: 2, paths: uPlot.paths.stepped({ align: 1 }) }] },
+    [points.map((p) => p.at / 1000), points.map((p) => p.confidence)],
+    plot,
+  );
+  el.append(plot);
+  return el;
+}
+
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);

@@ -46,6 +46,7 @@ if (!up) {
         { version: 5, name: "shadow decisions" },
         { version: 6, name: "durable runs" },
         { version: 7, name: "leases on the database clock" },
+        { version: 8, name: "call journal" },
       ]);
     });
 

@@ -115,6 +115,7 @@ describe("SQLite store", () => {
       { version: 6, name: "shadow decisions" },
       { version: 7, name: "durable runs" },
       { version: 8, name: "unfinished claims by run" },
+      { version: 9, name: "call journal" },
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
