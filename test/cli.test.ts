@@ -263,6 +263,28 @@ describe("bulwark runs", () => {
     await rt.close();
   }, 60_000);
 
+  it("show prints the run's timeline: every call with its outcome, the stage that refused it and why; --json the same as data; an unknown run is an error", async () => {
+    const { cwd, store } = await spentStore();
+    const text = await bulwark(["runs", "show", "run-spent", "--store", store], cwd);
+    expect(text).toMatchObject({ code: 0, stderr: "" });
+    const lines = text.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^run-spent +db-bot +running +read_only/);
+    expect(lines[1]).toBe("3 calls");
+    expect(lines.slice(2)).toEqual([
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z +drop_table +ok +\d+ ms +×1 +confidence 1\.00$/),
+      expect.stringMatching(/drop_table +ok /),
+      expect.stringMatching(/drop_table +destructive_budget_exceeded +\d+ ms +×0 +confidence \d\.\d\d +admission: drop_table was not run: .*destructive changes/),
+    ]);
+    const json = JSON.parse((await bulwark(["runs", "show", "run-spent", "--store", store, "--json"], cwd)).stdout);
+    expect(json.summary).toMatchObject({ runId: "run-spent", mode: "read_only" });
+    expect(json.journal).toBe(true);
+    expect(json.calls.map((c: { ok: boolean; failure?: { kind: string; stage: string } }) => (c.ok ? "ok" : `${c.failure!.kind} at ${c.failure!.stage}`))).toEqual(["ok", "ok", "destructive_budget_exceeded at admission"]);
+    const unknown = await bulwark(["runs", "show", "run-nope", "--store", store], cwd);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stdout).toBe("");
+    expect(unknown.stderr).toContain(`no run "run-nope" in the store ${store}; check the id (bulwark runs lists them)`);
+  }, 60_000);
+
   it("bad input: an unknown run, a bad --status or --limit, an empty --by or --note; each says what is wrong, and nothing is reviewed", async () => {
     const { cwd, store } = await spentStore();
     const [unknown, status, limit, by, note] = await Promise.all([
