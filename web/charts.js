@@ -160,7 +160,8 @@ export function latencyChart(stats, width = 420) {
         axes: [{ values: (_, ticks) => ticks.map((t) => labels[t]?.replace("≤ ", "") ?? ""), splits: () => xs.filter((i) => i % 2 === 0), rotate: -30 }, {}],
         series: [{ label: "latency" }, { label: "calls", fill: LATENCY, stroke: LATENCY, paths: uPlot.paths.bars({ size: [0.8] }), points: { show: false } }],
       },
-      [xs, counts],
+      // An empty bucket draws nothing (a zero would be a line along the axis).
+      [xs, counts.map((n) => n || null)],
       plot,
     );
     el.append(plot);
