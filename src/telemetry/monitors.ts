@@ -16,6 +16,7 @@ import type { Store } from "../store/types.js";
 import type { AlertInput, Alerts } from "./alerts.js";
 import { checkDriftOptions, driftMessage, newCategoricalState, observeCategorical, type CategoricalState, type DriftOptions } from "./drift.js";
 import { newSemanticState, observeText, semanticDefaults, type SemanticOptions, type SemanticState } from "./semantic.js";
+import { every } from "./shared-ticker.js";
 
 export interface SpikeOptions {
   /** The span of one count [60_000]. */
@@ -89,7 +90,8 @@ export class Monitors {
   readonly outputs: boolean;
   private buffer = new Map<string, { doc: Omit<MonitorDoc, "state">; items: Item[] }>();
   private flushing: Promise<void> | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Stops this runtime's flushes on the process's shared timer (shared-ticker.ts). */
+  private readonly stopTicking: () => void;
   /** Observations dropped because the store fell behind. */
   dropped = 0;
 
@@ -106,8 +108,7 @@ export class Monitors {
     this.outputs = options.outputs ?? true;
     const flushMs = options.flushMs ?? 1_000;
     if (!(flushMs > 0)) throw new RangeError(`monitors.flushMs must be positive, not ${flushMs}`);
-    this.timer = setInterval(() => void this.flush(), flushMs);
-    this.timer.unref();
+    this.stopTicking = every(flushMs, () => void this.flush());
   }
 
   /** A decision of `agent`: a category of the distribution `name` (tool, outcome, verdict, or your label). */
@@ -139,7 +140,7 @@ export class Monitors {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopTicking();
     await this.flush();
     if (this.buffer.size > 0) await this.flush(); // observed while the last flush ran
   }
