@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRuntime, defineTool, ManualClock, ToolError, type Runtime } from "../src/index.js";
+import { createRuntime, defineTool, ManualClock, memoryStore, ToolError, type Runtime, type Store } from "../src/index.js";
 import { startServer, type DashboardServer } from "../src/server/http.js";
 import { LATENCY_BUCKETS_SECONDS } from "../src/telemetry/metrics.js";
 import { call } from "./fixtures/http.js";
@@ -122,5 +122,26 @@ describe("GET /api/stats/calls: charts of every run's calls", () => {
     expect(await call(`${server.url}/api/stats/calls?since=${T0 + 5}&until=${T0}`)).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/\?since must be before \?until/) } } });
     expect((await call(`${server.url}/api/stats/calls?since=yesterday`)).status).toBe(400);
     expect(await call(`${server.url}/api/stats/calls?${window}&buckets=0`)).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/\?buckets must be a whole number from 1 to 500/) } } });
+  });
+});
+
+describe("a store without a call journal (a third party's, written before it existed)", () => {
+  it("a run's timeline is the last calls its record keeps, said so; the charts of calls answer 501, saying why", async () => {
+    const { calls: _none, ...rest } = memoryStore();
+    const rt = createRuntime({ store: rest as Store, onError: () => {} });
+    const s = await startServer({ runtime: rt, port: 0 });
+    try {
+      const run = rt.startRun({ agent: "old-store", runId: "run-old" });
+      for (let i = 0; i < 12; i++) await run.call(fast, {});
+      await run.end();
+      const { body } = await call(`${s.url}/api/runs/run-old`);
+      expect(body.timeline).toMatchObject({ journal: false, confidence: [] });
+      expect(body.timeline.calls).toHaveLength(10);
+      expect(body.timeline.calls[0]).toMatchObject({ tool: "lookup", ok: true });
+      expect(await call(`${s.url}/api/stats/calls`)).toMatchObject({ status: 501, body: { error: { message: expect.stringContaining("keeps no call journal") } } });
+    } finally {
+      await s.close();
+      await rt.close();
+    }
   });
 });
