@@ -95,7 +95,7 @@ export class RunState {
   /** When this process last saw the run's record in the store. */
   private seenAt = -Infinity;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the recent history was last written: it is written at most every READ_FRESH_MS (see commitBatch). */
+  /** When the recent history and the journal were last written: at most every READ_FRESH_MS (see commitBatch). */
   private historyAt = -Infinity;
   /** The next commit writes everything this process holds (a flush). */
   private writeAll = false;
@@ -379,7 +379,6 @@ export class RunState {
       // Copies: calls and facts added while the commit is under way go with the next one.
       const facts = this.ledger.unsaved.slice();
       const calls = { calls: this.history.unsaved.calls.slice(), decisions: this.history.unsaved.decisions.slice() };
-      const journal = this.journal.unsaved();
       const unsavedFacts = facts.length > 0;
       // Calls made ride with a commit that has a reason to happen; facts are one.
       if (r === base && !unsavedFacts) return settle(batch, results);
@@ -393,7 +392,7 @@ export class RunState {
       const due = writeAll || now - this.historyAt >= READ_FRESH_MS;
       const withHistory = (calls.calls.length > 0 || calls.decisions.length > 0) && due;
       if (withHistory) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
-      const entries = due ? journal : [];
+      const entries = due ? this.journal.unsaved() : [];
       let res;
       try {
         res = await this.o.store().runs.commit(prev, next, entries);
