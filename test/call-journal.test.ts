@@ -137,8 +137,8 @@ describe("the SQLite store appends the journal in the commit's own transaction",
     const s = sqliteStore(join(dir, `atomic-${n++}.db`));
     const { record } = await s.runs.create({ runId: "r", agent: "a", status: "running", mode: "normal", steps: 0, startedAt: 1, updatedAt: 1, version: 0, destructive: { used: 0, inFlight: [] }, failures: [], unverifiedDepth: 0, gates: [], confidence: 1, reviews: [] });
     const entry = { runId: "r", callId: "c", tool: "t", effect: "read" as const, ok: true, latencyMs: 1, attempts: 1, at: 1, confidence: 1 };
-    // An entry that cannot be stored (no call id): the insert throws inside the transaction.
-    await expect(s.runs.commit(record, { ...record, version: 1, steps: 1 }, [entry, { ...entry, callId: null as unknown as string }])).rejects.toThrow();
+    // An entry that cannot be stored (not representable as JSON): the append throws inside the transaction, after the record's update.
+    await expect(s.runs.commit(record, { ...record, version: 1, steps: 1 }, [entry, { ...entry, latencyMs: 1n as unknown as number }])).rejects.toThrow();
     expect((await s.runs.get("r"))!.version).toBe(0);
     expect((await s.calls!.list("r")).calls).toEqual([]);
     await s.close();

@@ -179,7 +179,7 @@ class MemoryRuns implements RunStore {
     if (!current || current.version !== prev.version) return { committed: false, current };
     const { stopRequested: _ignored, ...rest } = next;
     this.records.set(prev.runId, current.stopRequested ? { ...rest, stopRequested: current.stopRequested } : rest);
-    this.journal.append(calls);
+    this.journal.append(prev.runId, calls);
     return { committed: true };
   }
   async requestStop(runId: string, reason: string, at: number) {

@@ -151,16 +151,16 @@ export const mutationPart: Part = {
  */
 export const runCommitPart: Part = {
   tag: "w",
-  types: ["text[]", "float8[]", "float8[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]"],
+  types: ["text[]", "float8[]", "float8[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]", "float8[]", "float8[]"],
   sql: (S, p) => ({
     ctes: [
       `w AS (UPDATE ${S}.runs t SET version = x.version, status = x.status, data = x.data, facts = COALESCE(x.facts, t.facts),
                history = COALESCE(x.history, t.history), handoff = COALESCE(x.handoff, t.handoff)
-               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}) WITH ORDINALITY
-                 AS x(run_id, prev, version, status, data, facts, history, handoff, journal, i)
+               FROM unnest(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)}, ${p(11)}) WITH ORDINALITY
+                 AS x(run_id, prev, version, status, data, facts, history, handoff, journal, journal_first, journal_last, i)
               WHERE t.run_id = x.run_id AND t.version = x.prev
-             RETURNING x.i, x.run_id, x.journal)`,
-      journalInsert(S, "w", "w.i, "),
+             RETURNING x.i, x.run_id, x.journal, x.journal_first, x.journal_last)`,
+      journalInsert(S, "w"),
     ],
     select: `SELECT 'w', i, NULL, NULL, NULL FROM w`,
   }),

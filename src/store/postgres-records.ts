@@ -12,7 +12,7 @@ import {
   type MutationRow,
   type RunRow,
 } from "./durable.js";
-import { journalInsert, journalJson } from "./call-journal.js";
+import { journalInsert, journalRow } from "./call-journal.js";
 import {
   StoreUnavailableError,
   type ApprovalRecord,
@@ -80,7 +80,7 @@ export class PgRuns implements RunStore {
   }
   async commit(prev: RunRecord, next: RunRecord, calls?: readonly CallJournalEntry[]): Promise<CommitResult> {
     const p = runParts(prev, next);
-    const row = [prev.runId, prev.version, next.version, next.status, runData(next), p.facts, p.history, p.handoff, journalJson(calls)];
+    const row = [prev.runId, prev.version, next.version, next.status, runData(next), p.facts, p.history, p.handoff, ...journalRow(calls)];
     const committed = await this.db.batched<boolean>({
       part: runCommitPart,
       lock: `r\u0000${prev.runId}`,
@@ -92,7 +92,7 @@ export class PgRuns implements RunStore {
             "run_commit",
             `WITH w AS (UPDATE ${this.S}.runs SET version = $3, status = $4, data = $5, facts = COALESCE($6, facts),
                history = COALESCE($7, history), handoff = COALESCE($8, handoff) WHERE run_id = $1 AND version = $2
-               RETURNING run_id, $9::text AS journal), ${journalInsert(this.S, "w", "")}
+               RETURNING run_id, $9::text AS journal, $10::float8 AS journal_first, $11::float8 AS journal_last), ${journalInsert(this.S, "w")}
              SELECT 1 FROM w`,
             row,
           )

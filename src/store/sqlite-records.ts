@@ -103,7 +103,7 @@ export class SqliteRuns implements RunStore {
     const p = runParts(prev, next);
     return this.g.write((): CommitResult => {
       if (this.update.run(next.version, next.status, data, p.facts, p.history, p.handoff, prev.runId, prev.version).changes === 1) {
-        this.journal.append(calls);
+        this.journal.append(prev.runId, calls);
         return { committed: true };
       }
       const r = this.selectOne.get(prev.runId);

@@ -135,9 +135,9 @@ export interface RunStore {
 /*
  * Semantics (memory in call-journal.ts is the reference): entries are appended only by
  * `RunStore.commit`, in the transaction that commits the run's record, so a journal costs
- * no round trip of its own; an entry whose (runId, callId) is already there is skipped, so
- * a commit repeated after a lost answer adds nothing twice. `seq` is given by the store,
- * increasing in the order entries were appended.
+ * no round trip of its own. Each commit's entries share a `seq`, given by the store and
+ * increasing from commit to commit; a page of a run's calls holds whole commits. A call
+ * sent again (a commit repeated after a lost answer) is read once.
  */
 
 /** One call of a run, as the run's timeline shows it. */
@@ -171,11 +171,14 @@ export type JournaledCall = CallJournalEntry & { seq: number };
  * lacks it, and the runtime then keeps the recent history only.
  */
 export interface CallJournalStore {
-  /** A run's calls in the order appended, after `after` (a seq), at most `limit` [1000]; `next` pages on. */
+  /**
+   * A run's calls in the order appended, after `after` (a seq): whole commits while they fit
+   * in `limit` calls [1000] (the first commit always); `next`, the seq to page on from.
+   */
   list(runId: string, page?: { after?: number; limit?: number }): Promise<{ calls: JournaledCall[]; next?: number }>;
   /** Calls of every run that started in [since, until), newest first, at most `limit`. */
   recent(filter: { since: number; until?: number; limit?: number }): Promise<JournaledCall[]>;
-  /** Delete the calls that started before `before`; returns how many. */
+  /** Delete the commits' entries whose calls all started before `before`; returns how many commits. */
   sweep(before: number): Promise<number>;
 }
 

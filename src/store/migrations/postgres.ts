@@ -187,16 +187,15 @@ export const postgresMigrations: readonly PgMigration[] = [
     version: 8,
     name: "call journal",
     sql: (S) => `
-      CREATE TABLE ${S}.calls (
+      CREATE TABLE ${S}.call_journal (
         seq bigserial PRIMARY KEY,
         run_id text NOT NULL,
-        call_id text NOT NULL,
-        at double precision NOT NULL,
+        first_at double precision NOT NULL,
+        last_at double precision NOT NULL,
         data text NOT NULL
       );
-      CREATE UNIQUE INDEX calls_call ON ${S}.calls (run_id, call_id);
-      CREATE INDEX calls_run ON ${S}.calls (run_id, seq);
-      CREATE INDEX calls_at ON ${S}.calls (at);
+      CREATE INDEX call_journal_run ON ${S}.call_journal (run_id, seq);
+      CREATE INDEX call_journal_last ON ${S}.call_journal (last_at);
     `,
   },
 ];

@@ -240,22 +240,21 @@ export const sqliteMigrations: readonly Migration[] = [
     `,
   },
   {
-    // The call journal (see CallJournalStore): every call of a run, appended by the run's
-    // commit; (run_id, call_id) unique so that a repeated commit adds nothing twice; read
-    // by run in order, and by time across runs (charts, and the retention sweep).
+    // The call journal (see CallJournalStore and call-journal.ts): a row per commit of a
+    // run that carried calls, their entries as a JSON array with the times of the first
+    // and last; read by run in order, and by time across runs (charts, the retention sweep).
     version: 9,
     name: "call journal",
     sql: `
-      CREATE TABLE calls (
+      CREATE TABLE call_journal (
         seq INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL,
-        call_id TEXT NOT NULL,
-        at REAL NOT NULL,
+        first_at REAL NOT NULL,
+        last_at REAL NOT NULL,
         data TEXT NOT NULL
       );
-      CREATE UNIQUE INDEX calls_call ON calls (run_id, call_id);
-      CREATE INDEX calls_run ON calls (run_id, seq);
-      CREATE INDEX calls_at ON calls (at);
+      CREATE INDEX call_journal_run ON call_journal (run_id, seq);
+      CREATE INDEX call_journal_last ON call_journal (last_at);
     `,
   },
 ];
