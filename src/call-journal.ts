@@ -2,7 +2,7 @@
  * A run's call journal on its way to the store: one entry per call (its outcome, the stage
  * that refused it and why, latency, attempts, the confidence after it), held here until the
  * run's next commit carries it (run-state.ts), so the journal costs no write of its own.
- * Bounded: if the store stays unreachable, the oldest entries held are dropped, and counted.
+ * Bounded: if the store stays unreachable, the oldest entries held are dropped.
  */
 import type { Outcome } from "./failure.js";
 import { redactText } from "./redact.js";
@@ -24,10 +24,6 @@ export interface JournaledCallInput {
 
 export class CallJournal {
   private held: CallJournalEntry[] = [];
-  private readonly byCall = new Map<string, CallJournalEntry>();
-  /** Entries dropped because too many were held (the store was unreachable for long). */
-  dropped = 0;
-
   constructor(private readonly runId: string) {}
 
   /** A call ended with `outcome` at `at`, the run's confidence then being `confidence`. */
@@ -52,17 +48,20 @@ export class CallJournal {
       if (f.stage !== undefined) e.failure.stage = f.stage;
     }
     this.held.push(e);
-    this.byCall.set(e.callId, e);
-    if (this.held.length > HELD) {
-      this.byCall.delete(this.held.shift()!.callId);
-      this.dropped++;
-    }
+    // The store has been unreachable for long: the oldest entry goes, so memory stays bounded.
+    if (this.held.length > HELD) this.held.shift();
   }
 
-  /** The call's settlement left the run at `confidence` (it lowers it, or not). */
+  /**
+   * The call's settlement left the run at `confidence` (it lowers it, or not). Its entry was
+   * added just before (run.ts settles a call right after recording it): looked for from the end.
+   */
   settled(callId: string, confidence: number): void {
-    const e = this.byCall.get(callId);
-    if (e) e.confidence = confidence;
+    for (let i = this.held.length - 1; i >= 0; i--)
+      if (this.held[i]!.callId === callId) {
+        this.held[i]!.confidence = confidence;
+        return;
+      }
   }
 
   get hasUnsaved(): boolean {
@@ -79,6 +78,5 @@ export class CallJournal {
     if (entries.length === 0) return;
     const done = new Set(entries);
     this.held = this.held.filter((e) => !done.has(e));
-    for (const e of entries) this.byCall.delete(e.callId);
   }
 }
