@@ -202,7 +202,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       // Unref'd: it never keeps the process alive; tracked: close waits for a sweep under way.
       const sweep = () => {
         void host.track(s.idempotency.sweep(clock.now())).catch(onError);
-        if (s.calls) void host.track(s.calls.sweep(clock.now() - journalRetentionMs)).catch(onError);
+        if (s.callJournal) void host.track(s.callJournal.sweep(clock.now() - journalRetentionMs)).catch(onError);
       };
       sweeper = setInterval(sweep, sweepEveryMs);
       sweeper.unref();

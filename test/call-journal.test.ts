@@ -51,7 +51,7 @@ describe.each(backends)("the call journal on $name", ({ fresh, skip }) => {
     expect(await run.call(charge, { key: "k1" })).toMatchObject({ ok: true, replayed: true });
     await run.end();
 
-    const { calls, next } = await rt.store.calls!.list("run-j1");
+    const { calls, next } = await rt.store.callJournal!.list("run-j1");
     expect(next).toBeUndefined();
     expect(calls.map((c) => c.tool)).toEqual([...Array(15).fill("lookup"), "flaky", "send_mail", "broken", "charge", "charge"]);
     expect(calls[3]).toMatchObject({ runId: "run-j1", toolCallId: "call_3", effect: "read", ok: true, attempts: 1, confidence: 1 });
@@ -78,7 +78,7 @@ describe.each(backends)("the call journal on $name", ({ fresh, skip }) => {
     await rt.close();
     const reader = createRuntime({ store: spec, onError: () => {} });
     await reader.ready();
-    expect((await reader.store.calls!.list("run-j2")).calls.map((c) => c.tool)).toEqual(["lookup", "lookup", "lookup"]);
+    expect((await reader.store.callJournal!.list("run-j2")).calls.map((c) => c.tool)).toEqual(["lookup", "lookup", "lookup"]);
 
     const child = spawnChild(fileURLToPath(new URL("./fixtures/runtime-child.ts", import.meta.url)), { store: spec, world, runId: "run-child" });
     try {
@@ -87,7 +87,7 @@ describe.each(backends)("the call journal on $name", ({ fresh, skip }) => {
       expect((await child.ask({ op: "charge", args: { key: "c1", amount: 5 } })).outcome.ok).toBe(true);
       expect((await child.ask({ op: "charge", args: { key: "c1", amount: 5 } })).outcome.replayed).toBe(true);
       // The child goes on running: its calls reach the store with its next commit, or its flush timer.
-      await expect.poll(async () => (await reader.store.calls!.list("run-child")).calls.map((c) => `${c.tool}${c.replayed ? " (replayed)" : ""}`), { timeout: 15_000, interval: 100 }).toEqual([
+      await expect.poll(async () => (await reader.store.callJournal!.list("run-child")).calls.map((c) => `${c.tool}${c.replayed ? " (replayed)" : ""}`), { timeout: 15_000, interval: 100 }).toEqual([
         "balance",
         "charge",
         "charge (replayed)",
@@ -118,10 +118,10 @@ describe("the call journal's retention", () => {
     const keep3Days = createRuntime({ store, clock, callJournal: { retentionMs: 3 * 24 * 3600_000 } });
     await keep3Days.ready();
     await keep3Days.close();
-    expect((await store.calls!.recent({ since: 0 })).map((c) => c.runId)).toEqual(["run-new", "run-old"]);
+    expect((await store.callJournal!.recent({ since: 0 })).map((c) => c.runId)).toEqual(["run-new", "run-old"]);
     const keep1Day = createRuntime({ store, clock, callJournal: { retentionMs: 24 * 3600_000 } });
     await keep1Day.ready();
-    await expect.poll(async () => (await store.calls!.recent({ since: 0 })).map((c) => c.runId)).toEqual(["run-new"]);
+    await expect.poll(async () => (await store.callJournal!.recent({ since: 0 })).map((c) => c.runId)).toEqual(["run-new"]);
     await keep1Day.close();
   });
 
@@ -140,7 +140,7 @@ describe("the SQLite store appends the journal in the commit's own transaction",
     // An entry that cannot be stored (not representable as JSON): the append throws inside the transaction, after the record's update.
     await expect(s.runs.commit(record, { ...record, version: 1, steps: 1 }, [entry, { ...entry, latencyMs: 1n as unknown as number }])).rejects.toThrow();
     expect((await s.runs.get("r"))!.version).toBe(0);
-    expect((await s.calls!.list("r")).calls).toEqual([]);
+    expect((await s.callJournal!.list("r")).calls).toEqual([]);
     await s.close();
   });
 });

@@ -271,17 +271,26 @@ describe.skipIf(!available)("the dashboard, in Chromium", () => {
     expect(await refusal.nth(4).textContent()).toContain("no mail on Sundays");
     expect(await rows.nth(2).locator("td").nth(1).textContent()).toBe("lookupcall_2");
 
-    // The numbers beside the charts are the API's, for the same store.
-    const until = Date.now();
-    const api = await (await fetch(`${server.url}/api/stats/calls?since=${until - 3_600_000}&until=${until}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    // The numbers beside the charts are the API's, for the same store. (Runs of the tests
+    // before, not ended, write their last calls within a second: the page catches up at its
+    // next refresh, every 3 s.)
     const latency = page.locator('#calls [data-chart="latency"]');
-    await latency.locator("canvas").waitFor();
-    const shownLatency = await latency.locator("li[data-bucket]").evaluateAll((lis) => lis.map((li) => [(li as HTMLElement).dataset.bucket, Number((li as HTMLElement).dataset.count)]));
-    const apiLatency = (api.latency.counts as number[]).map((n, i) => [i < api.latency.bucketsSeconds.length ? String(api.latency.bucketsSeconds[i]) : "+Inf", n]).filter(([, n]) => (n as number) > 0);
-    expect(shownLatency).toEqual(apiLatency);
     const failures = page.locator('#calls [data-chart="failures"]');
-    const shownKinds = await failures.locator("li[data-kind]").evaluateAll((lis) => lis.map((li) => [(li as HTMLElement).dataset.kind, Number((li as HTMLElement).dataset.count), (li as HTMLElement).dataset.colour]));
-    expect(Object.fromEntries(shownKinds.map(([k, n]) => [k, n]))).toEqual(Object.fromEntries(Object.entries(api.failures.kinds as Record<string, number[]>).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0)])));
+    await latency.locator("canvas").waitFor();
+    const read = async () => {
+      const until = Date.now();
+      const api = await (await fetch(`${server.url}/api/stats/calls?since=${until - 3_600_000}&until=${until}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+      return {
+        shownLatency: await latency.locator("li[data-bucket]").evaluateAll((lis) => lis.map((li) => [(li as HTMLElement).dataset.bucket, Number((li as HTMLElement).dataset.count)])),
+        apiLatency: (api.latency.counts as number[]).map((n, i) => [i < api.latency.bucketsSeconds.length ? String(api.latency.bucketsSeconds[i]) : "+Inf", n]).filter(([, n]) => (n as number) > 0),
+        shownKinds: await failures.locator("li[data-kind]").evaluateAll((lis) => lis.map((li) => [(li as HTMLElement).dataset.kind, Number((li as HTMLElement).dataset.count), (li as HTMLElement).dataset.colour])),
+        apiKinds: Object.fromEntries(Object.entries(api.failures.kinds as Record<string, number[]>).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0)])),
+      };
+    };
+    await expect.poll(async () => { const r = await read(); return JSON.stringify(r.shownLatency) === JSON.stringify(r.apiLatency); }, { timeout: 20_000, interval: 500 }).toBe(true);
+    const { shownLatency, apiLatency, shownKinds, apiKinds } = await read();
+    expect(shownLatency).toEqual(apiLatency);
+    expect(Object.fromEntries(shownKinds.map(([k, n]) => [k, n]))).toEqual(apiKinds);
     expect(shownKinds.find(([k]) => k === "tool_error")![1]).toBeGreaterThanOrEqual(2);
 
     // What the charts drew: one latency bar per bucket that has calls; the failure lines in their colours.

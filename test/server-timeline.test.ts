@@ -127,7 +127,7 @@ describe("GET /api/stats/calls: charts of every run's calls", () => {
 
 describe("a store without a call journal (a third party's, written before it existed)", () => {
   it("a run's timeline is the last calls its record keeps, said so; the charts of calls answer 501, saying why", async () => {
-    const { calls: _none, ...rest } = memoryStore();
+    const { callJournal: _none, ...rest } = memoryStore();
     const rt = createRuntime({ store: rest as Store, onError: () => {} });
     const s = await startServer({ runtime: rt, port: 0 });
     try {

@@ -37,7 +37,7 @@ function showCall(c: JournaledCall): string {
 
 /** Every call of a run from the journal (all pages), or the last ones its record keeps when the store has no journal. */
 async function allCalls(rt: Runtime, runId: string, history: unknown): Promise<{ journal: boolean; calls: (JournaledCall | CallSummary)[] }> {
-  const journal = rt.store.calls;
+  const journal = rt.store.callJournal;
   if (!journal) return { journal: false, calls: (history as { calls?: CallSummary[] } | undefined)?.calls ?? [] };
   const calls: JournaledCall[] = [];
   for (let after: number | undefined; ; ) {

@@ -234,7 +234,7 @@ async function statsOfCalls({ query }: ApiRequest, { rt, now }: ApiContext) {
   const since = instant(query, "since") ?? until - 3_600_000;
   if (since >= until) throw new HttpError(400, `?since must be before ?until (got ${new Date(since).toISOString()} and ${new Date(until).toISOString()})`);
   const timeBuckets = positiveInt(query, "buckets", 30, 500);
-  const journal = rt.store.calls;
+  const journal = rt.store.callJournal;
   if (!journal) throw new HttpError(501, `this store (${rt.store.kind}) keeps no call journal: charts of calls need one (memory, SQLite and PostgreSQL keep it)`);
   const calls = await journal.recent({ since, until, limit: STATS_CALLS });
   return callStats(calls, { since, until, timeBuckets, truncated: calls.length === STATS_CALLS });

@@ -24,7 +24,7 @@ export async function runTimeline(rt: Runtime, runId: string, run: RunRecord | u
   const history = run?.history as { calls?: CallSummary[]; decisions?: DecisionSummary[] } | undefined;
   const decisions = history?.decisions ?? [];
   const facts = run?.facts === undefined ? null : FactLedger.from(run.facts as Parameters<typeof FactLedger.from>[0]).snapshot();
-  const journal = rt.store.calls;
+  const journal = rt.store.callJournal;
   if (!journal) return { journal: false, calls: history?.calls ?? [], confidence: [], decisions, facts };
   const { calls, next } = await journal.list(runId, page);
   const start = run ? [{ at: run.startedAt, confidence: 1 }] : [];

@@ -21,7 +21,7 @@ export function describeCallJournalConformance(store: () => Store, T0: number) {
   });
   const next = (prev: RunRecord, over: Partial<RunRecord> = {}): RunRecord => ({ ...prev, ...over, version: prev.version + 1 });
   const journal = (skip: () => void): CallJournalStore => {
-    const j = store().calls;
+    const j = store().callJournal;
     if (!j) skip();
     return j!;
   };

@@ -289,13 +289,13 @@ class MemoryFreezes implements FreezeStore {
 }
 
 export function memoryStore(): Store {
-  const calls = new MemoryCallJournal();
+  const callJournal = new MemoryCallJournal();
   return {
     kind: "memory",
     idempotency: new MemoryIdempotency(),
     breakers: new MemoryBreakers(),
-    runs: new MemoryRuns(calls),
-    calls,
+    runs: new MemoryRuns(callJournal),
+    callJournal,
     mutations: new MemoryMutations(),
     approvals: new MemoryApprovals(),
     handoffs: new MemoryHandoffs(),

@@ -166,7 +166,7 @@ class PgStore implements Store {
   readonly alerts: AlertStore;
   readonly monitors: MonitorStore;
   readonly shadow: ShadowDecisionStore;
-  readonly calls: PgCallJournal;
+  readonly callJournal: PgCallJournal;
   private readonly db: Db;
 
   constructor(pool: pg.Pool, r: Resolved) {
@@ -182,7 +182,7 @@ class PgStore implements Store {
     this.alerts = new PgAlerts(this.db, S);
     this.monitors = new PgMonitors(this.db, S);
     this.shadow = new PgShadowDecisions(this.db, S);
-    this.calls = new PgCallJournal(this.db, S);
+    this.callJournal = new PgCallJournal(this.db, S);
   }
 
   async close() {

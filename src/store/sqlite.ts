@@ -141,7 +141,7 @@ class SqliteStore implements Store {
   readonly alerts: AlertStore;
   readonly monitors: MonitorStore;
   readonly shadow: ShadowDecisionStore;
-  readonly calls: SqliteCallJournal;
+  readonly callJournal: SqliteCallJournal;
   private readonly writer: Writer;
   private closed = false;
   private readonly idem: SqliteIdempotency;
@@ -173,8 +173,8 @@ class SqliteStore implements Store {
     this.idem = new SqliteIdempotency(db, guard, o.pollMs ?? 20);
     this.idempotency = this.idem;
     this.breakers = new SqliteBreakers(db, guard);
-    this.calls = new SqliteCallJournal(db, guard);
-    this.runs = new SqliteRuns(db, guard, this.calls);
+    this.callJournal = new SqliteCallJournal(db, guard);
+    this.runs = new SqliteRuns(db, guard, this.callJournal);
     this.mutations = new SqliteMutations(db, guard);
     this.approvals = new SqliteApprovals(db, guard);
     this.handoffs = new SqliteHandoffs(db, guard);

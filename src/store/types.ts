@@ -421,7 +421,7 @@ export interface Store {
   /** What shadow mode would have refused (`enforce: false`). */
   readonly shadow: ShadowDecisionStore;
   /** Every call of every run, for timelines and charts (optional: see CallJournalStore). */
-  readonly calls?: CallJournalStore;
+  readonly callJournal?: CallJournalStore;
   close(): Promise<void>;
 }
 
