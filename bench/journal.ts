@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createRuntime, defineTool, type Store } from "../src/index.js";
 import { sqliteStore } from "../src/store/sqlite.js";
 import { postgresStore } from "../src/store/postgres.js";
+import { callsPerSecond } from "./call-rate.js";
 
 const PG_URL = process.env.BULWARK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const arg = (name: string, dflt: string) => {
@@ -41,20 +42,10 @@ async function rate(open: () => Promise<Store>, journal: boolean, kind: "read" |
   const tag = `s${sample++}`;
   const runs = Array.from({ length: INFLIGHT }, (_, k) => rt.startRun({ agent: "bench", runId: `${tag}-${k}` }));
   await Promise.all(runs.map((r) => r.ready()));
-  let n = 0;
-  const deadline = Date.now() + MS;
-  await Promise.all(
-    runs.map(async (run, k) => {
-      for (let i = 0; Date.now() < deadline; i++) {
-        const o = kind === "read" ? await run.call(read, { i }) : await run.call(write, { r: `${tag}-${k}`, i });
-        if (!o.ok) throw new Error(`${kind} call failed: ${o.failure.message}`);
-        n++;
-      }
-    }),
-  );
+  const perSec = await callsPerSecond(runs, MS, (run, i, k) => (kind === "read" ? run.call(read, { i }) : run.call(write, { r: `${tag}-${k}`, i })));
   await rt.close();
   await s.close();
-  return n / (MS / 1000);
+  return perSec;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createRuntime, defineTool } from "../src/index.js";
+import { callsPerSecond } from "./call-rate.js";
 import { goal, printGoals } from "./goals.js";
 import { printReport } from "./report.js";
 
@@ -37,19 +38,9 @@ async function rate(store: string, kind: "read" | "write", inflight: number): Pr
   const runs = Array.from({ length: inflight }, (_, k) => rt.startRun({ agent: "bench", runId: `${tag}-${k}` }));
   // (`ready` is absent before runs were durable: the bench also runs on older checkouts.)
   await Promise.all(runs.map((r) => (r as { ready?: () => Promise<void> }).ready?.()));
-  let n = 0;
-  const deadline = Date.now() + MS;
-  await Promise.all(
-    runs.map(async (run, k) => {
-      for (let i = 0; Date.now() < deadline; i++) {
-        const o = kind === "read" ? await run.call(read, { i }) : await run.call(write, { r: `${tag}-${k}`, i });
-        if (!o.ok) throw new Error(`${kind} call failed: ${o.failure.message}`);
-        n++;
-      }
-    }),
-  );
+  const perSec = await callsPerSecond(runs, MS, (run, i, k) => (kind === "read" ? run.call(read, { i }) : run.call(write, { r: `${tag}-${k}`, i })));
   await rt.close();
-  return n / (MS / 1000);
+  return perSec;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -2,7 +2,9 @@
 // action is one API call. No framework, no build step, nothing from the network but this
 // server. Text from agents (tool arguments, reasons) is only ever set as text, never HTML.
 
-import { confidenceChart, distributionChart, failureChart, latencyChart, statisticChart } from "./charts.js";
+import { distributionChart, failureChart, latencyChart, statisticChart } from "./charts.js";
+import { badge, empty, h, json, shortId, table, when } from "./dom.js";
+import { renderTimeline } from "./timeline.js";
 
 const REFRESH_MS = 3000;
 const $ = (id) => document.getElementById(id);
@@ -61,54 +63,6 @@ function showSession(session) {
   if (session.auth) $("session").replaceChildren(`Signed in as ${session.name} (${session.role === "decide" ? "may decide" : "read only"}) `,
     h("button", { type: "button", onclick: () => askForToken("Signed out.") }, "Sign out"));
 }
-
-// ---------------------------------------------------------------- small DOM helpers
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (k === "dataset") Object.assign(node.dataset, v);
-    else node.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c));
-  return node;
-}
-
-function table(columns, rows, caption) {
-  return h(
-    "table",
-    {},
-    caption ? h("caption", { class: "visually-hidden" }, caption) : null,
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows),
-  );
-}
-
-const empty = (text) => h("p", { class: "empty" }, text);
-
-const TONES = {
-  normal: "ok", read_only: "warn", handed_off: "info", halted: "bad",
-  running: "info", ended: "plain",
-  closed: "ok", half_open: "warn", open: "bad",
-  pending: "warn", approved: "ok", denied: "bad",
-  firing: "bad", acknowledged: "warn", resolved: "ok", critical: "bad", warning: "warn",
-  done: "plain", compensating: "warn", compensated: "ok", compensation_failed: "bad",
-};
-const badge = (value) => h("span", { class: `badge b-${TONES[value] ?? "plain"}` }, String(value).replace("_", " "));
-
-function when(ms) {
-  if (ms === undefined || ms === null) return "";
-  const d = new Date(ms);
-  const s = Math.round((Date.now() - ms) / 1000);
-  const rel = s < 0 ? "in the future" : s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : s < 86400 ? `${Math.round(s / 3600)} h ago` : d.toLocaleDateString();
-  return h("time", { datetime: d.toISOString(), title: d.toLocaleString() }, rel);
-}
-
-const json = (v) => h("code", { class: "args" }, v === undefined ? "" : JSON.stringify(v));
-const shortId = (id) => (id.length > 18 ? `${id.slice(0, 8)}…` : id);
 
 function notify(text, kind = "ok") {
   const n = $("notice");
@@ -293,7 +247,12 @@ function renderRunDetail(d) {
       },
     }, h("label", { for: "stop-reason" }, "Reason to stop", reason), h("button", { type: "submit", class: "danger" }, "Stop run")));
   }
-  frag.append(renderTimeline(id, d.timeline));
+  const more = state.moreCalls?.runId === id ? state.moreCalls : null;
+  frag.append(renderTimeline(id, d.timeline, more, (button, after) => act(button, async () => {
+    const page = await api(`/api/runs/${encodeURIComponent(id)}?after=${after}`);
+    state.moreCalls = { runId: id, calls: [...(more?.calls ?? []), ...page.timeline.calls], next: page.timeline.next };
+    state.drawn.delete("run-detail");
+  }, "More calls loaded.")));
   const ms = d.mutations;
   frag.append(h("h3", {}, `Recorded changes (${ms.length})`));
   if (ms.length === 0) frag.append(empty("This run recorded no changes."));
@@ -313,63 +272,6 @@ function renderRunDetail(d) {
         },
       }, "Roll back this run")));
   }
-  return frag;
-}
-
-/** A failure kind's badge: asked to wait or for a person (warn), refused or failed (bad). */
-const WAITS = new Set(["approval_required", "verification_required"]);
-function outcomeBadge(c) {
-  if (c.ok) return h("span", { class: `badge ${c.replayed ? "b-info" : "b-ok"}` }, c.replayed ? "replayed" : "ok");
-  const kind = c.failure?.kind ?? c.kind ?? "failed";
-  return h("span", { class: `badge ${WAITS.has(kind) ? "b-warn" : "b-bad"}` }, kind.replaceAll("_", " "));
-}
-
-const ms = (n) => (n === undefined ? "" : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`);
-
-/**
- * Every call of the run, from the store's call journal: when, which tool, the outcome, the
- * stage that refused it and why, latency, attempts, the confidence after it; and the
- * confidence over time. A store without a journal gives the last calls only (said so).
- */
-function renderTimeline(id, t) {
-  const more = state.moreCalls?.runId === id ? state.moreCalls : null;
-  const calls = [...t.calls, ...(more?.calls ?? [])];
-  const next = more ? more.next : t.next;
-  const frag = document.createDocumentFragment();
-  frag.append(h("h3", {}, `Timeline (${calls.length}${next !== undefined ? "+" : ""} calls)`));
-  if (!t.journal) frag.append(h("p", { class: "hint" }, "This store keeps no call journal: these are the last calls the run's record keeps."));
-  if (calls.length === 0) {
-    frag.append(empty("No calls yet."));
-    return frag;
-  }
-  if (t.confidence.length > 1) frag.append(confidenceChart(t.confidence));
-  frag.append(h("div", { class: "timeline" }, table(["Time", "Tool", "Outcome", "Refused by", "Why", "Latency", "Attempts", "Confidence"],
-    calls.map((c) => h("tr", { dataset: { callId: c.callId, outcome: c.ok ? (c.replayed ? "replayed" : "ok") : (c.failure?.kind ?? c.kind ?? "failed") } },
-      h("td", { class: "num" }, h("time", { datetime: new Date(c.at).toISOString(), title: new Date(c.at).toLocaleString() }, new Date(c.at).toLocaleTimeString())),
-      h("td", {}, h("strong", {}, c.tool), c.toolCallId ? h("div", { class: "muted mono", title: "the model's tool call id" }, c.toolCallId) : null),
-      h("td", {}, outcomeBadge(c)),
-      h("td", {}, c.failure?.stage ?? ""),
-      h("td", { class: "why" }, c.failure?.message ?? ""),
-      h("td", { class: "num" }, ms(c.latencyMs)),
-      h("td", { class: "num" }, c.attempts === undefined ? "" : String(c.attempts)),
-      h("td", { class: "num" }, c.confidence === undefined ? "" : c.confidence.toFixed(2)))),
-    `Every call of run ${id}`)));
-  if (next !== undefined)
-    frag.append(h("p", {}, h("button", {
-      type: "button",
-      onclick: (e) => act(e.currentTarget, async () => {
-        const page = await api(`/api/runs/${encodeURIComponent(id)}?after=${next}`);
-        state.moreCalls = { runId: id, calls: [...(more?.calls ?? []), ...page.timeline.calls], next: page.timeline.next };
-        state.drawn.delete("run-detail");
-      }, "More calls loaded."),
-    }, "Load more calls")));
-  if (t.decisions.length > 0)
-    frag.append(h("h3", {}, `Decisions checked (last ${t.decisions.length})`), table(["When", "Verdict", "Decision", "Why"],
-      t.decisions.map((x) => h("tr", {}, h("td", {}, when(x.at)), h("td", {}, badge(x.verdict)), h("td", {}, x.text), h("td", {}, x.reasons.join("; "))))));
-  if (t.facts && (t.facts.current.length > 0 || t.facts.contested.length > 0))
-    frag.append(h("h3", {}, `Facts in play (${t.facts.current.length}${t.facts.contested.length ? `, ${t.facts.contested.length} contested` : ""})`), table(["Fact", "Value", "Source"],
-      [...t.facts.current.map((f) => h("tr", {}, h("td", {}, f.key), h("td", {}, json(f.value)), h("td", {}, f.source))),
-       ...t.facts.contested.map((f) => h("tr", {}, h("td", {}, f.key, " ", badge("contested")), h("td", {}, f.contenders.map((c) => json(c.value))), h("td", {}, f.contenders.map((c) => c.source).join(", "))))]));
   return frag;
 }
 

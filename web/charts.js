@@ -6,6 +6,8 @@
 
 /* global uPlot */
 
+import { h } from "./dom.js";
+
 const BASELINE = "#5b7db1";
 const WINDOW = "#d9822b";
 const ALERT = "#c23030";
@@ -131,24 +133,16 @@ export function bucketLabel(bounds, i) {
 
 /** Numbers beside a chart, as text: for screen readers, for a person who wants the figure, and for tests. */
 function numbers(name, rows) {
-  return h("ul", { className: "chart-numbers", dataset: { numbers: name } },
-    rows.map(([label, value, data]) => h("li", { dataset: data }, `${label}: ${value}`)));
-}
-
-function h(tag, props, children = []) {
-  const el = Object.assign(document.createElement(tag), props.className ? { className: props.className } : {});
-  if (props.dataset) Object.assign(el.dataset, props.dataset);
-  el.append(...children);
-  return el;
+  return h("ul", { class: "chart-numbers", dataset: { numbers: name } }, rows.map(([label, value, data]) => h("li", { dataset: data }, `${label}: ${value}`)));
 }
 
 /** The latency distribution of calls: one bar per bucket of the Prometheus histogram. */
 export function latencyChart(stats, width = 420) {
-  const el = h("figure", { className: "chart-box", dataset: { chart: "latency" } });
+  const el = h("figure", { class: "chart-box", dataset: { chart: "latency" } });
   const { bucketsSeconds: bounds, counts } = stats.latency;
   const labels = counts.map((_, i) => bucketLabel(bounds, i));
   if (typeof uPlot !== "undefined" && stats.calls > 0) {
-    const plot = h("div", { className: "chart" });
+    const plot = h("div", { class: "chart" });
     const xs = counts.map((_, i) => i);
     new uPlot(
       {
@@ -165,18 +159,18 @@ export function latencyChart(stats, width = 420) {
       plot,
     );
     el.append(plot);
-  } else el.append(typeof uPlot === "undefined" ? missing() : h("p", { className: "empty" }, ["No calls in this window."]));
+  } else el.append(typeof uPlot === "undefined" ? missing() : h("p", { class: "empty" }, "No calls in this window."));
   el.append(numbers("latency", counts.map((n, i) => [labels[i], n, { bucket: i < bounds.length ? String(bounds[i]) : "+Inf", count: String(n) }]).filter(([, n]) => n > 0)));
   return el;
 }
 
 /** Failure kinds over time: one line per kind, calls failed with it per time bucket. */
 export function failureChart(stats, width = 420) {
-  const el = h("figure", { className: "chart-box", dataset: { chart: "failures" } });
+  const el = h("figure", { class: "chart-box", dataset: { chart: "failures" } });
   const { times, kinds, bucketMs } = stats.failures;
   const order = Object.keys(kinds).sort((a, b) => sum(kinds[b]) - sum(kinds[a]) || a.localeCompare(b));
   if (typeof uPlot !== "undefined" && order.length > 0) {
-    const plot = h("div", { className: "chart" });
+    const plot = h("div", { class: "chart" });
     new uPlot(
       {
         width,
@@ -190,20 +184,20 @@ export function failureChart(stats, width = 420) {
       plot,
     );
     el.append(plot);
-  } else el.append(typeof uPlot === "undefined" ? missing() : h("p", { className: "empty" }, ["No failures in this window."]));
+  } else el.append(typeof uPlot === "undefined" ? missing() : h("p", { class: "empty" }, "No failures in this window."));
   el.append(numbers("failures", order.map((k, i) => [k, sum(kinds[k]), { kind: k, count: String(sum(kinds[k])), colour: KIND_COLOURS[i % KIND_COLOURS.length] }])));
   return el;
 }
 
 /** A run's confidence after each call, from 1 at its start. */
 export function confidenceChart(points, width = 420) {
-  const el = h("figure", { className: "chart-box", dataset: { chart: "confidence" } });
+  const el = h("figure", { class: "chart-box", dataset: { chart: "confidence" } });
   if (typeof uPlot === "undefined") {
     el.append(missing());
     return el;
   }
   if (points.length < 2) return el;
-  const plot = h("div", { className: "chart" });
+  const plot = h("div", { class: "chart" });
   new uPlot(
     { width, height: 160, legend: { show: false }, cursor: { show: false }, scales: { y: { range: [0, 1] } }, series: [{}, { label: "confidence", stroke: BASELINE, width: 2, paths: uPlot.paths.stepped({ align: 1 }) }] },
     [points.map((p) => p.at / 1000), points.map((p) => p.confidence)],
