@@ -61,9 +61,11 @@ function page(rows: Row[], limit: number): { calls: JournaledCall[]; next?: numb
 }
 
 /**
- * The newest calls of every run in [since, until), from the rows that may hold them, newest
- * last call first (at most `limit` rows: each holds at least one call no older than those
- * of the rows after it).
+ * The newest calls of every run in [since, until), from the rows that may hold them: the
+ * `limit` rows ended in the window with the latest last calls (each has a call in the
+ * window no older than any of the rows after it), and every row that straddles `until`
+ * (its calls in the window may be older than its last: it is not ordered by them). A row
+ * spans one commit's calls, about a second, so few straddle.
  */
 function newest(rows: Row[], w: Window, limit: number): JournaledCall[] {
   const until = w.until ?? Infinity;
@@ -94,8 +96,10 @@ export class MemoryCallJournal implements CallJournalStore {
   }
   async recent(w: Window) {
     const limit = limitOf(w.limit, Number.MAX_SAFE_INTEGER);
-    const rows = this.rows.filter((r) => r.last >= w.since && r.first < (w.until ?? Infinity)).sort((a, b) => b.last - a.last || b.seq - a.seq);
-    return newest(rows.slice(0, limit), w, limit);
+    const until = w.until ?? Infinity;
+    const ended = this.rows.filter((r) => r.last >= w.since && r.last < until).sort((a, b) => b.last - a.last || b.seq - a.seq);
+    const straddling = this.rows.filter((r) => r.first < until && r.last >= until);
+    return newest([...ended.slice(0, limit), ...straddling], w, limit);
   }
   async sweep(before: number) {
     const n = this.rows.length;
@@ -105,7 +109,8 @@ export class MemoryCallJournal implements CallJournalStore {
 }
 
 const SELECT_RUN = "SELECT seq, data FROM call_journal WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?";
-const SELECT_RECENT = "SELECT seq, data FROM call_journal WHERE last_at >= ? AND first_at < ? ORDER BY last_at DESC, seq DESC LIMIT ?";
+const SELECT_RECENT = `SELECT * FROM (SELECT seq, data FROM call_journal WHERE last_at >= @since AND last_at < @until ORDER BY last_at DESC, seq DESC LIMIT @limit)
+  UNION ALL SELECT seq, data FROM call_journal WHERE first_at < @until AND last_at >= @until`;
 
 export class SqliteCallJournal implements CallJournalStore {
   private readonly insert;
@@ -118,7 +123,7 @@ export class SqliteCallJournal implements CallJournalStore {
   ) {
     this.insert = db.prepare("INSERT INTO call_journal (run_id, first_at, last_at, data) VALUES (?, ?, ?, ?)");
     this.selectRun = db.prepare<[string, number, number], Row>(SELECT_RUN);
-    this.selectRecent = db.prepare<[number, number, number], Row>(SELECT_RECENT);
+    this.selectRecent = db.prepare<[{ since: number; until: number; limit: number }], Row>(SELECT_RECENT);
     this.deleteOld = db.prepare("DELETE FROM call_journal WHERE last_at < ?");
   }
   /** Inside the run store's commit (its write, one transaction), once the record is committed. */
@@ -132,7 +137,7 @@ export class SqliteCallJournal implements CallJournalStore {
   }
   async recent(w: Window) {
     const limit = limitOf(w.limit, Number.MAX_SAFE_INTEGER);
-    return this.g.read(() => newest(this.selectRecent.all(w.since, w.until ?? 1e308, limit), w, limit));
+    return this.g.read(() => newest(this.selectRecent.all({ since: w.since, until: w.until ?? 1e308, limit }), w, limit));
   }
   async sweep(before: number) {
     return this.g.write(() => this.deleteOld.run(before).changes);
@@ -164,7 +169,8 @@ export class PgCallJournal implements CallJournalStore {
     const limit = limitOf(w.limit, Number.MAX_SAFE_INTEGER);
     const { rows } = await this.db.query<Row>(
       "calls_recent",
-      `SELECT seq, data FROM ${this.S}.call_journal WHERE last_at >= $1 AND first_at < $2 ORDER BY last_at DESC, seq DESC LIMIT $3`,
+      `(SELECT seq, data FROM ${this.S}.call_journal WHERE last_at >= $1 AND last_at < $2 ORDER BY last_at DESC, seq DESC LIMIT $3)
+       UNION ALL SELECT seq, data FROM ${this.S}.call_journal WHERE first_at < $2 AND last_at >= $2`,
       [w.since, w.until ?? 1e308, limit],
     );
     return newest(rows, w, limit);

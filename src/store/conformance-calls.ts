@@ -101,12 +101,18 @@ export function describeCallJournalConformance(store: () => Store, T0: number) {
       expect(ids(await calls.recent({ since: T0 + 10, until: T0 + 30 }))).toEqual(["a2", "b1"]);
       expect(ids(await calls.recent({ since: T0, limit: 1 }))).toEqual(["b2"]);
       expect(ids(await calls.recent({ since: T0, limit: 2 }))).toEqual(["b2", "a2"]);
+      // A commit whose calls straddle `until` (its last is later, its first in the window).
+      await commits("run-c", [entry("run-c", "c1", { at: T0 + 21 }), entry("run-c", "c2", { at: T0 + 40 })]);
+      expect(ids(await calls.recent({ since: T0, until: T0 + 25, limit: 1 }))).toEqual(["c1"]);
+      expect(ids(await calls.recent({ since: T0, until: T0 + 30, limit: 2 }))).toEqual(["c1", "a2"]);
+      await commits("run-d", [entry("run-d", "d1", { at: T0 + 22 }), entry("run-d", "d2", { at: T0 + 28 })]);
+      expect(ids(await calls.recent({ since: T0, until: T0 + 25, limit: 1 }))).toEqual(["d1"]);
       // b1 is older, but its commit also holds b2: kept with it.
       expect(await calls.sweep(T0 + 20)).toBe(1);
-      expect(ids(await calls.recent({ since: 0 }))).toEqual(["b2", "a2", "b1"]);
+      expect(ids(await calls.recent({ since: 0 }))).toEqual(["c2", "b2", "d2", "d1", "c1", "a2", "b1"]);
       expect(ids((await calls.list("run-a")).calls)).toEqual(["a2"]);
       expect(await calls.sweep(T0 + 20)).toBe(0);
-      expect(await calls.sweep(T0 + 31)).toBe(2);
+      expect(await calls.sweep(T0 + 41)).toBe(4);
       expect(await calls.recent({ since: 0 })).toEqual([]);
     });
   });
