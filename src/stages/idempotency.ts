@@ -18,7 +18,7 @@ import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures, type Failure, type Outcome } from "../failure.js";
 import { effectKey, probeEffect, toolKey } from "../probe.js";
 import type { Call, Env, InFlight } from "../call.js";
-import type { ClaimRequest, IdempotencyRecord } from "../store/types.js";
+import type { ClaimRequest, ClaimResult, IdempotencyRecord } from "../store/types.js";
 
 export type KeyVerdict =
   /** Execute: the call holds the key (or needs none). */
@@ -132,7 +132,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
       call.fence = claim.fence;
       keepClaim(call, env, leaseMs);
     }
-    const stopped = call.holdsClaim && !refused && !tool.escalation ? await stoppedMeanwhile(call, env) : undefined;
+    const stopped = call.holdsClaim && !refused && !tool.escalation ? await stoppedMeanwhile(call, env, claim) : undefined;
     if (refused || stopped) {
       // Ours to give back only if we took it fresh; a lapsed claim taken over stays held.
       if (claim.status === "lease_expired") call.holdsUnsettledClaim = true;
@@ -185,16 +185,19 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
  * Whether the run was stopped between its admission and this claim (a rollback
  * elsewhere, a person's stop). Asked after the claim is written: a rollback stops the run,
  * then looks for its claims in flight, so either it sees this claim and waits for it, or
- * this read sees its stop and the call does not execute. A store that cannot say refuses.
+ * this read sees its stop and the call does not execute. A store that read the stop with
+ * the claim, so that the same holds (see RunStop), has answered already: no round trip.
+ * A store that cannot say refuses.
  */
-async function stoppedMeanwhile(call: Call, env: Env): Promise<Failure | undefined> {
-  let stop;
-  try {
-    stop = await env.store.runs.stopRequested(call.run.runId);
-  } catch (e) {
-    return failures.storeUnavailable(call.tool.name, describeThrown(e));
-  }
-  return stop && failures.runHalted(`stopped by a person: ${stop.reason}`);
+async function stoppedMeanwhile(call: Call, env: Env, claim: ClaimResult): Promise<Failure | undefined> {
+  let stop = "stop" in claim ? claim.stop : undefined;
+  if (stop === undefined)
+    try {
+      stop = await env.store.runs.stopRequested(call.run.runId);
+    } catch (e) {
+      return failures.storeUnavailable(call.tool.name, describeThrown(e));
+    }
+  return stop ? failures.runHalted(`stopped by a person: ${stop.reason}`) : undefined;
 }
 
 /**

@@ -81,7 +81,7 @@ export type ClaimResult =
    * store grants: a system the tool writes to may refuse a write that carries a smaller
    * one than it has seen (a paused owner whose key was taken over).
    */
-  | { status: "claimed"; fence: number }
+  | { status: "claimed"; fence: number; stop?: RunStop | null }
   /** The key was completed before: replay its outcome. */
   | { status: "completed"; record: IdempotencyRecord }
   /** Another owner holds a live lease: wait for it. */
@@ -95,7 +95,18 @@ export type ClaimResult =
    * after a side effect but before recording it). The caller now owns the key, but must
    * settle whether the effect happened (the tool's verify probe) before executing.
    */
-  | { status: "lease_expired"; record: IdempotencyRecord; fence: number };
+  | { status: "lease_expired"; record: IdempotencyRecord; fence: number; stop?: RunStop | null };
+
+/**
+ * A claim's `stop`: the stop requested for the claim's run, read in the claim's own
+ * transaction in such a way that a stop recorded after it waits for that transaction (null:
+ * none). The idempotency stage then needs no read of its own after the claim; a store that
+ * does not answer it (absent) is asked `runs.stopRequested` after the claim.
+ */
+export interface RunStop {
+  reason: string;
+  at: number;
+}
 
 export interface IdempotencyStore {
   /**

@@ -102,7 +102,11 @@ export const claimPart: Part = {
              SELECT scope, key, fingerprint, owner, run_id, ${DB_NOW} + lease_ms, lease_ms, created_at, expires_at, 'in_flight' FROM cu
              ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key, seq)`,
     ],
-    select: `SELECT 'c', cu.i, c.seq::text, NULL, NULL FROM cu JOIN c USING (scope, key)`,
+    // The run's stop, read in the claim's statement: `requestStop` locks the idempotency
+    // table against writers (SHARE) before it records a stop, and a statement takes its
+    // table locks before its snapshot, so a stop is either in this snapshot or recorded
+    // after this claim commits (and then a rollback's look for claims in flight finds it).
+    select: `SELECT 'c', cu.i, c.seq::text, r.stop_reason, r.stop_at::text FROM cu JOIN c USING (scope, key) LEFT JOIN ${S}.runs r ON r.run_id = cu.run_id`,
   }),
 };
 

@@ -58,14 +58,16 @@ export class PgIdempotency implements IdempotencyStore {
     for (let attempt = 0; attempt < 8; attempt++) {
       const inserted =
         attempt === 0
-          ? await this.db.batched<number | undefined>({
+          ? await this.db.batched<number | ClaimResult | undefined>({
               part: claimPart,
               lock: lockOf(req.scope, req.key),
               row: fresh,
-              answer: (rows) => (rows[0] ? Number(rows[0].a) : undefined),
+              // With the run's stop, read in the same statement (see claimPart).
+              answer: ([row]) => row && { status: "claimed", fence: Number(row.a), stop: row.b === null ? null : { reason: row.b, at: Number(row.c) } },
               alone: insert,
             })
           : await insert();
+      if (typeof inserted === "object") return inserted;
       if (inserted !== undefined) return { status: "claimed", fence: inserted };
       // Taken over: a completed record that expired (the next generation), a lapsed lease
       // (the same one: its owner may have run it), or the record `replace` names. Whether

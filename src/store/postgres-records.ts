@@ -8,6 +8,7 @@ import {
   runData,
   runParts,
   runRecord,
+  storeClosed,
   type ApprovalRow,
   type MutationRow,
   type RunRow,
@@ -100,15 +101,37 @@ export class PgRuns implements RunStore {
     });
     return committed ? { committed } : { committed, current: await this.get(prev.runId) };
   }
+  /**
+   * In a transaction that first locks the idempotency table against writers (SHARE: claims
+   * in flight commit first, new ones wait for this one), so that a claim's statement either
+   * sees the stop or commits before it (see claimPart): a stop is rare, a claim is not.
+   */
   async requestStop(runId: string, reason: string, at: number) {
-    const { rows } = await this.db.query<{ stopped: boolean }>(
-      "run_stop",
-      `WITH s AS (UPDATE ${this.S}.runs SET stop_at = $3, stop_reason = $2, version = version + 1
+    if (this.db.closed) throw storeClosed("PostgreSQL");
+    let client;
+    try {
+      client = await this.db.pool.connect();
+    } catch (e) {
+      throw this.db.error(e);
+    }
+    try {
+      await client.query("BEGIN");
+      await client.query(`LOCK TABLE ${this.S}.idempotency IN SHARE MODE`);
+      const { rows } = await client.query<{ stopped: boolean }>({
+        name: `${this.db.r.schema}_run_stop`,
+        text: `WITH s AS (UPDATE ${this.S}.runs SET stop_at = $3, stop_reason = $2, version = version + 1
                   WHERE run_id = $1 AND stop_reason IS NULL RETURNING 1)
        SELECT EXISTS (SELECT 1 FROM s) OR EXISTS (SELECT 1 FROM ${this.S}.runs WHERE run_id = $1) AS stopped`,
-      [runId, reason, at],
-    );
-    return rows[0]?.stopped === true;
+        values: [runId, reason, at],
+      });
+      await client.query("COMMIT");
+      client.release();
+      return rows[0]?.stopped === true;
+    } catch (e) {
+      // The connection's state is unknown (a transaction left open): it is not reused.
+      client.release(true);
+      throw this.db.error(e);
+    }
   }
   async stopRequested(runId: string) {
     const { rows } = await this.db.query<{ stop_reason: string | null; stop_at: number | null }>("run_stop_get", `SELECT stop_reason, stop_at FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
