@@ -2,6 +2,7 @@
  * Group commit on PostgreSQL (pg-group-commit.ts): operations issued in one event-loop turn
  * share one statement, and each caller gets exactly what it would have got alone.
  */
+import pg from "pg";
 import { freshRun } from "../run-record.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
@@ -154,6 +155,75 @@ if (!up) {
       expect(freezes.map((f) => f.id)).toEqual(["early", "late"]);
       expect(freezes[0]).toEqual({ id: "early", at: 10, from: 5, to: 1e13 });
       expect(again).toEqual(freezes);
+    });
+
+    it("claims of one statement answer their run's stop: none, the one recorded, none for a run it does not know", async () => {
+      await store.runs.create(freshRun("r1", "a", 1));
+      await store.runs.create(freshRun("r2", "a", 1));
+      await store.runs.requestStop("r2", "enough", 1_700_000_000_123.5);
+      const before = statsOf(store);
+      const claims = await Promise.all(["r1", "r2", "ghost"].map((runId, i) => store.idempotency.claim(req({ key: `k${i}`, runId }))));
+      expect(statsOf(store).statements - before.statements).toBe(1);
+      expect(claims).toEqual([
+        { status: "claimed", fence: expect.any(Number), stop: null },
+        { status: "claimed", fence: expect.any(Number), stop: { reason: "enough", at: 1_700_000_000_123.5 } },
+        { status: "claimed", fence: expect.any(Number), stop: null },
+      ]);
+    });
+
+    // The two halves of "a stop is in the claim's snapshot, or recorded after the claim
+    // commits" (claimPart), each held open by hand with a plain connection.
+    // Asked on a connection of its own: inside a transaction, pg_stat_activity stays as it was first read.
+    const waitingOnLock = async (like: string) => {
+      const w = new pg.Client({ connectionString: PG_URL });
+      await w.connect();
+      try {
+        await expect
+          .poll(async () => (await w.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", [like])).rows[0].n, { timeout: 10_000 })
+          .toBeGreaterThan(0);
+      } finally {
+        await w.end();
+      }
+    };
+
+    it("a stop waits for a claim that is being written, so that a look for claims in flight after it finds that claim", async () => {
+      await store.runs.create(freshRun("r1", "a", 1));
+      const schema = (store as unknown as { db: { r: { schema: string } } }).db.r.schema;
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      try {
+        await c.query("BEGIN");
+        await c.query(`INSERT INTO "${schema}".idempotency (scope, key, fingerprint, owner, run_id, lease_until, lease_ms, created_at, expires_at, state)
+                       VALUES ('charge', 'k', 'fp', 'elsewhere', 'r1', 1e15, 60000, 1, 1e15, 'in_flight')`);
+        let stopped = false;
+        const stopping = store.runs.requestStop("r1", "enough", 2_000).then((r) => (stopped = r));
+        await waitingOnLock(`LOCK TABLE "${schema}"%`);
+        expect(stopped).toBe(false);
+        await c.query("COMMIT");
+        expect(await stopping).toBe(true);
+        expect((await store.idempotency.unfinished("r1")).map((u) => u.owner)).toEqual(["elsewhere"]);
+      } finally {
+        await c.end();
+      }
+    });
+
+    it("a claim sent while a stop is being recorded waits for it, and answers it", async () => {
+      await store.runs.create(freshRun("r1", "a", 1));
+      const schema = (store as unknown as { db: { r: { schema: string } } }).db.r.schema;
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      try {
+        // What requestStop does, held open before its commit.
+        await c.query("BEGIN");
+        await c.query(`LOCK TABLE "${schema}".idempotency IN SHARE MODE`);
+        await c.query(`UPDATE "${schema}".runs SET stop_at = 2000, stop_reason = 'enough', version = version + 1 WHERE run_id = 'r1'`);
+        const claiming = Promise.all([store.idempotency.claim(req({ key: "k1", runId: "r1" })), store.idempotency.claim(req({ key: "k2", runId: "r1" }))]);
+        await waitingOnLock(`WITH%"${schema}".idempotency%`);
+        await c.query("COMMIT");
+        for (const claim of await claiming) expect(claim).toEqual({ status: "claimed", fence: expect.any(Number), stop: { reason: "enough", at: 2_000 } });
+      } finally {
+        await c.end();
+      }
     });
 
     it("a closed store refuses queued work", async () => {
