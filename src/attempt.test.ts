@@ -14,6 +14,22 @@ describe("attempt: one try of a tool's function under a timeout", () => {
     expect([c.runId, c.callId, c.attempt, c.idempotencyKey]).toEqual(["run-1", "call-1", 1, "key-1"]);
   });
 
+  it("an async function that never waited makes no timer; one that waits gets its timeout", async () => {
+    const clock = new ManualClock();
+    let made = 0;
+    const counting = Object.assign(Object.create(clock) as ManualClock, { timer: (ms: number, fn: () => void) => (made++, clock.timer(ms, fn)) });
+    expect(await attempt(async () => 42, ctx(), 1_000, counting)).toEqual({ status: "ok", value: 42 });
+    expect(await attempt(async () => { throw "no"; }, ctx(), 1_000, counting)).toEqual({ status: "error", error: "no" });
+    expect(made).toBe(0);
+    let answer!: (v: number) => void;
+    const waiting = attempt(() => new Promise<number>((r) => (answer = r)), ctx(), 1_000, counting);
+    await Promise.resolve();
+    expect([made, clock.pending]).toEqual([1, 1]);
+    answer(7);
+    expect(await waiting).toEqual({ status: "ok", value: 7 });
+    expect(clock.pending).toBe(0);
+  });
+
   it("a synchronous throw and a rejection are errors, with the value thrown", async () => {
     const clock = new ManualClock();
     const boom = new Error("boom");

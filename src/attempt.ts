@@ -95,10 +95,7 @@ export function attempt<T>(
       cancel?.removeEventListener("abort", onCancel);
       resolve(r);
     };
-    const stopTimer = clock.timer(timeoutMs, () => {
-      ctx.abort(new TimeoutError(timeoutMs));
-      settle({ status: "timeout" });
-    });
+    let stopTimer = () => {};
     const onCancel = () => {
       ctx.abort(cancel!.reason);
       settle({ status: "cancelled", reason: cancel!.reason });
@@ -108,6 +105,16 @@ export function attempt<T>(
       (value) => settle(answered(value)),
       (error) => settle({ status: "error", error }),
     );
+    // Armed a microtask later, after the reaction above: a function whose promise had
+    // already settled (an async function that never waited) is answered by then, and no
+    // timer is made and cleared for it.
+    queueMicrotask(() => {
+      if (settled) return;
+      stopTimer = clock.timer(timeoutMs, () => {
+        ctx.abort(new TimeoutError(timeoutMs));
+        settle({ status: "timeout" });
+      });
+    });
   });
 }
 
