@@ -1,0 +1,107 @@
+/**
+ * What a guarded call costs its store, counted rather than timed (so it holds on a loaded
+ * machine): PostgreSQL round trips (queries the `pg` clients send) and SQLite statements
+ * and commits, per call, for a read and a keyed write tool, with 1 and 32 calls in flight
+ * (one run each), by statement.
+ *   npx tsx bench/round-trips.ts [--calls 200] [--no-pg] [--by-statement]
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { createRuntime, defineTool } from "../src/index.js";
+import { PG_URL } from "./workload.js";
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
+const CALLS = Number(arg("calls", "200"));
+
+/** Statements seen, by the first words of their text (or their prepared name). */
+const seen = new Map<string, number>();
+const count = (text: string) => {
+  const k = text.replace(/\s+/g, " ").slice(0, 60);
+  seen.set(k, (seen.get(k) ?? 0) + 1);
+};
+const pgQuery = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
+  const q = a[0] as string | { name?: string; text?: string };
+  count(typeof q === "string" ? q : (q.name?.replace(/^bulwark_trips_[0-9a-f]+_/, "") ?? q.text ?? "?"));
+  return pgQuery.apply(this, a);
+} as typeof pg.Client.prototype.query;
+const proto = Database.prototype as unknown as { prepare(sql: string): Record<string, (...a: unknown[]) => unknown> };
+const prepare = proto.prepare;
+proto.prepare = function (sql: string) {
+  const s = prepare.call(this, sql);
+  for (const m of ["run", "get", "all"]) {
+    const f = s[m]!.bind(s);
+    s[m] = (...a: unknown[]) => (count(sql), f(...a));
+  }
+  return s;
+};
+
+const read = defineTool({ name: "bench_read", effect: "read", execute: async (a: { i: number }) => ({ n: a.i }) });
+const write = defineTool({ name: "bench_write", effect: "write", execute: async (a: { r: string; i: number }) => ({ id: `${a.r}-${a.i}` }), verify: async () => true });
+
+async function perCall(store: string, kind: "read" | "write", inflight: number): Promise<Map<string, number>> {
+  const rt = createRuntime({ store, policy: { maxSteps: 1e9, maxUnverifiedDepth: 1e9 } });
+  await rt.ready();
+  const tag = randomBytes(3).toString("hex");
+  const runs = Array.from({ length: inflight }, (_, k) => rt.startRun({ agent: "bench", runId: `${tag}-${k}` }));
+  await Promise.all(runs.map((r) => r.ready()));
+  const loop = (from: number, to: number) =>
+    Promise.all(
+      runs.map(async (run, k) => {
+        for (let i = from; i < to; i++) {
+          const o = await (kind === "read" ? run.call(read, { i }) : run.call(write, { r: `${tag}-${k}`, i }));
+          if (!o.ok) throw new Error(`${kind} call failed: ${o.failure.message}`);
+        }
+      }),
+    );
+  await loop(0, 20); // warm: statements prepared, runs loaded
+  seen.clear();
+  await loop(20, 20 + CALLS);
+  const per = new Map([...seen].map(([k, v]) => [k, v / (CALLS * inflight)]));
+  await rt.close();
+  return per;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bulwark-round-trips-"));
+const schemas: string[] = [];
+const stores: [string, () => string][] = [["SQLite", () => `sqlite:${join(dir, `${randomBytes(3).toString("hex")}.db`)}`]];
+if (!process.argv.includes("--no-pg"))
+  stores.push([
+    "PostgreSQL",
+    () => {
+      const s = `bulwark_trips_${randomBytes(4).toString("hex")}`;
+      schemas.push(s);
+      return `${PG_URL}?schema=${s}`;
+    },
+  ]);
+try {
+  console.log("| store | call | in flight | statements / call | commits / call |");
+  console.log("|---|---|---:|---:|---:|");
+  const detail: string[] = [];
+  for (const [name, spec] of stores)
+    for (const kind of ["read", "write"] as const)
+      for (const inflight of [1, 32]) {
+        const per = await perCall(spec(), kind, inflight);
+        const total = [...per.values()].reduce((a, b) => a + b, 0);
+        // SQLite: COMMIT statements; PostgreSQL: every statement outside BEGIN…COMMIT commits itself.
+        const commits = name === "SQLite" ? (per.get("COMMIT") ?? 0) : total - 2 * (per.get("BEGIN") ?? 0) - (per.get("LOCK") ?? 0);
+        console.log(`| ${name} | ${kind} | ${inflight} | ${total.toFixed(2)} | ${commits.toFixed(2)} |`);
+        detail.push(`${name} ${kind} ${inflight} in flight:`, ...[...per].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${v.toFixed(3)}  ${k}`));
+      }
+  if (process.argv.includes("--by-statement")) console.log(`\n${detail.join("\n")}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  if (schemas.length > 0) {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await c.end();
+  }
+}
