@@ -122,8 +122,8 @@ export interface RunStore {
   requestStop(runId: string, reason: string, at: number): Promise<boolean>;
   /**
    * The stop requested for a run, if any (undefined for an unknown run): `get` without the
-   * record, asked after every claim of a change (see the idempotency stage), so it reads
-   * one row's two columns and parses nothing.
+   * record, asked after every claim of a change whose answer did not carry it (see RunStop
+   * and the idempotency stage), so it reads one row's two columns and parses nothing.
    */
   stopRequested(runId: string): Promise<{ reason: string; at: number } | undefined>;
   /** Newest first. */
