@@ -12,7 +12,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { createRuntime, defineTool } from "../src/index.js";
-import { PG_URL } from "./workload.js";
+import { dropSchemas, PG_URL } from "./workload.js";
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -98,10 +98,5 @@ try {
   if (process.argv.includes("--by-statement")) console.log(`\n${detail.join("\n")}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
-  if (schemas.length > 0) {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await c.end();
-  }
+  await dropSchemas(schemas);
 }

@@ -19,10 +19,9 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
-import pg from "pg";
 import { postgresStore } from "../src/store/postgres.js";
 import { sqliteStore } from "../src/store/sqlite.js";
-import { PG_URL, work, type Mode } from "./workload.js";
+import { dropSchemas, PG_URL, pgReachable, work, type Mode } from "./workload.js";
 
 const self = fileURLToPath(import.meta.url);
 const arg = (name: string, dflt: string) => {
@@ -87,18 +86,6 @@ class Workers {
   }
   async close() {
     await Promise.all(this.procs.map((w) => new Promise((r) => (w.p.on("exit", r), w.p.stdin.write("exit\n")))));
-  }
-}
-
-async function pgReachable() {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => {});
   }
 }
 
@@ -167,12 +154,7 @@ async function main() {
   } finally {
     bar.stop();
     rmSync(dir, { recursive: true, force: true });
-    if (schemas.length > 0) {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-      await c.end();
-    }
+    await dropSchemas(schemas);
   }
   const fmt = (v: number) => Math.round(v).toLocaleString("en-US");
   console.log(`\n${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}; ${ms} ms per figure\n`);

@@ -18,7 +18,7 @@ import { postgresStore } from "../src/store/postgres.js";
 import { sqliteStore } from "../src/store/sqlite.js";
 import { goal, printGoals } from "./goals.js";
 import { printReport, type Row } from "./report.js";
-import { PG_URL, work, type Mode } from "./workload.js";
+import { PG_URL, pgReachable, work, type Mode } from "./workload.js";
 const self = fileURLToPath(import.meta.url);
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,18 +54,6 @@ async function child() {
   const n = await work(mode as Mode, target!, Number(inflight), Number(ms), tag!);
   process.stdout.write(`${n}\n`);
   process.stdin.destroy();
-}
-
-async function pgReachable() {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => {});
-  }
 }
 
 async function main() {

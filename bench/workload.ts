@@ -31,9 +31,21 @@ export type Mode = "sqlite-store" | "sqlite-raw" | "sqlite-calls" | "pg-store" |
 export async function work(mode: Mode, target: string, inflight: number, ms: number, tag: string, o: { started?: () => Promise<void>; pgPool?: number } = {}): Promise<number> {
   const started = o.started ?? (async () => {});
   const pgPool = o.pgPool ?? 10;
-  let n = 0;
-  const until = () => Date.now() < deadline;
-  let deadline = 0;
+  /** `loops` loops of `one` from the start signal for `ms`; the iterations completed. */
+  const timed = async (loops: number, one: (w: number, i: number) => Promise<void>) => {
+    let n = 0;
+    await started();
+    const deadline = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: loops }, async (_, w) => {
+        for (let i = 0; Date.now() < deadline; i++) {
+          await one(w, i);
+          n++;
+        }
+      }),
+    );
+    return n;
+  };
   if (mode === "sqlite-raw") {
     const db = new Database(target, { timeout: 5_000 });
     db.pragma("journal_mode = WAL");
@@ -47,9 +59,11 @@ export async function work(mode: Mode, target: string, inflight: number, ms: num
       ins.run(key, now + 10_000, now, now + 60_000);
       upd.run('{"ok":true,"value":{"id":"ch_1"}}', key);
     });
+    // One synchronous loop: a synchronous driver has nothing in flight.
+    let n = 0;
     await started();
-    deadline = Date.now() + ms;
-    while (until()) pair(callKey(tag, n++), Date.now());
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) pair(callKey(tag, n++), Date.now());
     db.close();
     return n;
   }
@@ -58,23 +72,14 @@ export async function work(mode: Mode, target: string, inflight: number, ms: num
     const text = `INSERT INTO "${target}".idempotency (scope, key, fingerprint, state, owner, run_id, lease_until, created_at, expires_at, outcome)
        VALUES ('bench', $1, 'fp', 'completed', 'o', 'r', $2, $3, $4, '{"ok":true,"value":{"id":"ch_1"}}')`;
     await pool.query("SELECT 1");
-    await started();
-    deadline = Date.now() + ms;
-    await Promise.all(
-      Array.from({ length: inflight }, async (_, w) => {
-        for (let i = 0; until(); i++) {
-          const now = Date.now();
-          await pool.query({ name: "raw", text, values: [callKey(`${tag}-${w}`, i), now + 10_000, now, now + 60_000] });
-          n++;
-        }
-      }),
-    );
+    const n = await timed(inflight, async (w, i) => {
+      const now = Date.now();
+      await pool.query({ name: "raw", text, values: [callKey(`${tag}-${w}`, i), now + 10_000, now, now + 60_000] });
+    });
     await pool.end();
     return n;
   }
-  const store: Store = mode.startsWith("sqlite")
-    ? sqliteStore(target)
-    : await postgresStore({ url: PG_URL, schema: target, max: pgPool });
+  const store: Store = mode.startsWith("sqlite") ? sqliteStore(target) : await postgresStore({ url: PG_URL, schema: target, max: pgPool });
   if (mode === "sqlite-calls" || mode === "pg-calls") {
     // What a user gets: a no-op write tool with a read-back, one run (agent) per loop.
     const rt = createRuntime({ store, policy: { maxSteps: 1e9 }, onError: (e) => console.error(e) });
@@ -91,36 +96,42 @@ export async function work(mode: Mode, target: string, inflight: number, ms: num
       if (!o.ok || o.replayed) throw new Error(`unexpected outcome ${JSON.stringify(o)}`);
     };
     await Promise.all(runs.map((r) => call(r, -1))); // warm up: the run records, prepared statements
-    await started();
-    deadline = Date.now() + ms;
-    await Promise.all(
-      runs.map(async (run) => {
-        for (let i = 0; until(); i++) {
-          await call(run, i);
-          n++;
-        }
-      }),
-    );
+    const n = await timed(inflight, (w, i) => call(runs[w]!, i));
     await rt.close();
     return n;
   }
-  await started();
-    deadline = Date.now() + ms;
-  await Promise.all(
-    Array.from({ length: inflight }, async (_, w) => {
-      for (let i = 0; until(); i++) {
-        const now = Date.now();
-        const key = callKey(`${tag}-${w}`, i);
-        const r = await store.idempotency.claim({
-          scope: "bench", key, fingerprint: "fp", owner: key, runId: "r", now, leaseMs: 10_000, retentionMs: 60_000,
-        });
-        if (r.status !== "claimed") throw new Error(`unexpected ${r.status}`);
-        if (!(await store.idempotency.complete("bench", key, key, { ok: true, value: { id: "ch_1" } }, now))) throw new Error("lost");
-        n++;
-      }
-    }),
-  );
+  const n = await timed(inflight, async (w, i) => {
+    const now = Date.now();
+    const key = callKey(`${tag}-${w}`, i);
+    const r = await store.idempotency.claim({ scope: "bench", key, fingerprint: "fp", owner: key, runId: "r", now, leaseMs: 10_000, retentionMs: 60_000 });
+    if (r.status !== "claimed") throw new Error(`unexpected ${r.status}`);
+    if (!(await store.idempotency.complete("bench", key, key, { ok: true, value: { id: "ch_1" } }, now))) throw new Error("lost");
+  });
   await store.close();
   return n;
 }
 
+/** Whether PostgreSQL answers at PG_URL. */
+export async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** Drop the bench's schemas. */
+export async function dropSchemas(schemas: readonly string[]): Promise<void> {
+  if (schemas.length === 0) return;
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}

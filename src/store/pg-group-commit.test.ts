@@ -186,12 +186,20 @@ if (!up) {
       }
     };
 
-    it("a stop waits for a claim that is being written, so that a look for claims in flight after it finds that claim", async () => {
+    /** A plain connection to hold a transaction open on, and the store's schema, with run r1 made. */
+    const holding = async (test: (c: pg.Client, schema: string) => Promise<void>) => {
       await store.runs.create(freshRun("r1", "a", 1));
-      const schema = (store as unknown as { db: { r: { schema: string } } }).db.r.schema;
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       try {
+        await test(c, (store as unknown as { db: { r: { schema: string } } }).db.r.schema);
+      } finally {
+        await c.end();
+      }
+    };
+
+    it("a stop waits for a claim that is being written, so that a look for claims in flight after it finds that claim", () =>
+      holding(async (c, schema) => {
         await c.query("BEGIN");
         await c.query(`INSERT INTO "${schema}".idempotency (scope, key, fingerprint, owner, run_id, lease_until, lease_ms, created_at, expires_at, state)
                        VALUES ('charge', 'k', 'fp', 'elsewhere', 'r1', 1e15, 60000, 1, 1e15, 'in_flight')`);
@@ -202,17 +210,10 @@ if (!up) {
         await c.query("COMMIT");
         expect(await stopping).toBe(true);
         expect((await store.idempotency.unfinished("r1")).map((u) => u.owner)).toEqual(["elsewhere"]);
-      } finally {
-        await c.end();
-      }
-    });
+      }));
 
-    it("a claim sent while a stop is being recorded waits for it, and answers it", async () => {
-      await store.runs.create(freshRun("r1", "a", 1));
-      const schema = (store as unknown as { db: { r: { schema: string } } }).db.r.schema;
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
+    it("a claim sent while a stop is being recorded waits for it, and answers it", () =>
+      holding(async (c, schema) => {
         // What requestStop does, held open before its commit.
         await c.query("BEGIN");
         await c.query(`LOCK TABLE "${schema}".idempotency IN SHARE MODE`);
@@ -221,10 +222,7 @@ if (!up) {
         await waitingOnLock(`WITH%"${schema}".idempotency%`);
         await c.query("COMMIT");
         for (const claim of await claiming) expect(claim).toEqual({ status: "claimed", fence: expect.any(Number), stop: { reason: "enough", at: 2_000 } });
-      } finally {
-        await c.end();
-      }
-    });
+      }));
 
     it("a closed store refuses queued work", async () => {
       const s = await postgresStore({ url: PG_URL, schema: `${prefix}_${n++}` });
