@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, digest, NotJsonError } from "./canonical-json.js";
+import { assertJson, canonicalJson, digest, NotJsonError } from "./canonical-json.js";
 
 describe("canonicalJson", () => {
   it("gives one text for one value whatever the key order", () => {
@@ -26,9 +26,25 @@ describe("canonicalJson", () => {
     [{ u: new URL("https://a.example/") }, "u is an instance of URL"],
     [{ at: new Date(NaN) }, "at is an invalid Date"],
     [undefined, "the value is undefined"],
-  ])("refuses what JSON cannot carry, naming where (%#)", (value, message) => {
+    [{ a: [{ b: [0, { c: Symbol("s") }] }] }, "a[0].b[1].c is a symbol"],
+    [[[1n]], "[0][0] is a bigint"],
+  ])("refuses what JSON cannot carry, naming where (%#); assertJson refuses it alike without writing the text", (value, message) => {
     expect(() => canonicalJson(value)).toThrow(NotJsonError);
     expect(() => canonicalJson(value)).toThrow(message);
+    expect(() => assertJson(value)).toThrow(NotJsonError);
+    expect(() => assertJson(value)).toThrow(message);
+  });
+
+  it("assertJson accepts what canonicalJson writes, shared references and undefined properties included", () => {
+    const shared = { v: 1 };
+    const values = [{ b: 1, a: { d: [1, 2], c: "x" } }, { a: shared, b: shared, u: undefined }, [new Date(0), null, true, -0], Object.create(null), "t", 3];
+    for (const v of values) {
+      expect(() => canonicalJson(v)).not.toThrow();
+      expect(assertJson(v)).toBeUndefined();
+    }
+    const cyclic: Record<string, unknown> = { list: [] };
+    (cyclic.list as unknown[]).push(cyclic);
+    expect(() => assertJson(cyclic)).toThrow("list[0] is a circular reference");
   });
 
   it("refuses class instances instead of hashing a lossy rendering of them", () => {

@@ -21,49 +21,82 @@ export class NotJsonError extends Error {
 
 /** Canonical JSON text of `value`; throws NotJsonError for what JSON cannot carry. */
 export function canonicalJson(value: unknown): string {
-  return write(value, "", new Set());
+  return walk(value, [], new Set(), true);
 }
 
-function write(v: unknown, path: string, seen: Set<object>): string {
+/**
+ * Throws what canonicalJson would throw, without writing the text: for a value that must
+ * be JSON but whose text nobody reads (a tool's response, checked on every call).
+ */
+export function assertJson(value: unknown): void {
+  walk(value, [], new Set(), false);
+}
+
+/**
+ * The value's canonical text (`text`), or only its check (answers ""). `trail` is the way
+ * down to `v` (keys and indexes), made into a path only for an error: on the hot path no
+ * path text is built per property.
+ */
+function walk(v: unknown, trail: (string | number)[], seen: Set<object>, text: boolean): string {
   switch (typeof v) {
     case "string":
-      return JSON.stringify(v);
+      return text ? JSON.stringify(v) : "";
     case "number":
-      if (!Number.isFinite(v)) throw new NotJsonError(path, String(v));
+      if (!Number.isFinite(v)) throw new NotJsonError(pathOf(trail), String(v));
       // -0 and 0, 1.0 and 1 are one number in JSON: one text.
-      return JSON.stringify(v);
+      return text ? JSON.stringify(v) : "";
     case "boolean":
       return v ? "true" : "false";
     case "bigint":
-      throw new NotJsonError(path, "a bigint");
+      throw new NotJsonError(pathOf(trail), "a bigint");
     case "undefined":
-      throw new NotJsonError(path, "undefined");
+      throw new NotJsonError(pathOf(trail), "undefined");
     case "function":
-      throw new NotJsonError(path, "a function");
+      throw new NotJsonError(pathOf(trail), "a function");
     case "symbol":
-      throw new NotJsonError(path, "a symbol");
+      throw new NotJsonError(pathOf(trail), "a symbol");
   }
   if (v === null) return "null";
   const o = v as object;
-  if (seen.has(o)) throw new NotJsonError(path, "a circular reference");
+  if (seen.has(o)) throw new NotJsonError(pathOf(trail), "a circular reference");
   if (o instanceof Date) {
-    if (Number.isNaN(o.getTime())) throw new NotJsonError(path, "an invalid Date");
-    return JSON.stringify(o.toJSON());
+    if (Number.isNaN(o.getTime())) throw new NotJsonError(pathOf(trail), "an invalid Date");
+    return text ? JSON.stringify(o.toJSON()) : "";
   }
-  if (!Array.isArray(o)) {
+  const array = Array.isArray(o);
+  if (!array) {
     const proto: unknown = Object.getPrototypeOf(o);
-    if (proto !== Object.prototype && proto !== null) throw new NotJsonError(path, `an instance of ${className(o)}`);
+    if (proto !== Object.prototype && proto !== null) throw new NotJsonError(pathOf(trail), `an instance of ${className(o)}`);
   }
   seen.add(o);
-  let out: string;
-  if (Array.isArray(o)) {
-    out = `[${o.map((x, i) => write(x, `${path}[${i}]`, seen)).join(",")}]`;
+  const parts: string[] = [];
+  if (array) {
+    for (let i = 0; i < o.length; i++) {
+      trail.push(i);
+      parts.push(walk(o[i], trail, seen, text));
+      trail.pop();
+    }
   } else {
-    const keys = Object.keys(o).filter((k) => (o as Record<string, unknown>)[k] !== undefined).sort();
-    out = `{${keys.map((k) => `${JSON.stringify(k)}:${write((o as Record<string, unknown>)[k], path ? `${path}.${k}` : k, seen)}`).join(",")}}`;
+    const r = o as Record<string, unknown>;
+    const keys = Object.keys(r);
+    if (text) keys.sort();
+    for (const k of keys) {
+      if (r[k] === undefined) continue;
+      trail.push(k);
+      const inner = walk(r[k], trail, seen, text);
+      trail.pop();
+      if (text) parts.push(`${JSON.stringify(k)}:${inner}`);
+    }
   }
   seen.delete(o);
-  return out;
+  return text ? (array ? `[${parts.join(",")}]` : `{${parts.join(",")}}`) : "";
+}
+
+/** `a.b[0].c` for the trail a, b, 0, c; "" at the top. */
+function pathOf(trail: readonly (string | number)[]): string {
+  let path = "";
+  for (const step of trail) path = typeof step === "number" ? `${path}[${step}]` : path ? `${path}.${step}` : step;
+  return path;
 }
 
 function className(o: object): string {

@@ -6,7 +6,7 @@
  * abstains: silence is never approval.
  */
 import { attempt, AttemptContext } from "../attempt.js";
-import { canonicalJson, NotJsonError, preview } from "../canonical-json.js";
+import { assertJson, NotJsonError, preview } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
 import { decisionMessages, describeThrown } from "../failure.js";
 import type { FactLedger, LedgerSnapshot, ReconciledFact } from "./ledger.js";
@@ -100,7 +100,7 @@ export function checkDecision(d: unknown): asserts d is Decision {
   claims.forEach((c, i) => {
     if (typeof c?.key !== "string" || c.key.length === 0) throw new TypeError(`verifyDecision: claims[${i}].key must be a non-empty text`);
     try {
-      canonicalJson(c.value);
+      assertJson(c.value);
     } catch (e) {
       if (e instanceof NotJsonError) throw new TypeError(`verifyDecision: claims[${i}] (${c.key}): ${e.message}`);
       throw e;

@@ -8,7 +8,7 @@
  * execute, once per call, not once per retry.
  */
 import { attempt, AttemptContext } from "../attempt.js";
-import { canonicalJson, NotJsonError } from "../canonical-json.js";
+import { assertJson, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 
@@ -22,7 +22,7 @@ export async function checkpoint(call: Call, env: Env): Promise<StageResult> {
   if (r.status === "error") return failures.checkpointFailed(tool.name, describeThrown(r.error));
   const reference = r.value === undefined ? null : r.value;
   try {
-    canonicalJson(reference);
+    assertJson(reference);
   } catch (e) {
     if (e instanceof NotJsonError) return failures.checkpointFailed(tool.name, `its reference cannot be recorded (${e.message})`);
     throw e;

@@ -3,7 +3,7 @@
  * pass the tool's semantic `check`. A malformed or implausible response dies here; it
  * does not travel three hops into the agent's next decision.
  */
-import { canonicalJson, NotJsonError } from "../canonical-json.js";
+import { assertJson, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures } from "../failure.js";
 import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
@@ -14,7 +14,7 @@ export async function validateOutput(call: Call): Promise<StageResult> {
     try {
       // Checked for every tool: a response that JSON cannot carry cannot reach the model
       // intact, nor be recorded for a replay.
-      canonicalJson(call.output);
+      assertJson(call.output);
     } catch (e) {
       if (e instanceof NotJsonError) return failures.invalidOutput(tool.name, [e.message]);
       throw e;
