@@ -232,11 +232,16 @@ if (!up) {
   });
 
   describe("PostgreSQL without group commit", () => {
-    it("still claims, completes and records", async () => {
+    it("still claims, completes and records, and a claim answers its run's stop", async () => {
       const s = await postgresStore({ url: PG_URL, schema: `${prefix}_${n++}`, groupCommit: false });
       try {
         const results = await Promise.all(Array.from({ length: 4 }, (_, i) => s.idempotency.claim(req({ owner: `o${i}` }))));
         expect(results.filter((r) => r.status === "claimed")).toHaveLength(1);
+        // A claim alone answers its run's stop too, from its own statement.
+        await s.runs.create(freshRun("r1", "a", 1));
+        expect(await s.idempotency.claim(req({ key: "k1", runId: "r1" }))).toEqual({ status: "claimed", fence: expect.any(Number), stop: null });
+        await s.runs.requestStop("r1", "enough", 2_000);
+        expect(await s.idempotency.claim(req({ key: "k2", runId: "r1" }))).toEqual({ status: "claimed", fence: expect.any(Number), stop: { reason: "enough", at: 2_000 } });
       } finally {
         await s.close();
       }

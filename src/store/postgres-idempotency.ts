@@ -42,14 +42,24 @@ export class PgIdempotency implements IdempotencyStore {
     // The lease is granted by the database's clock (see "Leases"): its length goes, not an end.
     const fresh = [req.scope, req.key, req.fingerprint, req.owner, req.runId, req.leaseMs, req.now, req.now + req.retentionMs];
     // The claim's `seq` is its fence: taken from a sequence, it only grows.
+    // A fresh claim comes with its run's stop, read in the same statement (see claimPart).
+    const claimed = (seq: string, stopReason: string | null, stopAt: string | null): ClaimResult => ({
+      status: "claimed",
+      fence: Number(seq),
+      stop: stopReason === null ? null : { reason: stopReason, at: Number(stopAt) },
+    });
     const insert = async () => {
-      const { rows } = await this.db.query<{ seq: string }>(
+      const { rows } = await this.db.query<{ seq: string; stop_reason: string | null; stop_at: string | null }>(
         "claim_insert",
-        `INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, lease_ms, created_at, expires_at, state)
-         VALUES ($1, $2, $3, $4, $5, ${DB_NOW} + $6::float8, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING RETURNING seq`,
+        `WITH c AS (
+           INSERT INTO ${S}.idempotency (scope, key, fingerprint, owner, run_id, lease_until, lease_ms, created_at, expires_at, state)
+           VALUES ($1, $2, $3, $4, $5, ${DB_NOW} + $6::float8, $6, $7, $8, 'in_flight') ON CONFLICT (scope, key) DO NOTHING RETURNING seq
+         )
+         SELECT c.seq::text, r.stop_reason, r.stop_at::text FROM c LEFT JOIN ${S}.runs r ON r.run_id = $5`,
         fresh,
       );
-      return rows[0] ? Number(rows[0].seq) : undefined;
+      const row = rows[0];
+      return row && claimed(row.seq, row.stop_reason, row.stop_at);
     };
     // A fresh key: one statement (shared with the other claims of this turn). A key that
     // exists: one more, which locks the row, takes it over if its completed record expired
@@ -58,17 +68,15 @@ export class PgIdempotency implements IdempotencyStore {
     for (let attempt = 0; attempt < 8; attempt++) {
       const inserted =
         attempt === 0
-          ? await this.db.batched<number | ClaimResult | undefined>({
+          ? await this.db.batched<ClaimResult | undefined>({
               part: claimPart,
               lock: lockOf(req.scope, req.key),
               row: fresh,
-              // With the run's stop, read in the same statement (see claimPart).
-              answer: ([row]) => row && { status: "claimed", fence: Number(row.a), stop: row.b === null ? null : { reason: row.b, at: Number(row.c) } },
+              answer: ([row]) => row && claimed(row.a!, row.b, row.c),
               alone: insert,
             })
           : await insert();
-      if (typeof inserted === "object") return inserted;
-      if (inserted !== undefined) return { status: "claimed", fence: inserted };
+      if (inserted) return inserted;
       // Taken over: a completed record that expired (the next generation), a lapsed lease
       // (the same one: its owner may have run it), or the record `replace` names. Whether
       // the lease lapsed is decided after the row is locked, by the database's clock.
