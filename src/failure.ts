@@ -6,7 +6,7 @@
 import { describeThrown } from "./thrown.js";
 
 // Where they were first made, and still imported from.
-export { describeThrown, RuntimeClosedError, ToolError } from "./thrown.js";
+export { describeThrown, RuntimeClosedError } from "./thrown.js";
 import { RuntimeClosedError } from "./thrown.js";
 import type { Failure, FailureKind, Note } from "./failure-kinds.js";
 

@@ -1,6 +1,6 @@
 /**
  * What was thrown: a one-line description of any thrown value for messages and logs, and
- * `ToolError`, which a tool throws to say how its failure should be treated.
+ * the reason a closing runtime cancels its calls with.
  */
 import { redactText } from "./redact.js";
 
@@ -22,28 +22,6 @@ function describe(thrown: unknown): string {
     // fall through: circular or otherwise unserialisable
   }
   return `non-Error value thrown: ${String(thrown)}`;
-}
-
-/**
- * An error a tool may throw to say how it should be treated: not retryable (a 4xx,
- * a business rule) or retryable after a delay (a rate limit's Retry-After).
- */
-export class ToolError extends Error {
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
-  /**
-   * The call may have taken effect all the same (the connection dropped after the request
-   * went out): a write is then not retried unless that is safe, and its claim is kept.
-   * Otherwise a ToolError says the call did not take effect [false].
-   */
-  readonly effectUnknown: boolean;
-  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; effectUnknown?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
-    this.name = "ToolError";
-    this.retryable = options.retryable ?? true;
-    this.retryAfterMs = options.retryAfterMs;
-    this.effectUnknown = options.effectUnknown ?? false;
-  }
 }
 
 /**

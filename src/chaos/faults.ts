@@ -11,7 +11,7 @@
  * Injectors are listed outermost first: `inject(fn, a, b)` is `a(b(fn))`.
  */
 import { systemClock, type Clock } from "../clock.js";
-import { ToolError } from "../failure.js";
+import { ToolError } from "../tool-error.js";
 import type { ToolContext } from "../tool.js";
 import { seeded, type Random } from "./random.js";
 

@@ -15,7 +15,8 @@
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { systemClock, type Clock } from "../clock.js";
-import { ToolError, type FailureKind, type Outcome } from "../failure.js";
+import type { FailureKind, Outcome } from "../failure.js";
+import { ToolError } from "../tool-error.js";
 import type { PolicyInput } from "../policy.js";
 import { createRuntime } from "../runtime.js";
 import { defineTool, type Tool, type ToolSpec } from "../tool.js";

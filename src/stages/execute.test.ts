@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { makeCall, makeEnv, makeRun } from "../../test/fixtures/call.js";
-import { ToolError } from "../failure.js";
+import { ToolError } from "../tool-error.js";
 import { defineTool } from "../tool.js";
 import { execute } from "./execute.js";
 
