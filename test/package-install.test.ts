@@ -105,6 +105,25 @@ await rt.close();
 console.log(JSON.stringify(r.ok ? r.value : r.failure));
 `;
 
+/** 50 claims on a SQLite store with background checkpoints, opened from the installed dist/. */
+const backgroundCheckpoints = `
+import { copyFileSync } from "node:fs";
+import { sqliteStore } from "./node_modules/bulwark/dist/store/sqlite.js";
+import { openDatabase } from "./node_modules/bulwark/dist/store/sqlite-driver.js";
+const s = sqliteStore({ path: "state/ckpt.db", checkpoint: "background", checkpointMs: 5 });
+const req = { scope: "t", fingerprint: "f", runId: "r", now: 1, leaseMs: 60000, retentionMs: 60000 };
+await Promise.all(Array.from({ length: 50 }, (_, i) => s.idempotency.claim({ ...req, key: "k" + i, owner: "a" })));
+const inFile = () => {
+  copyFileSync("state/ckpt.db", "state/copy.db");
+  const db = openDatabase("state/copy.db", { timeoutMs: 100 });
+  try { return db.prepare("SELECT count(*) FROM idempotency").pluck().get(); } catch { return 0; } finally { db.close(); }
+};
+const until = Date.now() + 10000;
+while (inFile() !== 50 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+console.log(JSON.stringify({ inFile: inFile() }));
+await s.close();
+`;
+
 describe("the packed package, installed as an application would", () => {
   it("core only: a guarded call on the memory store, nothing compiled, and the CLI's demo", async () => {
     const app = await tryWay({
@@ -130,12 +149,17 @@ describe("the packed package, installed as an application would", () => {
   }, 600_000);
 
   it("the SQLite store: better-sqlite3 on Node 20, nothing on Node 22.16+ (node:sqlite)", async () => {
-    await tryWay({
+    const app = await tryWay({
       name: `SQLite store (Node ${process.versions.node.split(".")[0]})`,
       peers: nodeSqlite ? [] : ["better-sqlite3@12"],
-      files: { "app.ts": guardedCall(`"sqlite:state/bulwark.db"`) },
+      files: { "app.ts": guardedCall(`"sqlite:state/bulwark.db"`), "checkpoint.mjs": backgroundCheckpoints },
       expect: (out) => expect(JSON.parse(out)).toEqual({ id: "a1", ok: true }),
     });
+    // The background checkpointer's worker starts from the built files (its entry is a
+    // module of its own in dist/): the database file alone, without its WAL, holds the
+    // commits before the store closes, far too few pages for a commit to have checkpointed.
+    const { stdout } = await run(node, ["checkpoint.mjs"], { cwd: app });
+    expect(JSON.parse(stdout)).toEqual({ inFile: 50 });
   }, 600_000);
 
   it("the PostgreSQL store: pg", async (t) => {

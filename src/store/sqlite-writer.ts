@@ -1,108 +1,12 @@
 /**
  * How the SQLite store writes: the writer that commits a turn's writes in one IMMEDIATE
- * transaction and waits for another process's lock off the event loop, the check that the
- * file at the path is still the one opened, and the background checkpointer.
+ * transaction and waits for another process's lock off the event loop, and the check that the
+ * file at the path is still the one opened.
  */
 import { statSync } from "node:fs";
-import { createRequire } from "node:module";
-import { resolve } from "node:path";
-import { Worker } from "node:worker_threads";
 import { isBusy, type Db } from "./sqlite-driver.js";
 import { describe } from "./durable.js";
 import { StoreUnavailableError } from "./types.js";
-
-/** SQLite's own threshold (pages of 4 KiB), kept for "inline" and until the worker is up. */
-const INLINE_CHECKPOINT_PAGES = 1000;
-/** With a background checkpointer: a commit checkpoints only past this many WAL pages. */
-const BACKSTOP_CHECKPOINT_PAGES = 4000;
-
-/**
- * The background checkpointer's code, run with `eval` so that it needs no file of its own
- * (the same under tsx, vitest and the built package). Its connection uses the store's
- * `synchronous`, so a checkpoint syncs the WAL before copying it and the database after,
- * exactly as the commit's own would. PASSIVE never waits for, nor blocks, readers or
- * writers: what it cannot copy now it copies next time.
- */
-const CHECKPOINTER = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.module);
-const db = new Database(workerData.path, { timeout: workerData.busyTimeoutMs });
-db.pragma("synchronous = " + workerData.synchronous);
-db.pragma("wal_autocheckpoint = 0");
-const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
-let timer;
-const tick = () => {
-  try {
-    const r = checkpoint.get();
-    // Caught up with more to do than a tick's worth: go again at once.
-    timer = setTimeout(tick, r && r.busy === 0 && r.log > 0 && r.checkpointed === r.log && r.log > 2000 ? 0 : workerData.everyMs);
-  } catch (e) {
-    parentPort.postMessage({ error: String(e && e.message || e) });
-    timer = setTimeout(tick, workerData.everyMs);
-  }
-};
-parentPort.on("message", (m) => {
-  if (m !== "close") return;
-  clearTimeout(timer);
-  try { db.close(); } finally { parentPort.close(); }
-});
-parentPort.postMessage({ ready: true });
-timer = setTimeout(tick, workerData.everyMs);
-`;
-
-/**
- * Runs the WAL checkpoints of a file store on a worker thread; the store's own connection
- * checkpoints inline (SQLite's default) until the worker is up, if it fails, and as a
- * backstop past BACKSTOP_CHECKPOINT_PAGES.
- */
-export class Checkpointer {
-  private worker: Worker | undefined;
-  private closing: Promise<void> | undefined;
-
-  constructor(db: Db, o: { path: string; synchronous: string; busyTimeoutMs: number; everyMs: number }) {
-    let module: string;
-    try {
-      module = createRequire(import.meta.url).resolve("better-sqlite3");
-      this.worker = new Worker(CHECKPOINTER, {
-        eval: true,
-        workerData: { module, path: o.path, synchronous: o.synchronous, busyTimeoutMs: o.busyTimeoutMs, everyMs: o.everyMs },
-      });
-    } catch {
-      return; // inline checkpoints, as SQLite does by default
-    }
-    const w = this.worker;
-    w.unref();
-    const inline = () => {
-      if (db.open) db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
-    };
-    w.on("message", (m: { ready?: boolean; error?: string }) => {
-      if (m.ready && db.open && this.worker === w) db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-    });
-    w.on("error", () => {
-      this.worker = undefined;
-      inline();
-    });
-    w.on("exit", () => {
-      if (this.worker === w) {
-        this.worker = undefined;
-        inline();
-      }
-    });
-  }
-
-  /** Stop the worker and close its connection (before the store's own, so that the last close checkpoints). */
-  close(): Promise<void> {
-    const w = this.worker;
-    if (!w) return Promise.resolve();
-    this.worker = undefined;
-    return (this.closing ??= new Promise<void>((resolve) => {
-      w.once("exit", () => resolve());
-      w.ref(); // a close awaited keeps the process until the worker is gone
-      w.postMessage("close");
-      setTimeout(() => void w.terminate(), 2_000).unref();
-    }));
-  }
-}
 
 /**
  * How long the driver itself waits for another connection's lock, per attempt. Its wait is

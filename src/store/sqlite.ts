@@ -32,7 +32,8 @@ import type {
   Store,
 } from "./types.js";
 import { StoreUnavailableError } from "./types.js";
-import { Checkpointer, DatabaseFile, DRIVER_BUSY_MS, RETRY_FIRST_MS, RETRY_LAST_MS, sleep, Writer } from "./sqlite-writer.js";
+import { Checkpointer } from "./sqlite-checkpointer.js";
+import { DatabaseFile, DRIVER_BUSY_MS, RETRY_FIRST_MS, RETRY_LAST_MS, sleep, Writer } from "./sqlite-writer.js";
 import { SqliteIdempotency } from "./sqlite-idempotency.js";
 import { SqliteApprovals, SqliteBreakers, SqliteFreezes, SqliteHandoffs, SqliteMutations, SqliteRuns } from "./sqlite-records.js";
 
@@ -65,8 +66,8 @@ export interface SqliteStoreOptions {
   /**
    * The SQLite library: "better-sqlite3" (an optional peer, compiled; needed on Node 20) or
    * Node's built-in "node:sqlite" (Node 22.16+) [better-sqlite3 where installed, else
-   * node:sqlite]. Both pass the same conformance suite; the background checkpointer runs
-   * only with better-sqlite3 installed.
+   * node:sqlite]. Both pass the same conformance suite; the background checkpointer uses
+   * the store's driver.
    */
   driver?: SqliteDriver;
 }
