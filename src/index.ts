@@ -13,7 +13,7 @@ export type { RedactHook } from "./redact.js";
 export type { Failure, FailureKind, Outcome, ShadowDecision, Stage } from "./failure.js";
 export { defaultPolicy, PolicyError } from "./policy.js";
 export { readInstant } from "./time.js";
-export type { Policy, PolicyInput, FreezeWindow } from "./policy.js";
+export type { Policy, PolicyInput, FreezeWindow, FreezeSpan } from "./policy.js";
 export { ManualClock, systemClock } from "./clock.js";
 export { MissingPackageError } from "./optional.js";
 export type { Clock } from "./clock.js";

@@ -13,6 +13,16 @@ describe("resolvePolicy", () => {
     expect(resolvePolicy(defaultPolicy, { maxSteps: undefined }).maxSteps).toBe(50);
   });
 
+  it("resolves freeze windows as written (texts, Dates, ms) to spans of epoch ms, leaving the base and the input as they were", () => {
+    const input = { freeze: [{ from: "2026-07-18T12:00Z", to: new Date(Date.UTC(2026, 6, 18, 14)) }, { from: 5, to: 9 }] };
+    const base = resolvePolicy(defaultPolicy);
+    const p = resolvePolicy(base, input);
+    expect(p.freeze).toEqual([{ from: Date.UTC(2026, 6, 18, 12), to: Date.UTC(2026, 6, 18, 14) }, { from: 5, to: 9 }]);
+    expect(input.freeze[0]!.from).toBe("2026-07-18T12:00Z");
+    expect(base.freeze).toBe(false);
+    expect(defaultPolicy.freeze).toBe(false);
+  });
+
   it.each([
     [{ maxSteps: -1 }, "maxSteps must be a whole number of at least 1, not -1"],
     [{ maxSteps: 2.5 }, "maxSteps must be a whole number"],

@@ -10,11 +10,19 @@ import type { PolicyRule } from "./decide/rules.js";
 import { badDuration, badWhole } from "./option-checks.js";
 import { readInstant } from "./time.js";
 
+/** A freeze window as a policy is written: each end an epoch ms, an ISO text or a Date. */
 export interface FreezeWindow {
   from: number | string | Date;
   to: number | string | Date;
 }
 
+/** A freeze window as a resolved policy holds it: both ends epoch ms, `from` before `to`. */
+export interface FreezeSpan {
+  from: number;
+  to: number;
+}
+
+/** The resolved policy (`resolvePolicy`'s answer): complete and checked. Written as `PolicyInput`. */
 export interface Policy {
   /** Tool calls per run [50]. Replays of an earlier call use none. */
   maxSteps: number;
@@ -30,8 +38,8 @@ export interface Policy {
   /** Mutations in a row whose effect was not verified before a gate is required [3]. */
   maxUnverifiedDepth: number;
   destructive: { maxPerRun: number };
-  /** No write or destructive call while frozen [false]. */
-  freeze: boolean | FreezeWindow[];
+  /** No write or destructive call while frozen (always, or within these windows) [false]. */
+  freeze: boolean | FreezeSpan[];
   /** Facts older than this are stale [none]. */
   maxFactAgeMs?: number;
   /** How long a call waits for a human's approval before returning approval_required [0]. */
@@ -53,7 +61,9 @@ export interface Policy {
   ruleTimeoutMs: number;
 }
 
-export type PolicyInput = Partial<Omit<Policy, "destructive" | "confidence" | "verification">> & {
+/** A policy as the runtime and each run are given it: any part, the rest inherited. */
+export type PolicyInput = Partial<Omit<Policy, "destructive" | "confidence" | "verification" | "freeze">> & {
+  freeze?: boolean | FreezeWindow[];
   destructive?: Partial<Policy["destructive"]>;
   confidence?: Partial<Omit<ConfidencePolicy, "penalties">> & { penalties?: Partial<ConfidencePenalties> };
   verification?: Partial<VerificationPolicy>;
@@ -83,12 +93,13 @@ export class PolicyError extends TypeError {
 
 /** Merge `overrides` onto `base` (later wins) and check the result. */
 export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefined)[]): Policy {
-  let p: Policy = base;
+  // Merged as written; `freeze` (the one part whose written form differs) is resolved last.
+  let p: Omit<Policy, "freeze"> & { freeze: unknown } = base;
   for (const o of overrides) {
     if (o === undefined) continue;
     if (typeof o !== "object" || o === null) throw new PolicyError(`expected an object, got ${JSON.stringify(o)}`);
     const prev = p;
-    p = { ...p, ...stripUndefined(o), destructive: { ...p.destructive, ...stripUndefined(o.destructive ?? {}) } } as Policy;
+    p = { ...p, ...stripUndefined(o), destructive: { ...p.destructive, ...stripUndefined(o.destructive ?? {}) } } as typeof p;
     p.confidence = {
       ...prev.confidence,
       ...stripUndefined(o.confidence ?? {}),
@@ -116,8 +127,7 @@ export function resolvePolicy(base: Policy, ...overrides: (PolicyInput | undefin
   wholeAtLeast("verification.quorum", p.verification.quorum, 1);
   duration("verification.timeoutMs", p.verification.timeoutMs, { timer: true });
   if (typeof p.countsTowardChain !== "function") throw new PolicyError("countsTowardChain must be a function of a failure kind");
-  p.freeze = normalizeFreeze(p.freeze);
-  return p;
+  return { ...p, freeze: normalizeFreeze(p.freeze) };
 }
 
 function checkRules(rules: unknown) {
@@ -160,7 +170,7 @@ function duration(name: string, v: unknown, o?: { zero?: boolean; timer?: boolea
   if (why) throw new PolicyError(`${name} ${why}`);
 }
 
-export function normalizeFreeze(freeze: unknown): boolean | { from: number; to: number }[] {
+export function normalizeFreeze(freeze: unknown): Policy["freeze"] {
   if (typeof freeze === "boolean") return freeze;
   if (!Array.isArray(freeze)) throw new PolicyError(`freeze must be true, false or a list of { from, to } windows, not ${JSON.stringify(freeze)}`);
   return freeze.map((w, i) => {
@@ -181,6 +191,6 @@ export function normalizeFreeze(freeze: unknown): boolean | { from: number; to: 
 export function frozenAt(freeze: Policy["freeze"], now: number): { frozen: boolean; until?: number } {
   if (freeze === true) return { frozen: true };
   if (freeze === false) return { frozen: false };
-  for (const w of freeze as { from: number; to: number }[]) if (now >= w.from && now < w.to) return { frozen: true, until: w.to };
+  for (const w of freeze) if (now >= w.from && now < w.to) return { frozen: true, until: w.to };
   return { frozen: false };
 }
