@@ -1,8 +1,10 @@
 /**
  * The SQL of alerts and monitors, one text for SQLite and PostgreSQL (both speak
  * `INSERT … ON CONFLICT … WHERE` on a partial index, and RETURNING), with the rows turned
- * back into records in one place. `p(i)` spells the i-th parameter (`?` or `$i`).
+ * back into records in one place. The dialect (sql/dialect.ts) names the tables and spells the
+ * parameters.
  */
+import type { Dialect } from "./sql/dialect.js";
 import type { AlertRecord, MonitorRecord, NewAlert } from "./types.js";
 
 const ALERT_COLS = "id, key, state, summary, details, first_at, last_at, count, resolved_at, acknowledged_by, acknowledged_at, data";
@@ -28,7 +30,7 @@ export interface MonitorRow {
   updated_at: number;
 }
 
-export function alertSql(T: (table: string) => string, p: (i: number) => string) {
+export function alertSql({ T, p }: Dialect) {
   const A = T("alerts");
   const M = T("monitors");
   return {
@@ -56,9 +58,6 @@ export function raiseParams(a: NewAlert): unknown[] {
   const fixed = { id: a.id, key: a.key, kind: a.kind, severity: a.severity, ...(a.agent !== undefined ? { agent: a.agent } : {}), ...(a.runId !== undefined ? { runId: a.runId } : {}), ...(a.tool !== undefined ? { tool: a.tool } : {}) };
   return [a.id, a.key, a.summary, a.details === undefined ? null : JSON.stringify(a.details), a.at, JSON.stringify(fixed)];
 }
-
-/** A large limit for "no limit" (both databases take a number). */
-export const NO_LIMIT = 1_000_000_000;
 
 export function alertRecord(r: AlertRow): AlertRecord {
   const fixed = JSON.parse(r.data) as Pick<AlertRecord, "id" | "key" | "kind" | "severity" | "agent" | "runId" | "tool">;

@@ -53,6 +53,18 @@ export function describeRunConformance(store: () => Store, T0: number) {
       expect((await store().runs.get("run-1"))?.version).toBe(1);
     });
 
+    it("list: newest first (ties in the order created), by status, up to a limit", async () => {
+      const at = { a: T0, b: T0 + 2, c: T0 + 1, d: T0 + 1 };
+      for (const [id, startedAt] of Object.entries(at)) await store().runs.create(run({ runId: id, startedAt, ...(id === "b" ? { status: "ended" as const } : {}) }));
+      const ids = async (filter?: Parameters<Store["runs"]["list"]>[0]) => (await store().runs.list(filter)).map((r) => r.runId);
+      expect(await ids()).toEqual(["b", "c", "d", "a"]);
+      expect(await ids({ status: "running" })).toEqual(["c", "d", "a"]);
+      expect(await ids({ status: "ended", limit: 5 })).toEqual(["b"]);
+      expect(await ids({ limit: 2 })).toEqual(["b", "c"]);
+      expect(await ids({ limit: 0 })).toEqual([]);
+      expect((await store().runs.list({ status: "running", limit: 1 }))[0]).toEqual(run({ runId: "c", startedAt: at.c }));
+    });
+
     it("requestStop: false for an unknown run; the first request is kept; it bumps the version and survives commits", async () => {
       expect(await store().runs.requestStop("ghost", "stop", T0)).toBe(false);
       const { record: v0 } = await store().runs.create(run({ stopRequested: { reason: "ignored", at: T0 } }));

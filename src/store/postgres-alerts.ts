@@ -1,6 +1,7 @@
 /** The PostgreSQL store's alerts and monitors (semantics in types.ts, SQL in alerts-sql.ts). */
 import type pg from "pg";
-import { alertRecord, alertSql, monitorRecord, NO_LIMIT, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
+import { alertRecord, alertSql, monitorRecord, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
+import { dialect, NO_LIMIT } from "./sql/dialect.js";
 import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "./types.js";
 
 /** A named (prepared once per connection) query that fails as StoreUnavailableError. */
@@ -8,7 +9,7 @@ export interface PgQuery {
   query<R extends pg.QueryResultRow>(name: string, text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
-const statements = (S: string) => alertSql((t) => `${S}.${t}`, (i) => `$${i}`);
+const statements = (S: string) => alertSql(dialect.postgres(S));
 
 export class PgAlerts implements AlertStore {
   private readonly sql;

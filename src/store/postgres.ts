@@ -25,6 +25,8 @@ import type {
 import { Db, type Resolved, driver } from "./postgres-db.js";
 import { PgIdempotency } from "./postgres-idempotency.js";
 import { PgApprovals, PgBreakers, PgFreezes, PgHandoffs, PgMutations, PgRuns } from "./postgres-records.js";
+import { dialect } from "./sql/dialect.js";
+import { recordSql } from "./sql/records.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/db[?schema=name&…]`. */
@@ -173,12 +175,13 @@ class PgStore implements Store {
     this.db = new Db(pool, r);
     const S = `"${r.schema}"`;
     this.idempotency = new PgIdempotency(this.db, S);
-    this.breakers = new PgBreakers(this.db, S);
-    this.runs = new PgRuns(this.db, S);
-    this.mutations = new PgMutations(this.db, S);
-    this.approvals = new PgApprovals(this.db, S);
-    this.handoffs = new PgHandoffs(this.db, S);
-    this.freezes = new PgFreezes(this.db, S);
+    const sql = recordSql(dialect.postgres(S));
+    this.breakers = new PgBreakers(this.db, sql);
+    this.runs = new PgRuns(this.db, sql, S);
+    this.mutations = new PgMutations(this.db, sql);
+    this.approvals = new PgApprovals(this.db, sql);
+    this.handoffs = new PgHandoffs(this.db, sql);
+    this.freezes = new PgFreezes(this.db, sql);
     this.alerts = new PgAlerts(this.db, S);
     this.monitors = new PgMonitors(this.db, S);
     this.shadow = new PgShadowDecisions(this.db, S);

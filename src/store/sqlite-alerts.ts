@@ -1,5 +1,6 @@
 /** The SQLite store's alerts and monitors (semantics in types.ts, SQL in alerts-sql.ts). */
-import { alertRecord, alertSql, monitorRecord, NO_LIMIT, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
+import { alertRecord, alertSql, monitorRecord, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
+import { dialect, NO_LIMIT, params } from "./sql/dialect.js";
 import type { Db } from "./sqlite-driver.js";
 import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "./types.js";
 
@@ -9,9 +10,7 @@ export interface SqliteGuard {
   read<T>(op: () => T): Promise<T>;
 }
 
-const sql = alertSql((t) => t, (i) => `@p${i}`);
-/** The i-th parameter is named p<i> (as PostgreSQL's $i). */
-const named = (...values: unknown[]) => Object.fromEntries(values.map((v, i) => [`p${i + 1}`, v]));
+const sql = alertSql(dialect.sqlite);
 type Named = Record<string, unknown>;
 
 export class SqliteAlerts implements AlertStore {
@@ -33,27 +32,27 @@ export class SqliteAlerts implements AlertStore {
   }
 
   async raise(a: NewAlert) {
-    const alert = alertRecord(await this.g.write(() => this.raiseStmt.get(named(...raiseParams(a)))!));
+    const alert = alertRecord(await this.g.write(() => this.raiseStmt.get(params(...raiseParams(a)))!));
     return { alert, fresh: alert.count === 1 };
   }
 
   async resolve(key: string, at: number) {
-    const row = await this.g.write(() => this.resolveStmt.get(named(key, at)));
+    const row = await this.g.write(() => this.resolveStmt.get(params(key, at)));
     return row && alertRecord(row);
   }
 
   async acknowledge(id: string, by: string, at: number) {
-    const row = await this.g.write(() => this.ackStmt.get(named(id, by, at)) ?? this.getStmt.get(named(id)));
+    const row = await this.g.write(() => this.ackStmt.get(params(id, by, at)) ?? this.getStmt.get(params(id)));
     return row && alertRecord(row);
   }
 
   async get(id: string) {
-    const row = await this.g.read(() => this.getStmt.get(named(id)));
+    const row = await this.g.read(() => this.getStmt.get(params(id)));
     return row && alertRecord(row);
   }
 
   async list(filter: { state?: AlertRecord["state"]; limit?: number } = {}) {
-    return (await this.g.read(() => this.listStmt.all(named(filter.state ?? null, filter.limit ?? NO_LIMIT)))).map(alertRecord);
+    return (await this.g.read(() => this.listStmt.all(params(filter.state ?? null, filter.limit ?? NO_LIMIT)))).map(alertRecord);
   }
 }
 
@@ -74,13 +73,13 @@ export class SqliteMonitors implements MonitorStore {
   }
 
   async get(key: string) {
-    const row = await this.g.read(() => this.getStmt.get(named(key)));
+    const row = await this.g.read(() => this.getStmt.get(params(key)));
     return row && monitorRecord(row);
   }
 
   async put(key: string, expected: number, data: unknown, at: number) {
     const text = JSON.stringify(data);
-    const changed = await this.g.write(() => (expected === 0 ? this.insertStmt.run(named(key, text, at)) : this.updateStmt.run(named(key, text, at, expected))).changes);
+    const changed = await this.g.write(() => (expected === 0 ? this.insertStmt.run(params(key, text, at)) : this.updateStmt.run(params(key, text, at, expected))).changes);
     return changed === 1;
   }
 

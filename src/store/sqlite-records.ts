@@ -1,4 +1,4 @@
-/** The SQLite store's other records: breakers, runs, mutations, approvals, handoffs, freezes. */
+/** The SQLite store's other records: breakers, runs, mutations, approvals, handoffs, freezes (SQL in sql/records.ts). */
 import type { Db } from "./sqlite-driver.js";
 import {
   approvalRecord,
@@ -15,6 +15,8 @@ import {
 } from "./durable.js";
 import type { SqliteGuard } from "./sqlite-alerts.js";
 import type { SqliteCallJournal } from "./call-journal.js";
+import { dialect, NO_LIMIT, params } from "./sql/dialect.js";
+import { recordSql } from "./sql/records.js";
 import type {
   ApprovalRecord,
   ApprovalStore,
@@ -32,31 +34,32 @@ import type {
   RunStore,
 } from "./types.js";
 
+const sql = recordSql(dialect.sqlite);
+type Params = [Record<string, unknown>];
+
 export class SqliteBreakers implements BreakerStore {
   private readonly selectOne;
   private readonly selectAll;
   private readonly upsert;
   constructor(db: Db, private readonly g: SqliteGuard) {
-    this.selectOne = db.prepare<[string], { data: string }>("SELECT data FROM breakers WHERE tool = ?");
-    this.selectAll = db.prepare<[], { data: string }>("SELECT data FROM breakers ORDER BY seq");
-    this.upsert = db.prepare("INSERT INTO breakers (tool, data) VALUES (?, ?) ON CONFLICT (tool) DO UPDATE SET data = excluded.data");
+    this.selectOne = db.prepare<Params, { data: string }>(sql.breakerGet);
+    this.selectAll = db.prepare<[], { data: string }>(sql.breakerList);
+    this.upsert = db.prepare<Params>(sql.breakerPut);
   }
   async get(tool: string) {
     return this.g.read(() => {
-      const r = this.selectOne.get(tool);
+      const r = this.selectOne.get(params(tool));
       return r && breakerRecord(r);
     });
   }
   async put(record: BreakerRecord) {
     const data = JSON.stringify(record);
-    await this.g.write(() => this.upsert.run(record.tool, data));
+    await this.g.write(() => this.upsert.run(params(record.tool, data)));
   }
   async list() {
     return this.g.read(() => this.selectAll.all().map(breakerRecord));
   }
 }
-
-const RUN_COLS = "stop_reason, stop_at, version, data, facts, history, handoff";
 
 export class SqliteRuns implements RunStore {
   private readonly selectOne;
@@ -67,26 +70,17 @@ export class SqliteRuns implements RunStore {
   private readonly selectStop;
   private readonly selectList;
   constructor(db: Db, private readonly g: SqliteGuard, private readonly journal: SqliteCallJournal) {
-    this.selectList = db.prepare<[{ status: string | null; limit: number }], RunRow>(
-      `SELECT ${RUN_COLS} FROM runs WHERE (@status IS NULL OR status = @status)
-       ORDER BY started_at DESC, seq ASC LIMIT @limit`,
-    );
-    this.selectOne = db.prepare<[string], RunRow>(`SELECT ${RUN_COLS} FROM runs WHERE run_id = ?`);
-    this.insert = db.prepare(
-      `INSERT INTO runs (run_id, status, started_at, version, data, facts, history, handoff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id) DO NOTHING`,
-    );
-    this.update = db.prepare(
-      `UPDATE runs SET version = ?, status = ?, data = ?, facts = COALESCE(?, facts), history = COALESCE(?, history),
-         handoff = COALESCE(?, handoff) WHERE run_id = ? AND version = ?`,
-    );
-    this.stop = db.prepare("UPDATE runs SET stop_at = ?, stop_reason = ?, version = version + 1 WHERE run_id = ? AND stop_reason IS NULL");
-    this.exists = db.prepare("SELECT 1 FROM runs WHERE run_id = ?").pluck();
-    this.selectStop = db.prepare<[string], { stop_reason: string | null; stop_at: number | null }>("SELECT stop_reason, stop_at FROM runs WHERE run_id = ?");
+    this.selectList = db.prepare<Params, RunRow>(sql.runList);
+    this.selectOne = db.prepare<Params, RunRow>(sql.runGet);
+    this.insert = db.prepare<Params>(sql.runCreate);
+    this.update = db.prepare<Params>(sql.runCommit);
+    this.stop = db.prepare<Params>(sql.runStop);
+    this.exists = db.prepare<Params>(sql.runExists).pluck();
+    this.selectStop = db.prepare<Params, { stop_reason: string | null; stop_at: number | null }>(sql.runStopGet);
   }
   async get(runId: string) {
     return this.g.read(() => {
-      const r = this.selectOne.get(runId);
+      const r = this.selectOne.get(params(runId));
       return r && runRecord(r);
     });
   }
@@ -94,34 +88,34 @@ export class SqliteRuns implements RunStore {
     const data = runData(record);
     const p = runParts(undefined, record);
     return this.g.write(() => {
-      const created = this.insert.run(record.runId, record.status, record.startedAt, record.version, data, p.facts, p.history, p.handoff).changes === 1;
-      return { created, record: runRecord(this.selectOne.get(record.runId)!) };
+      const created = this.insert.run(params(record.runId, record.status, record.startedAt, record.version, data, p.facts, p.history, p.handoff)).changes === 1;
+      return { created, record: runRecord(this.selectOne.get(params(record.runId))!) };
     });
   }
   async commit(prev: RunRecord, next: RunRecord, calls?: readonly CallJournalEntry[]): Promise<CommitResult> {
     const data = runData(next);
     const p = runParts(prev, next);
     return this.g.write((): CommitResult => {
-      if (this.update.run(next.version, next.status, data, p.facts, p.history, p.handoff, prev.runId, prev.version).changes === 1) {
+      if (this.update.run(params(prev.runId, prev.version, next.version, next.status, data, p.facts, p.history, p.handoff)).changes === 1) {
         this.journal.append(prev.runId, calls);
         return { committed: true };
       }
-      const r = this.selectOne.get(prev.runId);
+      const r = this.selectOne.get(params(prev.runId));
       return { committed: false, current: r && runRecord(r) };
     });
   }
   async requestStop(runId: string, reason: string, at: number) {
-    return this.g.write(() => this.stop.run(at, reason, runId).changes === 1 || this.exists.get(runId) !== undefined);
+    return this.g.write(() => this.stop.run(params(runId, reason, at)).changes === 1 || this.exists.get(params(runId)) !== undefined);
   }
   async stopRequested(runId: string) {
     return this.g.read(() => {
-      const r = this.selectStop.get(runId);
+      const r = this.selectStop.get(params(runId));
       return r && r.stop_reason !== null && r.stop_at !== null ? { reason: r.stop_reason, at: Number(r.stop_at) } : undefined;
     });
   }
   async list(filter: { status?: RunRecord["status"]; limit?: number } = {}) {
-    const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit));
-    return this.g.read(() => this.selectList.all({ status: filter.status ?? null, limit }).map(runRecord));
+    const limit = filter.limit === undefined ? NO_LIMIT : Math.max(0, Math.floor(filter.limit));
+    return this.g.read(() => this.selectList.all(params(filter.status ?? null, limit)).map(runRecord));
   }
 }
 
@@ -130,25 +124,19 @@ export class SqliteMutations implements MutationStore {
   private readonly selectRun;
   private readonly move;
   constructor(db: Db, private readonly g: SqliteGuard) {
-    this.upsert = db.prepare(
-      `INSERT INTO mutations (id, run_id, run_seq, status, error, data) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, run_seq = excluded.run_seq,
-         status = excluded.status, error = excluded.error, data = excluded.data`,
-    );
-    this.selectRun = db.prepare<[string], MutationRow>(
-      "SELECT status, error, data FROM mutations WHERE run_id = ? ORDER BY run_seq, seq",
-    );
-    this.move = db.prepare("UPDATE mutations SET status = ?, error = COALESCE(?, error) WHERE id = ? AND status = ?");
+    this.upsert = db.prepare<Params>(sql.mutationRecord);
+    this.selectRun = db.prepare<Params, MutationRow>(sql.mutationList);
+    this.move = db.prepare<Params>(sql.mutationTransition);
   }
   async record(m: MutationRecord) {
     const data = JSON.stringify(m);
-    await this.g.write(() => this.upsert.run(m.id, m.runId, m.seq, m.status, m.error ?? null, data));
+    await this.g.write(() => this.upsert.run(params(m.id, m.runId, m.seq, m.status, m.error ?? null, data)));
   }
   async list(runId: string) {
-    return this.g.read(() => this.selectRun.all(runId).map(mutationRecord));
+    return this.g.read(() => this.selectRun.all(params(runId)).map(mutationRecord));
   }
   async transition(id: string, from: MutationRecord["status"], to: MutationRecord["status"], error?: string) {
-    return this.g.write(() => this.move.run(to, error ?? null, id, from).changes === 1);
+    return this.g.write(() => this.move.run(params(id, from, to, error ?? null)).changes === 1);
   }
 }
 
@@ -159,52 +147,37 @@ export class SqliteApprovals implements ApprovalStore {
   private readonly decideStmt;
   private readonly selectList;
   constructor(db: Db, private readonly g: SqliteGuard) {
-    this.upsert = db.prepare(
-      `INSERT INTO approvals (id, run_id, fingerprint, status, requested_at, decided_at, decided_by, decision_reason, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, fingerprint = excluded.fingerprint,
-         status = excluded.status, requested_at = excluded.requested_at, decided_at = excluded.decided_at,
-         decided_by = excluded.decided_by, decision_reason = excluded.decision_reason, data = excluded.data`,
-    );
-    const cols = "status, decided_at, decided_by, decision_reason, data";
-    this.selectOne = db.prepare<[string], ApprovalRow>(`SELECT ${cols} FROM approvals WHERE id = ?`);
-    this.selectFind = db.prepare<[string, string], ApprovalRow>(
-      `SELECT ${cols} FROM approvals WHERE run_id = ? AND fingerprint = ? ORDER BY requested_at DESC, seq DESC LIMIT 1`,
-    );
-    this.selectList = db.prepare<[{ status: string | null; runId: string | null }], ApprovalRow>(
-      `SELECT ${cols} FROM approvals WHERE (@status IS NULL OR status = @status) AND (@runId IS NULL OR run_id = @runId)
-       ORDER BY requested_at, seq`,
-    );
-    this.decideStmt = db.prepare(
-      `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, decision_reason = COALESCE(?, decision_reason)
-       WHERE id = ? AND status = 'pending'`,
-    );
+    this.upsert = db.prepare<Params>(sql.approvalCreate);
+    this.selectOne = db.prepare<Params, ApprovalRow>(sql.approvalGet);
+    this.selectFind = db.prepare<Params, ApprovalRow>(sql.approvalFind);
+    this.selectList = db.prepare<Params, ApprovalRow>(sql.approvalList);
+    this.decideStmt = db.prepare<Params, ApprovalRow>(sql.approvalDecide);
   }
   async create(a: ApprovalRecord) {
     const data = JSON.stringify(a);
     await this.g.write(() =>
-      this.upsert.run(a.id, a.runId, a.fingerprint, a.status, a.requestedAt, a.decidedAt ?? null, a.by ?? null, a.reason ?? null, data),
+      this.upsert.run(params(a.id, a.runId, a.fingerprint, a.status, a.requestedAt, a.decidedAt ?? null, a.by ?? null, a.reason ?? null, data)),
     );
   }
   async get(id: string) {
     return this.g.read(() => {
-      const r = this.selectOne.get(id);
+      const r = this.selectOne.get(params(id));
       return r && approvalRecord(r);
     });
   }
   async find(runId: string, fingerprint: string) {
     return this.g.read(() => {
-      const r = this.selectFind.get(runId, fingerprint);
+      const r = this.selectFind.get(params(runId, fingerprint));
       return r && approvalRecord(r);
     });
   }
   async list(filter: { status?: ApprovalRecord["status"]; runId?: string } = {}) {
-    return this.g.read(() => this.selectList.all({ status: filter.status ?? null, runId: filter.runId ?? null }).map(approvalRecord));
+    return this.g.read(() => this.selectList.all(params(filter.status ?? null, filter.runId ?? null)).map(approvalRecord));
   }
   async decide(id: string, d: { status: "approved" | "denied"; by: string; reason?: string; at: number }) {
     return this.g.write(() => {
-      this.decideStmt.run(d.status, d.by, d.at, d.reason ?? null, id);
-      const r = this.selectOne.get(id);
+      // Not pending (or unknown): the record as it stands, with the decision that came first.
+      const r = this.decideStmt.get(params(id, d.status, d.by, d.at, d.reason ?? null)) ?? this.selectOne.get(params(id));
       return r && approvalRecord(r);
     });
   }
@@ -214,20 +187,15 @@ export class SqliteHandoffs implements HandoffStore {
   private readonly upsert;
   private readonly selectList;
   constructor(db: Db, private readonly g: SqliteGuard) {
-    this.selectList = db.prepare<[{ status: string | null; runId: string | null }], { data: string }>(
-      "SELECT data FROM handoffs WHERE (@status IS NULL OR status = @status) AND (@runId IS NULL OR run_id = @runId) ORDER BY seq",
-    );
-    this.upsert = db.prepare(
-      `INSERT INTO handoffs (id, run_id, status, data) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, status = excluded.status, data = excluded.data`,
-    );
+    this.selectList = db.prepare<Params, { data: string }>(sql.handoffList);
+    this.upsert = db.prepare<Params>(sql.handoffCreate);
   }
   async create(h: HandoffRecord) {
     const data = JSON.stringify(h);
-    await this.g.write(() => this.upsert.run(h.id, h.runId, h.status, data));
+    await this.g.write(() => this.upsert.run(params(h.id, h.runId, h.status, data)));
   }
   async list(filter: { status?: HandoffRecord["status"]; runId?: string } = {}) {
-    return this.g.read(() => this.selectList.all({ status: filter.status ?? null, runId: filter.runId ?? null }).map(handoffRecord));
+    return this.g.read(() => this.selectList.all(params(filter.status ?? null, filter.runId ?? null)).map(handoffRecord));
   }
 }
 
@@ -237,19 +205,17 @@ export class SqliteFreezes implements FreezeStore {
   private readonly deleteAll;
   private readonly selectAll;
   constructor(db: Db, private readonly g: SqliteGuard) {
-    this.upsert = db.prepare(
-      "INSERT INTO freezes (id, at, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, data = excluded.data",
-    );
-    this.deleteOne = db.prepare("DELETE FROM freezes WHERE id = ?");
-    this.deleteAll = db.prepare("DELETE FROM freezes");
-    this.selectAll = db.prepare<[], { data: string }>("SELECT data FROM freezes ORDER BY at, seq");
+    this.upsert = db.prepare<Params>(sql.freezePut);
+    this.deleteOne = db.prepare<Params>(sql.freezeLift);
+    this.deleteAll = db.prepare(sql.freezeLiftAll);
+    this.selectAll = db.prepare<[], { data: string }>(sql.freezeList);
   }
   async put(f: FreezeRecord) {
     const data = JSON.stringify(f);
-    await this.g.write(() => this.upsert.run(f.id, f.at, data));
+    await this.g.write(() => this.upsert.run(params(f.id, f.at, data)));
   }
   async lift(id?: string) {
-    return this.g.write(() => (id === undefined ? this.deleteAll.run() : this.deleteOne.run(id)).changes);
+    return this.g.write(() => (id === undefined ? this.deleteAll.run() : this.deleteOne.run(params(id))).changes);
   }
   async list() {
     return this.g.read(() => this.selectAll.all().map(freezeRecord));
