@@ -35,11 +35,15 @@ import { Db, mutationPart, runCommitPart, freezeListPart } from "./postgres-db.j
 import { NO_LIMIT } from "./sql/dialect.js";
 import type { RecordSql } from "./sql/records.js";
 
-export class PgBreakers implements BreakerStore {
+/** Each record type's queries: on the store's pool, in its schema's statements. */
+abstract class PgRecords {
   constructor(
-    private readonly db: Db,
-    private readonly sql: RecordSql,
+    protected readonly db: Db,
+    protected readonly sql: RecordSql,
   ) {}
+}
+
+export class PgBreakers extends PgRecords implements BreakerStore {
   async get(tool: string) {
     const { rows } = await this.db.query<{ data: string }>("breaker_get", this.sql.breakerGet, [tool]);
     return rows[0] && breakerRecord(rows[0]);
@@ -53,13 +57,15 @@ export class PgBreakers implements BreakerStore {
   }
 }
 
-export class PgRuns implements RunStore {
+export class PgRuns extends PgRecords implements RunStore {
   constructor(
-    private readonly db: Db,
-    private readonly sql: RecordSql,
+    db: Db,
+    sql: RecordSql,
     /** The schema, for the call journal's insert beside a commit. */
     private readonly S: string,
-  ) {}
+  ) {
+    super(db, sql);
+  }
   async get(runId: string) {
     const { rows } = await this.db.query<RunRow>("run_get", this.sql.runGet, [runId]);
     return rows[0] && runRecord(rows[0]);
@@ -132,11 +138,7 @@ export class PgRuns implements RunStore {
   }
 }
 
-export class PgMutations implements MutationStore {
-  constructor(
-    private readonly db: Db,
-    private readonly sql: RecordSql,
-  ) {}
+export class PgMutations extends PgRecords implements MutationStore {
   async record(m: MutationRecord) {
     const row = [m.id, m.runId, m.seq, m.status, m.error ?? null, JSON.stringify(m)];
     await this.db.batched<void>({
@@ -159,11 +161,7 @@ export class PgMutations implements MutationStore {
   }
 }
 
-export class PgApprovals implements ApprovalStore {
-  constructor(
-    private readonly db: Db,
-    private readonly sql: RecordSql,
-  ) {}
+export class PgApprovals extends PgRecords implements ApprovalStore {
   async create(a: ApprovalRecord) {
     const row = [a.id, a.runId, a.fingerprint, a.status, a.requestedAt, a.decidedAt ?? null, a.by ?? null, a.reason ?? null, JSON.stringify(a)];
     await this.db.query("approval_create", this.sql.approvalCreate, row);
@@ -188,11 +186,7 @@ export class PgApprovals implements ApprovalStore {
   }
 }
 
-export class PgHandoffs implements HandoffStore {
-  constructor(
-    private readonly db: Db,
-    private readonly sql: RecordSql,
-  ) {}
+export class PgHandoffs extends PgRecords implements HandoffStore {
   async create(h: HandoffRecord) {
     await this.db.query("handoff_create", this.sql.handoffCreate, [h.id, h.runId, h.status, JSON.stringify(h)]);
   }
@@ -202,11 +196,7 @@ export class PgHandoffs implements HandoffStore {
   }
 }
 
-export class PgFreezes implements FreezeStore {
-  constructor(
-    private readonly db: Db,
-    private readonly sql: RecordSql,
-  ) {}
+export class PgFreezes extends PgRecords implements FreezeStore {
   async put(f: FreezeRecord) {
     await this.db.query("freeze_put", this.sql.freezePut, [f.id, f.at, JSON.stringify(f)]);
   }
