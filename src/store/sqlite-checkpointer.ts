@@ -32,6 +32,8 @@ function startWorker(workerData: { checkpointer: CheckpointerData }): Worker {
 export class Checkpointer {
   private worker: Worker | undefined;
   private closing: Promise<void> | undefined;
+  /** The worker has opened its connection and checkpoints. */
+  private ready = false;
 
   constructor(db: Db, o: Omit<CheckpointerData, "driver">) {
     const checkpointer: CheckpointerData = { ...o, driver: db.driver };
@@ -46,7 +48,9 @@ export class Checkpointer {
       if (db.open) db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
     };
     w.on("message", (m: CheckpointerMessage) => {
-      if ("ready" in m && db.open && this.worker === w) db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      if (!("ready" in m)) return;
+      this.ready = true;
+      if (db.open && this.worker === w) db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     });
     w.on("error", () => {
       this.worker = undefined;
@@ -60,7 +64,11 @@ export class Checkpointer {
     });
   }
 
-  /** Stop the worker and close its connection (before the store's own, so that the last close checkpoints). */
+  /**
+   * Stop the worker and close its connection (before the store's own, so that the last close
+   * checkpoints). A worker not yet up has checkpointed nothing: it is stopped at once rather
+   * than waited for (from source, its start loads a TypeScript loader, a few hundred ms).
+   */
   close(): Promise<void> {
     const w = this.worker;
     if (!w) return Promise.resolve();
@@ -68,6 +76,7 @@ export class Checkpointer {
     return (this.closing ??= new Promise<void>((resolve) => {
       w.once("exit", () => resolve());
       w.ref(); // a close awaited keeps the process until the worker is gone
+      if (!this.ready) return void w.terminate();
       w.postMessage("close" satisfies CheckpointerCommand);
       setTimeout(() => void w.terminate(), 2_000).unref();
     }));
