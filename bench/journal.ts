@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRuntime, defineTool, type Store } from "../src/index.js";
-import { sqliteStore } from "../src/store/sqlite.js";
-import { postgresStore } from "../src/store/postgres.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
+import { postgresStore } from "../src/store/postgres/store.js";
 import { callsPerSecond } from "./call-rate.js";
 
 const PG_URL = process.env.BULWARK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -19,8 +19,8 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
-import { postgresStore } from "../src/store/postgres.js";
-import { sqliteStore } from "../src/store/sqlite.js";
+import { postgresStore } from "../src/store/postgres/store.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
 import { dropSchemas, PG_URL, pgReachable, work, type Mode } from "./workload.js";
 
 const self = fileURLToPath(import.meta.url);

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRuntime, defineTool } from "../src/index.js";
-import { sqliteStore } from "../src/store/sqlite.js";
-import { hasNodeSqlite, type SqliteDriver } from "../src/store/sqlite-driver.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
+import { hasNodeSqlite, type SqliteDriver } from "../src/store/sqlite/driver.js";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);

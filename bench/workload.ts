@@ -8,8 +8,8 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { canonicalJson, digest } from "../src/canonical-json.js";
 import { createRuntime, defineTool } from "../src/index.js";
-import { postgresStore } from "../src/store/postgres.js";
-import { sqliteStore } from "../src/store/sqlite.js";
+import { postgresStore } from "../src/store/postgres/store.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
 import type { Store } from "../src/store/types.js";
 
 export const PG_URL = process.env.BULWARK_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createRuntime, defineTool, ManualClock, memoryStore, ToolError, type Store } from "../src/index.js";
-import { sqliteStore } from "../src/store/sqlite.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
 import { PG_URL, scratchStores } from "./fixtures/store-pg.js";
 import { spawnChild } from "./fixtures/child-process.js";
 

@@ -14,7 +14,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { createRuntime, defineTool, ManualClock, memoryStore } from "../src/index.js";
 import type { Outcome, Store } from "../src/index.js";
-import { sqliteStore } from "../src/store/sqlite.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
 import { pgExec, PG_URL, scratchStores } from "./fixtures/store-pg.js";
 import { openWorld, type WorldSpec } from "./fixtures/world.js";
 import { spawnChild, type Child } from "./fixtures/child-process.js";

@@ -108,8 +108,8 @@ console.log(JSON.stringify(r.ok ? r.value : r.failure));
 /** 50 claims on a SQLite store with background checkpoints, opened from the installed dist/. */
 const backgroundCheckpoints = `
 import { copyFileSync } from "node:fs";
-import { sqliteStore } from "./node_modules/bulwark/dist/store/sqlite.js";
-import { openDatabase } from "./node_modules/bulwark/dist/store/sqlite-driver.js";
+import { sqliteStore } from "./node_modules/bulwark/dist/store/sqlite/store.js";
+import { openDatabase } from "./node_modules/bulwark/dist/store/sqlite/driver.js";
 const s = sqliteStore({ path: "state/ckpt.db", checkpoint: "background", checkpointMs: 5 });
 const req = { scope: "t", fingerprint: "f", runId: "r", now: 1, leaseMs: 60000, retentionMs: 60000 };
 await Promise.all(Array.from({ length: 50 }, (_, i) => s.idempotency.claim({ ...req, key: "k" + i, owner: "a" })));

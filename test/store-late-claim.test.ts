@@ -10,8 +10,8 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { createRuntime, defineTool, type Store } from "../src/index.js";
-import { postgresStore } from "../src/store/postgres.js";
-import { sqliteStore } from "../src/store/sqlite.js";
+import { postgresStore } from "../src/store/postgres/store.js";
+import { sqliteStore } from "../src/store/sqlite/store.js";
 import { PG_URL, scratchStores } from "./fixtures/store-pg.js";
 
 const { dir, prefix, up } = await scratchStores("late-claim");

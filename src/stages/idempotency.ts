@@ -124,7 +124,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
       claim = await claiming;
     } catch (e) {
       // Not given back: the store may have applied it (a takeover of a lapsed claim, too).
-      // A store must not apply a claim it reported failed (see postgres.ts statement_timeout).
+      // A store must not apply a claim it reported failed (see store/postgres/store.ts statement_timeout).
       return fail(refused ?? failures.storeUnavailable(tool.name, describeThrown(e)));
     }
     if (claim.status === "claimed" || claim.status === "lease_expired") {

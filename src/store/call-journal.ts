@@ -11,9 +11,9 @@
  * calls ends at a commit's boundary, and a commit repeated after a lost answer (its entries
  * sent again) is deduplicated when read, by call id.
  */
-import type { PgQuery } from "./postgres-alerts.js";
-import type { SqliteGuard } from "./sqlite-alerts.js";
-import type { Db as SqliteDb } from "./sqlite-driver.js";
+import type { PgQuery } from "./postgres/alerts.js";
+import type { SqliteGuard } from "./sqlite/alerts.js";
+import type { Db as SqliteDb } from "./sqlite/driver.js";
 import type { CallJournalEntry, CallJournalStore, JournaledCall } from "./types.js";
 
 /** A page of a run's calls, when the caller names no limit. */

@@ -4,8 +4,8 @@
  * opened (connected, migrated) here, so a bad spec or an unreachable database fails now.
  */
 import { memoryStore } from "./memory.js";
-import { postgresStore, redactUrl } from "./postgres.js";
-import { sqliteStore } from "./sqlite.js";
+import { postgresStore, redactUrl } from "./postgres/store.js";
+import { sqliteStore } from "./sqlite/store.js";
 import type { Store } from "./types.js";
 
 const FORMS = `"memory", "sqlite:<path>", "sqlite::memory:", "postgres://user@host:5432/db[?schema=name]" or a Store object`;

@@ -3,9 +3,9 @@
  * would have been refused (memory, SQLite, PostgreSQL). Kept apart from the store files,
  * as its own concern: nothing on a call's path reads it back.
  */
-import type { PgQuery } from "./postgres-alerts.js";
-import type { SqliteGuard } from "./sqlite-alerts.js";
-import type { Db as SqliteDb } from "./sqlite-driver.js";
+import type { PgQuery } from "./postgres/alerts.js";
+import type { SqliteGuard } from "./sqlite/alerts.js";
+import type { Db as SqliteDb } from "./sqlite/driver.js";
 import type { ShadowDecisionRecord, ShadowDecisionStore } from "./types.js";
 
 type Filter = { since?: number; runId?: string; limit?: number };

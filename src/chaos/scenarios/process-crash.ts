@@ -32,7 +32,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { openDatabase, type Db } from "../../store/sqlite-driver.js";
+import { openDatabase, type Db } from "../../store/sqlite/driver.js";
 import { defineTool, type Tool } from "../../tool.js";
 import { play, type Scenario } from "../scenario.js";
 

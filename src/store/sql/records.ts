@@ -4,7 +4,7 @@
  * `RETURNING` and `CAST(… AS TEXT)`, so each rule (an upsert replaces every column, a run
  * commits only over the version it read, an approval is decided only while pending, a
  * mutation moves only from the state named) is written once. What the dialects do not share
- * stays with each store: PostgreSQL's group-commit parts (postgres-db.ts) and its one-trip
+ * stays with each store: PostgreSQL's group-commit parts (postgres/db.ts) and its one-trip
  * stop request, which needs an UPDATE inside a WITH (SQLite runs `runStop` and `runExists`).
  *
  * `T(table)` names a table (PostgreSQL qualifies it with the schema); `p(i)` spells the i-th

@@ -12,8 +12,8 @@ import {
   type ApprovalRow,
   type MutationRow,
   type RunRow,
-} from "./durable.js";
-import { journalInsert, journalRow } from "./call-journal.js";
+} from "../durable.js";
+import { journalInsert, journalRow } from "../call-journal.js";
 import {
   StoreUnavailableError,
   type ApprovalRecord,
@@ -30,10 +30,10 @@ import {
   type MutationStore,
   type RunRecord,
   type RunStore,
-} from "./types.js";
-import { Db, mutationPart, runCommitPart, freezeListPart } from "./postgres-db.js";
-import { NO_LIMIT } from "./sql/dialect.js";
-import type { RecordSql } from "./sql/records.js";
+} from "../types.js";
+import { Db, mutationPart, runCommitPart, freezeListPart } from "./db.js";
+import { NO_LIMIT } from "../sql/dialect.js";
+import type { RecordSql } from "../sql/records.js";
 
 /** Each record type's queries: on the store's pool, in its schema's statements. */
 abstract class PgRecords {

@@ -1,8 +1,8 @@
 /** The PostgreSQL store's alerts and monitors (semantics in types.ts, SQL in alerts-sql.ts). */
 import type pg from "pg";
-import { alertRecord, alertSql, monitorRecord, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
-import { dialect, NO_LIMIT } from "./sql/dialect.js";
-import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "./types.js";
+import { alertRecord, alertSql, monitorRecord, raiseParams, type AlertRow, type MonitorRow } from "../alerts-sql.js";
+import { dialect, NO_LIMIT } from "../sql/dialect.js";
+import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "../types.js";
 
 /** A named (prepared once per connection) query that fails as StoreUnavailableError. */
 export interface PgQuery {

@@ -1,9 +1,9 @@
-import { freshRun } from "../run-record.js";
+import { freshRun } from "../../run-record.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { dropSchemas, pgAvailable, pgExec, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
-import { describeStoreConformance } from "./conformance.js";
-import { postgresStore } from "./postgres.js";
-import { StoreUnavailableError, type Store } from "./types.js";
+import { dropSchemas, pgAvailable, pgExec, PG_URL, schemaPrefix } from "../../../test/fixtures/store-pg.js";
+import { describeStoreConformance } from "../conformance.js";
+import { postgresStore } from "./store.js";
+import { StoreUnavailableError, type Store } from "../types.js";
 
 const up = await pgAvailable();
 const prefix = schemaPrefix();
@@ -17,7 +17,7 @@ if (!up) {
 } else {
   afterAll(() => dropSchemas(prefix));
 
-  // Leases are judged by the database's clock (see postgres.ts, "Leases").
+  // Leases are judged by the database's clock (see store.ts, "Leases").
   describeStoreConformance("postgres", () => open(), { leaseClock: "store" });
 
   describe("PostgreSQL store", () => {

@@ -12,12 +12,12 @@ import {
   openDatabase,
   type Db,
   type SqliteDriver,
-} from "./sqlite-driver.js";
-import { storeClosed, unavailable } from "./durable.js";
-import { sqliteMigrations } from "./migrations/sqlite.js";
-import { SqliteAlerts, SqliteMonitors } from "./sqlite-alerts.js";
-import { SqliteShadowDecisions } from "./shadow-decisions.js";
-import { SqliteCallJournal } from "./call-journal.js";
+} from "./driver.js";
+import { storeClosed, unavailable } from "../durable.js";
+import { sqliteMigrations } from "../migrations/sqlite.js";
+import { SqliteAlerts, SqliteMonitors } from "./alerts.js";
+import { SqliteShadowDecisions } from "../shadow-decisions.js";
+import { SqliteCallJournal } from "../call-journal.js";
 import type {
   AlertStore,
   MonitorStore,
@@ -30,12 +30,12 @@ import type {
   RunStore,
   ShadowDecisionStore,
   Store,
-} from "./types.js";
-import { StoreUnavailableError } from "./types.js";
-import { Checkpointer } from "./sqlite-checkpointer.js";
-import { DatabaseFile, DRIVER_BUSY_MS, RETRY_FIRST_MS, RETRY_LAST_MS, sleep, Writer } from "./sqlite-writer.js";
-import { SqliteIdempotency } from "./sqlite-idempotency.js";
-import { SqliteApprovals, SqliteBreakers, SqliteFreezes, SqliteHandoffs, SqliteMutations, SqliteRuns } from "./sqlite-records.js";
+} from "../types.js";
+import { StoreUnavailableError } from "../types.js";
+import { Checkpointer } from "./checkpointer.js";
+import { DatabaseFile, DRIVER_BUSY_MS, RETRY_FIRST_MS, RETRY_LAST_MS, sleep, Writer } from "./writer.js";
+import { SqliteIdempotency } from "./idempotency.js";
+import { SqliteApprovals, SqliteBreakers, SqliteFreezes, SqliteHandoffs, SqliteMutations, SqliteRuns } from "./records.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:" (one connection: not shared with other processes). */

@@ -1,6 +1,6 @@
 /**
  * The background checkpointer's thread: a second connection to the store's file that copies
- * the WAL back into the database every `everyMs`. Started by `Checkpointer` (sqlite-checkpointer.ts)
+ * the WAL back into the database every `everyMs`. Started by `Checkpointer` (checkpointer.ts)
  * as a worker thread's entry point, with `{ checkpointer: CheckpointerData }` as its data; imported
  * anywhere else (the store imports only its types) it does nothing.
  *
@@ -9,7 +9,7 @@
  * never waits for, nor blocks, readers or writers: what it cannot copy now it copies next time.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { openDatabase, type SqliteDriver } from "./sqlite-driver.js";
+import { openDatabase, type SqliteDriver } from "./driver.js";
 
 /** What the store tells its checkpointer. */
 export interface CheckpointerData {

@@ -1,5 +1,5 @@
 /** The SQLite store's other records: breakers, runs, mutations, approvals, handoffs, freezes (SQL in sql/records.ts). */
-import type { Db } from "./sqlite-driver.js";
+import type { Db } from "./driver.js";
 import {
   approvalRecord,
   breakerRecord,
@@ -12,11 +12,11 @@ import {
   type ApprovalRow,
   type MutationRow,
   type RunRow,
-} from "./durable.js";
-import type { SqliteGuard } from "./sqlite-alerts.js";
-import type { SqliteCallJournal } from "./call-journal.js";
-import { dialect, NO_LIMIT, params } from "./sql/dialect.js";
-import { recordSql } from "./sql/records.js";
+} from "../durable.js";
+import type { SqliteGuard } from "./alerts.js";
+import type { SqliteCallJournal } from "../call-journal.js";
+import { dialect, NO_LIMIT, params } from "../sql/dialect.js";
+import { recordSql } from "../sql/records.js";
 import type {
   ApprovalRecord,
   ApprovalStore,
@@ -32,7 +32,7 @@ import type {
   MutationStore,
   RunRecord,
   RunStore,
-} from "./types.js";
+} from "../types.js";
 
 const sql = recordSql(dialect.sqlite);
 type Params = [Record<string, unknown>];

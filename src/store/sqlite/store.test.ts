@@ -2,10 +2,10 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeStoreConformance } from "./conformance.js";
-import { sqliteStore } from "./sqlite.js";
-import { hasNodeSqlite, isBusy } from "./sqlite-driver.js";
-import { StoreUnavailableError } from "./types.js";
+import { describeStoreConformance } from "../conformance.js";
+import { sqliteStore } from "./store.js";
+import { hasNodeSqlite, isBusy } from "./driver.js";
+import { StoreUnavailableError } from "../types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,7 +149,7 @@ describe("SQLite store", () => {
   it("migration 3 keeps the idempotency records and the ledger of a version 2 file", async () => {
     const path = join(dir, "v2.db");
     const Database = (await import("better-sqlite3")).default;
-    const { sqliteMigrations } = await import("./migrations/sqlite.js");
+    const { sqliteMigrations } = await import("../migrations/sqlite.js");
     const old = new Database(path);
     old.pragma("journal_mode = WAL");
     old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");

@@ -1,12 +1,12 @@
 /**
- * The SQLite store's background checkpointer: a worker thread (sqlite-checkpoint-worker.ts)
+ * The SQLite store's background checkpointer: a worker thread (checkpoint-worker.ts)
  * copies the WAL back into the database file, so that commits do not pay for it. The store's
  * own connection checkpoints inline (SQLite's default) until the worker is up, if it cannot
  * start or dies, and as a backstop past BACKSTOP_CHECKPOINT_PAGES.
  */
 import { Worker } from "node:worker_threads";
-import type { Db } from "./sqlite-driver.js";
-import type { CheckpointerCommand, CheckpointerData, CheckpointerMessage } from "./sqlite-checkpoint-worker.js";
+import type { Db } from "./driver.js";
+import type { CheckpointerCommand, CheckpointerData, CheckpointerMessage } from "./checkpoint-worker.js";
 
 /** SQLite's own threshold (pages of 4 KiB), kept for "inline" and until the worker is up. */
 const INLINE_CHECKPOINT_PAGES = 1000;
@@ -22,8 +22,8 @@ const BACKSTOP_CHECKPOINT_PAGES = 4000;
  */
 function startWorker(workerData: { checkpointer: CheckpointerData }): Worker {
   const here = import.meta.url;
-  if (!here.endsWith(".ts")) return new Worker(new URL("./sqlite-checkpoint-worker.js", here), { workerData });
-  const entry = new URL("./sqlite-checkpoint-worker.ts", here).href;
+  if (!here.endsWith(".ts")) return new Worker(new URL("./checkpoint-worker.js", here), { workerData });
+  const entry = new URL("./checkpoint-worker.ts", here).href;
   const tsx = import.meta.resolve("tsx/esm/api");
   const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(boot, { eval: true, workerData });

@@ -1,19 +1,19 @@
 /**
  * The PostgreSQL store's pool and the statements its records share a turn through: every
- * failure mapped to StoreUnavailableError, the group commit (pg-group-commit.ts) with one
+ * failure mapped to StoreUnavailableError, the group commit (group-commit.ts) with one
  * set-based part per hot operation, and the database clock that leases are judged by.
  */
 import type pg from "pg";
-import { requirePeer } from "../optional.js";
-import { storeClosed, unavailable, Waiters } from "./durable.js";
-import { journalInsert } from "./call-journal.js";
+import { requirePeer } from "../../optional.js";
+import { storeClosed, unavailable, Waiters } from "../durable.js";
+import { journalInsert } from "../call-journal.js";
 import {
   GroupCommit,
   type Op,
   type Part,
   type Trailer,
-} from "./pg-group-commit.js";
-import { StoreUnavailableError, type RunStore } from "./types.js";
+} from "./group-commit.js";
+import { StoreUnavailableError, type RunStore } from "../types.js";
 
 /** The `pg` module, an optional peer: loaded when a PostgreSQL store is opened. */
 export const driver = () => requirePeer<typeof pg>("pg", "The PostgreSQL store", "pg@8");
@@ -27,7 +27,7 @@ export interface Resolved {
 }
 
 /**
- * The pool, its error mapping and its group commit (see pg-group-commit.ts): runs queries on
+ * The pool, its error mapping and its group commit (see group-commit.ts): runs queries on
  * the pool; every failure becomes a StoreUnavailableError.
  */
 export class Db {
@@ -89,7 +89,7 @@ export const DB_NOW = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
 
 // ---------------------------------------------------------------- group-commit parts
 // Each part is one kind of operation as a set-based statement over arrays (see
-// pg-group-commit.ts); every answer row is (k: the part, i: the item, a, b, c).
+// group-commit.ts); every answer row is (k: the part, i: the item, a, b, c).
 
 export const claimPart: Part = {
   tag: "c",

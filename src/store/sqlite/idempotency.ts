@@ -1,5 +1,5 @@
 /** The SQLite store's idempotency records: claims, leases, completions, waiters. */
-import type { Db } from "./sqlite-driver.js";
+import type { Db } from "./driver.js";
 import {
   idempotencyRecord,
   nothingToWaitFor,
@@ -7,14 +7,14 @@ import {
   toJson,
   Waiters,
   type IdempotencyRow,
-} from "./durable.js";
-import type { SqliteGuard } from "./sqlite-alerts.js";
+} from "../durable.js";
+import type { SqliteGuard } from "./alerts.js";
 import type {
   ClaimRequest,
   ClaimResult,
   IdempotencyStore,
   StoredOutcome,
-} from "./types.js";
+} from "../types.js";
 
 export class SqliteIdempotency implements IdempotencyStore {
   private readonly select;

@@ -13,8 +13,8 @@
  * cannot fail the others; when the connection fails, each fails as it would alone.
  */
 import type pg from "pg";
-import { storeClosed } from "./durable.js";
-import type { StoreUnavailableError } from "./types.js";
+import { storeClosed } from "../durable.js";
+import type { StoreUnavailableError } from "../types.js";
 
 /** One row of the combined statement's answer: which part, which item, up to three values. */
 export interface BatchRow {

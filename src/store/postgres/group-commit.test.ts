@@ -1,13 +1,13 @@
 /**
- * Group commit on PostgreSQL (pg-group-commit.ts): operations issued in one event-loop turn
+ * Group commit on PostgreSQL (group-commit.ts): operations issued in one event-loop turn
  * share one statement, and each caller gets exactly what it would have got alone.
  */
 import pg from "pg";
-import { freshRun } from "../run-record.js";
+import { freshRun } from "../../run-record.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../test/fixtures/store-pg.js";
-import { postgresStore } from "./postgres.js";
-import { StoreUnavailableError, type ClaimRequest, type MutationRecord, type Store } from "./types.js";
+import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../../test/fixtures/store-pg.js";
+import { postgresStore } from "./store.js";
+import { StoreUnavailableError, type ClaimRequest, type MutationRecord, type Store } from "../types.js";
 
 const up = await pgAvailable();
 const prefix = schemaPrefix();

@@ -1,8 +1,8 @@
 /** The SQLite store's alerts and monitors (semantics in types.ts, SQL in alerts-sql.ts). */
-import { alertRecord, alertSql, monitorRecord, raiseParams, type AlertRow, type MonitorRow } from "./alerts-sql.js";
-import { dialect, NO_LIMIT, params } from "./sql/dialect.js";
-import type { Db } from "./sqlite-driver.js";
-import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "./types.js";
+import { alertRecord, alertSql, monitorRecord, raiseParams, type AlertRow, type MonitorRow } from "../alerts-sql.js";
+import { dialect, NO_LIMIT, params } from "../sql/dialect.js";
+import type { Db } from "./driver.js";
+import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "../types.js";
 
 /** How the SQLite store runs an operation: writes in an IMMEDIATE transaction, both failing as StoreUnavailableError. */
 export interface SqliteGuard {

@@ -9,7 +9,7 @@
  * `isTransaction`); no library bridges the two.
  */
 import { createRequire } from "node:module";
-import { requirePeer } from "../optional.js";
+import { requirePeer } from "../../optional.js";
 
 /** A prepared statement, typed by its parameters and its row (as better-sqlite3 types them). */
 export interface Statement<Params extends unknown[] = unknown[], Row = unknown> {

@@ -10,15 +10,15 @@ import {
   unavailable,
   Waiters,
   type IdempotencyRow,
-} from "./durable.js";
+} from "../durable.js";
 import {
   StoreUnavailableError,
   type ClaimRequest,
   type ClaimResult,
   type IdempotencyStore,
   type StoredOutcome,
-} from "./types.js";
-import { DB_NOW, Db, claimPart, completePart, driver, lockOf, releasePart } from "./postgres-db.js";
+} from "../types.js";
+import { DB_NOW, Db, claimPart, completePart, driver, lockOf, releasePart } from "./db.js";
 
 export class PgIdempotency implements IdempotencyStore {
   private readonly waiters = new Waiters();

@@ -4,9 +4,9 @@
  * file at the path is still the one opened.
  */
 import { statSync } from "node:fs";
-import { isBusy, type Db } from "./sqlite-driver.js";
-import { describe } from "./durable.js";
-import { StoreUnavailableError } from "./types.js";
+import { isBusy, type Db } from "./driver.js";
+import { describe } from "../durable.js";
+import { StoreUnavailableError } from "../types.js";
 
 /**
  * How long the driver itself waits for another connection's lock, per attempt. Its wait is

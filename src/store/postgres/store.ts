@@ -5,11 +5,11 @@
  * is thrown as `StoreUnavailableError`; the pool reconnects by itself when the database is back.
  */
 import type pg from "pg";
-import { unavailable } from "./durable.js";
-import { postgresMigrations } from "./migrations/postgres.js";
-import { PgAlerts, PgMonitors } from "./postgres-alerts.js";
-import { PgShadowDecisions } from "./shadow-decisions.js";
-import { PgCallJournal } from "./call-journal.js";
+import { unavailable } from "../durable.js";
+import { postgresMigrations } from "../migrations/postgres.js";
+import { PgAlerts, PgMonitors } from "./alerts.js";
+import { PgShadowDecisions } from "../shadow-decisions.js";
+import { PgCallJournal } from "../call-journal.js";
 import type {
   AlertStore,
   MonitorStore,
@@ -21,12 +21,12 @@ import type {
   RunStore,
   ShadowDecisionStore,
   Store,
-} from "./types.js";
-import { Db, type Resolved, driver } from "./postgres-db.js";
-import { PgIdempotency } from "./postgres-idempotency.js";
-import { PgApprovals, PgBreakers, PgFreezes, PgHandoffs, PgMutations, PgRuns } from "./postgres-records.js";
-import { dialect } from "./sql/dialect.js";
-import { recordSql } from "./sql/records.js";
+} from "../types.js";
+import { Db, type Resolved, driver } from "./db.js";
+import { PgIdempotency } from "./idempotency.js";
+import { PgApprovals, PgBreakers, PgFreezes, PgHandoffs, PgMutations, PgRuns } from "./records.js";
+import { dialect } from "../sql/dialect.js";
+import { recordSql } from "../sql/records.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/db[?schema=name&…]`. */
@@ -45,7 +45,7 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
   /**
    * Send the claims, completions, releases, ledger entries and pre-write reads issued in
-   * one event-loop turn as one statement (see pg-group-commit.ts) [true].
+   * one event-loop turn as one statement (see group-commit.ts) [true].
    */
   groupCommit?: boolean;
 }
