@@ -124,6 +124,11 @@ export type InFlight = Map<string, { fingerprint: string; outcome: Promise<Outco
 /** What a stage says: go on (undefined) or a failure. */
 export type StageResult = Failure | undefined;
 
+/** A stage's final word: the call ends with this outcome (a replay), not with a failure. */
+export interface Final {
+  outcome: Outcome<unknown>;
+}
+
 /** What the caller knows about a call beyond its arguments. */
 export interface CallOptions {
   /**

@@ -11,7 +11,7 @@ describe("idempotency stage", () => {
   it("lets read tools through without a key", async () => {
     const env = makeEnv();
     const call = makeCall(defineTool({ name: "get", effect: "read", execute: async () => 1 }), { a: 1 }, makeRun(env), env);
-    expect(await idempotency(call, env, new Map())).toEqual({ go: true });
+    expect(await idempotency(call, env, new Map())).toBeUndefined();
     expect(call.key).toBeUndefined();
   });
 
@@ -34,9 +34,9 @@ describe("idempotency stage", () => {
   it("refuses a key function that throws or returns nonsense", async () => {
     const env = makeEnv();
     const throwing = makeCall(write({ idempotencyKey: () => { throw new Error("no invoice"); } }), {}, makeRun(env), env);
-    expect(await idempotency(throwing, env, new Map())).toMatchObject({ outcome: { ok: false, failure: { kind: "invalid_input" } } });
+    expect(await idempotency(throwing, env, new Map())).toMatchObject({ kind: "invalid_input" });
     const empty = makeCall(write({ idempotencyKey: () => "" }), {}, makeRun(env), env);
-    expect(await idempotency(empty, env, new Map())).toMatchObject({ outcome: { ok: false, failure: { kind: "invalid_input" } } });
+    expect(await idempotency(empty, env, new Map())).toMatchObject({ kind: "invalid_input" });
   });
 
   it("fails closed when the store cannot claim", async () => {
@@ -46,8 +46,8 @@ describe("idempotency stage", () => {
     };
     const call = makeCall(write(), {}, makeRun(env), env);
     const v = await idempotency(call, env, new Map());
-    expect(v).toMatchObject({ outcome: { ok: false, failure: { kind: "store_unavailable", retryable: true } } });
-    if ("outcome" in v && !v.outcome.ok) expect(v.outcome.failure.message).toContain("database is locked");
+    expect(v).toMatchObject({ kind: "store_unavailable", retryable: true });
+    expect(v && "message" in v && v.message).toContain("database is locked");
   });
 
   it("a duplicate in this process joins the call in flight", async () => {
@@ -56,17 +56,31 @@ describe("idempotency stage", () => {
     const run = makeRun(env);
     const first = makeCall(write(), { n: 1 }, run, env);
     const second = makeCall(write(), { n: 1 }, run, env);
-    expect(await idempotency(first, env, inFlight)).toEqual({ go: true });
+    expect(await idempotency(first, env, inFlight)).toBeUndefined();
     const joined = idempotency(second, env, inFlight);
     first.settleDuplicates!({ ok: true, value: "done", callId: first.callId, replayed: false });
     expect(await joined).toEqual({ outcome: { ok: true, value: "done", callId: second.callId, replayed: true } });
     expect(inFlight.size).toBe(0);
   });
 
+  it("a duplicate waiting on a call whose claim fails gets that failure, stamped with its stage", async () => {
+    const env = makeEnv();
+    let refuse!: (e: Error) => void;
+    env.store.idempotency.claim = () => new Promise((_, reject) => (refuse = reject));
+    const inFlight: InFlight = new Map();
+    const run = makeRun(env);
+    const first = idempotency(makeCall(write(), { n: 1 }, run, env), env, inFlight);
+    const joined = idempotency(makeCall(write(), { n: 1 }, run, env), env, inFlight);
+    refuse(new Error("SQLITE_BUSY: database is locked"));
+    expect(await first).toMatchObject({ kind: "store_unavailable", stage: "idempotency" });
+    expect(await joined).toMatchObject({ outcome: { ok: false, replayed: true, failure: { kind: "store_unavailable", stage: "idempotency" } } });
+    expect(inFlight.size).toBe(0);
+  });
+
   describe("a claim whose owner died (lease lapsed)", () => {
     async function crashedClaim(env: ReturnType<typeof makeEnv>, tool: ReturnType<typeof write>) {
       const dead = makeCall(tool, { to: "x" }, makeRun(env), env);
-      expect(await idempotency(dead, env, new Map())).toEqual({ go: true });
+      expect(await idempotency(dead, env, new Map())).toBeUndefined();
       // the process dies here: no complete, no release, no more renewals; time passes beyond the lease
       dead.lease!.stop();
       await env.clock.advance(60 * 60 * 1000);
@@ -78,12 +92,12 @@ describe("idempotency stage", () => {
       const tool = write();
       const next = await crashedClaim(env, tool);
       const v = await idempotency(next, env, new Map());
-      expect(v).toMatchObject({ outcome: { ok: false, failure: { kind: "write_unverified", detail: { unsettled: true } } } });
+      expect(v).toMatchObject({ kind: "write_unverified", detail: { unsettled: true } });
       // and again, for the caller after it (this one never records: its lease just lapses)
       next.lease!.stop();
       await env.clock.advance(60 * 60 * 1000);
       const later = makeCall(tool, { to: "x" }, makeRun(env), env);
-      expect(await idempotency(later, env, new Map())).toMatchObject({ outcome: { ok: false, failure: { kind: "write_unverified" } } });
+      expect(await idempotency(later, env, new Map())).toMatchObject({ kind: "write_unverified" });
     });
 
     it("when the probe sees the effect, completes the key and replays", async () => {
@@ -102,7 +116,7 @@ describe("idempotency stage", () => {
       const env = makeEnv();
       const tool = write({ verify: async () => "no transfer to x found" });
       const next = await crashedClaim(env, tool);
-      expect(await idempotency(next, env, new Map())).toEqual({ go: true });
+      expect(await idempotency(next, env, new Map())).toBeUndefined();
     });
 
     it("when the probe itself fails, nothing runs", async () => {
@@ -110,8 +124,8 @@ describe("idempotency stage", () => {
       const tool = write({ verify: async () => { throw new Error("ledger unreachable"); } });
       const next = await crashedClaim(env, tool);
       const v = await idempotency(next, env, new Map());
-      expect(v).toMatchObject({ outcome: { ok: false, failure: { kind: "write_unverified" } } });
-      if ("outcome" in v && !v.outcome.ok) expect(v.outcome.failure.message).toContain("ledger unreachable");
+      expect(v).toMatchObject({ kind: "write_unverified" });
+      expect(v && "message" in v && v.message).toContain("ledger unreachable");
     });
   });
 });

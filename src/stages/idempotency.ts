@@ -15,29 +15,29 @@
  * Never twice, never silently lost.
  */
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
-import { describeThrown, failures, type Failure, type Outcome } from "../failure/messages.js";
+import { describeThrown, failures, staged, type Failure, type Outcome } from "../failure/messages.js";
 import { effectKey, probeEffect, toolKey } from "../probe.js";
-import type { Call, Env, InFlight } from "../call.js";
+import type { Call, Env, Final, InFlight, StageResult } from "../call.js";
 import type { ClaimRequest, ClaimResult, IdempotencyRecord } from "../store/types.js";
 
-export type KeyVerdict =
-  /** Execute: the call holds the key (or needs none). */
-  | { go: true }
-  /** Do not execute: here is the outcome (a replay, or a failure to claim). */
-  | { outcome: Outcome<unknown> };
-
 /**
- * `gate`, when given, is a question asked of the store at the same time as the first claim
- * (has the run been stopped, a freeze declared?): the claim is acted on only after its
- * answer, and a refusal wins over whatever the claim said. A fresh claim is then released
- * by the record stage; a lapsed one taken over is kept, unsettled.
+ * The stage: nothing (execute: the call holds the key, or needs none), a failure, or the
+ * final outcome of a replay. `gate` (admission's questions, `call.admitted`) is asked of
+ * the store at the same time as the first claim (has the run been stopped, a freeze
+ * declared?): the claim is acted on only after its answer, and a refusal wins over whatever
+ * the claim said. A fresh claim is then released by the record stage; a lapsed one taken
+ * over is kept, unsettled.
  */
-export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
+export async function idempotency(
+  call: Call,
+  env: Env,
+  inFlight: InFlight = env.inFlight,
+  gate: (() => Promise<Failure | undefined>) | undefined = call.admitted,
+): Promise<StageResult | Final> {
   const { tool } = call;
-  if (!tool.keyed) return { go: true };
-  const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
+  if (!tool.keyed) return undefined;
   const unkeyable = keyFor(call);
-  if (unkeyable) return fail(unkeyable);
+  if (unkeyable) return unkeyable;
   const key = call.key!;
   const fingerprint = call.fingerprint!;
 
@@ -45,7 +45,7 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
   const first = inFlight.get(local);
   if (first) {
     // Another intent under the same key: never the first's outcome, in flight or not.
-    if (first.fingerprint !== fingerprint) return fail(failures.idempotencyConflict(tool.name, key));
+    if (first.fingerprint !== fingerprint) return failures.idempotencyConflict(tool.name, key);
     return { outcome: replayOf(await first.outcome, call.callId) };
   }
 
@@ -56,9 +56,11 @@ export async function idempotency(call: Call, env: Env, inFlight: InFlight, gate
     inFlight.delete(local);
     settle(o);
   };
-  const verdict = await claimKey(call, env, gate);
-  if ("outcome" in verdict) call.settleDuplicates(verdict.outcome);
-  return verdict;
+  const said = await claimKey(call, env, gate);
+  // Duplicates waiting here get this call's end at once: a replay, or the failure stamped
+  // with its stage before they copy it (admission's refusal keeps its own).
+  if (said) call.settleDuplicates("outcome" in said ? said.outcome : { ok: false, failure: staged("idempotency", said), callId: call.callId });
+  return said;
 }
 
 /** Derive the call's key and fingerprint (into `call`), or say why its arguments cannot be keyed. */
@@ -100,10 +102,9 @@ export async function recordedReplay(call: Call, env: Env): Promise<Outcome<unkn
 /** A record to take over (its effect gone, or settled by the probe), and what to do once it is ours. */
 type TakeOver = { take: NonNullable<ClaimRequest["replace"]>; then: "run" | "recover"; from: IdempotencyRecord };
 
-async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | undefined>): Promise<KeyVerdict> {
+async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | undefined>): Promise<StageResult | Final> {
   const { tool, run } = call;
   const key = call.key!;
-  const fail = (failure: Failure): KeyVerdict => ({ outcome: { ok: false, failure, callId: call.callId } });
   const leaseMs = env.leaseMs ?? leaseFor(call);
   let replace: TakeOver | undefined;
   for (let first = true; ; first = false) {
@@ -125,7 +126,7 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
     } catch (e) {
       // Not given back: the store may have applied it (a takeover of a lapsed claim, too).
       // A store must not apply a claim it reported failed (see store/postgres/store.ts statement_timeout).
-      return fail(refused ?? failures.storeUnavailable(tool.name, describeThrown(e)));
+      return refused ?? failures.storeUnavailable(tool.name, describeThrown(e));
     }
     if (claim.status === "claimed" || claim.status === "lease_expired") {
       call.holdsClaim = true;
@@ -136,17 +137,17 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
     if (refused || stopped) {
       // Ours to give back only if we took it fresh; a lapsed claim taken over stays held.
       if (claim.status === "lease_expired") call.holdsUnsettledClaim = true;
-      return fail((refused ?? stopped)!);
+      return (refused ?? stopped)!;
     }
     switch (claim.status) {
       case "claimed": {
-        if (!replace) return { go: true };
+        if (!replace) return undefined;
         call.generation = replace.take.generation;
-        if (replace.then === "run") return { go: true };
+        if (replace.then === "run") return undefined;
         return recovered(call, env, replace.from);
       }
       case "conflict":
-        return fail(failures.idempotencyConflict(tool.name, key));
+        return failures.idempotencyConflict(tool.name, key);
       case "completed": {
         if (await stillStands(call, env, claim.record)) return { outcome: replayed(call, claim.record) };
         replace = { take: { owner: claim.record.owner, generation: claim.record.generation + 1 }, then: "run", from: claim.record };
@@ -165,15 +166,15 @@ async function claimKey(call: Call, env: Env, gate?: () => Promise<Failure | und
         // Held by another process: wait for it to finish or for its lease to lapse, within
         // the run's deadline, and no longer than the run's stop or its runtime's close.
         const cancel = run.cancelSignal;
-        if (cancel.aborted) return fail(failures.stopped(cancel.reason));
+        if (cancel.aborted) return failures.stopped(cancel.reason);
         const now = env.clock.now();
-        if (now >= run.deadlineAt) return fail(failures.deadlineExceeded(run.policy.deadlineMs!));
+        if (now >= run.deadlineAt) return failures.deadlineExceeded(run.policy.deadlineMs!);
         const wait = Math.max(1, Math.min(claim.record.leaseUntil - now, 1_000, run.deadlineAt - now));
         try {
           await untilAborted(env.store.idempotency.waitForChange(tool.name, key, wait), cancel);
         } catch (e) {
-          if (cancel.aborted) return fail(failures.stopped(cancel.reason));
-          return fail(failures.storeUnavailable(tool.name, describeThrown(e)));
+          if (cancel.aborted) return failures.stopped(cancel.reason);
+          return failures.storeUnavailable(tool.name, describeThrown(e));
         }
         continue;
       }
@@ -243,18 +244,18 @@ function leaseFor(call: Call): number {
 }
 
 /** A lapsed claim, now ours: the probe says whether its dead owner's effect took place. */
-async function settleLapsed(call: Call, env: Env, lapsed: IdempotencyRecord): Promise<KeyVerdict> {
+async function settleLapsed(call: Call, env: Env, lapsed: IdempotencyRecord): Promise<StageResult | Final> {
   const { tool } = call;
   // The claim stays ours and unreleased when we cannot settle it: a release would let the
   // next caller run the effect a second time. Record marks it unsettled.
-  const unsettled = (why: string): KeyVerdict => {
+  const unsettled = (why: string): Failure => {
     call.holdsUnsettledClaim = true;
-    return { outcome: { ok: false, failure: failures.unsettledEffect(tool.name, call.key!, why), callId: call.callId } };
+    return failures.unsettledEffect(tool.name, call.key!, why);
   };
   if (!tool.spec.verify) return unsettled("the tool has no verify probe to tell whether it did");
   const answer = await probeEffect(call, env, undefined, toolKey(call));
   if (!("seen" in answer)) return unsettled(`its verify probe could not tell (${answer.unknown})`);
-  return answer.seen ? recovered(call, env, lapsed) : { go: true };
+  return answer.seen ? recovered(call, env, lapsed) : undefined;
 }
 
 /**
@@ -262,9 +263,9 @@ async function settleLapsed(call: Call, env: Env, lapsed: IdempotencyRecord): Pr
  * not seen, the call runs, unless the tool had reported it done (the read-back may lag:
  * only a person, or a probe that sees it, settles that). Without an answer it stays.
  */
-async function settleUnsettled(call: Call, env: Env, record: IdempotencyRecord): Promise<KeyVerdict | TakeOver> {
+async function settleUnsettled(call: Call, env: Env, record: IdempotencyRecord): Promise<Failure | TakeOver> {
   const { tool } = call;
-  const stay = (why: string): KeyVerdict => ({ outcome: { ok: false, failure: failures.unsettledEffect(tool.name, call.key!, why), callId: call.callId } });
+  const stay = (why: string): Failure => failures.unsettledEffect(tool.name, call.key!, why);
   if (!tool.spec.verify) return stay("the tool has no verify probe to tell whether it did");
   const answer = await probeEffect(call, env, undefined, effectKey(record.key, record.generation));
   if (!("seen" in answer)) return stay(`its verify probe could not tell (${answer.unknown})`);
@@ -279,7 +280,7 @@ async function settleUnsettled(call: Call, env: Env, record: IdempotencyRecord):
  * The effect of `from`'s owner took place (the probe saw it) but its response is lost:
  * complete the key, answer without a value; run.ts puts the effect in the ledger.
  */
-async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise<KeyVerdict> {
+async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise<Final> {
   call.lease?.stop();
   call.recovered = true;
   call.output = null;

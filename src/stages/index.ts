@@ -30,7 +30,7 @@
 import { staged, type Failure, type Outcome, type Stage as StageName } from "../failure/messages.js";
 import { admit } from "../admit.js";
 import { judged } from "../shadow.js";
-import type { Call, Env, StageResult } from "../call.js";
+import type { Call, Env, Final, StageResult } from "../call.js";
 import { approval } from "./approval.js";
 import { checkpoint } from "./checkpoint.js";
 import { execute } from "./execute.js";
@@ -40,11 +40,6 @@ import { rules } from "./rules.js";
 import { copyArguments, validateInput } from "./validate-input.js";
 import { validateOutput } from "./validate-output.js";
 import { verify } from "./verify.js";
-
-/** A stage's final word: the call ends with this outcome (a replay), not with a failure. */
-export interface Final {
-  outcome: Outcome<unknown>;
-}
 
 export interface Stage {
   readonly name: StageName;
@@ -60,7 +55,7 @@ export const STAGES: readonly Stage[] = [
   { name: "validate-input", shadowed: true, run: validateInput },
   { name: "rules", shadowed: true, run: rules },
   { name: "approval", shadowed: true, run: approval },
-  { name: "idempotency", shadowed: false, run: keyed },
+  { name: "idempotency", shadowed: false, run: idempotency },
   { name: "checkpoint", shadowed: true, run: checkpoint },
   { name: "execute", shadowed: false, run: executed },
   { name: "validate-output", shadowed: true, run: validateOutput },
@@ -87,14 +82,6 @@ export function outcomeOf(call: Call, failure?: Failure): Outcome<unknown> {
   const shadow = call.shadow ? { shadow: call.shadow } : {};
   if (failure) return { ok: false, failure, callId: call.callId, ...shadow };
   return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}), ...shadow };
-}
-
-/** The idempotency stage: a replay (or a failure to claim) ends the call; a claim held goes on. */
-async function keyed(call: Call, env: Env): Promise<Final | undefined> {
-  const verdict = await idempotency(call, env, env.inFlight, call.admitted);
-  if ("go" in verdict) return undefined;
-  if (!verdict.outcome.ok) staged("idempotency", verdict.outcome.failure);
-  return verdict;
 }
 
 /** The execute stage; an attempt whose response was lost, seen to have landed by the probe, ends the call: nothing to check. */
