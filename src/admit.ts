@@ -8,7 +8,7 @@
  * refuse (`gate`). Others wait for the answers first.
  */
 import type { Call, Env, StageResult } from "./call.js";
-import { describeThrown, failures, staged, type Failure, type Outcome } from "./failure/messages.js";
+import { describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import { judged } from "./shadow.js";
 import type { Policy } from "./policy.js";
 import type { RunState } from "./run-state.js";

@@ -4,7 +4,7 @@
  * run's next commit carries it (run-state.ts), so the journal costs no write of its own.
  * Bounded: if the store stays unreachable, the oldest entries held are dropped.
  */
-import type { Outcome } from "./failure/messages.js";
+import type { Outcome } from "./failure.js";
 import { redactText } from "./redact.js";
 import type { CallJournalEntry } from "./store/types.js";
 

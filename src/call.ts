@@ -3,7 +3,7 @@
  * reads and fills in the call; it never calls another stage (run.ts composes them).
  */
 import type { Clock } from "./clock.js";
-import type { Failure, Note, Outcome, ShadowDecision } from "./failure/messages.js";
+import type { Failure, Note, Outcome, ShadowDecision } from "./failure.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunState } from "./run-state.js";

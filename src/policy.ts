@@ -3,7 +3,7 @@
  * override it; `resolvePolicy` checks the result once and throws a clear error for
  * nonsense (a negative limit, a freeze window that ends before it starts).
  */
-import { NEUTRAL_FAILURES, type FailureKind } from "./failure/messages.js";
+import { NEUTRAL_FAILURES, type FailureKind } from "./failure.js";
 import { confidenceDefaults, type ConfidencePenalties, type ConfidencePolicy } from "./decide/confidence.js";
 import { verificationDefaults, type VerificationPolicy } from "./decide/verification.js";
 import type { PolicyRule } from "./decide/rules.js";

@@ -6,7 +6,7 @@
  * the claim rather than guess.
  */
 import { attempt, AttemptContext } from "./attempt.js";
-import { describeThrown } from "./failure/messages.js";
+import { describeThrown } from "./failure.js";
 import type { Call, Env } from "./call.js";
 
 export type ProbeAnswer = { seen: boolean } | { unknown: string };

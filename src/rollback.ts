@@ -19,7 +19,7 @@
  */
 import { attempt, AttemptContext } from "./attempt.js";
 import type { Clock } from "./clock.js";
-import { describeThrown } from "./failure/messages.js";
+import { describeThrown } from "./failure.js";
 import type { IdempotencyRecord, MutationRecord, Store } from "./store/types.js";
 import type { Tool } from "./tool.js";
 

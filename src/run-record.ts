@@ -7,7 +7,7 @@
  * after it; the chain breaker counts failures in a row; the verification gate counts
  * unverified changes.
  */
-import type { Failure, FailureKind } from "./failure/messages.js";
+import type { Failure, FailureKind } from "./failure.js";
 import { readBack, unverified, type ReadBack } from "./decide/gate.js";
 import { levelOf, lower } from "./decide/confidence.js";
 import type { Policy } from "./policy.js";

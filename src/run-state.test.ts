@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { failures } from "./failure/messages.js";
+import { failures } from "./failure.js";
 import { defaultPolicy, resolvePolicy, type PolicyInput } from "./policy.js";
 import { READ_FRESH_MS, RunState } from "./run-state.js";
 import { freshRun } from "./run-record.js";

@@ -13,7 +13,7 @@
  * the next commit.
  */
 import { sharedSignal } from "./clock.js";
-import type { Failure, Outcome } from "./failure/messages.js";
+import type { Failure, Outcome } from "./failure.js";
 import type { RedactHook } from "./redact.js";
 import { RecentHistory, type HistoryData } from "./decide/handoff.js";
 import { CallJournal, type JournaledCallInput } from "./call-journal.js";

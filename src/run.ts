@@ -13,7 +13,7 @@
 import type { Call, CallOptions, Env } from "./call.js";
 import type { LiveRuns } from "./live-runs.js";
 import type { Clock } from "./clock.js";
-import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure/messages.js";
+import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { approvalAhead, type ApprovalDecision } from "./stages/approval.js";

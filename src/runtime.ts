@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { timeOrderedId } from "./ids.js";
-import { describeThrown, RuntimeClosedError } from "./failure/messages.js";
+import { describeThrown, RuntimeClosedError } from "./failure.js";
 import { redactText } from "./redact.js";
 import { checkRuntimeOptions } from "./option-checks.js";
 import type { Env, InFlight } from "./call.js";

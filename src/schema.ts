@@ -3,7 +3,7 @@
  * into sentences a model can act on: which field, and what is wrong with it.
  */
 import type { StandardSchemaV1 } from "./standard-schema.js";
-import { describeThrown } from "./failure/messages.js";
+import { describeThrown } from "./failure.js";
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: string[] };
 

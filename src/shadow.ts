@@ -11,7 +11,7 @@
  * replays; an effect is never run twice because enforcement is off).
  */
 import type { Call, Env } from "./call.js";
-import type { Failure, ShadowDecision } from "./failure/messages.js";
+import type { Failure, ShadowDecision } from "./failure.js";
 import { redactArgs } from "./redact.js";
 
 /**

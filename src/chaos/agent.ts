@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type { Run } from "../run.js";
 import type { Tool, ToolContext } from "../tool.js";
-import { describeThrown, type FailureKind } from "../failure/messages.js";
+import { describeThrown, type FailureKind } from "../failure.js";
 import type { Random } from "./random.js";
 
 /** What the agent sees of a call: the value, or an error it may or may not read. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { failures, type Outcome } from "../failure/messages.js";
+import { failures, type Outcome } from "../failure.js";
 import { callPenalty, confidenceDefaults, levelOf, lower } from "./confidence.js";
 
 const p = confidenceDefaults.penalties;

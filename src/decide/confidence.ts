@@ -5,7 +5,7 @@
  * was caught out once does not earn back the right to act by being right later.
  * Below `readOnlyBelow` the run may only read; below `handoffBelow` it hands off.
  */
-import { KINDS, type Outcome } from "../failure/messages.js";
+import { KINDS, type Outcome } from "../failure.js";
 import type { Effect } from "../tool.js";
 
 /** How much each kind of event lowers confidence. */

@@ -4,7 +4,7 @@
  * facts in play (current and contested), the last calls and decisions, the confidence.
  */
 import { canonicalJson } from "../canonical-json.js";
-import type { Outcome } from "../failure/messages.js";
+import type { Outcome } from "../failure.js";
 import type { HandoffRecord } from "../store/types.js";
 import type { Effect } from "../effect.js";
 import type { LedgerSnapshot } from "./ledger.js";

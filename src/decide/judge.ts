@@ -7,7 +7,7 @@
  */
 import { attempt, AttemptContext } from "../attempt.js";
 import type { Call, Env } from "../call.js";
-import { describeThrown, failures, type Failure } from "../failure/messages.js";
+import { describeThrown, failures, type Failure } from "../failure.js";
 import type { RuleContext } from "./rules.js";
 
 /** Thrown by `ctx.require` for a fact the run cannot give; turned into the failure that asks for it. */

@@ -17,7 +17,7 @@
  */
 import { preview } from "../canonical-json.js";
 import type { Effect } from "../effect.js";
-import { failures, type Failure } from "../failure/messages.js";
+import { failures, type Failure } from "../failure.js";
 import type { CallSummary } from "./handoff.js";
 import type { ReconciledFact } from "./ledger.js";
 

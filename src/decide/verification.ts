@@ -8,7 +8,7 @@
 import { attempt, AttemptContext } from "../attempt.js";
 import { assertJson, NotJsonError, preview } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
-import { decisionMessages, describeThrown } from "../failure/messages.js";
+import { decisionMessages, describeThrown } from "../failure.js";
 import type { FactLedger, LedgerSnapshot, ReconciledFact } from "./ledger.js";
 
 /** A claim the decision relies on: this key has this value. */

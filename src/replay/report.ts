@@ -4,7 +4,7 @@
  * tool and kind, and with labels the confusion table: bad runs stopped, good runs stopped)
  * and its text for a terminal.
  */
-import type { FailureKind } from "../failure/messages.js";
+import type { FailureKind } from "../failure.js";
 import type { InputProblem } from "./recording.js";
 
 /** What happened to one call in one view. */

@@ -15,7 +15,7 @@
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { systemClock, type Clock } from "../clock.js";
-import type { FailureKind, Outcome } from "../failure/messages.js";
+import type { FailureKind, Outcome } from "../failure.js";
 import { ToolError } from "../tool-error.js";
 import type { PolicyInput } from "../policy.js";
 import { createRuntime } from "../runtime.js";

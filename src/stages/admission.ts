@@ -5,7 +5,7 @@
  * It is asked on a record of the run: the run reserves a step (and a destructive slot)
  * only if admission says yes on the freshest record in the store (see RunState.reserve).
  */
-import { failures } from "../failure/messages.js";
+import { failures } from "../failure.js";
 import { frozenAt } from "../policy.js";
 import type { Call, Env, StageResult } from "../call.js";
 import { gateAtApproval, gateReaders } from "../decide/gate.js";

@@ -20,7 +20,7 @@
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
 import { gateAtApproval, gateReaders } from "../decide/gate.js";
 import { judge, ruleContext } from "../decide/judge.js";
-import { describeThrown, failures, type Failure } from "../failure/messages.js";
+import { describeThrown, failures, type Failure } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 import type { ApprovalRecord } from "../store/types.js";
 import { redactArgs } from "../redact.js";

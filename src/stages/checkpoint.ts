@@ -9,7 +9,7 @@
  */
 import { attempt, AttemptContext } from "../attempt.js";
 import { assertJson, NotJsonError } from "../canonical-json.js";
-import { describeThrown, failures } from "../failure/messages.js";
+import { describeThrown, failures } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 
 export async function checkpoint(call: Call, env: Env): Promise<StageResult> {

@@ -16,7 +16,7 @@
  * and the record stage keeps its claim unsettled, so that no repeat runs it twice.
  */
 import { attempt, AttemptContext, type AttemptResult } from "../attempt.js";
-import { describeThrown, failures, type Failure } from "../failure/messages.js";
+import { describeThrown, failures, type Failure } from "../failure.js";
 import { cancelOf, probeEffect, toolKey } from "../probe.js";
 import { fullJitterDelay } from "../resilience/backoff.js";
 import { redactError } from "../redact.js";

@@ -9,7 +9,7 @@
  */
 import { preview } from "../canonical-json.js";
 import { FactError, MAX_FACTS_PER_CALL, normalizeFact, type CheckedFact } from "../decide/ledger.js";
-import { describeThrown, failures, notes } from "../failure/messages.js";
+import { describeThrown, failures, notes } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
 
 export async function facts(call: Call, env: Env): Promise<StageResult> {

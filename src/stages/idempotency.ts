@@ -15,7 +15,7 @@
  * Never twice, never silently lost.
  */
 import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
-import { describeThrown, failures, staged, type Failure, type Outcome } from "../failure/messages.js";
+import { describeThrown, failures, staged, type Failure, type Outcome } from "../failure.js";
 import { effectKey, probeEffect, toolKey } from "../probe.js";
 import type { Call, Env, Final, InFlight, StageResult } from "../call.js";
 import type { ClaimRequest, ClaimResult, IdempotencyRecord } from "../store/types.js";

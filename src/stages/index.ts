@@ -27,7 +27,7 @@
  * (run.ts). In shadow mode a `shadowed` stage's refusal is written down on the call and the
  * call goes on as if Bulwark were absent (see shadow.ts); the others hold in every mode.
  */
-import { staged, type Failure, type Outcome, type Stage as StageName } from "../failure/messages.js";
+import { staged, type Failure, type Outcome, type Stage as StageName } from "../failure.js";
 import { admit } from "../admit.js";
 import { judged } from "../shadow.js";
 import type { Call, Env, Final, StageResult } from "../call.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeCall, makeEnv, makeRun } from "../../test/fixtures/call.js";
-import { failures, type Outcome } from "../failure/messages.js";
+import { failures, type Outcome } from "../failure.js";
 import { defineTool } from "../tool.js";
 import { record } from "./record.js";
 

@@ -4,7 +4,7 @@
  * place goes into the ledger with what rollback needs. (The run's own state, its chain
  * breaker, verification streak and budget, is settled by the run: run-state.ts.)
  */
-import { failures, type Outcome } from "../failure/messages.js";
+import { failures, type Outcome } from "../failure.js";
 import type { Call, Env } from "../call.js";
 import { redactArgs } from "../redact.js";
 

@@ -13,7 +13,7 @@
  * mode does not shadow it; the schema (`validateInput`) is a guard like any other.
  * On success the call carries the parsed value (defaults, coercions) from here on.
  */
-import { failures } from "../failure/messages.js";
+import { failures } from "../failure.js";
 import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
 

@@ -4,7 +4,7 @@
  * does not travel three hops into the agent's next decision.
  */
 import { assertJson, NotJsonError } from "../canonical-json.js";
-import { describeThrown, failures } from "../failure/messages.js";
+import { describeThrown, failures } from "../failure.js";
 import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
 

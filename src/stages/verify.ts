@@ -7,7 +7,7 @@
  * read tool that declares `verifies` reads such writes back when it succeeds.
  */
 import { attempt, AttemptContext } from "../attempt.js";
-import { describeThrown, failures } from "../failure/messages.js";
+import { describeThrown, failures } from "../failure.js";
 import { cancelOf, toolKey } from "../probe.js";
 import type { Call, Env, StageResult } from "../call.js";
 

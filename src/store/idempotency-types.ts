@@ -2,7 +2,7 @@
  * The idempotency records of the Store interface (see types.ts, which re-exports them):
  * what a claim asks, what it answers, and the invariants every store keeps.
  */
-import type { Failure } from "../failure/messages.js";
+import type { Failure } from "../failure.js";
 
 // ---------------------------------------------------------------- idempotency
 

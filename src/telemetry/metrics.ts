@@ -6,7 +6,7 @@
  */
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { requirePeer } from "../optional.js";
-import type { Outcome } from "../failure/messages.js";
+import type { Outcome } from "../failure.js";
 
 /**
  * A prom-client `Registry`, described by the part Bulwark uses so that Bulwark's types

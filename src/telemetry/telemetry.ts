@@ -7,7 +7,7 @@
  */
 import type { Attributes, Tracer } from "@opentelemetry/api";
 import type { Clock } from "../clock.js";
-import type { Outcome } from "../failure/messages.js";
+import type { Outcome } from "../failure.js";
 import type { Store } from "../store/types.js";
 import { logSink, otelEventSink, webhookSink, type WebhookOptions } from "./alert-sinks.js";
 import { Alerts, type AlertSink } from "./alerts.js";

@@ -9,7 +9,7 @@
  */
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
 import { canonicalJson } from "../canonical-json.js";
-import type { Outcome } from "../failure/messages.js";
+import type { Outcome } from "../failure.js";
 import type { Effect } from "../tool.js";
 import { redactArgs, redactText, redactValue, type RedactHook } from "../redact.js";
 

@@ -1,7 +1,7 @@
 /**
  * What a failure is: its kinds, the stages that produce them, the outcome of a call, and
  * one table of how each kind is treated. The message builders that make failures are in
- * messages.ts, which re-exports all of this.
+ * failure.ts, which re-exports all of this.
  */
 export type FailureKind =
   | "invalid_input"

@@ -3,14 +3,14 @@
  * stable `kind` for code and a `message` written for the model: what happened, and what
  * to do instead. All wording lives here so that it stays consistent.
  */
-import { describeThrown } from "../thrown.js";
+import { describeThrown } from "./thrown.js";
 
 // Where they were first made, and still imported from.
-export { describeThrown, RuntimeClosedError } from "../thrown.js";
-import { RuntimeClosedError } from "../thrown.js";
-import type { Failure, FailureKind, Note } from "./kinds.js";
+export { describeThrown, RuntimeClosedError } from "./thrown.js";
+import { RuntimeClosedError } from "./thrown.js";
+import type { Failure, FailureKind, Note } from "./failure-kinds.js";
 
-export * from "./kinds.js";
+export * from "./failure-kinds.js";
 
 const make = (
   kind: FailureKind,
