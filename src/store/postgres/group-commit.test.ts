@@ -6,6 +6,7 @@ import pg from "pg";
 import { freshRun } from "../../run-record.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dropSchemas, pgAvailable, PG_URL, schemaPrefix } from "../../../test/fixtures/store-pg.js";
+import { GroupCommit, type Op, type Part } from "./group-commit.js";
 import { postgresStore } from "./store.js";
 import { StoreUnavailableError, type ClaimRequest, type MutationRecord, type Store } from "../types.js";
 
@@ -38,6 +39,43 @@ const mutation = (id: string, seq: number): MutationRecord => ({
   compensable: false,
   status: "done",
   at: 1_000 + seq,
+});
+
+// Needs no database: an operation alone in its statement runs as `alone`, here held open by hand.
+describe("GroupCommit: operations on one key", () => {
+  it("the next one is sent only once the statement holding the key has finished, though connections are free", async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL }); // never connects: no statement is combined
+    const part: Part = { tag: "t", types: [], sql: () => ({}) };
+    const group = new GroupCommit(pool, "s", "t", [part], [], "ch", 4, (e) => new StoreUnavailableError(String(e)), () => false);
+    const events: string[] = [];
+    let finish!: () => void;
+    let started!: () => void;
+    const firstStarted = new Promise<void>((r) => (started = r));
+    const held = new Promise<void>((r) => (finish = r));
+    const op = (name: string, gate?: Promise<void>): Op<string> => ({
+      part,
+      lock: "charge/k",
+      row: [],
+      answer: () => name,
+      alone: async () => {
+        events.push(`${name} sent`);
+        if (gate) {
+          started();
+          await gate;
+        }
+        events.push(`${name} done`);
+        return name;
+      },
+    });
+    const results = Promise.all([group.run(op("complete", held)), group.run(op("claim"))]);
+    await firstStarted;
+    await new Promise((r) => setImmediate(r)); // the turn a statement sent after it would go in
+    expect(events).toEqual(["complete sent"]);
+    finish();
+    expect(await results).toEqual(["complete", "claim"]);
+    expect(events).toEqual(["complete sent", "complete done", "claim sent", "claim done"]);
+    await pool.end();
+  });
 });
 
 if (!up) {

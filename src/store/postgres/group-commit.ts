@@ -7,8 +7,10 @@
  * calls in flight, one statement carries them all, so throughput grows with concurrency.
  *
  * Each caller gets what its own statement would have given: a statement holds at most one
- * operation per key (others wait for the next one), and every part sees the state before
- * the statement, as if its reads ran first. If the statement fails with an error the server
+ * operation per key, the next one on that key is sent only once that statement has finished
+ * (statements run side by side on several connections: sent at once, the server could run
+ * them in either order), and every part sees the state before the statement, as if its
+ * reads ran first. If the statement fails with an error the server
  * reports (a bad value, a constraint), each operation is retried alone, so that one bad item
  * cannot fail the others; when the connection fails, each fails as it would alone.
  */
@@ -72,6 +74,8 @@ export class GroupCommit {
   private queue: Queued[] = [];
   private scheduled = false;
   private running = 0;
+  /** The locks of the operations in statements in flight: later operations on them wait. */
+  private readonly busy = new Set<string>();
   private readonly texts = new Map<string, { text: string; tags: string[] }>();
   /** Counters, for tests and benchmarks: statements sent, operations they carried, and operations retried alone after a statement failed. */
   readonly stats = { statements: 0, ops: 0, retriedAlone: 0 };
@@ -102,18 +106,22 @@ export class GroupCommit {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      while (this.queue.length > 0 && this.running < this.concurrency) void this.send(this.take());
+      while (this.running < this.concurrency) {
+        const batch = this.take();
+        if (batch.length === 0) break; // all that waits is on a lock in flight: sent when it frees
+        void this.send(batch);
+      }
     });
   }
 
-  /** The next statement's operations: in arrival order, one per lock, at most MAX_OPS. */
+  /** The next statement's operations: in arrival order, one per lock and none on a lock in flight, at most MAX_OPS. */
   private take(): Queued[] {
     const batch: Queued[] = [];
     const rest: Queued[] = [];
     const locks = new Set<string>();
     for (const q of this.queue) {
       const lock = q.op.lock;
-      if (batch.length >= MAX_OPS || (lock !== undefined && locks.has(lock))) {
+      if (batch.length >= MAX_OPS || (lock !== undefined && (locks.has(lock) || this.busy.has(lock)))) {
         rest.push(q);
         continue;
       }
@@ -121,6 +129,7 @@ export class GroupCommit {
       batch.push(q);
     }
     this.queue = rest;
+    for (const l of locks) this.busy.add(l);
     return batch;
   }
 
@@ -166,6 +175,7 @@ export class GroupCommit {
       }
     } finally {
       this.running--;
+      for (const q of batch) if (q.op.lock !== undefined) this.busy.delete(q.op.lock);
       this.schedule();
     }
   }
