@@ -53,7 +53,9 @@ function racer(spec: string, effects: string, key: string, owner: string): Racer
       resolve(JSON.parse(last));
     });
   });
-  return { ready, done, go: () => p.stdin.write("go\n") };
+  // A racer that exits before it is ready (it could not open the store) fails the race with its error, not a timeout.
+  const exitedFirst = done.then(() => Promise.reject(new Error(`${owner} exited before it was ready: ${out}`)));
+  return { ready: Promise.race([ready, exitedFirst]), done, go: () => p.stdin.write("go\n") };
 }
 
 async function race(spec: string, key: string) {
@@ -140,6 +142,33 @@ describe.each(drivers)("SQLite: another process holds the write lock ($name)", (
       await s.close();
     }
   }, 20_000);
+
+  // Another process creating the file: its write lock taken before it switched the file to
+  // WAL. SQLite refuses the opener's switch at once (SQLITE_BUSY, no busy wait): it must wait.
+  it("opening a file another process is creating waits for its lock, then opens; past the busy timeout, a clear error", async () => {
+    const path = join(dir, `creating-${name}.db`);
+    const holder = spawnChild(lockHolder, { path });
+    try {
+      expect(await holder.next()).toEqual({ ready: true });
+      expect(await holder.ask({ cmd: "lock" })).toEqual({ locked: true });
+      expect(() => sqliteStore({ path, busyTimeoutMs: 300, ...o })).toThrow(
+        new StoreUnavailableError(
+          `cannot open SQLite at ${path}: another connection held its lock for longer than the busy timeout (300 ms) while this one set it up (WAL, schema): database is locked`,
+        ),
+      );
+      expect(await holder.ask({ cmd: "release" })).toEqual({ released: true });
+      expect(await holder.ask({ cmd: "lock", ms: 500 })).toEqual({ locked: true });
+      const s = sqliteStore({ path, busyTimeoutMs: 20_000, ...o }); // waits for the commit
+      try {
+        expect(await holder.next()).toEqual({ released: true });
+        expect((await s.idempotency.claim(claimReq("k0", "a"))).status).toBe("claimed");
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await holder.kill();
+    }
+  }, 40_000);
 
   it("held past the busy timeout: StoreUnavailableError, the event loop free, nothing written; then it works", async () => {
     const path = join(dir, `held-long-${name}.db`);

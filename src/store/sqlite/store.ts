@@ -13,7 +13,7 @@ import {
   type Db,
   type SqliteDriver,
 } from "./driver.js";
-import { storeClosed, unavailable } from "../durable.js";
+import { describe, storeClosed, unavailable } from "../durable.js";
 import { sqliteMigrations } from "../migrations/sqlite.js";
 import { SqliteAlerts, SqliteMonitors } from "./alerts.js";
 import { SqliteShadowDecisions } from "../shadow-decisions.js";
@@ -91,6 +91,37 @@ function migrate(db: Db) {
   }
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * WAL and the schema, waiting for the lock synchronously (the store opens synchronously): once,
+ * at open. The busy timeout covers most waits but not all: a connection that has read the
+ * file and must then take its write lock while another holds it (as when processes create a
+ * new file at once: each reads it, then switches it to WAL) is refused at once with
+ * SQLITE_BUSY, a deadlock SQLite will not wait on. So a busy open is tried again, from the
+ * start (each step is idempotent), until the busy timeout.
+ */
+function setUp(db: Db, path: string, synchronous: string, busyTimeoutMs: number, where: string) {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_LAST_MS)) {
+    try {
+      if (path !== ":memory:") db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${synchronous}`);
+      migrate(db);
+      return;
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      if (Date.now() >= deadline) {
+        throw new StoreUnavailableError(
+          `cannot open ${where}: another connection held its lock for longer than the busy timeout (${busyTimeoutMs} ms) while this one set it up (WAL, schema): ${describe(e)}`,
+          { cause: e },
+        );
+      }
+    }
+    Atomics.wait(pause, 0, 0, Math.max(1, Math.min(delay, deadline - Date.now())));
+  }
+}
+
 /** Open (creating if needed) a SQLite store and bring its schema up to date. */
 export function sqliteStore(opts: SqliteStoreOptions | string): Store {
   const o: SqliteStoreOptions = typeof opts === "string" ? { path: opts } : opts;
@@ -104,11 +135,14 @@ export function sqliteStore(opts: SqliteStoreOptions | string): Store {
   try {
     if (o.path !== ":memory:") mkdirSync(dirname(o.path), { recursive: true });
     db = openDatabase(o.path, { timeoutMs: busyTimeoutMs, driver: o.driver });
-    if (o.path !== ":memory:") db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${synchronous}`);
-    migrate(db); // waits for the lock synchronously, the full busy timeout: once, at open
+  } catch (e) {
+    throw unavailable(`cannot open ${where}`, e);
+  }
+  try {
+    setUp(db, o.path, synchronous, busyTimeoutMs, where);
     db.pragma(`busy_timeout = ${DRIVER_BUSY_MS}`);
   } catch (e) {
+    db.close();
     throw unavailable(`cannot open ${where}`, e);
   }
   let file: DatabaseFile | undefined;
