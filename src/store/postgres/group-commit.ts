@@ -10,9 +10,9 @@
  * operation per key, the next one on that key is sent only once that statement has finished
  * (statements run side by side on several connections: sent at once, the server could run
  * them in either order), and every part sees the state before the statement, as if its
- * reads ran first. If the statement fails with an error the server
- * reports (a bad value, a constraint), each operation is retried alone, so that one bad item
- * cannot fail the others; when the connection fails, each fails as it would alone.
+ * reads ran first. If the statement fails with an error the server reports (a bad value, a
+ * constraint), each operation is retried alone, so that one bad item cannot fail the others;
+ * when the connection fails, each fails as it would alone.
  */
 import type pg from "pg";
 import { storeClosed } from "../durable.js";
