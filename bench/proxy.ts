@@ -5,6 +5,9 @@
  * both; on stdio (client → proxy → child server) and on streamable HTTP (client → proxy at
  * --listen → server at a URL); with the memory store and with SQLite (the proxy's default
  * kind); then 8 clients at once. Reported: median and p99 of each, and what the proxy adds.
+ * Beside them, the same calls through a bare hop (bench/bare-hop.ts: a process that passes
+ * the bytes on unread): the floor of any proxy on this machine, so that what is Bulwark's
+ * (proxied − hop) is told apart from what a second process costs (hop − direct).
  *
  * Where the time goes, measured in this process: the guard (one `run.call` of a guarded
  * MCP tool whose server answers at once, memory store), JSON (the proxy parses and writes
@@ -28,6 +31,7 @@ const CLIENTS = Number(process.env.BENCH_PROXY_CLIENTS ?? 8);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const node = [process.execPath, "--import", "tsx"];
 const fixture = [...node, join(root, "test/fixtures/mcp-everything.ts")];
+const hop = [...node, join(root, "bench/bare-hop.ts")];
 // BENCH_PROXY_PROFILE=<dir>: the proxy processes write CPU profiles there (node --cpu-prof).
 const profile = process.env.BENCH_PROXY_PROFILE;
 const cli = [process.execPath, ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), "--import", "tsx", join(root, "src/cli/main.ts"), "proxy"];
@@ -46,7 +50,10 @@ const policyFor = (store: string) => {
 const children: ChildProcess[] = [];
 
 type Caller = (i: number) => Promise<unknown>;
-type Times = { direct: number[]; proxied: number[] };
+const PATHS = ["direct", "hop", "proxied"] as const;
+type Path = (typeof PATHS)[number];
+type Times = Record<Path, number[]>;
+type Callers = Record<Path, Caller>;
 const tools = {
   read: (c: Client) => () => c.callTool({ name: "test_simple_text", arguments: {} }),
   write: (c: Client) => (i: number) => c.callTool({ name: "touch", arguments: { id: `k${i}` } }),
@@ -82,30 +89,31 @@ async function listening(command: string[], pattern: RegExp): Promise<string> {
 }
 
 /**
- * Per-call milliseconds of `direct` and `proxied`, interleaved call by call (the order
- * swapping every call), so that a loaded machine's slow moments fall on both alike; every
- * call must succeed.
+ * Per-call milliseconds of each path, interleaved call by call (the order rotating every
+ * call), so that a loaded machine's slow moments fall on all alike; every call must succeed.
  */
-async function measure(direct: Caller, proxied: Caller, calls = CALLS): Promise<Times> {
+async function measure(callers: Callers, calls = CALLS): Promise<Times> {
   const timed = async (call: Caller, i: number, into?: number[]) => {
     const t = performance.now();
     const r = (await call(i)) as CallToolResult;
     into?.push(performance.now() - t);
     if (r.isError) throw new Error(`a benchmarked call failed: ${JSON.stringify(r).slice(0, 300)}`);
   };
-  for (let i = 0; i < 50; i++) await timed(direct, -i - 1), await timed(proxied, -i - 1); // warm up, and every case works
-  const times: Times = { direct: [], proxied: [] };
+  for (let i = 0; i < 50; i++) for (const path of PATHS) await timed(callers[path], -i - 1); // warm up, and every case works
+  const times: Times = { direct: [], hop: [], proxied: [] };
   for (let i = 0; i < calls; i++) {
-    if (i % 2 === 0) await timed(direct, i, times.direct), await timed(proxied, i, times.proxied);
-    else await timed(proxied, i, times.proxied), await timed(direct, i, times.direct);
+    for (let j = 0; j < PATHS.length; j++) {
+      const path = PATHS[(i + j) % PATHS.length]!;
+      await timed(callers[path], i, times[path]);
+    }
   }
   return times;
 }
 
-/** `clients` pairs of a direct and a proxied client measured at once, each with its share of the calls. */
-async function measureConcurrent(pairs: { direct: Caller; proxied: Caller }[]): Promise<Times> {
-  const all = await Promise.all(pairs.map((p) => measure(p.direct, p.proxied, Math.ceil(CALLS / pairs.length))));
-  return { direct: all.flatMap((t) => t.direct), proxied: all.flatMap((t) => t.proxied) };
+/** `clients` sets of callers measured at once, each with its share of the calls. */
+async function measureConcurrent(sets: Callers[]): Promise<Times> {
+  const all = await Promise.all(sets.map((c) => measure(c, Math.ceil(CALLS / sets.length))));
+  return { direct: all.flatMap((t) => t.direct), hop: all.flatMap((t) => t.hop), proxied: all.flatMap((t) => t.proxied) };
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -115,10 +123,12 @@ const quantile = (xs: number[], q: number) => {
 const ms = (x: number) => `${x.toFixed(3)} ms`;
 
 function report(transport: string, tool: string, t: Times) {
-  const [d50, p50, d99, p99] = [quantile(t.direct, 0.5), quantile(t.proxied, 0.5), quantile(t.direct, 0.99), quantile(t.proxied, 0.99)];
+  const [d50, h50, p50] = [quantile(t.direct, 0.5), quantile(t.hop, 0.5), quantile(t.proxied, 0.5)];
+  const [d99, h99, p99] = [quantile(t.direct, 0.99), quantile(t.hop, 0.99), quantile(t.proxied, 0.99)];
   console.log(
     `${`${transport} ${tool}`.padEnd(27)} direct median ${ms(d50)} p99 ${ms(d99)} | proxied median ${ms(p50)} p99 ${ms(p99)} | added median ${ms(p50 - d50)} p99 ${ms(p99 - d99)} ${p99 - d99 < 1 ? "(goal p99 < 1 ms: met)" : "(goal p99 < 1 ms: not met)"}`,
   );
+  console.log(`${"".padEnd(27)} a bare hop adds median ${ms(h50 - d50)} p99 ${ms(h99 - d99)}; Bulwark beyond the hop: median ${ms(p50 - h50)} p99 ${ms(p99 - h99)}`);
 }
 
 /** The guard alone: a guarded MCP tool whose server answers at once, on a memory store. */
@@ -154,29 +164,37 @@ function jsonCost(): number {
 
 async function stdioRows(store: string) {
   const policy = policyFor(store);
-  const direct = await stdioClient(fixture);
-  const proxied = await stdioClient([...cli, "--policy", policy, "--", ...fixture]);
-  for (const [name, make] of Object.entries(tools)) report(`stdio ${store}`, name, await measure(make(direct), make(proxied)));
-  await Promise.all([direct.close(), proxied.close()]);
+  // Each stdio client starts its own server, behind its own proxy or hop.
+  const clients = async () => ({
+    direct: await stdioClient(fixture),
+    hop: await stdioClient([...hop, "--", ...fixture]),
+    proxied: await stdioClient([...cli, "--policy", policy, "--", ...fixture]),
+  });
+  const one = await clients();
+  for (const [name, make] of Object.entries(tools)) report(`stdio ${store}`, name, await measure(callersOf(one, make)));
+  await closeAll([one]);
   if (CLIENTS === 0) return;
-  // Each stdio client starts its own proxy (and so its own server).
-  const pairs = await Promise.all(Array.from({ length: CLIENTS }, async () => ({ direct: await stdioClient(fixture), proxied: await stdioClient([...cli, "--policy", policy, "--", ...fixture]) })));
-  report(`stdio ${store} ${CLIENTS} clients`, "write", await measureConcurrent(pairs.map((p) => ({ direct: tools.write(p.direct), proxied: tools.write(p.proxied) }))));
-  await Promise.all(pairs.flatMap((p) => [p.direct.close(), p.proxied.close()]));
+  const sets = await Promise.all(Array.from({ length: CLIENTS }, clients));
+  report(`stdio ${store} ${CLIENTS} clients`, "write", await measureConcurrent(sets.map((c) => callersOf(c, tools.write))));
+  await closeAll(sets);
 }
+
+const callersOf = (clients: Record<Path, Client>, make: (c: Client) => Caller): Callers => ({ direct: make(clients.direct), hop: make(clients.hop), proxied: make(clients.proxied) });
+const closeAll = (sets: Record<Path, Client>[]) => Promise.all(sets.flatMap((c) => PATHS.map((p) => c[p].close())));
 
 async function httpRows(store: string) {
   const upstream = await listening([...fixture, "--http", "0"], /listening (\S+)/);
   const front = await listening([...cli, "--policy", policyFor(store), "--listen", "127.0.0.1:0", "--", upstream], /at (http:\/\/\S+\/mcp)/);
-  const direct = await httpClient(upstream);
-  const proxied = await httpClient(front);
-  for (const [name, make] of Object.entries(tools)) report(`http ${store}`, name, await measure(make(direct), make(proxied)));
-  await Promise.all([direct.close(), proxied.close()]);
+  const bare = await listening([...hop, "--listen", upstream], /at (http:\/\/\S+\/mcp)/);
+  // One server, one proxy and one hop: a session each.
+  const clients = async () => ({ direct: await httpClient(upstream), hop: await httpClient(bare), proxied: await httpClient(front) });
+  const one = await clients();
+  for (const [name, make] of Object.entries(tools)) report(`http ${store}`, name, await measure(callersOf(one, make)));
+  await closeAll([one]);
   if (CLIENTS === 0) return;
-  // One proxy, one server: a session each.
-  const pairs = await Promise.all(Array.from({ length: CLIENTS }, async () => ({ direct: await httpClient(upstream), proxied: await httpClient(front) })));
-  report(`http ${store} ${CLIENTS} clients`, "write", await measureConcurrent(pairs.map((p) => ({ direct: tools.write(p.direct), proxied: tools.write(p.proxied) }))));
-  await Promise.all(pairs.flatMap((p) => [p.direct.close(), p.proxied.close()]));
+  const sets = await Promise.all(Array.from({ length: CLIENTS }, clients));
+  report(`http ${store} ${CLIENTS} clients`, "write", await measureConcurrent(sets.map((c) => callersOf(c, tools.write))));
+  await closeAll(sets);
 }
 
 try {
