@@ -1,9 +1,9 @@
 /**
  * The 2026-07-28 protocol (stateless: no initialize, an envelope in every request's
- * `_meta`) and the proxy, with the MCP SDK v2 on both ends (`@modelcontextprotocol/client`
- * and `/server`): a v2 client that probes for that era (`versionNegotiation: auto`) reaches
- * a v2 server in it directly; through `bulwark proxy`, which does not relay that era yet,
- * it falls back to the 2025 protocol, on stdio and over HTTP, and its calls are guarded.
+ * `_meta`, results that may ask for input) and the proxy, with the MCP SDK v2 on both
+ * ends (`@modelcontextprotocol/client` and `/server`): a v2 client that probes for that
+ * era (`versionNegotiation: auto`) speaks it through `bulwark proxy` to a v2 server, on
+ * stdio and over HTTP, and its calls are guarded; behind a 2025 server it falls back.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const server = [process.execPath, "--import", "tsx", join(root, "test/fixtures/mcp-modern-server.ts")];
+const server2025 = [process.execPath, "--import", "tsx", join(root, "test/fixtures/mcp-everything.ts")];
 const proxy = [process.execPath, "--import", "tsx", join(root, "src/cli/main.ts"), "proxy", "--policy"];
 
 let dir: string;
@@ -33,41 +34,37 @@ afterAll(async () => {
 
 type Result = { content?: { type: string; text?: string }[]; isError?: boolean; _meta?: Record<string, unknown> };
 const text = (r: Result) => (r.content ?? []).map((c) => c.text ?? "").join("");
+const failureKind = (r: Result) => (r._meta?.["bulwark/failure"] as { kind?: string } | undefined)?.kind;
 
-/** A v2 client that asks for the 2026-07-28 protocol and falls back when the other side lacks it. */
-async function probing(transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<Client> {
-  const c = new Client({ name: "v2-client", version: "0" }, { versionNegotiation: { mode: "auto" } });
+/**
+ * A v2 client that asks for the 2026-07-28 protocol and falls back when the other side
+ * lacks it. It answers the server's requests for input (elicitations) with `ok: true`,
+ * and keeps what it was asked.
+ */
+async function probing(transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<{ c: Client; asked: string[] }> {
+  const c = new Client({ name: "v2-client", version: "0" }, { versionNegotiation: { mode: "auto" }, capabilities: { elicitation: { form: {} } } });
+  const asked: string[] = [];
+  c.setRequestHandler("elicitation/create", async (request) => {
+    asked.push(request.params.message);
+    return { action: "accept", content: { ok: true } };
+  });
   await c.connect(transport);
   open.push(() => c.close());
-  return c;
+  return { c, asked };
 }
 
 const stdio = (command: string[]) => new StdioClientTransport({ command: command[0]!, args: command.slice(1), cwd: root, stderr: "ignore" });
 
-describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
-  it("directly, the v2 client and the v2 server speak it", async () => {
-    const c = await probing(stdio(server));
-    expect(c.getNegotiatedProtocolVersion()).toBe("2026-07-28");
-    expect(text((await c.callTool({ name: "echo", arguments: { text: "hi" } })) as Result)).toBe("hi");
+/** `bulwark proxy --listen` in front of `upstream`: its URL. */
+async function listening(upstream: string[]): Promise<URL> {
+  const child = spawn(proxy[0]!, [...proxy.slice(1), policy, "--listen", "127.0.0.1:0", "--", ...upstream], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+  open.push(async () => {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
   });
-
-  it("through the proxy on stdio: the probe is answered as by a server without it, the client initializes (2025) and its calls are guarded", async () => {
-    const c = await probing(stdio([...proxy, policy, "--", ...server]));
-    expect(c.getNegotiatedProtocolVersion()).toMatch(/^2025-/);
-    const ok = (await c.callTool({ name: "echo", arguments: { text: "hi" } })) as Result;
-    expect([text(ok), ok._meta?.["bulwark/call"]]).toEqual(["hi", expect.objectContaining({ replayed: false })]);
-    const refused = (await c.callTool({ name: "echo", arguments: { text: 1 } })) as Result;
-    expect([refused.isError, (refused._meta?.["bulwark/failure"] as { kind?: string } | undefined)?.kind]).toEqual([true, "invalid_input"]);
-  });
-
-  it("through the proxy over HTTP (--listen): the same", async () => {
-    const child = spawn(proxy[0]!, [...proxy.slice(1), policy, "--listen", "127.0.0.1:0", "--", ...server], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-    open.push(async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    });
-    const url = await new Promise<string>((resolve, reject) => {
+  return new URL(
+    await new Promise<string>((resolve, reject) => {
       let err = "";
       child.stderr.on("data", (d: Buffer) => {
         err += d;
@@ -75,10 +72,50 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
         if (m) resolve(m[1]!);
       });
       child.once("exit", (code) => reject(new Error(`the proxy exited (${code}): ${err}`)));
-    });
-    const c = await probing(new StreamableHTTPClientTransport(new URL(url)));
-    expect(c.getNegotiatedProtocolVersion()).toMatch(/^2025-/);
-    const ok = (await c.callTool({ name: "echo", arguments: { text: "over http" } })) as Result;
-    expect([text(ok), ok._meta?.["bulwark/call"]]).toEqual(["over http", expect.objectContaining({ replayed: false })]);
+    }),
+  );
+}
+
+/** What every guarded client of the era gets: guarded calls, refusals as results, the server's questions relayed. */
+async function guardedInTheEra(c: Client, asked: string[]) {
+  expect(c.getNegotiatedProtocolVersion()).toBe("2026-07-28");
+  const ok = (await c.callTool({ name: "echo", arguments: { text: "hi" } })) as Result;
+  expect([text(ok), ok._meta?.["bulwark/call"]]).toEqual(["hi", expect.objectContaining({ replayed: false })]);
+  // Refused by Bulwark: the server, which would have answered with its own validation error, is not called.
+  const refused = (await c.callTool({ name: "echo", arguments: { text: 1 } })) as Result;
+  expect([refused.isError, failureKind(refused), text(refused)]).toEqual([true, "invalid_input", expect.stringContaining("text")]);
+  // The server asks for input: the client answers and calls again, and that call does what was asked, once.
+  const confirmed = (await c.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
+  expect([text(confirmed), asked]).toEqual(["deploy: done (1)", ["confirm deploy?"]]);
+  expect(confirmed._meta?.["bulwark/call"]).toEqual(expect.objectContaining({ replayed: false }));
+  // The same call again is the same write: replayed, not run again, not asked again.
+  const again = (await c.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
+  expect([text(again), again._meta?.["bulwark/call"], asked.length]).toEqual(["deploy: done (1)", expect.objectContaining({ replayed: true }), 1]);
+}
+
+describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
+  it("directly, the v2 client and the v2 server speak it", async () => {
+    const { c } = await probing(stdio(server));
+    expect(c.getNegotiatedProtocolVersion()).toBe("2026-07-28");
+    expect(text((await c.callTool({ name: "echo", arguments: { text: "hi" } })) as Result)).toBe("hi");
+  });
+
+  it("through the proxy on stdio: the client speaks it with the server, and its calls are guarded", async () => {
+    const { c, asked } = await probing(stdio([...proxy, policy, "--", ...server]));
+    await guardedInTheEra(c, asked);
+  });
+
+  it("through the proxy over HTTP (--listen), without a session: the same", async () => {
+    const { c, asked } = await probing(new StreamableHTTPClientTransport(await listening(server)));
+    await guardedInTheEra(c, asked);
+  });
+
+  it("through the proxy in front of a 2025 server, the client falls back to initialize, on stdio and over HTTP", async () => {
+    for (const transport of [stdio([...proxy, policy, "--", ...server2025]), new StreamableHTTPClientTransport(await listening(server2025))]) {
+      const { c } = await probing(transport);
+      expect(c.getNegotiatedProtocolVersion()).toMatch(/^2025-/);
+      const ok = (await c.callTool({ name: "test_simple_text", arguments: {} })) as Result;
+      expect(ok._meta?.["bulwark/call"]).toEqual(expect.objectContaining({ replayed: false }));
+    }
   });
 });

@@ -21,6 +21,7 @@ import {
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { ToolError } from "../../index.js";
+import { complete, discoverResult, envelopeOf } from "./era.js";
 import { OversizedMessage } from "./line-transport.js";
 
 /** A JSON-RPC error object, as the other side sent it. */
@@ -59,6 +60,8 @@ interface ClientCall {
   progressToken?: unknown;
   /** A server notification went with this call: its answer waits a turn (see `toClient`). */
   notified?: boolean;
+  /** The client's `server/discover`: the server's offer is narrowed to what the proxy relays. */
+  discover?: boolean;
 }
 
 type Message = { jsonrpc: "2.0"; id?: RequestId; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: RpcError };
@@ -157,16 +160,15 @@ export class Relay {
       this.clientCapabilities = (m.params?.capabilities as ClientCapabilities | undefined) ?? {};
       this.clientInfo = m.params?.clientInfo as Implementation | undefined;
     }
-    // The probe of the 2026-07-28 protocol (stateless: no initialize, an envelope in each
-    // request's _meta, results that may ask for input). The guard speaks the 2025 protocol
-    // only, so the probe gets the answer of a server without it, and the client falls back
-    // to initialize (MCP SDK v2 clients do) instead of reaching the server in an era whose
-    // calls the guard would break.
-    if (m.method === "server/discover")
-      return this.toClient({ jsonrpc: "2.0", id, error: { code: ErrorCode.MethodNotFound, message: "server/discover: bulwark proxy speaks the 2025 protocol (initialize) for now; the 2026-07-28 protocol is not relayed" } }, id);
+    // The probe of the stateless protocol (2026-07-28) goes to the server: its answer says
+    // whether the client and the proxy speak that era (then every request carries its
+    // envelope, see era.ts) or the client falls back to initialize (a server without it).
+    if (m.method === "server/discover") call.discover = true;
     if (m.method === "tools/call") {
       call.abort = new AbortController();
       this.clientCalls.set(id, call);
+      // In the stateless era every result says whether it is final; the guard's own are.
+      const stateless = envelopeOf(m.params) !== undefined;
       this.hooks
         .toolCall(m.params ?? {}, call.abort.signal, id)
         .catch((e: unknown): Answer => ({ error: { code: ErrorCode.InternalError, message: e instanceof Error ? e.message : String(e) } }))
@@ -174,7 +176,7 @@ export class Relay {
           // A call the client cancelled gets no answer (the specification's rule).
           if (this.clientCalls.get(id) !== call) return;
           this.clientCalls.delete(id);
-          this.answerClient(call, { jsonrpc: "2.0", id, ...answer });
+          this.answerClient(call, { jsonrpc: "2.0", id, ...(stateless && "result" in answer ? { result: complete(answer.result) } : answer) });
         });
       return;
     }
@@ -243,6 +245,7 @@ export class Relay {
     if ("relayOf" in p) {
       if (back === this.down) {
         const call = this.clientCalls.get(p.relayOf);
+        if (call?.discover && m.result) m = { ...m, result: discoverResult(m.result) };
         if (call && relayed(p.relayOf) !== false) this.answerClient(call, { ...m, id: p.relayOf });
       } else if (relayed(p.relayOf) !== false) this.sendUp({ ...m, id: p.relayOf });
       return;

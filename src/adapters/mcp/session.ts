@@ -11,6 +11,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { failures, type Outcome, type PolicyInput, type Run, type Runtime } from "../../index.js";
 import type { Principal } from "../../server/auth.js";
+import { clientNameOf, envelopeOf, isInputRequired, retryFields, type Envelope } from "./era.js";
 import { UpstreamError, type Answer, type Relay, type RpcError } from "./relay.js";
 import {
   FAILURE_META_KEY,
@@ -61,7 +62,9 @@ interface ClientCall {
   meta: Record<string, unknown> | undefined;
   /** Aborts when the client cancels. */
   signal: AbortSignal;
-  /** What the server answered, when it answered with an error. */
+  /** The client's answers to the server's `input_required` (MCP 2026-07-28): they go with the call. */
+  retry: Record<string, unknown>;
+  /** What the server answered, when it answered with an error or asked for input. */
   upstream?: { error: RpcError } | { result: CallToolResult };
 }
 
@@ -85,8 +88,14 @@ export class GuardedSession {
       if (call) call.upstream = undefined; // an earlier attempt's answer is not this one's
       const meta = call?.meta ? { ...call.meta, ...params._meta } : params._meta;
       try {
-        const result = (await relay.requestUp("tools/call", { ...params, ...(meta ? { _meta: meta } : {}) }, { signals: call ? [signal, call.signal] : [signal], timeout })) as CallToolResult;
-        if (result.isError && call) call.upstream = { result };
+        const result = (await relay.requestUp("tools/call", { ...params, ...call?.retry, ...(meta ? { _meta: meta } : {}) }, { signals: call ? [signal, call.signal] : [signal], timeout })) as CallToolResult;
+        if ((result.isError || isInputRequired(result)) && call) call.upstream = { result };
+        // The era's word for a final result is the wire's, not the tool's: a recorded result
+        // replays to clients of either era (the relay says it again to those of 2026-07-28).
+        if (result.resultType === "complete") {
+          const { resultType: _final, ...value } = result;
+          return value as CallToolResult;
+        }
         return result;
       } catch (e) {
         if (e instanceof UpstreamError && call) call.upstream = { error: e.rpc };
@@ -95,9 +104,13 @@ export class GuardedSession {
     };
   }
 
-  /** The guarded tools; listed once, and again after the server's list changed. */
-  tools(): Promise<McpToolset> {
-    this.toolset ??= this.list().catch((e: unknown) => {
+  /**
+   * The guarded tools; listed once, and again after the server's list changed. In the
+   * stateless era (2026-07-28) the list is asked with the envelope of the client's
+   * request that needs it, as the server requires of every request.
+   */
+  tools(envelope?: Envelope): Promise<McpToolset> {
+    this.toolset ??= this.list(envelope).catch((e: unknown) => {
       this.toolset = undefined;
       if (e instanceof ToolsRefused) throw new Error(e.message);
       throw new Error(`${this.o.source ? `${this.o.source}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
@@ -116,11 +129,13 @@ export class GuardedSession {
 
   async toolCall(params: Record<string, unknown>, signal: AbortSignal, id: RequestId): Promise<Answer> {
     const name = String(params.name);
-    const tool = (await this.tools()).tools.get(name);
-    if (!tool) return { result: failureResult(failures.unknownTool(name, [...(await this.tools()).tools.keys()])) as Record<string, unknown> };
+    const envelope = envelopeOf(params);
+    const { tools } = await this.tools(envelope);
+    const tool = tools.get(name);
+    if (!tool) return { result: failureResult(failures.unknownTool(name, [...tools.keys()])) as Record<string, unknown> };
     const args = (params.arguments ?? {}) as McpArgs;
-    const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal };
-    let outcome = await clientCall.run(call, () => this.theRun().call(tool, args, { toolCallId: String(id) }));
+    const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal, retry: retryFields(params) };
+    let outcome = await clientCall.run(call, () => this.theRun(envelope).call(tool, args, { toolCallId: String(id) }));
     if (!outcome.ok && outcome.failure.kind === "approval_required" && this.relay.clientCanElicit && this.mayDecide) outcome = await this.askClient(name, tool, args, outcome, call, id);
     return answer(outcome, call);
   }
@@ -134,11 +149,11 @@ export class GuardedSession {
     await this.run?.end().catch(() => {});
   }
 
-  private async list(): Promise<McpToolset> {
+  private async list(envelope: Envelope | undefined): Promise<McpToolset> {
     const definitions: McpToolDefinition[] = [];
     let cursor: string | undefined;
     do {
-      const page = (await this.relay.requestUp("tools/list", cursor === undefined ? {} : { cursor }, { timeout: 60_000 })) as { tools?: McpToolDefinition[]; nextCursor?: string };
+      const page = (await this.relay.requestUp("tools/list", { ...(cursor === undefined ? {} : { cursor }), ...(envelope ? { _meta: envelope } : {}) }, { timeout: 60_000 })) as { tools?: McpToolDefinition[]; nextCursor?: string };
       definitions.push(...(page.tools ?? []));
       cursor = page.nextCursor;
     } while (cursor !== undefined);
@@ -159,9 +174,9 @@ export class GuardedSession {
   }
 
   // One run per session: its keys, budgets, approvals and chain breaker span the conversation.
-  private theRun(): Run {
+  private theRun(envelope?: Envelope): Run {
     if (!this.run) {
-      const client = this.relay.clientInfo?.name;
+      const client = this.relay.clientInfo?.name ?? clientNameOf(envelope);
       this.run = this.o.rt.startRun({ agent: this.o.agent ?? client ?? "mcp-proxy", ...(this.o.runId ? { runId: this.o.runId } : {}), ...(this.o.policy ? { policy: this.o.policy } : {}) });
       this.o.log(`run ${this.run.id} for ${client ?? "an MCP client"}`);
     }
@@ -208,8 +223,10 @@ export class GuardedSession {
 function answer(outcome: Outcome<CallToolResult>, call: ClientCall): Answer {
   if (outcome.ok || outcome.failure.kind !== "tool_error" || !call.upstream) return { result: toCallToolResult(outcome) as Record<string, unknown> };
   if ("error" in call.upstream) return { error: call.upstream.error };
-  const { kind, retryable } = outcome.failure;
   const result = call.upstream.result;
+  // The server's request for input goes to the client as it is: the call is not over.
+  if (isInputRequired(result)) return { result };
+  const { kind, retryable } = outcome.failure;
   return { result: { ...result, _meta: { ...result._meta, [FAILURE_META_KEY]: { kind, retryable, callId: outcome.callId } } } };
 }
 
