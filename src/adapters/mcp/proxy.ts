@@ -16,8 +16,10 @@ import { createRuntime, redactText, type PolicyInput, type Runtime } from "../..
 import { hostCheck, isLoopback, refuseOpenBind, TokenCheck, unauthorized, WWW_AUTHENTICATE, type ApiToken, type Principal } from "../../server/auth.js";
 import { httpUpstream } from "./http-upstream.js";
 import { childTransport, LineTransport } from "./line-transport.js";
+import { clientNameOf, envelopeOf, isStateless, PROTOCOL_VERSION_KEY } from "./era.js";
 import { Relay } from "./relay.js";
 import { GuardedSession, type GuardOptions } from "./session.js";
+import { StatelessHttp } from "./stateless-http.js";
 
 /**
  * The run limits of a proxy session, under the policy file's `run`. A session is a whole
@@ -199,6 +201,7 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
       session.idle.refresh();
       return session.transport.handleRequest(req, res, body);
     }
+    if (req.method === "POST" && isStateless(body)) return stateless(req, res, body, who);
     if (req.method !== "POST" || !isInitialize(body)) return reply(res, 400, "no Mcp-Session-Id header: send initialize first");
     // A new client session: its own upstream connection (a child, or a session at the URL) and run.
     let up: Transport;
@@ -221,6 +224,56 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
     await transport.handleRequest(req, res, body);
   }
 
+  /**
+   * Requests of the stateless protocol (MCP 2026-07-28) come without a session, each one
+   * alone: they share one connection to the server (stateless too: any request may go on
+   * any connection), and one run per client, told apart by the token (with tokens) and
+   * the `clientInfo` name of the request's envelope, for as long as the proxy runs. A run
+   * is the chat's budgets, keys and chain breaker; the era gives no session to bound a
+   * chat, and one run per request would make every repeat a new call and every budget
+   * endless. The price: two chats of one client share a run (as two sessions with one
+   * policy `runId` do), and the run ends only with the proxy.
+   */
+  let era: Promise<{ transport: StatelessHttp<Principal | undefined>; close: () => Promise<void> }> | undefined;
+  const openEra = async () => {
+    const up = await connectUpstream(o);
+    const transport = new StatelessHttp<Principal | undefined>();
+    const runs = new Map<string, GuardedSession>();
+    const sessionFor = (who: Principal | undefined, params: Record<string, unknown>) => {
+      const key = JSON.stringify([who?.name ?? null, clientNameOf(envelopeOf(params)) ?? null]);
+      let session = runs.get(key);
+      if (!session) runs.set(key, (session = new GuardedSession(relay, { ...o, rt, log, ...(who ? { who } : {}) })));
+      return session;
+    };
+    const relay: Relay = new Relay(transport, up, {
+      toolCall: (params, signal, id) => sessionFor(transport.contextOf(id), params).toolCall(params, signal, id),
+      toolsChanged: () => runs.forEach((s) => s.toolsChanged()),
+      log,
+    });
+    await up.start();
+    return {
+      transport,
+      close: async () => {
+        await Promise.allSettled([...runs.values()].map((s) => s.end()));
+        await relay.close();
+      },
+    };
+  };
+  async function stateless(req: IncomingMessage, res: ServerResponse, body: unknown, who: Principal | undefined) {
+    if (Array.isArray(body)) return reply(res, 400, "the stateless protocol (2026-07-28) sends one message per request, not a batch");
+    const version = envelopeOf((body as { params?: Record<string, unknown> }).params)?.[PROTOCOL_VERSION_KEY];
+    const header = req.headers["mcp-protocol-version"];
+    if (header !== undefined && header !== version) return reply(res, 400, `the MCP-Protocol-Version header (${String(header)}) is not the request's protocol version (${String(version)})`, -32600);
+    let shared;
+    try {
+      shared = await (era ??= openEra());
+    } catch (e) {
+      era = undefined;
+      return reply(res, 502, e instanceof Error ? e.message : String(e));
+    }
+    shared.transport.handle(res, body as Parameters<typeof shared.transport.handle>[1], who);
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(at.port, at.host, () => {
@@ -239,7 +292,7 @@ async function serveHttp(o: McpProxyOptions, at: { host: string; port: number },
   return {
     url,
     close: async () => {
-      await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+      await Promise.allSettled([...sessions.values()].map((s) => s.close()).concat(era ? [era.then((e) => e.close())] : []));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rt.close();
