@@ -21,11 +21,14 @@ const proxy = [process.execPath, "--import", "tsx", join(root, "src/cli/main.ts"
 
 let dir: string;
 let policy: string;
+let approving: string;
 const open: (() => Promise<unknown>)[] = [];
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "bulwark-era-"));
   policy = join(dir, "proxy.yaml");
   writeFileSync(policy, "store: memory\n");
+  approving = join(dir, "approving.yaml");
+  writeFileSync(approving, "store: memory\ntools:\n  confirm:\n    approval: always\n");
 });
 afterAll(async () => {
   for (const close of open.reverse()) await close().catch(() => {});
@@ -39,13 +42,16 @@ const failureKind = (r: Result) => (r._meta?.["bulwark/failure"] as { kind?: str
 /**
  * A v2 client that asks for the 2026-07-28 protocol and falls back when the other side
  * lacks it. It answers the server's requests for input (elicitations) with `ok: true`,
- * and keeps what it was asked.
+ * and Bulwark's approval questions with `approve` (or declines them), and keeps what it
+ * was asked.
  */
-async function probing(transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<{ c: Client; asked: string[] }> {
+async function probing(transport: StdioClientTransport | StreamableHTTPClientTransport, approve = true): Promise<{ c: Client; asked: string[] }> {
   const c = new Client({ name: "v2-client", version: "0" }, { versionNegotiation: { mode: "auto" }, capabilities: { elicitation: { form: {} } } });
   const asked: string[] = [];
   c.setRequestHandler("elicitation/create", async (request) => {
-    asked.push(request.params.message);
+    asked.push(request.params.message.split("\n")[0]!);
+    const approval = "approve" in ((request.params as { requestedSchema?: { properties?: object } }).requestedSchema?.properties ?? {});
+    if (approval) return approve ? { action: "accept", content: { approve: true } } : { action: "decline" };
     return { action: "accept", content: { ok: true } };
   });
   await c.connect(transport);
@@ -108,6 +114,15 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
   it("through the proxy over HTTP (--listen), without a session: the same", async () => {
     const { c, asked } = await probing(new StreamableHTTPClientTransport(await listening(server)));
     await guardedInTheEra(c, asked);
+  });
+
+  it("an approval is asked in the client as an input_required result; its answer decides it, and the server is reached only once it is approved", async () => {
+    const { c, asked } = await probing(stdio([...proxy, approving, "--", ...server]));
+    const done = (await c.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
+    expect([text(done), asked]).toEqual(["deploy: done (1)", ["confirm needs your approval before it runs.", "confirm deploy?"]]);
+    const { c: declining, asked: declined } = await probing(stdio([...proxy, approving, "--", ...server]), false);
+    const refused = (await declining.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
+    expect([refused.isError, failureKind(refused), declined]).toEqual([true, "approval_denied", ["confirm needs your approval before it runs."]]);
   });
 
   it("through the proxy in front of a 2025 server, the client falls back to initialize, on stdio and over HTTP", async () => {

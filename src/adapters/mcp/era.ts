@@ -44,6 +44,12 @@ export function clientNameOf(envelope: Envelope | undefined): string | undefined
   return typeof info?.name === "string" ? info.name : undefined;
 }
 
+/** Whether a client's capabilities say it can be asked for input in a form (elicitation). */
+export function formElicitation(capabilities: unknown): boolean {
+  const e = (capabilities as { elicitation?: { form?: unknown; url?: unknown } } | undefined)?.elicitation;
+  return e !== undefined && (e.form !== undefined || e.url === undefined);
+}
+
 /**
  * A server's answer to `server/discover`, offering only the revisions the proxy relays:
  * a client that finds none of its own among them falls back to `initialize`.

@@ -21,7 +21,7 @@ import {
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { ToolError } from "../../index.js";
-import { complete, discoverResult, envelopeOf } from "./era.js";
+import { complete, discoverResult, envelopeOf, formElicitation } from "./era.js";
 import { OversizedMessage } from "./line-transport.js";
 
 /** A JSON-RPC error object, as the other side sent it. */
@@ -96,8 +96,7 @@ export class Relay {
 
   /** Whether the client can be asked for input (form elicitation). */
   get clientCanElicit(): boolean {
-    const e = this.clientCapabilities.elicitation as { form?: unknown; url?: unknown } | undefined;
-    return e !== undefined && (e.form !== undefined || e.url === undefined);
+    return formElicitation(this.clientCapabilities);
   }
 
   /** A request of the proxy's own to the server, cancelled when any of `signals` aborts. Rejects with `UpstreamError` for an error answer. */

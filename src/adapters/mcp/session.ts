@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { failures, type Outcome, type PolicyInput, type Run, type Runtime } from "../../index.js";
 import type { Principal } from "../../server/auth.js";
-import { clientNameOf, envelopeOf, isInputRequired, retryFields, type Envelope } from "./era.js";
+import { CLIENT_CAPABILITIES_KEY, clientNameOf, envelopeOf, formElicitation, isInputRequired, retryFields, type Envelope } from "./era.js";
 import { UpstreamError, type Answer, type Relay, type RpcError } from "./relay.js";
 import {
   FAILURE_META_KEY,
@@ -77,6 +77,8 @@ const clientCall = new AsyncLocalStorage<ClientCall>();
 export class GuardedSession {
   private toolset: Promise<McpToolset> | undefined;
   private run: Run | undefined;
+  /** The client's name (its initialize's, or its first request's envelope's). */
+  private client: string | undefined;
   private readonly caller: McpCaller;
 
   constructor(
@@ -134,9 +136,18 @@ export class GuardedSession {
     const tool = tools.get(name);
     if (!tool) return { result: failureResult(failures.unknownTool(name, [...tools.keys()])) as Record<string, unknown> };
     const args = (params.arguments ?? {}) as McpArgs;
-    const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal, retry: retryFields(params) };
-    let outcome = await clientCall.run(call, () => this.theRun(envelope).call(tool, args, { toolCallId: String(id) }));
-    if (!outcome.ok && outcome.failure.kind === "approval_required" && this.relay.clientCanElicit && this.mayDecide) outcome = await this.askClient(name, tool, args, outcome, call, id);
+    // Answers to Bulwark's own questions (approvals, in the stateless era) are Bulwark's; the rest go to the server.
+    const { decisions, inputResponses } = ownAnswers(params.inputResponses);
+    const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal, retry: retryFields({ ...params, inputResponses }) };
+    const run = this.theRun(envelope);
+    for (const [approvalId, reply] of decisions) await this.decide(approvalId, reply, tool.name);
+    let outcome = await clientCall.run(call, () => run.call(tool, args, { toolCallId: String(id) }));
+    if (!outcome.ok && outcome.failure.kind === "approval_required" && this.mayDecide) {
+      const approvalId = outcome.failure.detail?.approvalId as string | undefined;
+      // The stateless era has no requests to the client: the question goes back as the call's input_required result.
+      if (envelope) return approvalId !== undefined && formElicitation(envelope[CLIENT_CAPABILITIES_KEY]) ? { result: approvalInput(name, args, approvalId) } : answer(outcome, call);
+      if (this.relay.clientCanElicit) outcome = await this.askClient(name, tool, args, outcome, call, id);
+    }
     return answer(outcome, call);
   }
 
@@ -176,7 +187,7 @@ export class GuardedSession {
   // One run per session: its keys, budgets, approvals and chain breaker span the conversation.
   private theRun(envelope?: Envelope): Run {
     if (!this.run) {
-      const client = this.relay.clientInfo?.name ?? clientNameOf(envelope);
+      const client = (this.client = this.relay.clientInfo?.name ?? clientNameOf(envelope));
       this.run = this.o.rt.startRun({ agent: this.o.agent ?? client ?? "mcp-proxy", ...(this.o.runId ? { runId: this.o.runId } : {}), ...(this.o.policy ? { policy: this.o.policy } : {}) });
       this.o.log(`run ${this.run.id} for ${client ?? "an MCP client"}`);
     }
@@ -191,32 +202,70 @@ export class GuardedSession {
   private async askClient(name: string, tool: McpTool, args: McpArgs, outcome: Outcome<CallToolResult>, call: ClientCall, id: RequestId): Promise<Outcome<CallToolResult>> {
     const approvalId = (outcome.ok ? undefined : outcome.failure.detail?.approvalId) as string | undefined;
     if (approvalId === undefined) return outcome;
-    let reply: { action?: string; content?: { approve?: unknown } };
+    let reply: ApprovalReply;
     try {
-      reply = await this.relay.requestDown(
-        "elicitation/create",
-        {
-          message: `${name} needs your approval before it runs.\nArguments: ${preview(args)}\n(Bulwark approval request ${approvalId})`,
-          requestedSchema: { type: "object", properties: { approve: { type: "boolean", title: `Run ${name}`, description: "Approve this call", default: false } }, required: ["approve"] },
-        },
-        { signal: call.signal, relatedTo: id },
-      );
+      reply = await this.relay.requestDown("elicitation/create", approvalQuestion(name, args, approvalId), { signal: call.signal, relatedTo: id });
     } catch (e) {
       this.o.log(`could not ask the client to approve ${name}: ${e instanceof Error ? e.message : String(e)}`);
       return outcome;
     }
+    if (!(await this.decide(approvalId, reply, tool.name))) return outcome;
+    return clientCall.run(call, () => this.theRun().call(tool, args));
+  }
+
+  /**
+   * The person's reply to an approval question of this run's, for `tool`, made the
+   * approval's decision: whether it was one (a dismissed question, or one not of this
+   * run's, decides nothing).
+   */
+  private async decide(approvalId: string, reply: ApprovalReply, tool: string): Promise<boolean> {
+    const approval = await this.o.rt.approvals.get(approvalId);
+    if (approval?.runId !== this.run?.id || approval?.tool !== tool) {
+      this.o.log(`an answer to approval ${approvalId}, which is not one of this run's for ${tool}, was ignored`);
+      return false;
+    }
     // A token's name when the session has one (as `bulwark serve` records decisions), else the client's.
-    const by = this.o.who?.name ?? `mcp client ${this.relay.clientInfo?.name ?? "(unnamed)"}`;
+    const by = this.o.who?.name ?? `mcp client ${this.client ?? "(unnamed)"}`;
     try {
       if (reply.action === "accept" && reply.content?.approve === true) await this.o.rt.approvals.approve(approvalId, { by });
       else if (reply.action === "accept" || reply.action === "decline") await this.o.rt.approvals.deny(approvalId, { by, reason: "declined in the MCP client" });
-      else return outcome;
+      else return false;
     } catch (e) {
       // Decided meanwhile by someone else: the repeat reads that decision.
       this.o.log(`approval ${approvalId}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return clientCall.run(call, () => this.theRun().call(tool, args));
+    return true;
   }
+}
+
+type ApprovalReply = { action?: string; content?: { approve?: unknown } };
+
+/** The key prefix of Bulwark's own input requests in an `input_required` result: the approval's id follows. */
+const APPROVAL_INPUT = "bulwark/approval/";
+
+/** The question that asks a person to approve a call (an elicitation's parameters). */
+function approvalQuestion(name: string, args: McpArgs, approvalId: string) {
+  return {
+    message: `${name} needs your approval before it runs.\nArguments: ${preview(args)}\n(Bulwark approval request ${approvalId})`,
+    requestedSchema: { type: "object", properties: { approve: { type: "boolean", title: `Run ${name}`, description: "Approve this call", default: false } }, required: ["approve"] },
+  };
+}
+
+/** The question as the stateless era asks it: the call's result, to be answered by the same call again. */
+function approvalInput(name: string, args: McpArgs, approvalId: string): Record<string, unknown> {
+  return { resultType: "input_required", inputRequests: { [`${APPROVAL_INPUT}${approvalId}`]: { method: "elicitation/create", params: { mode: "form", ...approvalQuestion(name, args, approvalId) } } } };
+}
+
+/** A retry's answers split: Bulwark's approvals (by approval id), and what is the server's. */
+function ownAnswers(responses: unknown): { decisions: [string, ApprovalReply][]; inputResponses?: Record<string, unknown> } {
+  if (typeof responses !== "object" || responses === null) return { decisions: [] };
+  const decisions: [string, ApprovalReply][] = [];
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(responses)) {
+    if (key.startsWith(APPROVAL_INPUT)) decisions.push([key.slice(APPROVAL_INPUT.length), (value ?? {}) as ApprovalReply]);
+    else rest[key] = value;
+  }
+  return { decisions, ...(Object.keys(rest).length > 0 ? { inputResponses: rest } : {}) };
 }
 
 /** What the client gets: the server's own answer when it gave one, else Bulwark's. */
