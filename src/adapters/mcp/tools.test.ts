@@ -94,3 +94,41 @@ describe("an MCP tool's rules, verifies and escalation (from the caller: MCP has
     expect(run.handoff?.reason).toMatch(/page_human.*stuck/);
   });
 });
+
+describe("an MCP tool whose server asks for input first (input_required, MCP 2026-07-28)", () => {
+  const object = { type: "object" as const };
+  /** A server that asks once per call, then acts when the call comes again with the answer. */
+  function asking() {
+    let acted = 0;
+    let asked = 0;
+    const caller: McpCaller = async () => {
+      if (asked === acted) {
+        asked++;
+        return { resultType: "input_required", inputRequests: { ok: { method: "elicitation/create", params: {} } } } as never;
+      }
+      acted++;
+      return { content: [{ type: "text", text: `done ${acted}` }] };
+    };
+    return { caller, counts: () => ({ asked, acted }) };
+  }
+
+  it("a write: the round that asks is a failure without effect, not retried, its key released; the call again is the same key and runs once, then replays", async () => {
+    const { caller, counts } = asking();
+    const tool = mcpTool(caller, { name: "deploy", annotations: { destructiveHint: false }, inputSchema: object });
+    const run = createRuntime().startRun({ agent: "a" });
+    const first = await run.call(tool, { env: "prod" });
+    expect(first.ok ? undefined : [first.failure.kind, first.failure.retryable]).toEqual(["tool_error", true]);
+    expect((await run.call(tool, { env: "prod" })).ok).toBe(true);
+    const again = await run.call(tool, { env: "prod" });
+    expect([again.ok && again.replayed, counts()]).toEqual([true, { asked: 1, acted: 1 }]);
+  });
+
+  it("a read, which retries: the question is not sent again unanswered (final, not retryable)", async () => {
+    const { caller, counts } = asking();
+    const tool = mcpTool(caller, { name: "which_account", annotations: { readOnlyHint: true }, inputSchema: object });
+    const run = createRuntime().startRun({ agent: "a" });
+    const first = await run.call(tool, {});
+    expect(first.ok ? undefined : [first.failure.kind, first.failure.retryable]).toEqual(["tool_error", false]);
+    expect(counts()).toEqual({ asked: 1, acted: 0 });
+  });
+});
