@@ -118,6 +118,8 @@ describe("an MCP tool whose server asks for input first (input_required, MCP 202
     const run = createRuntime().startRun({ agent: "a" });
     const first = await run.call(tool, { env: "prod" });
     expect(first.ok ? undefined : [first.failure.kind, first.failure.retryable]).toEqual(["tool_error", true]);
+    // It may succeed later: it costs no confidence.
+    expect(run.confidence).toBe(1);
     expect((await run.call(tool, { env: "prod" })).ok).toBe(true);
     const again = await run.call(tool, { env: "prod" });
     expect([again.ok && again.replayed, counts()]).toEqual([true, { asked: 1, acted: 1 }]);
