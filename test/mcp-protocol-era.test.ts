@@ -51,8 +51,9 @@ async function probing(transport: StdioClientTransport | StreamableHTTPClientTra
   c.setRequestHandler("elicitation/create", async (request) => {
     asked.push(request.params.message.split("\n")[0]!);
     const approval = "approve" in ((request.params as { requestedSchema?: { properties?: object } }).requestedSchema?.properties ?? {});
-    if (approval) return approve ? { action: "accept", content: { approve: true } } : { action: "decline" };
-    return { action: "accept", content: { ok: true } };
+    if (approval && !approve) return { action: "decline" as const };
+    const content: Record<string, boolean> = approval ? { approve: true } : { ok: true };
+    return { action: "accept" as const, content };
   });
   await c.connect(transport);
   open.push(() => c.close());
@@ -123,6 +124,26 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
     const { c: declining, asked: declined } = await probing(stdio([...proxy, approving, "--", ...server]), false);
     const refused = (await declining.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
     expect([refused.isError, failureKind(refused), declined]).toEqual([true, "approval_denied", ["confirm needs your approval before it runs."]]);
+  });
+
+  it("through the proxy in front of a server at a URL (streamable HTTP): the same", async () => {
+    const child = spawn(server[0]!, [...server.slice(1), "--http"], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    open.push(async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d;
+        const m = /listening (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`the server exited (${code})`)));
+    });
+    const { c, asked } = await probing(stdio([...proxy, policy, "--", url]));
+    await guardedInTheEra(c, asked);
   });
 
   it("through the proxy in front of a 2025 server, the client falls back to initialize, on stdio and over HTTP", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { limitedFetch } from "./http-upstream.js";
+import { limitedFetch, statelessHeaders } from "./http-upstream.js";
 import type { OversizedMessage } from "./line-transport.js";
 
 const LIMIT = 1_000;
@@ -62,5 +62,24 @@ describe("limitedFetch: JSON", () => {
     const r = await through(`{"error":"${big}"}`, "application/json", { status: 500 });
     expect(r).toMatchObject({ status: 500, reports: [] });
     expect(r.text).toHaveLength(big.length + 12);
+  });
+});
+
+describe("statelessHeaders: what a request of MCP 2026-07-28 says in its headers", () => {
+  const envelope = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+  async function headersOf(message: unknown) {
+    let seen: Headers | undefined;
+    await statelessHeaders(async (_url, init) => {
+      seen = new Headers(init?.headers);
+      return new Response("{}");
+    })("http://upstream.test/mcp", { method: "POST", headers: { accept: "application/json" }, body: JSON.stringify(message) });
+    return Object.fromEntries(seen!);
+  }
+
+  it("version, method and name from the request; a name that is not plain ASCII in base64; a 2025 request untouched", async () => {
+    expect(await headersOf({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", _meta: envelope } })).toEqual({ accept: "application/json", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo" });
+    expect((await headersOf({ jsonrpc: "2.0", id: 1, method: "resources/read", params: { uri: "file:///é", _meta: envelope } }))["mcp-name"]).toBe(`=?base64?${Buffer.from("file:///é").toString("base64")}?=`);
+    expect(await headersOf({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } })).toEqual({ accept: "application/json", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" });
+    expect(await headersOf({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo" } })).toEqual({ accept: "application/json" });
   });
 });

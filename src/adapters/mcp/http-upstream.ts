@@ -10,13 +10,46 @@
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { envelopeOf, PROTOCOL_VERSION_KEY } from "./era.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageIdIn, OversizedMessage } from "./line-transport.js";
 
 /** The streamable HTTP transport to `url`, with one message limited to `maxMessageBytes` [16 MiB]. */
 export function httpUpstream(url: URL, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): StreamableHTTPClientTransport {
-  const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(url, { fetch: limitedFetch(maxMessageBytes, (e) => transport.onerror?.(e)) });
+  const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(url, { fetch: limitedFetch(maxMessageBytes, (e) => transport.onerror?.(e), statelessHeaders()) });
   return transport;
 }
+
+/**
+ * `fetch`, with the headers the stateless protocol (MCP 2026-07-28) asks of an HTTP request
+ * of its era, which the SDK 1.x transport does not know: `MCP-Protocol-Version` from the
+ * request's envelope (each request says its own), `Mcp-Method`, and `Mcp-Name` for the
+ * methods that name a tool, prompt or resource (base64 in the era's `=?base64?…?=` when it
+ * is not plain printable ASCII). A server of the era refuses such a request without them.
+ */
+export function statelessHeaders(base: FetchLike = fetch): FetchLike {
+  return (url, init) => {
+    const body = init?.body;
+    // Cheap for the many requests that are not of the era (a body may be megabytes).
+    if (typeof body !== "string" || !body.includes(PROTOCOL_VERSION_KEY)) return base(url, init);
+    let message: { method?: unknown; id?: unknown; params?: Record<string, unknown> };
+    try {
+      message = JSON.parse(body) as typeof message;
+    } catch {
+      return base(url, init);
+    }
+    const version = envelopeOf(message.params)?.[PROTOCOL_VERSION_KEY];
+    if (typeof message.method !== "string" || message.id === undefined || typeof version !== "string") return base(url, init);
+    const headers = new Headers(init!.headers);
+    headers.set("mcp-protocol-version", version);
+    headers.set("mcp-method", message.method);
+    const name = message.params?.[NAMED_BY[message.method] ?? ""];
+    if (typeof name === "string") headers.set("mcp-name", /^[\x20-\x7e\t]+$/.test(name) && name === name.trim() && !name.startsWith("=?base64?") ? name : `=?base64?${Buffer.from(name, "utf8").toString("base64")}?=`);
+    return base(url, { ...init, headers });
+  };
+}
+
+/** The field of a request's params that its `Mcp-Name` header repeats. */
+const NAMED_BY: Record<string, string> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
 
 /** `fetch`, whose successful MCP answers (SSE or JSON) pass no message over `limit`. */
 export function limitedFetch(limit: number, report: (e: OversizedMessage) => void, base: FetchLike = fetch): FetchLike {
