@@ -2,7 +2,9 @@
  * `mcpProxy`, what `bulwark proxy` runs: an MCP server in front of another, on stdio or
  * streamable HTTP, with the real server started as a child (one per client session) or
  * reached at a URL. Everything is relayed as it is (relay.ts) except `tools/call`, which
- * goes through one Bulwark run per session (session.ts). Over HTTP it takes the tokens of
+ * goes through one Bulwark run per session (session.ts); over HTTP the stateless protocol
+ * (2026-07-28), which has no sessions, goes to one shared connection, one run per client
+ * (see `stateless` below). Over HTTP it takes the tokens of
  * `bulwark serve` (server/auth.ts): with tokens every request needs one, a session belongs
  * to the token that opened it, and its holder is who an approval given in the client is
  * recorded as; without tokens it binds only loopback.

@@ -5,6 +5,9 @@
  * Only ids change: each side's requests get ids the relay allocates, so that its own
  * requests (the guard's `tools/list` and `tools/call`, an approval asked through
  * elicitation) never collide with relayed ones, and a cancellation names the right one.
+ * The stateless protocol (2026-07-28, era.ts) goes the same way: its probe, `server/discover`,
+ * to the server, whose offer comes back narrowed to the revisions the proxy relays; the
+ * guard's answers to a request of the era say `resultType: "complete"`.
  *
  * Over streamable HTTP a server's message belongs on the stream of the client request it
  * relates to; the upstream does not say which that is, so a progress notification goes

@@ -5,7 +5,10 @@
  * own answer when the server answered (a result, an `isError` result, a JSON-RPC error),
  * or Bulwark's refusal as a result with `isError: true`. A person's approval is asked in
  * the client through elicitation when the client can show it (and, over HTTP with tokens,
- * the session's token may decide: its name is who the approval is recorded as).
+ * the session's token may decide: its name is who the approval is recorded as); in the
+ * stateless era (2026-07-28), which has no requests to the client, as the call's
+ * `input_required` result, decided by the call sent again with the answer. A server's own
+ * `input_required` is an unfinished call (see `mcpTool`): relayed, its claim released.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
