@@ -112,9 +112,11 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
     await guardedInTheEra(c, asked);
   });
 
-  it("through the proxy over HTTP (--listen), without a session: the same", async () => {
+  it("through the proxy over HTTP (--listen), without a session: the same; subscriptions are refused", async () => {
     const { c, asked } = await probing(new StreamableHTTPClientTransport(await listening(server)));
     await guardedInTheEra(c, asked);
+    // Not relayed on the shared connection: refused at once, not left waiting.
+    await expect(c.listen({ toolsListChanged: true }, { timeout: 10_000 })).rejects.toThrow(/does not relay subscriptions/);
   });
 
   it("an approval is asked in the client as an input_required result; its answer decides it, and the server is reached only once it is approved", async () => {
@@ -144,6 +146,20 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
     });
     const { c, asked } = await probing(stdio([...proxy, policy, "--", url]));
     await guardedInTheEra(c, asked);
+  });
+
+  it("a policy file naming a tool the server lacks is reported at the era's first request, and the proxy on stdio exits, as after a 2025 client's initialize", async () => {
+    const wrong = join(dir, "wrong.yaml");
+    writeFileSync(wrong, "store: memory\ntools:\n  nope: { effect: read }\n");
+    const transport = new StdioClientTransport({ command: proxy[0]!, args: [...proxy.slice(1), wrong, "--", ...server], cwd: root, stderr: "pipe" });
+    let err = "";
+    transport.stderr!.on("data", (d: Buffer) => void (err += d));
+    const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
+    const { c } = await probing(transport);
+    expect(c.getNegotiatedProtocolVersion()).toBe("2026-07-28");
+    await c.listTools().catch(() => {});
+    await closed;
+    expect(err).toMatch(/overrides name tools the server does not have: nope/);
   });
 
   it("through the proxy in front of a 2025 server, the client falls back to initialize, on stdio and over HTTP", async () => {

@@ -118,7 +118,7 @@ async function openSession(down: Transport, up: Transport, o: McpProxyOptions, r
     toolCall: (params, signal, id) => session.toolCall(params, signal, id),
     // Listed as soon as the client is ready, so that a policy file naming tools the server
     // does not have is reported at once.
-    initialized: () => void session.tools().catch(onGuardError),
+    initialized: (envelope) => void session.tools(envelope).catch(onGuardError),
     toolsChanged: () => session.toolsChanged(),
     log,
   });

@@ -24,7 +24,7 @@ import {
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { ToolError } from "../../index.js";
-import { complete, discoverResult, envelopeOf, formElicitation } from "./era.js";
+import { complete, discoverResult, envelopeOf, formElicitation, type Envelope } from "./era.js";
 import { OversizedMessage } from "./line-transport.js";
 
 /** A JSON-RPC error object, as the other side sent it. */
@@ -48,8 +48,11 @@ export class UpstreamError extends McpError {
 export interface RelayHooks {
   /** A client's `tools/call`, answered by the guard. Its signal aborts when the client cancels. */
   toolCall(params: Record<string, unknown>, signal: AbortSignal, id: RequestId): Promise<Answer>;
-  /** The client has finished initializing: the guard may now use the upstream. */
-  initialized?(): void;
+  /**
+   * The client has finished initializing, or sent its first request of the stateless era
+   * (whose envelope the guard's own requests then carry): the guard may now use the upstream.
+   */
+  initialized?(envelope?: Envelope): void;
   /** The server said its tools changed (the notification is relayed too). */
   toolsChanged?(): void;
   /** Something worth a line in the proxy's log. */
@@ -79,6 +82,7 @@ export class Relay {
   private readonly clientCalls = new Map<RequestId, ClientCall>();
   private readonly serverCalls = new Map<RequestId, number>();
   private upClosed = false;
+  private started = false;
 
   constructor(
     private readonly down: Transport,
@@ -158,6 +162,7 @@ export class Relay {
   private clientRequest(m: Message & { id: RequestId; method: string }) {
     const id = m.id;
     const call: ClientCall = { progressToken: (m.params?._meta as { progressToken?: unknown } | undefined)?.progressToken };
+    const envelope = envelopeOf(m.params);
     if (m.method === "initialize") {
       this.clientCapabilities = (m.params?.capabilities as ClientCapabilities | undefined) ?? {};
       this.clientInfo = m.params?.clientInfo as Implementation | undefined;
@@ -166,11 +171,16 @@ export class Relay {
     // whether the client and the proxy speak that era (then every request carries its
     // envelope, see era.ts) or the client falls back to initialize (a server without it).
     if (m.method === "server/discover") call.discover = true;
+    else if (!this.started && envelope) {
+      // The era's first request after the probe: the client and the server speak it.
+      this.started = true;
+      this.hooks.initialized?.(envelope);
+    }
     if (m.method === "tools/call") {
       call.abort = new AbortController();
       this.clientCalls.set(id, call);
       // In the stateless era every result says whether it is final; the guard's own are.
-      const stateless = envelopeOf(m.params) !== undefined;
+      const stateless = envelope !== undefined;
       this.hooks
         .toolCall(m.params ?? {}, call.abort.signal, id)
         .catch((e: unknown): Answer => ({ error: { code: ErrorCode.InternalError, message: e instanceof Error ? e.message : String(e) } }))

@@ -8,7 +8,8 @@
  * request of the client's (a log line, a list change, a request to the client) is not
  * sent: on a shared connection it could reach another client; the era has no requests
  * from the server, and its notifications of changes travel on `subscriptions/listen`,
- * which this first version does not serve.
+ * which this first version refuses (method not found) rather than leave a client waiting
+ * for its acknowledgement.
  */
 import type { ServerResponse } from "node:http";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -46,6 +47,10 @@ export class StatelessHttp<C> implements Transport {
   handle(res: ServerResponse, message: Message, context: C): void {
     if (this.closed) return void res.writeHead(503).end();
     if (message.method === undefined || message.id === undefined) return void res.writeHead(202).end();
+    if (message.method === "subscriptions/listen") {
+      const error = { code: -32601, message: "subscriptions/listen: bulwark proxy does not relay subscriptions over HTTP without a session" };
+      return void res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error }));
+    }
     const id = ++this.next;
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     const exchange: Exchange<C> = { res, id: message.id, context, ...(meta?.progressToken !== undefined ? { progressToken: meta.progressToken } : {}) };
