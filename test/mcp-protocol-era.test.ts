@@ -121,11 +121,13 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
 
   it("an approval is asked in the client as an input_required result; its answer decides it, and the server is reached only once it is approved", async () => {
     const { c, asked } = await probing(stdio([...proxy, approving, "--", ...server]));
+    // In the era, not through a 2025 session's elicitation (which asks the same questions).
+    expect(c.getNegotiatedProtocolVersion()).toBe("2026-07-28");
     const done = (await c.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
     expect([text(done), asked]).toEqual(["deploy: done (1)", ["confirm needs your approval before it runs.", "confirm deploy?"]]);
     const { c: declining, asked: declined } = await probing(stdio([...proxy, approving, "--", ...server]), false);
     const refused = (await declining.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
-    expect([refused.isError, failureKind(refused), declined]).toEqual([true, "approval_denied", ["confirm needs your approval before it runs."]]);
+    expect([declining.getNegotiatedProtocolVersion(), refused.isError, failureKind(refused), declined]).toEqual(["2026-07-28", true, "approval_denied", ["confirm needs your approval before it runs."]]);
   });
 
   it("through the proxy in front of a server at a URL (streamable HTTP): the same", async () => {
