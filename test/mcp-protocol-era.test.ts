@@ -63,8 +63,8 @@ async function probing(transport: StdioClientTransport | StreamableHTTPClientTra
 const stdio = (command: string[]) => new StdioClientTransport({ command: command[0]!, args: command.slice(1), cwd: root, stderr: "ignore" });
 
 /** `bulwark proxy --listen` in front of `upstream`: its URL. */
-async function listening(upstream: string[]): Promise<URL> {
-  const child = spawn(proxy[0]!, [...proxy.slice(1), policy, "--listen", "127.0.0.1:0", "--", ...upstream], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+async function listening(upstream: string[], policyFile = policy, env: Record<string, string> = {}): Promise<URL> {
+  const child = spawn(proxy[0]!, [...proxy.slice(1), policyFile, "--listen", "127.0.0.1:0", "--", ...upstream], { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, BULWARK_TOKENS: "", ...env } });
   open.push(async () => {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
@@ -128,6 +128,30 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
     const { c: declining, asked: declined } = await probing(stdio([...proxy, approving, "--", ...server]), false);
     const refused = (await declining.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
     expect([declining.getNegotiatedProtocolVersion(), refused.isError, failureKind(refused), declined]).toEqual(["2026-07-28", true, "approval_denied", ["confirm needs your approval before it runs."]]);
+  });
+
+  it("over HTTP with tokens: a decide token's holder is asked to approve; a read token's holder is not, and may not approve by answering unasked", async () => {
+    const ADA = "ada-0123456789abcdef0123456789abcdef";
+    const CI = "ci-fedcba9876543210fedcba9876543210";
+    const url = await listening(server, approving, { BULWARK_TOKENS: `ada:decide:${ADA},ci:read:${CI}` });
+    const envelope = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { elicitation: {} }, "io.modelcontextprotocol/clientInfo": { name: "raw", version: "0" } };
+    /** One tools/call of the era, as a v2 client sends it; its result. */
+    const call = async (token: string, extra: Record<string, unknown> = {}) => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "confirm" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "confirm", arguments: { what: "deploy" }, ...extra, _meta: envelope } }),
+      });
+      const data = (await response.text()).split("\n").find((l) => l.startsWith("data: "))!;
+      return (JSON.parse(data.slice(6)) as { result: Result & { resultType: string; inputRequests?: Record<string, unknown> } }).result;
+    };
+    const asked = await call(ADA);
+    expect([asked.resultType, Object.keys(asked.inputRequests ?? {})]).toEqual(["input_required", [expect.stringMatching(/^bulwark\/approval\//)]]);
+    const waiting = await call(CI);
+    expect([waiting.resultType, failureKind(waiting)]).toEqual(["complete", "approval_required"]);
+    const approvalId = /request (\S+) is waiting/.exec(text(waiting))![1]!;
+    const forged = await call(CI, { inputResponses: { [`bulwark/approval/${approvalId}`]: { action: "accept", content: { approve: true } } } });
+    expect([forged.resultType, failureKind(forged)]).toEqual(["complete", "approval_required"]);
   });
 
   it("through the proxy in front of a server at a URL (streamable HTTP): the same", async () => {

@@ -143,7 +143,8 @@ export class GuardedSession {
     const { decisions, inputResponses } = ownAnswers(params.inputResponses);
     const call: ClientCall = { meta: params._meta as Record<string, unknown> | undefined, signal, retry: retryFields({ ...params, inputResponses }) };
     const run = this.theRun(envelope);
-    for (const [approvalId, reply] of decisions) await this.decide(approvalId, reply, tool.name);
+    // Only from someone who may decide: a "read" token's holder is never asked, and may not answer unasked.
+    if (this.mayDecide) for (const [approvalId, reply] of decisions) await this.decide(approvalId, reply, tool.name);
     let outcome = await clientCall.run(call, () => run.call(tool, args, { toolCallId: String(id) }));
     if (!outcome.ok && outcome.failure.kind === "approval_required" && this.mayDecide) {
       const approvalId = outcome.failure.detail?.approvalId as string | undefined;
