@@ -42,15 +42,16 @@ const failureKind = (r: Result) => (r._meta?.["bulwark/failure"] as { kind?: str
 /**
  * A v2 client that asks for the 2026-07-28 protocol and falls back when the other side
  * lacks it. It answers the server's requests for input (elicitations) with `ok: true`,
- * and Bulwark's approval questions with `approve` (or declines them), and keeps what it
- * was asked.
+ * and Bulwark's approval questions with `approve` (or declines or dismisses them), and
+ * keeps what it was asked.
  */
-async function probing(transport: StdioClientTransport | StreamableHTTPClientTransport, approve = true): Promise<{ c: Client; asked: string[] }> {
+async function probing(transport: StdioClientTransport | StreamableHTTPClientTransport, approve: boolean | "dismiss" = true): Promise<{ c: Client; asked: string[] }> {
   const c = new Client({ name: "v2-client", version: "0" }, { versionNegotiation: { mode: "auto" }, capabilities: { elicitation: { form: {} } } });
   const asked: string[] = [];
   c.setRequestHandler("elicitation/create", async (request) => {
     asked.push(request.params.message.split("\n")[0]!);
     const approval = "approve" in ((request.params as { requestedSchema?: { properties?: object } }).requestedSchema?.properties ?? {});
+    if (approval && approve === "dismiss") return { action: "cancel" as const };
     if (approval && !approve) return { action: "decline" as const };
     const content: Record<string, boolean> = approval ? { approve: true } : { ok: true };
     return { action: "accept" as const, content };
@@ -119,7 +120,7 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
     await expect(c.listen({ toolsListChanged: true }, { timeout: 10_000 })).rejects.toThrow(/does not relay subscriptions/);
   });
 
-  it("an approval is asked in the client as an input_required result; its answer decides it, and the server is reached only once it is approved", async () => {
+  it("an approval is asked in the client as an input_required result; its answer decides it, and the server is reached only once it is approved; dismissed, it waits", async () => {
     const { c, asked } = await probing(stdio([...proxy, approving, "--", ...server]));
     // In the era, not through a 2025 session's elicitation (which asks the same questions).
     expect(c.getNegotiatedProtocolVersion()).toBe("2026-07-28");
@@ -128,6 +129,10 @@ describe("the 2026-07-28 protocol", { timeout: 60_000 }, () => {
     const { c: declining, asked: declined } = await probing(stdio([...proxy, approving, "--", ...server]), false);
     const refused = (await declining.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
     expect([declining.getNegotiatedProtocolVersion(), refused.isError, failureKind(refused), declined]).toEqual(["2026-07-28", true, "approval_denied", ["confirm needs your approval before it runs."]]);
+    // Dismissed: not asked again (the client would ask the person round after round); the approval waits.
+    const { c: dismissing, asked: dismissed } = await probing(stdio([...proxy, approving, "--", ...server]), "dismiss");
+    const waiting = (await dismissing.callTool({ name: "confirm", arguments: { what: "deploy" } })) as Result;
+    expect([failureKind(waiting), dismissed.length]).toEqual(["approval_required", 1]);
   });
 
   it("over HTTP with tokens: a decide token's holder is asked to approve; a read token's holder is not, and may not approve by answering unasked", async () => {

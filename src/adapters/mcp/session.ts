@@ -148,8 +148,10 @@ export class GuardedSession {
     let outcome = await clientCall.run(call, () => run.call(tool, args, { toolCallId: String(id) }));
     if (!outcome.ok && outcome.failure.kind === "approval_required" && this.mayDecide) {
       const approvalId = outcome.failure.detail?.approvalId as string | undefined;
-      // The stateless era has no requests to the client: the question goes back as the call's input_required result.
-      if (envelope) return approvalId !== undefined && formElicitation(envelope[CLIENT_CAPABILITIES_KEY]) ? { result: approvalInput(name, args, approvalId) } : answer(outcome, call);
+      // The stateless era has no requests to the client: the question goes back as the call's
+      // input_required result, once (dismissed, it is not asked again: approval_required stands).
+      const ask = approvalId !== undefined && formElicitation(envelope?.[CLIENT_CAPABILITIES_KEY]) && !decisions.some(([answered]) => answered === approvalId);
+      if (envelope) return ask ? { result: approvalInput(name, args, approvalId!) } : answer(outcome, call);
       if (this.relay.clientCanElicit) outcome = await this.askClient(name, tool, args, outcome, call, id);
     }
     return answer(outcome, call);
