@@ -16,9 +16,9 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { createRuntime, redactText, type PolicyInput, type Runtime } from "../../index.js";
 import { hostCheck, isLoopback, refuseOpenBind, TokenCheck, unauthorized, WWW_AUTHENTICATE, type ApiToken, type Principal } from "../../server/auth.js";
+import { clientNameOf, envelopeOf, isStateless, PROTOCOL_VERSION_KEY } from "./era.js";
 import { httpUpstream } from "./http-upstream.js";
 import { childTransport, LineTransport } from "./line-transport.js";
-import { clientNameOf, envelopeOf, isStateless, PROTOCOL_VERSION_KEY } from "./era.js";
 import { Relay } from "./relay.js";
 import { GuardedSession, type GuardOptions } from "./session.js";
 import { StatelessHttp } from "./stateless-http.js";
