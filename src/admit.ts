@@ -11,7 +11,8 @@ import type { Call, Env, StageResult } from "./call.js";
 import { describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
 import { judged } from "./shadow.js";
 import type { Policy } from "./policy.js";
-import type { RunState } from "./run-state.js";
+import type { Reservation, RunState } from "./run-state.js";
+import { isPromise, type Eventually } from "./eventually.js";
 import { admission } from "./stages/admission.js";
 import { recordedReplay } from "./stages/idempotency.js";
 import { validateInput } from "./stages/validate-input.js";
@@ -19,16 +20,26 @@ import { StoreUnavailableError, type RunRecord } from "./store/types.js";
 import type { Tool } from "./tool.js";
 
 /** The admission stage: a refusal (counted), a replay (a change repeated after the budget is spent), or go on. */
-export async function admit(call: Call, env: Env): Promise<StageResult | { outcome: Outcome<unknown> }> {
+export function admit(call: Call, env: Env): Eventually<StageResult | { outcome: Outcome<unknown> }> {
+  if (call.tool.effect !== "read") return admitChange(call, env);
+  // A read: its step reserved on the record seen lately (see RunState.reserve), without a wait.
+  const refused = reserve(call, env, call.run, true);
+  return isPromise(refused) ? refused.then((f) => counted(call, f)) : counted(call, refused);
+}
+
+/** A refusal of the run's limits, already counted by the reservation. */
+function counted(call: Call, refused: Failure | undefined): StageResult {
+  if (refused) call.admissionRefused ??= staged("admission", refused);
+  return refused;
+}
+
+async function admitChange(call: Call, env: Env): Promise<StageResult | { outcome: Outcome<unknown> }> {
   const { tool, run } = call;
-  const mutation = tool.effect !== "read";
-  if (mutation) {
-    const replay = await replayAfterBudget(call, env, run);
-    if (replay) return { outcome: replay };
-  }
-  const early = run.enforce && mutation && tool.keyed && !tool.escalation && (tool.spec.approval === undefined || tool.spec.approval === "never");
+  const replay = await replayAfterBudget(call, env, run);
+  if (replay) return { outcome: replay };
+  const early = run.enforce && tool.keyed && !tool.escalation && (tool.spec.approval === undefined || tool.spec.approval === "never");
   // The way to a person is not closed by a freeze, nor by a store that cannot say.
-  const refreshing = mutation && !tool.escalation ? refreshFreezes(tool, env) : undefined;
+  const refreshing = !tool.escalation ? refreshFreezes(tool, env) : undefined;
   if (refreshing && !early) {
     const unseen = staged("admission", await refreshing);
     if (unseen) {
@@ -37,12 +48,8 @@ export async function admit(call: Call, env: Env): Promise<StageResult | { outco
     }
   }
   const reserving = reserve(call, env, run, !early);
-  if (!early) {
-    const refused = await reserving;
-    if (refused) call.admissionRefused ??= staged("admission", refused);
-    return refused;
-  }
-  call.admitted = gate(call, env, run, reserving, refreshing!);
+  if (!early) return counted(call, await reserving);
+  call.admitted = gate(call, env, run, Promise.resolve(reserving), refreshing!);
   return undefined;
 }
 
@@ -58,26 +65,38 @@ function slotLease(tool: Tool, policy: Policy): number {
  * will, once they are read again). When the store cannot be written, a change fails closed
  * and a read is admitted on what this process last saw of the run (its step uncounted).
  */
-async function reserve(call: Call, env: Env, state: RunState, declaredFreezes: boolean): Promise<Failure | undefined> {
+function reserve(call: Call, env: Env, state: RunState, declaredFreezes: boolean): Eventually<Failure | undefined> {
   const { tool } = call;
   // Shadow mode: admission's refusal is written down and the step reserved all the same.
   let shadowed: Failure | undefined;
-  const check = (rec: RunRecord) => (state.enforce ? admission(call, env, rec, declaredFreezes) : ((shadowed = admission(call, env, rec, declaredFreezes)), undefined));
+  let r: Eventually<Reservation>;
   try {
-    const r = await state.reserve(call.callId, tool, slotLease(tool, state.policy), check);
-    if ("refused" in r) return (call.admissionRefused = staged("admission", r.refused));
-    call.step = r.step;
-    judged(call, staged("admission", shadowed));
-    return undefined;
+    r = state.reserve(call.callId, tool, slotLease(tool, state.policy), (rec: RunRecord) =>
+      state.enforce ? admission(call, env, rec, declaredFreezes) : ((shadowed = admission(call, env, rec, declaredFreezes)), undefined),
+    );
   } catch (e) {
-    if (tool.effect === "read" || tool.escalation) {
-      env.onError(e);
-      return admission(call, env);
-    }
-    // A bug in a policy hook is not the store's fault: say which it was.
-    if (!(e instanceof StoreUnavailableError)) return failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, 0, false);
-    return failures.storeUnavailable(tool.name, describeThrown(e));
+    return unreserved(call, env, e);
   }
+  return isPromise(r) ? r.then((res) => reserved(call, res, shadowed), (e) => unreserved(call, env, e)) : reserved(call, r, shadowed);
+}
+
+function reserved(call: Call, r: Reservation, shadowed: Failure | undefined): Failure | undefined {
+  if ("refused" in r) return (call.admissionRefused = staged("admission", r.refused));
+  call.step = r.step;
+  judged(call, staged("admission", shadowed));
+  return undefined;
+}
+
+/** The reservation failed: a change fails closed, a read is admitted on what this process last saw of the run. */
+function unreserved(call: Call, env: Env, e: unknown): Failure | undefined {
+  const { tool } = call;
+  if (tool.effect === "read" || tool.escalation) {
+    env.onError(e);
+    return admission(call, env);
+  }
+  // A bug in a policy hook is not the store's fault: say which it was.
+  if (!(e instanceof StoreUnavailableError)) return failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, 0, false);
+  return failures.storeUnavailable(tool.name, describeThrown(e));
 }
 
 /** The declared freezes, read again before a change; a store that cannot say refuses it. */

@@ -13,6 +13,7 @@
  * the next commit.
  */
 import { sharedSignal } from "./clock.js";
+import type { Eventually } from "./eventually.js";
 import type { Failure, Outcome } from "./failure.js";
 import type { RedactHook } from "./redact.js";
 import { RecentHistory, type HistoryData } from "./decide/handoff.js";
@@ -36,6 +37,9 @@ export const READ_FRESH_MS = 1_000;
  * background, so that a run that only reads never waits for the store.
  */
 export const READS_PER_COMMIT = 32;
+
+/** Admission's reservation: the step reserved, or the refusal (counted). */
+export type Reservation = { refused: Failure } | { step: number };
 
 /** What `apply` does with one change: the record after it (or the same one) and what to tell the caller. */
 export type Change<T> = (r: RunRecord) => { next: RunRecord; result: T };
@@ -185,14 +189,14 @@ export class RunState {
    * it refuses, the refusal is counted toward the chain breaker and a spent destructive
    * budget narrows the run to reading. A stop requested elsewhere halts the run first.
    */
-  reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord) => Failure | undefined): Promise<{ refused: Failure } | { step: number }> {
-    // A read on a record seen lately is admitted here, its step written later; a refusal
-    // (to be counted) and everything else go to the store.
+  reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord) => Failure | undefined): Eventually<Reservation> {
+    // A read on a record seen lately is admitted here, at once, its step written later; a
+    // refusal (to be counted) and everything else go to the store.
     if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && !this.rec.stopRequested && this.o.now() - this.seenAt < READ_FRESH_MS) {
       const view = this.withReads();
       if (!check(view)) {
         this.countRead();
-        return Promise.resolve({ step: view.steps + 1 });
+        return { step: view.steps + 1 };
       }
     }
     return this.apply((r) => {
@@ -216,8 +220,8 @@ export class RunState {
    * (narrowing the run to reading, or handing it off, below the policy's thresholds).
    * Returns the handoff record if this settlement handed the run off.
    */
-  settle(call: Settled, failure: Failure | undefined, penalty: { amount: number; why: string } | undefined, newId: () => string): Promise<HandoffRecord | undefined> {
-    return this.apply((r0) => {
+  settle(call: Settled, failure: Failure | undefined, penalty: { amount: number; why: string } | undefined, newId: () => string): Eventually<HandoffRecord | undefined> {
+    return this.applyEventually((r0) => {
       const r = settled(r0, this.policy, call, failure, this.o.now());
       const after = penalty ? this.lowered(r, penalty.amount, `${call.tool}: ${penalty.why}`, newId) : { next: r, result: undefined };
       this.journal.settled(call.callId, after.next.confidence);
@@ -323,16 +327,21 @@ export class RunState {
    * cannot commit (the change is then not made), or if `change` throws.
    */
   apply<T>(change: Change<T>): Promise<T> {
+    try {
+      return Promise.resolve(this.applyEventually(change));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** `apply`, answered synchronously when the change is (see below); throws if `change` does then. */
+  applyEventually<T>(change: Change<T>): Eventually<T> {
     // A change that changes nothing, with nothing else to write and nothing under way, is
     // answered at once (a successful read, a verified write on a clean run).
     if (!this.committing && this.seenAt !== -Infinity && this.ledger.unsaved.length === 0) {
-      try {
-        const base = this.withReads();
-        const { next, result } = change(base);
-        if (next === base) return Promise.resolve(result);
-      } catch (e) {
-        return Promise.reject(e);
-      }
+      const base = this.withReads();
+      const { next, result } = change(base);
+      if (next === base) return result;
     }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });

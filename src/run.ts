@@ -17,13 +17,14 @@ import { decisionMessages, describeThrown, failures, staged, type Failure, type 
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { approvalAhead, type ApprovalDecision } from "./stages/approval.js";
-import { outcomeOf, runStages } from "./stages/index.js";
+import { outcomeOf, STAGES, stagesFrom } from "./stages/index.js";
+import { isPromise, type Eventually } from "./eventually.js";
 import { record, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
 import { copyArguments, validateInput } from "./stages/validate-input.js";
 import { rollback, type RollbackReport, type RollbackWait } from "./rollback.js";
 import { recordShadow } from "./shadow.js";
-import type { RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
+import type { CallTelemetry, RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
 import { callPenalty } from "./decide/confidence.js";
 import { readBackOf } from "./decide/gate.js";
 import { escalationReason } from "./decide/handoff.js";
@@ -60,6 +61,8 @@ export class Run {
   readonly agent: string;
   private readonly state: RunState;
   private readonly opening: Promise<void>;
+  /** Whether the run is in the store (`opening` has resolved): calls then go on without waiting. */
+  private opened = false;
   /** This run's calls in flight (rollback waits for them). */
   private readonly calls = new Set<Promise<unknown>>();
   private readonly verifiers: readonly Verifier[];
@@ -89,7 +92,10 @@ export class Run {
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     // Started (or resumed) as soon as the store is open; `ready()` reports how that went.
     this.opening = host.track(this.state.open());
-    this.opening.catch(() => {});
+    this.opening.then(
+      () => (this.opened = true),
+      () => {},
+    );
     host.live.add(this);
   }
 
@@ -131,8 +137,10 @@ export class Run {
       return Promise.reject(new TypeError(`run.call(tool, args): tool must be made by defineTool, got ${describeThrown(tool)}`));
     const work = this.host.track(this.guarded(tool, args, options?.toolCallId));
     this.calls.add(work);
-    const done = () => this.calls.delete(work);
-    work.then(done, done);
+    work.then(
+      () => this.calls.delete(work),
+      () => this.calls.delete(work),
+    );
     return work as Promise<Outcome<O>>;
   }
 
@@ -327,53 +335,66 @@ export class Run {
     this.telemetry.end(this.state.mode, this.state.reason);
   }
 
-  private async guarded(tool: Tool, args: unknown, toolCallId: string | undefined): Promise<Outcome<unknown>> {
+  private guarded(tool: Tool, args: unknown, toolCallId: string | undefined): Promise<Outcome<unknown>> {
     const callId = this.host.newId();
-    if (this.host.closing.aborted) return { ok: false, failure: staged("admission", failures.runtimeClosed()), callId };
-    try {
-      await this.opening;
-    } catch (e) {
-      // The run could not start: the store is unreachable, or its id is refused.
-      const failure = e instanceof StoreUnavailableError ? failures.storeUnavailable(tool.name, describeThrown(e)) : failures.runHalted(describeThrown(e));
-      return { ok: false, failure: staged("admission", failure), callId };
-    }
+    if (this.host.closing.aborted) return Promise.resolve({ ok: false, failure: staged("admission", failures.runtimeClosed()), callId });
+    // Once the run is open, a call goes on at once; before, it waits for the opening.
+    if (this.opened) return this.guardedOpen(tool, args, toolCallId, callId);
+    return this.opening.then(
+      () => this.guardedOpen(tool, args, toolCallId, callId),
+      (e) => {
+        // The run could not start: the store is unreachable, or its id is refused.
+        const failure = e instanceof StoreUnavailableError ? failures.storeUnavailable(tool.name, describeThrown(e)) : failures.runHalted(describeThrown(e));
+        return { ok: false, failure: staged("admission", failure), callId };
+      },
+    );
+  }
+
+  private guardedOpen(tool: Tool, args: unknown, toolCallId: string | undefined, callId: string): Promise<Outcome<unknown>> {
     const { env } = this.host;
     const t = this.telemetry.startCall({ tool: tool.name, effect: tool.effect, callId, ...(toolCallId !== undefined ? { toolCallId } : {}), ...(tool.spec.description !== undefined ? { description: tool.spec.description } : {}), ...(tool.spec.redact ? { redact: tool.spec.redact } : {}) }, args);
     const call: Call = { callId, ...(toolCallId !== undefined ? { toolCallId } : {}), tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false, decisions: t.decisions };
-    let outcome: Outcome<unknown>;
+    let outcome: Eventually<Outcome<unknown>>;
     try {
-      outcome = await t.within(() => this.stages(call));
+      outcome = t.within(() => this.stages(call));
     } catch (e) {
-      // A bug in a stage or a hook: the call fails, the run goes on, nothing is hidden.
-      env.onError(e);
-      outcome = outcomeOf(call, staged("run", failures.toolError(tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false)));
+      outcome = this.internalError(call, e);
     }
-    if (outcome.shadow) await recordShadow(env, call, outcome.shadow);
-    t.end(outcome, call.attempts, (env.clock.now() - call.startedAt) / 1000);
+    if (isPromise(outcome)) return outcome.then((o) => this.ended(call, t, o), (e) => this.ended(call, t, this.internalError(call, e)));
+    return Promise.resolve(this.ended(call, t, outcome));
+  }
+
+  /** A bug in a stage or a hook: the call fails, the run goes on, nothing is hidden. */
+  private internalError(call: Call, e: unknown): Outcome<unknown> {
+    this.host.env.onError(e);
+    return outcomeOf(call, staged("run", failures.toolError(call.tool.name, `internal error: ${describeThrown(e)}`, call.attempts, false)));
+  }
+
+  /** The call's outcome told (span, metrics), and in shadow mode its decisions kept. */
+  private ended(call: Call, t: CallTelemetry, outcome: Outcome<unknown>): Eventually<Outcome<unknown>> {
+    if (outcome.shadow) return recordShadow(this.host.env, call, outcome.shadow).then(() => this.told(call, t, outcome));
+    return this.told(call, t, outcome);
+  }
+
+  private told(call: Call, t: CallTelemetry, outcome: Outcome<unknown>): Outcome<unknown> {
+    t.end(outcome, call.attempts, (this.host.env.clock.now() - call.startedAt) / 1000);
     return outcome;
   }
 
   /** The stages (stages/index.ts), then record and the run's settlement. */
-  private async stages(call: Call): Promise<Outcome<unknown>> {
+  private stages(call: Call): Eventually<Outcome<unknown>> {
+    if (!this.host.tools.has(call.tool.name)) this.host.tools.set(call.tool.name, call.tool);
+    const outcome = stagesFrom(call, this.host.env, STAGES, 0);
+    return isPromise(outcome) ? outcome.then((o) => this.settled(call, o)) : this.settled(call, outcome);
+  }
+
+  /** The outcome recorded and the run's state settled; at once when neither has anything to wait for (a read). */
+  private settled(call: Call, outcome: Outcome<unknown>): Eventually<Outcome<unknown>> {
     const { env } = this.host;
     const { tool } = call;
     const s = this.state;
-    if (!this.host.tools.has(tool.name)) this.host.tools.set(tool.name, tool);
-    const outcome = await runStages(call, env);
-    if (outcome.replayed) {
-      // Replays use no step, budget or depth. An effect found by the probe after its owner
-      // died was never recorded: it enters the ledger now, for rollback.
-      if (call.step !== undefined) await s.release(call.callId, tool.effect === "destructive").catch(env.onError);
-      if (call.recovered) await recordMutation(call, env, call.step ?? 0);
-      s.called(call, outcome, env.clock.now());
-      return outcome;
-    }
-    if (call.admissionRefused) {
-      // Refused at admission, and counted there; a claim sent beside its questions is given back.
-      await record(call, outcome, env, () => 0);
-      call.settleDuplicates?.(outcome);
-      return this.refused(call, call.admissionRefused);
-    }
+    if (outcome.replayed) return this.replayed(call, outcome);
+    if (call.admissionRefused) return this.refusedAtAdmission(call, outcome, call.admissionRefused);
     s.called(call, outcome, env.clock.now());
     let penalty: { amount: number; reason: string } | undefined;
     try {
@@ -391,20 +412,58 @@ export class Run {
       ...(call.verified !== undefined ? { verified: call.verified } : {}),
       ...(tool.effect !== "read" ? { args: redactArgs(call.args, tool.spec.redact) } : { readBack: readBackOf(tool, call.args) }),
     };
-    const settling = s.settle(settled, outcome.ok ? undefined : outcome.failure, penalty && { amount: penalty.amount, why: penalty.reason }, this.host.newId).then(
+    let handoff: Eventually<HandoffRecord | undefined>;
+    try {
+      handoff = s.settle(settled, outcome.ok ? undefined : outcome.failure, penalty && { amount: penalty.amount, why: penalty.reason }, this.host.newId);
+    } catch (e) {
+      handoff = Promise.reject(e);
+    }
+    const recorded = record(call, outcome, env, () => call.step ?? 0);
+    // The common case, a call that changed nothing of the run's state and has nothing to
+    // wait for (a successful read): done now.
+    if (handoff === undefined && !penalty && !isPromise(recorded) && !(!recorded.ok && outcome.ok) && !tool.escalation) {
+      call.settleDuplicates?.(recorded);
+      return recorded;
+    }
+    const settling = Promise.resolve(handoff).then(
       (h) => {
         if (penalty) this.telemetry.decision("confidence_lowered", { "bulwark.confidence": s.confidence, "bulwark.reason": `${tool.name}: ${penalty.reason}` });
         return this.published(h);
       },
       (e) => void env.onError(e),
     );
-    const recorded = await record(call, outcome, env, () => call.step ?? 0);
+    return this.afterRecord(call, outcome, recorded, settling);
+  }
+
+  private async afterRecord(call: Call, outcome: Outcome<unknown>, recording: Eventually<Outcome<unknown>>, settling: Promise<unknown>): Promise<Outcome<unknown>> {
+    const { env } = this.host;
+    const { tool } = call;
+    const recorded = await recording;
     call.settleDuplicates?.(recorded);
     await settling;
     // The claim was lost while the call ran (rare): the run counts the failure it became.
-    if (!recorded.ok && outcome.ok) await s.refuse(tool.name, recorded.failure).catch(env.onError);
+    if (!recorded.ok && outcome.ok) await this.state.refuse(tool.name, recorded.failure).catch(env.onError);
     if (tool.escalation) await this.handOff(escalationReason(tool.name, call.args, tool.spec.redact)).catch(env.onError);
     return recorded;
+  }
+
+  /**
+   * Replays use no step, budget or depth. An effect found by the probe after its owner
+   * died was never recorded: it enters the ledger now, for rollback.
+   */
+  private async replayed(call: Call, outcome: Outcome<unknown>): Promise<Outcome<unknown>> {
+    const { env } = this.host;
+    if (call.step !== undefined) await this.state.release(call.callId, call.tool.effect === "destructive").catch(env.onError);
+    if (call.recovered) await recordMutation(call, env, call.step ?? 0);
+    this.state.called(call, outcome, env.clock.now());
+    return outcome;
+  }
+
+  /** Refused at admission, and counted there; a claim sent beside its questions is given back. */
+  private async refusedAtAdmission(call: Call, outcome: Outcome<unknown>, failure: Failure): Promise<Outcome<unknown>> {
+    await record(call, outcome, this.host.env, () => 0);
+    call.settleDuplicates?.(outcome);
+    return this.refused(call, failure);
   }
 
   /** A refusal at admission, already counted: it goes into the run's history. */

@@ -22,21 +22,32 @@ import { gateAtApproval, gateReaders } from "../decide/gate.js";
 import { judge, ruleContext } from "../decide/judge.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 import type { ApprovalRecord } from "../store/types.js";
 import { redactArgs } from "../redact.js";
 
 /** How often a waiting call looks for the decision in the store. */
 const APPROVAL_POLL_MS = 250;
 
-export async function approval(call: Call, env: Env): Promise<StageResult> {
+export function approval(call: Call, env: Env): Eventually<StageResult> {
+  const rule = call.tool.spec.approval;
+  // Nobody to ask (the common case): answered at once.
+  if ((rule === undefined || rule === "never") && call.approvalAsked === undefined) return unasked(call, env);
+  return asked(call, env);
+}
+
+/** No one is asked: admission left the gate to this stage (see gateAtApproval), so it holds. */
+function unasked(call: Call, env: Env): StageResult {
+  const { tool, run } = call;
+  if (tool.effect !== "read" && gateAtApproval(tool, run.policy.rules) && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
+    return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run.record, env.tools?.values()));
+  return undefined;
+}
+
+async function asked(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
   const needed = await asks(call, env);
-  if (!needed) {
-    // Admission left the gate to this stage (see gateAtApproval): no one is asked, so it holds.
-    if (tool.effect !== "read" && gateAtApproval(tool, run.policy.rules) && run.unverifiedDepth >= run.policy.maxUnverifiedDepth)
-      return failures.verificationRequired(tool.name, run.unverifiedDepth, gateReaders(run.record, env.tools?.values()));
-    return undefined;
-  }
+  if (!needed) return unasked(call, env);
   // Shadow mode asks no one: the call runs at once, and no request is left in the queue
   // (nor waited on) for a call that has already been made.
   if (!run.enforce) return failures.approvalRequired(tool.name, "(none: shadow mode)", call.approvalAsked);

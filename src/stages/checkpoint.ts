@@ -11,10 +11,14 @@ import { attempt, AttemptContext } from "../attempt.js";
 import { assertJson, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
-export async function checkpoint(call: Call, env: Env): Promise<StageResult> {
+export function checkpoint(call: Call, env: Env): Eventually<StageResult> {
+  return call.tool.effect === "read" || !call.tool.spec.checkpoint ? undefined : takeCheckpoint(call, env);
+}
+
+async function takeCheckpoint(call: Call, env: Env): Promise<StageResult> {
   const { tool, run } = call;
-  if (tool.effect === "read" || !tool.spec.checkpoint) return undefined;
   const ctx = new AttemptContext(run.runId, call.callId, 0, call.key);
   const r = await attempt((c) => tool.spec.checkpoint!(call.args, c), ctx, tool.timeoutMs, env.clock, run.cancelSignal);
   if (r.status === "cancelled") return failures.stopped(r.reason);

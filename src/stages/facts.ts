@@ -11,11 +11,14 @@ import { preview } from "../canonical-json.js";
 import { FactError, MAX_FACTS_PER_CALL, normalizeFact, type CheckedFact } from "../decide/ledger.js";
 import { describeThrown, failures, notes } from "../failure.js";
 import type { Call, Env, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
-export async function facts(call: Call, env: Env): Promise<StageResult> {
+export function facts(call: Call, env: Env): Eventually<StageResult> {
+  return call.tool.spec.facts ? reconciled(call, env, call.tool.spec.facts) : undefined;
+}
+
+async function reconciled(call: Call, env: Env, declare: NonNullable<Call["tool"]["spec"]["facts"]>): Promise<StageResult> {
   const { tool, run } = call;
-  const declare = tool.spec.facts;
-  if (!declare) return undefined;
   const { ledger } = run;
   // The response's place in the run's sequence: a source's later report supersedes its earlier one.
   const seq = ledger.nextSeq();

@@ -18,6 +18,7 @@ import { canonicalJson, digest, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures, staged, type Failure, type Outcome } from "../failure.js";
 import { effectKey, probeEffect, toolKey } from "../probe.js";
 import type { Call, Env, Final, InFlight, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 import type { ClaimRequest, ClaimResult, IdempotencyRecord } from "../store/types.js";
 
 /**
@@ -28,14 +29,17 @@ import type { ClaimRequest, ClaimResult, IdempotencyRecord } from "../store/type
  * the claim said. A fresh claim is then released by the record stage; a lapsed one taken
  * over is kept, unsettled.
  */
-export async function idempotency(
+export function idempotency(
   call: Call,
   env: Env,
   inFlight: InFlight = env.inFlight,
   gate: (() => Promise<Failure | undefined>) | undefined = call.admitted,
-): Promise<StageResult | Final> {
+): Eventually<StageResult | Final> {
+  return call.tool.keyed ? keyed(call, env, inFlight, gate) : undefined;
+}
+
+async function keyed(call: Call, env: Env, inFlight: InFlight, gate: (() => Promise<Failure | undefined>) | undefined): Promise<StageResult | Final> {
   const { tool } = call;
-  if (!tool.keyed) return undefined;
   const unkeyable = keyFor(call);
   if (unkeyable) return unkeyable;
   const key = call.key!;

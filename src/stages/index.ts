@@ -31,6 +31,7 @@ import { staged, type Failure, type Outcome, type Stage as StageName } from "../
 import { admit } from "../admit.js";
 import { judged } from "../shadow.js";
 import type { Call, Env, Final, StageResult } from "../call.js";
+import { isPromise, type Eventually } from "../eventually.js";
 import { approval } from "./approval.js";
 import { checkpoint } from "./checkpoint.js";
 import { execute } from "./execute.js";
@@ -45,7 +46,7 @@ export interface Stage {
   readonly name: StageName;
   /** Whether shadow mode writes this stage's refusal down instead of making it. */
   readonly shadowed: boolean;
-  run(call: Call, env: Env): StageResult | Final | Promise<StageResult | Final>;
+  run(call: Call, env: Env): Eventually<StageResult | Final>;
 }
 
 export const STAGES: readonly Stage[] = [
@@ -64,17 +65,38 @@ export const STAGES: readonly Stage[] = [
 ];
 
 /** Run the stages in order; the call's outcome before record. */
-export async function runStages(call: Call, env: Env, stages: readonly Stage[] = STAGES): Promise<Outcome<unknown>> {
-  for (const stage of stages) {
-    const said = await stage.run(call, env);
-    if (!said) continue;
-    if ("outcome" in said) return said.outcome;
-    const failure = staged(stage.name, said);
-    if (stage.shadowed && !judged(call, failure)) continue;
-    // A refusal from the questions sent beside the claim wins: the call was never admitted.
-    return outcomeOf(call, (await call.admitted?.()) ?? failure);
+export function runStages(call: Call, env: Env, stages: readonly Stage[] = STAGES): Promise<Outcome<unknown>> {
+  try {
+    return Promise.resolve(stagesFrom(call, env, stages, 0));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * The stages from the `i`-th on. A stage that answers synchronously is followed at once by
+ * the next: the call waits (a promise) only where a stage does. May throw (a bug in a stage).
+ */
+export function stagesFrom(call: Call, env: Env, stages: readonly Stage[], i: number): Eventually<Outcome<unknown>> {
+  for (; i < stages.length; i++) {
+    const stage = stages[i]!;
+    const said = stage.run(call, env);
+    if (isPromise(said)) return said.then((s) => ended(call, stage, s) ?? stagesFrom(call, env, stages, i + 1));
+    const end = ended(call, stage, said);
+    if (end) return end;
   }
   return outcomeOf(call);
+}
+
+/** What a stage said means for the call: go on (undefined), or its outcome. */
+function ended(call: Call, stage: Stage, said: StageResult | Final): Eventually<Outcome<unknown>> | undefined {
+  if (!said) return undefined;
+  if ("outcome" in said) return said.outcome;
+  const failure = staged(stage.name, said);
+  if (stage.shadowed && !judged(call, failure)) return undefined;
+  // A refusal from the questions sent beside the claim wins: the call was never admitted.
+  const admitted = call.admitted?.();
+  return admitted ? admitted.then((a) => outcomeOf(call, a ?? failure)) : outcomeOf(call, failure);
 }
 
 /** The call's outcome: failed with `failure`, or its response. */
@@ -85,8 +107,8 @@ export function outcomeOf(call: Call, failure?: Failure): Outcome<unknown> {
 }
 
 /** The execute stage; an attempt whose response was lost, seen to have landed by the probe, ends the call: nothing to check. */
-async function executed(call: Call, env: Env): Promise<StageResult | Final> {
-  const failure = await execute(call, env);
-  if (failure || !call.recovered) return failure;
-  return { outcome: { ok: true, value: null, callId: call.callId, replayed: false, recovered: true, ...(call.shadow ? { shadow: call.shadow } : {}) } };
+function executed(call: Call, env: Env): Promise<StageResult | Final> {
+  return execute(call, env).then((failure) =>
+    failure || !call.recovered ? failure : { outcome: { ok: true, value: null, callId: call.callId, replayed: false, recovered: true, ...(call.shadow ? { shadow: call.shadow } : {}) } },
+  );
 }

@@ -6,34 +6,42 @@
  */
 import { failures, type Outcome } from "../failure.js";
 import type { Call, Env } from "../call.js";
+import type { Eventually } from "../eventually.js";
 import { redactArgs } from "../redact.js";
 
-export async function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Promise<Outcome<unknown>> {
-  const { tool } = call;
+export function record(call: Call, outcome: Outcome<unknown>, env: Env, nextSeq: () => number): Eventually<Outcome<unknown>> {
   // Both writes start at once (two round trips in parallel on a networked store). A record
   // that cannot be written is reported; the key forwarded to the tool still guards a repeat.
   const settling = call.key && call.holdsClaim ? settleClaim(call, outcome, env) : undefined;
   // A mutation whose execution returned is in the ledger even if a later stage rejected
   // the call: its effect may have happened, and rollback must know of it.
-  if (tool.effect !== "read" && call.executed && "output" in call) await recordMutation(call, env, nextSeq());
-  let held: unknown = true;
+  const mutation = call.tool.effect !== "read" && call.executed && "output" in call;
+  // Nothing to write (a read): answered at once.
+  if (!settling && !mutation) return held(call, outcome, true);
+  return written(call, outcome, env, settling, mutation ? nextSeq() : undefined);
+}
+
+async function written(call: Call, outcome: Outcome<unknown>, env: Env, settling: Promise<unknown> | undefined, seq: number | undefined): Promise<Outcome<unknown>> {
+  if (seq !== undefined) await recordMutation(call, env, seq);
+  let kept: unknown = true;
   try {
-    held = await settling;
+    kept = await settling;
   } catch (e) {
     env.onError(e);
   }
-  call.lease?.stop();
-  // An owner that lost its claim while it ran (paused past its lease; another took the key
-  // over) is never told it succeeded: the other may have run the effect too.
-  if (outcome.ok && (held === false || call.lease?.lost)) outcome = { ok: false, failure: failures.claimLost(tool.name, call.key!), callId: call.callId };
-  return outcome;
+  return held(call, outcome, kept);
 }
 
 /**
- * Put the call's effect in the mutation ledger, with what rollback needs. An effect a probe
- * found after its owner died (`call.recoveredFrom`) goes in under that owner's call and
- * run, unless the owner wrote it before dying, so that rollback sees it once.
+ * An owner that lost its claim while it ran (paused past its lease; another took the key
+ * over) is never told it succeeded: the other may have run the effect too.
  */
+function held(call: Call, outcome: Outcome<unknown>, kept: unknown): Outcome<unknown> {
+  call.lease?.stop();
+  if (outcome.ok && (kept === false || call.lease?.lost)) return { ok: false, failure: failures.claimLost(call.tool.name, call.key!), callId: call.callId };
+  return outcome;
+}
+
 export async function recordMutation(call: Call, env: Env, seq: number): Promise<void> {
   const { tool, run } = call;
   const { mutations } = env.store;

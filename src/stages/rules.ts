@@ -9,10 +9,14 @@
 import { judge, ruleContext } from "../decide/judge.js";
 import { rulesFor, verdictOf } from "../decide/rules.js";
 import type { Call, Env, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
-export async function rules(call: Call, env: Env): Promise<StageResult> {
+export function rules(call: Call, env: Env): Eventually<StageResult> {
   const list = rulesFor(call.tool, call.run.policy.rules);
-  if (list.length === 0) return undefined;
+  return list.length === 0 ? undefined : judged(call, env, list);
+}
+
+async function judged(call: Call, env: Env, list: ReturnType<typeof rulesFor>): Promise<StageResult> {
   const ctx = ruleContext(call, env);
   const asks: string[] = [];
   // In order, one at a time: the first refusal is the one the model is told about. A

@@ -16,6 +16,7 @@
 import { failures } from "../failure.js";
 import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
 /** The bounded copy of the arguments, first of all (see above). */
 export function copyArguments(call: Call): StageResult {
@@ -28,9 +29,12 @@ export function copyArguments(call: Call): StageResult {
 }
 
 /** The arguments (already copied) against the tool's input schema. */
-export async function validateInput(call: Call): Promise<StageResult> {
+export function validateInput(call: Call): Eventually<StageResult> {
   const schema = call.tool.spec.input;
-  if (!schema) return undefined;
+  return schema ? parsed(call, schema) : undefined;
+}
+
+async function parsed(call: Call, schema: NonNullable<Call["tool"]["spec"]["input"]>): Promise<StageResult> {
   const r = await validate(schema, call.args);
   if (!r.ok) return failures.invalidInput(call.tool.name, r.problems);
   call.args = r.value;

@@ -7,8 +7,9 @@ import { assertJson, NotJsonError } from "../canonical-json.js";
 import { describeThrown, failures } from "../failure.js";
 import { validate } from "../schema.js";
 import type { Call, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
-export async function validateOutput(call: Call): Promise<StageResult> {
+export function validateOutput(call: Call): Eventually<StageResult> {
   const { tool } = call;
   if (call.output !== undefined) {
     try {
@@ -20,11 +21,19 @@ export async function validateOutput(call: Call): Promise<StageResult> {
       throw e;
     }
   }
-  if (tool.spec.output) {
-    const r = await validate(tool.spec.output, call.output);
-    if (!r.ok) return failures.invalidOutput(tool.name, r.problems);
-    call.output = r.value;
-  }
+  return tool.spec.output ? parsed(call, tool.spec.output) : checked(call);
+}
+
+async function parsed(call: Call, schema: NonNullable<Call["tool"]["spec"]["output"]>): Promise<StageResult> {
+  const r = await validate(schema, call.output);
+  if (!r.ok) return failures.invalidOutput(call.tool.name, r.problems);
+  call.output = r.value;
+  return checked(call);
+}
+
+/** The tool's semantic check of its (parsed) response. */
+function checked(call: Call): StageResult {
+  const { tool } = call;
   if (tool.spec.check) {
     let reason: string | undefined;
     try {

@@ -10,11 +10,15 @@ import { attempt, AttemptContext } from "../attempt.js";
 import { describeThrown, failures } from "../failure.js";
 import { cancelOf, toolKey } from "../probe.js";
 import type { Call, Env, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
-export async function verify(call: Call, env: Env): Promise<StageResult> {
-  const { tool, run } = call;
+export function verify(call: Call, env: Env): Eventually<StageResult> {
   // A read that declares the writes it verifies reads them back when the run settles it (decide/gate.ts).
-  if (tool.effect === "read" || !tool.spec.verify) return undefined;
+  return call.tool.effect === "read" || !call.tool.spec.verify ? undefined : readBack(call, env);
+}
+
+async function readBack(call: Call, env: Env): Promise<StageResult> {
+  const { tool, run } = call;
   const ctx = new AttemptContext(run.runId, call.callId, call.attempts, toolKey(call), call.fence);
   const probe = await attempt((c) => tool.spec.verify!(call.args, call.output, c), ctx, tool.timeoutMs, env.clock, cancelOf(call));
   if (probe.status === "ok" && probe.value === true) {
