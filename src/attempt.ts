@@ -73,10 +73,6 @@ export function attempt<T>(
 ): Promise<AttemptResult<T>> {
   if (cancel?.aborted) return Promise.resolve({ status: "cancelled", reason: cancel.reason });
   const startedAt = clock.now();
-  const answered = (value: T): AttemptResult<T> => {
-    const late = clock.now() - startedAt - timeoutMs;
-    return late > 0 ? { status: "ok", value, lateMs: late } : { status: "ok", value };
-  };
   let pending: Promise<T> | T;
   try {
     pending = fn(ctx);
@@ -84,38 +80,72 @@ export function attempt<T>(
     return Promise.resolve({ status: "error", error });
   }
   // A function that answered synchronously needs no timer and no cancellation.
-  if (!isThenable<T>(pending)) return Promise.resolve(answered(pending as T));
-  const running = pending;
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (r: AttemptResult<T>) => {
-      if (settled) return;
-      settled = true;
-      stopTimer();
-      cancel?.removeEventListener("abort", onCancel);
-      resolve(r);
-    };
-    let stopTimer = () => {};
-    const onCancel = () => {
-      ctx.abort(cancel!.reason);
-      settle({ status: "cancelled", reason: cancel!.reason });
-    };
-    cancel?.addEventListener("abort", onCancel, { once: true });
+  if (!isThenable<T>(pending)) return Promise.resolve(answered(pending as T, clock, startedAt, timeoutMs));
+  return new Running(pending, ctx, timeoutMs, clock, startedAt, cancel).result;
+}
+
+/** The answer, with how late it came if it came past the timeout (the event loop held). */
+function answered<T>(value: T, clock: Clock, startedAt: number, timeoutMs: number): AttemptResult<T> {
+  const late = clock.now() - startedAt - timeoutMs;
+  return late > 0 ? { status: "ok", value, lateMs: late } : { status: "ok", value };
+}
+
+/**
+ * An attempt whose function returned a promise: settled once, by its answer, its timeout
+ * or a cancellation. The timer and the cancel listener are armed a microtask later, after
+ * the answer's reaction: a function whose promise had already settled (an async function
+ * that never waited) is answered by then, and neither is made and removed for it.
+ */
+class Running<T> {
+  readonly result: Promise<AttemptResult<T>>;
+  private resolve!: (r: AttemptResult<T>) => void;
+  private settled = false;
+  private stopTimer: (() => void) | undefined;
+  private listening = false;
+
+  constructor(
+    running: PromiseLike<T>,
+    private readonly ctx: AttemptContext,
+    private readonly timeoutMs: number,
+    private readonly clock: Clock,
+    private readonly startedAt: number,
+    private readonly cancel: AbortSignal | undefined,
+  ) {
+    this.result = new Promise((resolve) => (this.resolve = resolve));
     Promise.resolve(running).then(
-      (value) => settle(answered(value)),
-      (error) => settle({ status: "error", error }),
+      (value) => this.settle(answered(value, clock, startedAt, timeoutMs)),
+      (error) => this.settle({ status: "error", error }),
     );
-    // Armed a microtask later, after the reaction above: a function whose promise had
-    // already settled (an async function that never waited) is answered by then, and no
-    // timer is made and cleared for it.
-    queueMicrotask(() => {
-      if (settled) return;
-      stopTimer = clock.timer(timeoutMs, () => {
-        ctx.abort(new TimeoutError(timeoutMs));
-        settle({ status: "timeout" });
-      });
+    queueMicrotask(() => this.arm());
+  }
+
+  private arm(): void {
+    if (this.settled) return;
+    const { cancel } = this;
+    if (cancel?.aborted) return this.handleEvent();
+    if (cancel) {
+      cancel.addEventListener("abort", this, { once: true });
+      this.listening = true;
+    }
+    this.stopTimer = this.clock.timer(this.timeoutMs, () => {
+      this.ctx.abort(new TimeoutError(this.timeoutMs));
+      this.settle({ status: "timeout" });
     });
-  });
+  }
+
+  /** The cancel signal aborted (this object is its listener). */
+  handleEvent(): void {
+    this.ctx.abort(this.cancel!.reason);
+    this.settle({ status: "cancelled", reason: this.cancel!.reason });
+  }
+
+  private settle(r: AttemptResult<T>): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopTimer?.();
+    if (this.listening) this.cancel!.removeEventListener("abort", this);
+    this.resolve(r);
+  }
 }
 
 function isThenable<T>(v: unknown): v is PromiseLike<T> {
