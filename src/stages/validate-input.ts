@@ -45,55 +45,69 @@ class Refused extends Error {}
 
 /** A copy of the arguments within the limits, or why there is none. */
 export function snapshot(args: unknown, maxDepth: number, maxBytes: number): { value: unknown } | { problem: string } {
-  let bytes = 0;
-  const count = (n: number) => {
-    bytes += n;
-    if (bytes > maxBytes)
-      throw new Refused(`the arguments are larger than ${maxBytes} bytes as JSON (policy maxArgumentBytes): pass a reference (a path, a URL, an id) instead of the content`);
-  };
-  const onPath = new Set<object>();
-  // Recursion is bounded by maxDepth (at most 1000, see policy.ts), checked before descending.
-  const copy = (v: unknown, depth: number): unknown => {
-    if (typeof v === "string") {
-      // UTF-8 takes at least a byte per UTF-16 unit: a huge text is refused without measuring it.
-      count(v.length > maxBytes ? v.length : Buffer.byteLength(v) + 2);
-      return v;
-    }
-    if (typeof v !== "object" || v === null) {
-      count(typeof v === "number" || typeof v === "bigint" ? String(v).length : 5);
-      return v;
-    }
-    const proto = Object.getPrototypeOf(v);
-    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
-      count(16);
-      return v;
-    }
-    if (depth >= maxDepth) throw new Refused(`the arguments are nested more than ${maxDepth} levels deep (policy maxArgumentDepth)`);
-    if (onPath.has(v)) throw new Refused("the arguments refer to themselves (a cycle), which JSON cannot carry");
-    onPath.add(v);
-    let out: unknown;
-    if (Array.isArray(v)) {
-      const a: unknown[] = [];
-      for (let i = 0; i < v.length; i++) a.push(copy(v[i], depth + 1));
-      count(v.length + 2);
-      out = a;
-    } else {
-      const o: Record<string, unknown> = {};
-      for (const k of Object.keys(v)) {
-        count(k.length + 4);
-        // Defined, not assigned: a key named __proto__ stays a key.
-        Object.defineProperty(o, k, { value: copy((v as Record<string, unknown>)[k], depth + 1), enumerable: true, writable: true, configurable: true });
-      }
-      out = o;
-    }
-    onPath.delete(v);
-    return out;
-  };
   try {
-    return { value: copy(args, 0) };
+    return { value: new Copy(maxDepth, maxBytes).of(args, 0) };
   } catch (e) {
     if (e instanceof Refused) return { problem: e.message };
     // A getter that throws: the arguments cannot be read.
     return { problem: `the arguments could not be read: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/** One copy of a call's arguments: its size so far and the objects on the path to where it is. */
+class Copy {
+  private bytes = 0;
+  private readonly onPath = new Set<object>();
+
+  constructor(
+    private readonly maxDepth: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  private count(n: number): void {
+    this.bytes += n;
+    if (this.bytes > this.maxBytes)
+      throw new Refused(`the arguments are larger than ${this.maxBytes} bytes as JSON (policy maxArgumentBytes): pass a reference (a path, a URL, an id) instead of the content`);
+  }
+
+  // Recursion is bounded by maxDepth (at most 1000, see policy.ts), checked before descending.
+  of(v: unknown, depth: number): unknown {
+    if (typeof v === "string") {
+      // UTF-8 takes at least a byte per UTF-16 unit: a huge text is refused without measuring it.
+      this.count(v.length > this.maxBytes ? v.length : Buffer.byteLength(v) + 2);
+      return v;
+    }
+    if (typeof v !== "object" || v === null) {
+      this.count(typeof v === "number" || typeof v === "bigint" ? String(v).length : 5);
+      return v;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      this.count(16);
+      return v;
+    }
+    if (depth >= this.maxDepth) throw new Refused(`the arguments are nested more than ${this.maxDepth} levels deep (policy maxArgumentDepth)`);
+    if (this.onPath.has(v)) throw new Refused("the arguments refer to themselves (a cycle), which JSON cannot carry");
+    this.onPath.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) {
+      const a: unknown[] = [];
+      for (let i = 0; i < v.length; i++) a.push(this.of(v[i], depth + 1));
+      this.count(v.length + 2);
+      out = a;
+    } else {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        this.count(k.length + 4);
+        const value = this.of((v as Record<string, unknown>)[k], depth + 1);
+        // Defined, not assigned, for a key named __proto__: it stays a key (an assignment
+        // would set the copy's prototype). Any other key is assigned: the same, and cheaper.
+        if (k === "__proto__") Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+        else o[k] = value;
+      }
+      out = o;
+    }
+    this.onPath.delete(v);
+    return out;
   }
 }
