@@ -69,6 +69,16 @@ export interface MonitorView extends MonitorDoc {
 /** An observation waiting to be merged: a category, a value whose text is watched, or a failure's time. */
 type Item = unknown;
 
+/** Observations of one monitor waiting for the next flush. */
+interface Bucket {
+  doc: Omit<MonitorDoc, "state">;
+  items: Item[];
+}
+
+function bucketIndex(): Record<Kind, Map<string, Map<string, Bucket>>> {
+  return { decision: new Map(), text: new Map(), spike: new Map() };
+}
+
 export interface MonitorsDeps {
   store: () => Promise<Store>;
   clock: Clock;
@@ -88,7 +98,14 @@ export class Monitors {
   private readonly textOptions: SemanticOptions;
   private readonly spikeOptions: SpikeOptions;
   readonly outputs: boolean;
-  private buffer = new Map<string, { doc: Omit<MonitorDoc, "state">; items: Item[] }>();
+  private buffer = new Map<string, Bucket>();
+  /**
+   * The buffer's buckets by kind, subject and name: a call's observations find theirs
+   * without building (and hashing) the key's text each time.
+   */
+  private index = bucketIndex();
+  /** "output of <tool>", made once per tool: the name of the monitor of its outputs. */
+  private readonly outputNames = new Map<string, string>();
   private flushing: Promise<void> | undefined;
   /** Stops this runtime's flushes on the process's shared timer (shared-ticker.ts). */
   private readonly stopTicking: () => void;
@@ -124,6 +141,13 @@ export class Monitors {
     this.push("text", agent, name, value);
   }
 
+  /** A tool's output (see `text`), watched as "output of <tool>". */
+  output(agent: string, tool: string, value: unknown): void {
+    let name = this.outputNames.get(tool);
+    if (name === undefined) this.outputNames.set(tool, (name = `output of ${tool}`));
+    this.push("text", agent, name, value);
+  }
+
   /** A failure of this kind happened now. */
   failure(kind: string): void {
     this.push("spike", kind, "per minute", this.deps.clock.now());
@@ -146,9 +170,14 @@ export class Monitors {
   }
 
   private push(kind: Kind, subject: string, name: string, item: Item) {
-    const key = `${kind}:${subject}:${name}`;
-    let b = this.buffer.get(key);
-    if (!b) this.buffer.set(key, (b = { doc: { kind, subject, name }, items: [] }));
+    let names = this.index[kind].get(subject);
+    if (!names) this.index[kind].set(subject, (names = new Map()));
+    let b = names.get(name);
+    if (!b) {
+      b = { doc: { kind, subject, name }, items: [] };
+      names.set(name, b);
+      this.buffer.set(`${kind}:${subject}:${name}`, b);
+    }
     if (b.items.length >= MAX_BUFFERED) {
       b.items.shift();
       this.dropped++;
@@ -160,6 +189,7 @@ export class Monitors {
     if (this.buffer.size === 0) return;
     const batch = this.buffer;
     this.buffer = new Map();
+    this.index = bucketIndex();
     let store: Store;
     try {
       store = await this.deps.store();

@@ -207,7 +207,7 @@ export class CallTelemetry implements DecisionSink {
       m.decision(this.agent, "tool", this.facts.tool);
       m.decision(this.agent, "outcome", outcome.ok ? "ok" : outcome.failure.kind);
       if (!outcome.ok) m.failure(outcome.failure.kind);
-      else if (m.outputs && !outcome.replayed) m.text(this.agent, `output of ${this.facts.tool}`, outcome.value);
+      else if (m.outputs && !outcome.replayed) m.output(this.agent, this.facts.tool, outcome.value);
     }
   }
 }
