@@ -7,6 +7,15 @@ import { randomUUID } from "node:crypto";
  * page of it (one page written per call fewer, once the index outgrows memory).
  */
 export function timeOrderedId(now = Date.now()): string {
-  const t = Math.max(0, Math.floor(now)).toString(16).padStart(12, "0").slice(-12);
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${randomUUID().slice(15)}`;
+  const ms = Math.max(0, Math.floor(now));
+  // Many ids are made within one millisecond: its text is made once.
+  if (ms !== lastMs) {
+    const t = ms.toString(16).padStart(12, "0").slice(-12);
+    lastMs = ms;
+    lastPrefix = `${t.slice(0, 8)}-${t.slice(8, 12)}-7`;
+  }
+  return lastPrefix + randomUUID().slice(15);
 }
+
+let lastMs = -1;
+let lastPrefix = "";
