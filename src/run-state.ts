@@ -103,6 +103,8 @@ export class RunState {
   private historyAt = -Infinity;
   /** The next commit writes everything this process holds (a flush). */
   private writeAll = false;
+  /** The last view made by `withReads`: of which record, with how many reads. */
+  private view: { of: RunRecord; reads: number; record: RunRecord } | undefined;
 
   constructor(private readonly o: RunStateOptions) {
     this.runId = o.runId;
@@ -300,7 +302,9 @@ export class RunState {
   }
 
   private countRead(): void {
-    if (++this.readSteps === READS_PER_COMMIT / 2 && !this.committing) void this.flush().catch(() => {});
+    // The steps only: the recent history and the journal go when due (see commitBatch), not
+    // with every few reads (rewriting the history is the costly part of a commit).
+    if (++this.readSteps === READS_PER_COMMIT / 2 && !this.committing) void this.apply((r) => ({ next: this.readSteps > 0 ? { ...r } : r, result: undefined })).catch(() => {});
     this.holdUnsaved();
   }
 
@@ -430,7 +434,12 @@ export class RunState {
 
   /** The record last seen, with the steps of the reads counted here. */
   private withReads(): RunRecord {
-    return this.readSteps > 0 ? { ...this.rec, steps: this.rec.steps + this.readSteps } : this.rec;
+    if (this.readSteps === 0) return this.rec;
+    // Made once per record and count: a read's settlement and the next read's admission share it.
+    const v = this.view;
+    if (v && v.of === this.rec && v.reads === this.readSteps) return v.record;
+    this.view = { of: this.rec, reads: this.readSteps, record: { ...this.rec, steps: this.rec.steps + this.readSteps } };
+    return this.view.record;
   }
 
   private readsWritten(n: number): void {
