@@ -33,6 +33,17 @@ export type AttemptResult<T> =
   | { status: "timeout" }
   | { status: "cancelled"; reason: unknown };
 
+/**
+ * What cancels an attempt: an AbortSignal, or a source that makes its signal only when
+ * something listens (a lease: see lease.ts), so that a call that ends first makes none.
+ */
+export type Cancel = AbortSignal | { readonly aborted: boolean; readonly reason: unknown; signal(): AbortSignal };
+
+/** The signal of `cancel`, made if it is made on first use. */
+export function signalOf(cancel: Cancel | undefined): AbortSignal | undefined {
+  return cancel === undefined || cancel instanceof AbortSignal ? cancel : cancel.signal();
+}
+
 /** A ToolContext whose signal is created on first use. */
 export class AttemptContext implements ToolContext {
   private controller: AbortController | undefined;
@@ -69,7 +80,7 @@ export function attempt<T>(
   ctx: AttemptContext,
   timeoutMs: number,
   clock: Clock,
-  cancel?: AbortSignal,
+  cancel?: Cancel,
 ): Promise<AttemptResult<T>> {
   if (cancel?.aborted) return Promise.resolve({ status: "cancelled", reason: cancel.reason });
   const startedAt = clock.now();
@@ -101,7 +112,8 @@ class Running<T> {
   private resolve!: (r: AttemptResult<T>) => void;
   private settled = false;
   private stopTimer: (() => void) | undefined;
-  private listening = false;
+  /** The cancel signal listened to, once armed. */
+  private signal: AbortSignal | undefined;
 
   constructor(
     running: PromiseLike<T>,
@@ -109,7 +121,7 @@ class Running<T> {
     private readonly timeoutMs: number,
     private readonly clock: Clock,
     private readonly startedAt: number,
-    private readonly cancel: AbortSignal | undefined,
+    private readonly cancel: Cancel | undefined,
   ) {
     this.result = new Promise((resolve) => (this.resolve = resolve));
     Promise.resolve(running).then(
@@ -122,11 +134,9 @@ class Running<T> {
   private arm(): void {
     if (this.settled) return;
     const { cancel } = this;
-    if (cancel?.aborted) return this.handleEvent();
-    if (cancel) {
-      cancel.addEventListener("abort", this, { once: true });
-      this.listening = true;
-    }
+    if (cancel?.aborted) return this.cancelled(cancel.reason);
+    this.signal = signalOf(cancel);
+    this.signal?.addEventListener("abort", this, { once: true });
     this.stopTimer = this.clock.timer(this.timeoutMs, () => {
       this.ctx.abort(new TimeoutError(this.timeoutMs));
       this.settle({ status: "timeout" });
@@ -135,15 +145,19 @@ class Running<T> {
 
   /** The cancel signal aborted (this object is its listener). */
   handleEvent(): void {
-    this.ctx.abort(this.cancel!.reason);
-    this.settle({ status: "cancelled", reason: this.cancel!.reason });
+    this.cancelled(this.signal!.reason);
+  }
+
+  private cancelled(reason: unknown): void {
+    this.ctx.abort(reason);
+    this.settle({ status: "cancelled", reason });
   }
 
   private settle(r: AttemptResult<T>): void {
     if (this.settled) return;
     this.settled = true;
     this.stopTimer?.();
-    if (this.listening) this.cancel!.removeEventListener("abort", this);
+    this.signal?.removeEventListener("abort", this);
     this.resolve(r);
   }
 }

@@ -7,6 +7,7 @@ import type { Failure, Note, Outcome, ShadowDecision } from "./failure.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunState } from "./run-state.js";
+import type { Lease } from "./lease.js";
 import type { Store } from "./store/types.js";
 import type { DecisionSink } from "./telemetry/tracing.js";
 import type { Tool } from "./tool.js";
@@ -62,7 +63,7 @@ export interface Call {
    * While the call holds its claim: the lease is renewed, `cancel` aborts the call's work if
    * the claim is found lost (or the run stops), `stop` ends the renewals.
    */
-  lease?: { readonly cancel: AbortSignal; lost: boolean; stop(): void };
+  lease?: Lease;
   /**
    * The call took over a lapsed claim it could not settle (idempotency stage): record marks
    * it unsettled, never releases it, or the next caller would run the effect a second time.

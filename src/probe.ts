@@ -5,7 +5,7 @@
  * cannot tell (it threw, timed out, or the run was stopped), so that the caller can keep
  * the claim rather than guess.
  */
-import { attempt, AttemptContext } from "./attempt.js";
+import { attempt, AttemptContext, type Cancel } from "./attempt.js";
 import { describeThrown } from "./failure.js";
 import type { Call, Env } from "./call.js";
 
@@ -29,8 +29,8 @@ export function effectKey(key: string, generation: number): string {
  * What cancels the call's work: its run stopping (except for an escalation, the way to a
  * person, which a stop must not cut), its runtime closing, or its claim found lost.
  */
-export function cancelOf(call: Call): AbortSignal | undefined {
-  return call.lease?.cancel ?? (call.tool.escalation ? call.run.closing : call.run.cancelSignal);
+export function cancelOf(call: Call): Cancel | undefined {
+  return call.lease ?? (call.tool.escalation ? call.run.closing : call.run.cancelSignal);
 }
 
 /** The call's ctx.idempotencyKey. */

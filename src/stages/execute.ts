@@ -15,7 +15,7 @@
  * (`call.recovered`); otherwise the call ends with the effect unknown (`call.ambiguous`),
  * and the record stage keeps its claim unsettled, so that no repeat runs it twice.
  */
-import { attempt, AttemptContext, type AttemptResult } from "../attempt.js";
+import { attempt, AttemptContext, signalOf, type AttemptResult } from "../attempt.js";
 import { describeThrown, failures, type Failure } from "../failure.js";
 import { cancelOf, probeEffect, toolKey } from "../probe.js";
 import { fullJitterDelay } from "../resilience/backoff.js";
@@ -112,7 +112,7 @@ export async function execute(call: Call, env: Env): Promise<StageResult> {
     if (verdict && !verdict.allowed && verdict.retryInMs > delay) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
     call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
     try {
-      await env.clock.sleep(delay, cancelOf(call));
+      await env.clock.sleep(delay, signalOf(cancelOf(call)));
     } catch (reason) {
       return cancelled(call, reason);
     }

@@ -19,6 +19,7 @@ import { describeThrown, failures, staged, type Failure, type Outcome } from "..
 import { effectKey, probeEffect, toolKey } from "../probe.js";
 import type { Call, Env, Final, InFlight, StageResult } from "../call.js";
 import type { Eventually } from "../eventually.js";
+import { Lease } from "../lease.js";
 import type { ClaimRequest, ClaimResult, IdempotencyRecord } from "../store/types.js";
 
 /**
@@ -297,55 +298,9 @@ async function recovered(call: Call, env: Env, from: IdempotencyRecord): Promise
   return { outcome: { ok: true, value: null, callId: call.callId, replayed: true, recovered: true } };
 }
 
-/**
- * Renew the call's claim every third of its lease while the call lives (record stops it).
- * A renewal that finds the claim gone (the process was paused, or cut off from the store,
- * past the lease, and another caller took the key over) cancels the call's work through
- * its ctx.signal and marks it lost: record then reports no success. A renewal the store
- * cannot answer is tried again at the next tick; the lease may lapse meanwhile, which the
- * next renewal or the completion finds.
- */
+/** While the call holds its claim, its lease is renewed (see lease.ts). */
 function keepClaim(call: Call, env: Env, leaseMs: number): void {
-  const { tool } = call;
-  // The lease's cancel follows the run's (or, for an escalation, the runtime's closing)
-  // while the claim is held, through one listener removed at stop: AbortSignal.any would
-  // cost every keyed call a dependent signal that lives until a garbage collection, and
-  // that the run's signal walks when it aborts.
-  const cancel = new AbortController();
-  const follows = call.tool.escalation ? call.run.closing : call.run.cancelSignal;
-  const follow = () => cancel.abort(follows!.reason);
-  if (follows?.aborted) follow();
-  else follows?.addEventListener("abort", follow, { once: true });
-  let stopTimer = () => {};
-  let ended = false;
-  const lease = {
-    cancel: cancel.signal,
-    lost: false,
-    stop() {
-      ended = true;
-      stopTimer();
-      follows?.removeEventListener("abort", follow);
-    },
-  };
-  const every = Math.max(1, Math.floor(leaseMs / 3));
-  const tick = () => {
-    stopTimer = env.clock.timer(every, () => {
-      env.store.idempotency.renew(tool.name, call.key!, call.callId, env.clock.now() + leaseMs).then(
-        (held) => {
-          if (ended) return;
-          if (held) return tick();
-          lease.lost = true;
-          cancel.abort(new Error(`${tool.name} lost its claim on ${call.key}: another caller took it over`));
-        },
-        (e) => {
-          env.onError(e);
-          if (!ended) tick();
-        },
-      );
-    });
-  };
-  tick();
-  call.lease = lease;
+  call.lease = new Lease(call, env, leaseMs);
 }
 
 /** `waiting`, or a rejection as soon as `signal` aborts (the wait itself ends by its own timeout). */
