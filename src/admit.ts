@@ -71,8 +71,8 @@ function reserve(call: Call, env: Env, state: RunState, declaredFreezes: boolean
   let shadowed: Failure | undefined;
   let r: Eventually<Reservation>;
   try {
-    r = state.reserve(call.callId, tool, slotLease(tool, state.policy), (rec: RunRecord) =>
-      state.enforce ? admission(call, env, rec, declaredFreezes) : ((shadowed = admission(call, env, rec, declaredFreezes)), undefined),
+    r = state.reserve(call.callId, tool, slotLease(tool, state.policy), (rec: RunRecord, readsHere?: number) =>
+      state.enforce ? admission(call, env, rec, declaredFreezes, readsHere) : ((shadowed = admission(call, env, rec, declaredFreezes, readsHere)), undefined),
     );
   } catch (e) {
     return unreserved(call, env, e);

@@ -103,8 +103,6 @@ export class RunState {
   private historyAt = -Infinity;
   /** The next commit writes everything this process holds (a flush). */
   private writeAll = false;
-  /** The last view made by `withReads`: of which record, with how many reads. */
-  private view: { of: RunRecord; reads: number; record: RunRecord } | undefined;
 
   constructor(private readonly o: RunStateOptions) {
     this.runId = o.runId;
@@ -190,15 +188,18 @@ export class RunState {
    * it admits, a step (and for a destructive call, a slot of the budget) is reserved; if
    * it refuses, the refusal is counted toward the chain breaker and a spent destructive
    * budget narrows the run to reading. A stop requested elsewhere halts the run first.
+   * `check` is given `readsHere`, the steps of reads counted in this process and not yet in
+   * the record (0 when the record has them): a check of the step count adds them.
    */
-  reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord) => Failure | undefined): Eventually<Reservation> {
+  reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord, readsHere?: number) => Failure | undefined): Eventually<Reservation> {
     // A read on a record seen lately is admitted here, at once, its step written later; a
-    // refusal (to be counted) and everything else go to the store.
+    // refusal (to be counted) and everything else go to the store. `check` is told of the
+    // reads counted here beside the record, not given a copy of it with them.
     if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && !this.rec.stopRequested && this.o.now() - this.seenAt < READ_FRESH_MS) {
-      const view = this.withReads();
-      if (!check(view)) {
+      if (!check(this.rec, this.readSteps)) {
+        const step = this.rec.steps + this.readSteps + 1;
         this.countRead();
-        return { step: view.steps + 1 };
+        return { step };
       }
     }
     return this.apply((r) => {
@@ -341,11 +342,12 @@ export class RunState {
   /** `apply`, answered synchronously when the change is (see below); throws if `change` does then. */
   applyEventually<T>(change: Change<T>): Eventually<T> {
     // A change that changes nothing, with nothing else to write and nothing under way, is
-    // answered at once (a successful read, a verified write on a clean run).
+    // answered at once (a successful read, a verified write on a clean run). Asked of the
+    // record without the reads counted here: no change's effect turns on the step count
+    // alone (the step limit is admission's, which reserves a step: never a no-op).
     if (!this.committing && this.seenAt !== -Infinity && this.ledger.unsaved.length === 0) {
-      const base = this.withReads();
-      const { next, result } = change(base);
-      if (next === base) return result;
+      const { next, result } = change(this.rec);
+      if (next === this.rec) return result;
     }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
@@ -434,12 +436,7 @@ export class RunState {
 
   /** The record last seen, with the steps of the reads counted here. */
   private withReads(): RunRecord {
-    if (this.readSteps === 0) return this.rec;
-    // Made once per record and count: a read's settlement and the next read's admission share it.
-    const v = this.view;
-    if (v && v.of === this.rec && v.reads === this.readSteps) return v.record;
-    this.view = { of: this.rec, reads: this.readSteps, record: { ...this.rec, steps: this.rec.steps + this.readSteps } };
-    return this.view.record;
+    return this.readSteps > 0 ? { ...this.rec, steps: this.rec.steps + this.readSteps } : this.rec;
   }
 
   private readsWritten(n: number): void {

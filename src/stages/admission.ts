@@ -13,15 +13,16 @@ import type { RunRecord } from "../store/types.js";
 
 /**
  * `declared`: whether to look at the freezes declared at run time here; the run leaves
- * them to its gate when it reads them again from the store beside the claim.
+ * them to its gate when it reads them again from the store beside the claim. `readsHere`:
+ * steps of reads this process has counted and not yet written into `r` (see RunState.reserve).
  */
-export function admission(call: Call, env: Env, r: RunRecord = call.run.record, declared = true): StageResult {
+export function admission(call: Call, env: Env, r: RunRecord = call.run.record, declared = true, readsHere = 0): StageResult {
   const { tool } = call;
   if (r.status === "ended") return failures.runHalted("the run has ended");
   const now = env.clock.now();
   // The way to a person (an escalation tool) is open in every mode and past every limit:
   // it is the one safe action left to a run that may do nothing else.
-  const refused = tool.escalation ? undefined : limits(call, env, r, now, declared);
+  const refused = tool.escalation ? undefined : limits(call, env, r, now, declared, readsHere);
   if (refused) return refused;
   // Only a look: the execute stage takes the half-open probe when it calls the tool.
   const verdict = env.health.for(tool).breaker?.peek(now);
@@ -30,13 +31,13 @@ export function admission(call: Call, env: Env, r: RunRecord = call.run.record, 
 }
 
 /** The run's state and limits: mode, deadline, steps, freeze, destructive budget, verification gate. */
-function limits(call: Call, env: Env, r: RunRecord, now: number, declared: boolean): StageResult {
+function limits(call: Call, env: Env, r: RunRecord, now: number, declared: boolean, readsHere: number): StageResult {
   const { run, tool } = call;
   const { policy } = run;
   if (r.mode === "handed_off") return failures.handedOff(r.reason ?? "a person is taking over");
   if (r.mode === "halted") return failures.runHalted(r.reason ?? r.mode);
   if (now >= r.startedAt + (policy.deadlineMs ?? Infinity)) return failures.deadlineExceeded(policy.deadlineMs!);
-  if (r.steps >= policy.maxSteps) return failures.stepLimit(policy.maxSteps);
+  if (r.steps + readsHere >= policy.maxSteps) return failures.stepLimit(policy.maxSteps);
   if (tool.effect === "read") return undefined;
   if (r.mode === "read_only") return failures.readOnly(tool.name, r.reason ?? "confidence is low");
   const freeze = frozenAt(policy.freeze, now);
