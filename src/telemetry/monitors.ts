@@ -178,16 +178,24 @@ export class Monitors {
       names.set(name, b);
       this.buffer.set(`${kind}:${subject}:${name}`, b);
     }
-    if (b.items.length >= MAX_BUFFERED) {
-      b.items.shift();
-      this.dropped++;
-    }
+    // The latest MAX_BUFFERED are kept: the oldest are dropped a buffer's worth at a time
+    // (a shift per observation moved the whole buffer once it was full).
+    if (b.items.length >= 2 * MAX_BUFFERED) this.drop(b);
     b.items.push(item);
+  }
+
+  /** Drop all but the latest MAX_BUFFERED observations of `b`. */
+  private drop(b: Bucket): void {
+    const over = b.items.length - MAX_BUFFERED;
+    if (over <= 0) return;
+    b.items.splice(0, over);
+    this.dropped += over;
   }
 
   private async merge(): Promise<void> {
     if (this.buffer.size === 0) return;
     const batch = this.buffer;
+    for (const b of batch.values()) this.drop(b);
     this.buffer = new Map();
     this.index = bucketIndex();
     let store: Store;
