@@ -68,6 +68,11 @@ export class CallJournal {
     return this.held.length > 0;
   }
 
+  /** How many entries are held. */
+  get size(): number {
+    return this.held.length;
+  }
+
   /** The entries held now, for a commit (the commit says which were written: `committed`). */
   unsaved(): CallJournalEntry[] {
     return this.held.slice();

@@ -167,4 +167,25 @@ describe("RunState", () => {
     await good;
     expect((await store.runs.get("run-1"))?.gates).toHaveLength(1);
   });
+
+  it("a run that calls faster than its history is due to be written drops no journal entry", async () => {
+    const store = memoryStore();
+    const s = state(store, { maxSteps: 1e9 });
+    await s.open();
+    // Within one READ_FRESH_MS (the clock stands still): more calls than the journal holds (HELD).
+    for (let i = 0; i < 6_000; i++) {
+      const r = await s.reserve(`r${i}`, read, 1_000, admitAll);
+      expect(r).toEqual({ step: i + 1 });
+      s.called({ callId: `r${i}`, tool: { name: "look", effect: "read", spec: {} }, args: {}, startedAt: now, attempts: 1 }, { ok: true, value: i, callId: `r${i}`, replayed: false }, now);
+    }
+    await s.flush();
+    let seen = 0;
+    for (let after: number | undefined; ; ) {
+      const page = await store.callJournal!.list("run-1", after === undefined ? {} : { after });
+      seen += page.calls.length;
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+    expect(seen).toBe(6_000);
+  });
 });

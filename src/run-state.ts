@@ -37,6 +37,8 @@ export const READ_FRESH_MS = 1_000;
  * background, so that a run that only reads never waits for the store.
  */
 export const READS_PER_COMMIT = 32;
+/** Call journal entries held before the next commit writes them, due or not. */
+const JOURNAL_BATCH = 256;
 
 /** Admission's reservation: the step reserved, or the refusal (counted). */
 export type Reservation = { refused: Failure } | { step: number };
@@ -402,12 +404,13 @@ export class RunState {
       if (unsavedFacts) next.facts = FactLedger.merge(r.facts as LedgerData | undefined, facts);
       // The recent history (for a handoff made elsewhere) is rewritten at most every
       // READ_FRESH_MS, not with every commit: it is the largest part of the record. The
-      // journal's entries go with it, appended in the same transaction.
+      // journal's entries go with it, appended in the same transaction, and sooner once
+      // JOURNAL_BATCH are held, so that a run calling fast never drops any (see HELD).
       const writeAll = this.writeAll;
       const due = writeAll || now - this.historyAt >= READ_FRESH_MS;
       const withHistory = (calls.calls.length > 0 || calls.decisions.length > 0) && due;
       if (withHistory) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
-      const entries = due ? this.journal.unsaved() : [];
+      const entries = due || this.journal.size >= JOURNAL_BATCH ? this.journal.unsaved() : [];
       let res;
       try {
         res = await this.o.store().runs.commit(prev, next, entries);
