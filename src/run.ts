@@ -25,6 +25,8 @@ import { copyArguments, validateInput } from "./stages/validate-input.js";
 import { rollback, type RollbackReport, type RollbackWait } from "./rollback.js";
 import { recordShadow } from "./shadow.js";
 import type { CallTelemetry, RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
+import type { CallFacts } from "./telemetry/tracing.js";
+import type { Settled } from "./run-record.js";
 import { callPenalty } from "./decide/confidence.js";
 import { readBackOf } from "./decide/gate.js";
 import { escalationReason } from "./decide/handoff.js";
@@ -39,8 +41,8 @@ import type { ApprovalRequest } from "./decide/approvals.js";
 export interface RunHost {
   readonly env: Env;
   newId(): string;
-  /** Register work the runtime's close must wait for. */
-  track<T>(work: Promise<T>): Promise<T>;
+  /** Register work the runtime's close must wait for (and, while it lasts, in `also`). */
+  track<T>(work: Promise<T>, also?: Set<Promise<unknown>>): Promise<T>;
   /** Wait until the store is open. */
   ready(): Promise<void>;
   /** Aborted when the runtime closes: its calls in flight are cancelled (see RunState.cancelSignal). */
@@ -135,13 +137,7 @@ export class Run {
   call<I, O>(tool: Tool<I, O>, args: I, options?: CallOptions): Promise<Outcome<O>> {
     if (!tool || typeof tool !== "object" || typeof tool.name !== "string" || !tool.spec || typeof tool.spec.execute !== "function")
       return Promise.reject(new TypeError(`run.call(tool, args): tool must be made by defineTool, got ${describeThrown(tool)}`));
-    const work = this.host.track(this.guarded(tool, args, options?.toolCallId));
-    this.calls.add(work);
-    work.then(
-      () => this.calls.delete(work),
-      () => this.calls.delete(work),
-    );
-    return work as Promise<Outcome<O>>;
+    return this.host.track(this.guarded(tool, args, options?.toolCallId), this.calls) as Promise<Outcome<O>>;
   }
 
   /**
@@ -352,8 +348,14 @@ export class Run {
 
   private guardedOpen(tool: Tool, args: unknown, toolCallId: string | undefined, callId: string): Promise<Outcome<unknown>> {
     const { env } = this.host;
-    const t = this.telemetry.startCall({ tool: tool.name, effect: tool.effect, callId, ...(toolCallId !== undefined ? { toolCallId } : {}), ...(tool.spec.description !== undefined ? { description: tool.spec.description } : {}), ...(tool.spec.redact ? { redact: tool.spec.redact } : {}) }, args);
-    const call: Call = { callId, ...(toolCallId !== undefined ? { toolCallId } : {}), tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false, decisions: t.decisions };
+    // Optional parts set, not spread in: a spread of a conditional object per part per call.
+    const facts: CallFacts = { tool: tool.name, effect: tool.effect, callId };
+    if (toolCallId !== undefined) facts.toolCallId = toolCallId;
+    if (tool.spec.description !== undefined) facts.description = tool.spec.description;
+    if (tool.spec.redact) facts.redact = tool.spec.redact;
+    const t = this.telemetry.startCall(facts, args);
+    const call: Call = { callId, tool, run: this.state, args, sent: args, startedAt: env.clock.now(), attempts: 0, executed: false, decisions: t.decisions };
+    if (toolCallId !== undefined) (call as { toolCallId?: string }).toolCallId = toolCallId;
     let outcome: Eventually<Outcome<unknown>>;
     try {
       outcome = t.within(() => this.stages(call));
@@ -404,14 +406,13 @@ export class Run {
     }
     // The key and ledger and the run's own state, written at once (one transaction on a
     // store that commits a turn's writes together).
-    const settled = {
-      callId: call.callId,
-      tool: tool.name,
-      effect: tool.effect,
-      executed: call.executed,
-      ...(call.verified !== undefined ? { verified: call.verified } : {}),
-      ...(tool.effect !== "read" ? { args: redactArgs(call.args, tool.spec.redact) } : { readBack: readBackOf(tool, call.args) }),
-    };
+    const settled: Settled = { callId: call.callId, tool: tool.name, effect: tool.effect, executed: call.executed };
+    if (call.verified !== undefined) settled.verified = call.verified;
+    if (tool.effect !== "read") settled.args = redactArgs(call.args, tool.spec.redact);
+    else {
+      const readBack = readBackOf(tool, call.args);
+      if (readBack !== undefined) settled.readBack = readBack;
+    }
     let handoff: Eventually<HandoffRecord | undefined>;
     try {
       handoff = s.settle(settled, outcome.ok ? undefined : outcome.failure, penalty && { amount: penalty.amount, why: penalty.reason }, this.host.newId);

@@ -213,6 +213,10 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   opening.catch(() => {});
 
   const tracked = new Set<Promise<unknown>>();
+  const untrack = (work: Promise<unknown>, also: Set<Promise<unknown>> | undefined) => {
+    tracked.delete(work);
+    also?.delete(work);
+  };
   let closed = false;
   const closing = new AbortController();
   // Every escalation call in flight listens to it (see the idempotency stage's lease).
@@ -229,11 +233,13 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     unsaved,
     telemetry,
     newId: () => timeOrderedId(),
-    track(work) {
+    track(work, also) {
       tracked.add(work);
+      also?.add(work);
+      // One reaction for both sets: this runs once per call.
       work.then(
-        () => tracked.delete(work),
-        () => tracked.delete(work),
+        () => untrack(work, also),
+        () => untrack(work, also),
       );
       return work;
     },

@@ -101,9 +101,10 @@ function ended(call: Call, stage: Stage, said: StageResult | Final): Eventually<
 
 /** The call's outcome: failed with `failure`, or its response. */
 export function outcomeOf(call: Call, failure?: Failure): Outcome<unknown> {
-  const shadow = call.shadow ? { shadow: call.shadow } : {};
-  if (failure) return { ok: false, failure, callId: call.callId, ...shadow };
-  return { ok: true, value: call.output, callId: call.callId, replayed: false, ...(call.notes ? { notes: call.notes } : {}), ...shadow };
+  const o: Outcome<unknown> = failure ? { ok: false, failure, callId: call.callId } : { ok: true, value: call.output, callId: call.callId, replayed: false };
+  if (o.ok && call.notes) o.notes = call.notes;
+  if (call.shadow) o.shadow = call.shadow;
+  return o;
 }
 
 /** The execute stage; an attempt whose response was lost, seen to have landed by the probe, ends the call: nothing to check. */

@@ -111,6 +111,9 @@ export function createTelemetry(options: TelemetryOptions, alertOptions: AlertOp
   };
 }
 
+/** No refusals (most calls): not a new array per call. */
+const NONE: readonly { kind: string; stage?: string; message: string; enforced: boolean }[] = [];
+
 /** Failures that are the tool's own (it threw, it hung); every other failure is a decision of Bulwark's. */
 const TOOLS_OWN = new Set(["tool_error", "timeout"]);
 
@@ -193,7 +196,7 @@ export class CallTelemetry implements DecisionSink {
   end(outcome: Outcome<unknown>, attempts: number, seconds: number): void {
     const refused = !outcome.ok && !outcome.replayed && !TOOLS_OWN.has(outcome.failure.kind) ? outcome.failure : undefined;
     // Shadow mode's refusals are told as refusals, marked as not enforced.
-    const refusals = [...(refused ? [{ ...refused, enforced: true }] : []), ...(outcome.shadow ?? []).map((d) => ({ ...d, enforced: false }))];
+    const refusals = refused || outcome.shadow ? [...(refused ? [{ ...refused, enforced: true }] : []), ...(outcome.shadow ?? []).map((d) => ({ ...d, enforced: false }))] : NONE;
     if (this.span) {
       if (outcome.replayed) this.span.decision("replayed");
       for (const { kind, stage, message, enforced } of refusals)
