@@ -34,6 +34,7 @@ import { redactArgs } from "./redact.js";
 import type { LedgerSnapshot, ReconciledFact } from "./decide/ledger.js";
 import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
 import { RunState } from "./run-state.js";
+import { PendingWork } from "./pending-work.js";
 import { StoreUnavailableError, type HandoffRecord, type RunMode } from "./store/types.js";
 import type { ApprovalRequest } from "./decide/approvals.js";
 
@@ -42,7 +43,7 @@ export interface RunHost {
   readonly env: Env;
   newId(): string;
   /** Register work the runtime's close must wait for (and, while it lasts, in `also`). */
-  track<T>(work: Promise<T>, also?: Set<Promise<unknown>>): Promise<T>;
+  track<T>(work: Promise<T>, also?: PendingWork): Promise<T>;
   /** Wait until the store is open. */
   ready(): Promise<void>;
   /** Aborted when the runtime closes: its calls in flight are cancelled (see RunState.cancelSignal). */
@@ -66,7 +67,7 @@ export class Run {
   /** Whether the run is in the store (`opening` has resolved): calls then go on without waiting. */
   private opened = false;
   /** This run's calls in flight (rollback waits for them). */
-  private readonly calls = new Set<Promise<unknown>>();
+  private readonly calls = new PendingWork();
   private readonly verifiers: readonly Verifier[];
   /** Spans, span events and metrics of this run, in this process (see telemetry/). */
   private readonly telemetry: RunTelemetry;
@@ -196,7 +197,7 @@ export class Run {
    * for tools this run and its runtime do not know.
    */
   async rollback(tools: Iterable<Tool> = [], o: RollbackWait = {}): Promise<RollbackReport> {
-    await Promise.allSettled([...this.calls]);
+    await Promise.allSettled(this.calls.list());
     await this.host.ready();
     await this.state.transition("halted", "rolled back").catch(this.host.onError);
     // Calls of this run in other processes: their next claim finds the stop (idempotency.ts).

@@ -28,6 +28,7 @@ import { createTelemetry, type AlertOptions, type TelemetryOptions } from "./tel
 import type { Alerts } from "./telemetry/alerts.js";
 import type { Monitors, MonitorOptions } from "./telemetry/monitors.js";
 import type { Store } from "./store/types.js";
+import { PendingWork } from "./pending-work.js";
 
 export interface RuntimeOptions {
   /** "memory" [default], "sqlite:<path>", "postgres://…", or a Store. */
@@ -212,11 +213,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // The rejection is reported by ready() and by every call; not an unhandled rejection.
   opening.catch(() => {});
 
-  const tracked = new Set<Promise<unknown>>();
-  const untrack = (work: Promise<unknown>, also: Set<Promise<unknown>> | undefined) => {
-    tracked.delete(work);
-    also?.delete(work);
-  };
+  const tracked = new PendingWork();
   let closed = false;
   const closing = new AbortController();
   // Every escalation call in flight listens to it (see the idempotency stage's lease).
@@ -233,16 +230,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     unsaved,
     telemetry,
     newId: () => timeOrderedId(),
-    track(work, also) {
-      tracked.add(work);
-      also?.add(work);
-      // One reaction for both sets: this runs once per call.
-      work.then(
-        () => untrack(work, also),
-        () => untrack(work, also),
-      );
-      return work;
-    },
+    track: (work, also) => tracked.track(work, also),
     ready: () => (env ? Promise.resolve() : opening),
     onError,
     closing: closing.signal,
@@ -329,7 +317,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       closed = true;
       closing.abort(new RuntimeClosedError());
       clearInterval(sweeper);
-      await Promise.allSettled([...tracked]);
+      await Promise.allSettled(tracked.list());
       // The steps of reads counted in this process and not yet written.
       await Promise.allSettled([...unsaved].map((s) => s.flush()));
       health?.close();
