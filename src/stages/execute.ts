@@ -21,102 +21,136 @@ import { cancelOf, probeEffect, toolKey } from "../probe.js";
 import { fullJitterDelay } from "../resilience/backoff.js";
 import { redactError } from "../redact.js";
 import type { Call, Env, StageResult } from "../call.js";
+import type { Eventually } from "../eventually.js";
 
-export async function execute(call: Call, env: Env): Promise<StageResult> {
+export function execute(call: Call, env: Env): Promise<StageResult> {
+  const health = env.health.for(call.tool);
+  health.budget.deposit();
+  return attemptFrom(call, env, health, 1);
+}
+
+type Health = ReturnType<Env["health"]["for"]>;
+
+/**
+ * The n-th attempt and what follows it: a promise chained on the attempt's, no async frame
+ * per attempt (a call that succeeds at once waits for its tool and nothing else).
+ */
+function attemptFrom(call: Call, env: Env, health: Health, n: number): Promise<StageResult> {
   const { tool, run } = call;
-  const health = env.health.for(tool);
-  const { breaker, budget, bulkhead } = health;
-  const maxAttempts = tool.retry ? tool.retry.maxAttempts : 1;
+  const { breaker, bulkhead } = health;
+  const now = env.clock.now();
+  // The way to a person is not held to the run's deadline or its stop (see admission).
+  const remaining = tool.escalation ? Infinity : run.deadlineAt - now;
+  if (remaining <= 0) return Promise.resolve(failures.deadlineExceeded(run.policy.deadlineMs!));
+  const timeoutMs = Math.min(tool.timeoutMs, remaining);
+
+  if (breaker) {
+    const verdict = breaker.check(now);
+    if (!verdict.allowed) return Promise.resolve(failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError));
+  }
+  if (bulkhead && !bulkhead.tryAcquire()) return afterBulkhead(call, env, health, n, timeoutMs);
+  return attemptNow(call, env, health, n, timeoutMs);
+}
+
+/** The bulkhead is full: wait for a place (up to the timeout), then attempt. */
+async function afterBulkhead(call: Call, env: Env, health: Health, n: number, timeoutMs: number): Promise<StageResult> {
+  const bulkhead = health.bulkhead!;
+  const got = await bulkhead.acquire((giveUp) => env.clock.timer(timeoutMs, giveUp));
+  if (!got) {
+    health.breaker?.abandonProbe();
+    return failures.bulkheadTimeout(call.tool.name, timeoutMs, bulkhead.limit);
+  }
+  return attemptNow(call, env, health, n, timeoutMs);
+}
+
+function attemptNow(call: Call, env: Env, health: Health, n: number, timeoutMs: number): Promise<StageResult> {
+  const { tool, run } = call;
+  const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call), call.fence);
+  call.attempts = n;
+  call.executed = true;
+  let running: Promise<AttemptResult<unknown>>;
+  try {
+    running = attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, cancelOf(call));
+  } catch (e) {
+    health.bulkhead?.release();
+    return Promise.reject(e);
+  }
+  return running.then((result) => {
+    health.bulkhead?.release();
+    return attempted(call, env, health, n, timeoutMs, result);
+  });
+}
+
+/** What an attempt's result means: done (at once), or a failure to weigh (retry, probe). */
+function attempted(call: Call, env: Env, health: Health, n: number, timeoutMs: number, result: AttemptResult<unknown>): Eventually<StageResult> {
+  const { tool } = call;
+  const { breaker } = health;
   // A keyed mutation whose repeat is not known to be harmless: its ambiguous attempts count.
   const mayLand = tool.effect !== "read" && call.key !== undefined && tool.spec.idempotent !== true;
-  budget.deposit();
+  // Whether this attempt may have taken effect without saying so.
+  call.ambiguous = mayLand && result.status !== "ok" && !(result.status === "error" && isDeclared(result.error));
+  if (result.status === "ok") {
+    breaker?.onSuccess(env.clock.now());
+    call.output = result.value;
+    // It answered, but only after holding the event loop past its timeout (or the run's
+    // deadline): its effect took place and is recorded, and the call says it came late.
+    if (result.lateMs !== undefined) return failures.overran(tool.name, timeoutMs, timeoutMs + result.lateMs);
+    return undefined;
+  }
+  if (result.status === "cancelled") {
+    breaker?.abandonProbe();
+    return cancelled(call, result.reason);
+  }
+  return failed(call, env, health, n, timeoutMs, result);
+}
 
-  for (let n = 1; ; n++) {
-    const now = env.clock.now();
-    // The way to a person is not held to the run's deadline or its stop (see admission).
-    const remaining = tool.escalation ? Infinity : run.deadlineAt - now;
-    if (remaining <= 0) return failures.deadlineExceeded(run.policy.deadlineMs!);
-    const timeoutMs = Math.min(tool.timeoutMs, remaining);
+/** A failed attempt (error or timeout): the breaker told, the effect probed, then a retry or the failure. */
+async function failed(call: Call, env: Env, health: Health, n: number, timeoutMs: number, result: AttemptResult<unknown> & { status: "error" | "timeout" }): Promise<StageResult> {
+  const { tool, run } = call;
+  const { breaker, budget } = health;
+  const maxAttempts = tool.retry ? tool.retry.maxAttempts : 1;
+  const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
+  // The tool's own words go into the failure, the breaker's record and the span: without the call's secrets.
+  const error = result.status === "timeout" ? `timed out after ${timeoutMs}ms` : redactError(describeThrown(result.error), call.args);
+  const before = breaker?.state;
+  breaker?.onFailure(env.clock.now(), error);
+  call.decisions?.decision("attempt_failed", { "bulwark.attempt": n, "bulwark.error": error });
+  if (breaker && before !== breaker.state && breaker.state === "open") call.decisions?.decision("breaker_opened", { "bulwark.tool": tool.name, "bulwark.error": error });
+  if (cutByDeadline) return failures.deadlineExceeded(run.policy.deadlineMs!);
 
-    if (breaker) {
-      const verdict = breaker.check(now);
-      if (!verdict.allowed) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
-    }
-    if (bulkhead && !bulkhead.tryAcquire()) {
-      const got = await bulkhead.acquire((giveUp) => env.clock.timer(timeoutMs, giveUp));
-      if (!got) {
-        breaker?.abandonProbe();
-        return failures.bulkheadTimeout(tool.name, timeoutMs, bulkhead.limit);
-      }
-    }
-
-    const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call), call.fence);
-    call.attempts = n;
-    call.executed = true;
-    let result: AttemptResult<unknown>;
-    try {
-      result = await attempt((c) => tool.spec.execute(call.args, c), ctx, timeoutMs, env.clock, cancelOf(call));
-    } finally {
-      bulkhead?.release();
-    }
-
-    // Whether this attempt may have taken effect without saying so.
-    call.ambiguous = mayLand && result.status !== "ok" && !(result.status === "error" && isDeclared(result.error));
-    if (result.status === "ok") {
-      breaker?.onSuccess(env.clock.now());
-      call.output = result.value;
-      // It answered, but only after holding the event loop past its timeout (or the run's
-      // deadline): its effect took place and is recorded, and the call says it came late.
-      if (result.lateMs !== undefined) return failures.overran(tool.name, timeoutMs, timeoutMs + result.lateMs);
+  if (call.ambiguous && tool.spec.verify) {
+    const answer = await probeEffect(call, env, undefined, toolKey(call));
+    if ("seen" in answer && answer.seen) {
+      call.recovered = true;
+      call.output = null; // in the ledger like any effect, for rollback
+      call.ambiguous = false;
       return undefined;
     }
-    if (result.status === "cancelled") {
-      breaker?.abandonProbe();
-      return cancelled(call, result.reason);
-    }
-
-    const cutByDeadline = result.status === "timeout" && timeoutMs < tool.timeoutMs;
-    // The tool's own words go into the failure, the breaker's record and the span: without the call's secrets.
-    const error = result.status === "timeout" ? `timed out after ${timeoutMs}ms` : redactError(describeThrown(result.error), call.args);
-    const before = breaker?.state;
-    breaker?.onFailure(env.clock.now(), error);
-    call.decisions?.decision("attempt_failed", { "bulwark.attempt": n, "bulwark.error": error });
-    if (breaker && before !== breaker.state && breaker.state === "open") call.decisions?.decision("breaker_opened", { "bulwark.tool": tool.name, "bulwark.error": error });
-    if (cutByDeadline) return failures.deadlineExceeded(run.policy.deadlineMs!);
-
-    if (call.ambiguous && tool.spec.verify) {
-      const answer = await probeEffect(call, env, undefined, toolKey(call));
-      if ("seen" in answer && answer.seen) {
-        call.recovered = true;
-        call.output = null; // in the ledger like any effect, for rollback
-        call.ambiguous = false;
-        return undefined;
-      }
-      if ("seen" in answer) call.ambiguous = false; // it did not land: as if the tool had said so
-    }
-    const retryable = result.status === "timeout" || isRetryable(result.error);
-    const final = (): Failure =>
-      call.ambiguous
-        ? failures.effectUnknown(tool.name, result.status === "timeout" ? "timeout" : "tool_error", result.status === "timeout" ? `did not answer within ${timeoutMs}ms` : `failed: ${error}`, n)
-        : result.status === "timeout"
-          ? failures.timeout(tool.name, timeoutMs, n)
-          : failures.toolError(tool.name, error, n, retryable);
-    if (!retryable || n >= maxAttempts || !tool.retry || call.ambiguous) return final();
-    if (!budget.tryWithdraw(env.clock.now())) return failures.retryBudgetExhausted(tool.name, error);
-
-    const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
-    if (env.clock.now() + delay >= run.deadlineAt) return final();
-    // A breaker that opened (this failure, or other calls') and stays open past the backoff
-    // ends the retries now: sleeping first would only delay the same answer.
-    const verdict = breaker?.peek(env.clock.now());
-    if (verdict && !verdict.allowed && verdict.retryInMs > delay) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
-    call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
-    try {
-      await env.clock.sleep(delay, signalOf(cancelOf(call)));
-    } catch (reason) {
-      return cancelled(call, reason);
-    }
+    if ("seen" in answer) call.ambiguous = false; // it did not land: as if the tool had said so
   }
+  const retryable = result.status === "timeout" || isRetryable(result.error);
+  const final = (): Failure =>
+    call.ambiguous
+      ? failures.effectUnknown(tool.name, result.status === "timeout" ? "timeout" : "tool_error", result.status === "timeout" ? `did not answer within ${timeoutMs}ms` : `failed: ${error}`, n)
+      : result.status === "timeout"
+        ? failures.timeout(tool.name, timeoutMs, n)
+        : failures.toolError(tool.name, error, n, retryable);
+  if (!retryable || n >= maxAttempts || !tool.retry || call.ambiguous) return final();
+  if (!budget.tryWithdraw(env.clock.now())) return failures.retryBudgetExhausted(tool.name, error);
+
+  const delay = retryAfter(result) ?? fullJitterDelay(n, tool.retry.baseDelayMs, tool.retry.maxDelayMs, env.random);
+  if (env.clock.now() + delay >= run.deadlineAt) return final();
+  // A breaker that opened (this failure, or other calls') and stays open past the backoff
+  // ends the retries now: sleeping first would only delay the same answer.
+  const verdict = breaker?.peek(env.clock.now());
+  if (verdict && !verdict.allowed && verdict.retryInMs > delay) return failures.breakerOpen(tool.name, verdict.failed, verdict.of, verdict.retryInMs, verdict.lastError);
+  call.decisions?.decision("retry", { "bulwark.attempt": n + 1, "bulwark.backoff_ms": delay });
+  try {
+    await env.clock.sleep(delay, signalOf(cancelOf(call)));
+  } catch (reason) {
+    return cancelled(call, reason);
+  }
+  return attemptFrom(call, env, health, n + 1);
 }
 
 /** The call's work was cancelled: its run stopped, or its claim was found lost (see the idempotency stage). */
