@@ -409,8 +409,11 @@ export class Run {
     // store that commits a turn's writes together).
     const settled: Settled = { callId: call.callId, tool: tool.name, effect: tool.effect, executed: call.executed };
     if (call.verified !== undefined) settled.verified = call.verified;
-    if (tool.effect !== "read") settled.args = redactArgs(call.args, tool.spec.redact);
-    else {
+    // A change's arguments are remembered only while it is unverified (see run-record.ts
+    // `settled`): a verified one's are not redacted for nothing.
+    if (tool.effect !== "read") {
+      if (call.verified !== true) settled.args = redactArgs(call.args, tool.spec.redact);
+    } else {
       const readBack = readBackOf(tool, call.args);
       if (readBack !== undefined) settled.readBack = readBack;
     }
