@@ -17,7 +17,7 @@ import { decisionMessages, describeThrown, failures, staged, type Failure, type 
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { approvalAhead, type ApprovalDecision } from "./stages/approval.js";
-import { outcomeOf, STAGES, stagesFrom } from "./stages/index.js";
+import { outcomeOf, runStages } from "./stages/index.js";
 import { isPromise, type Eventually } from "./eventually.js";
 import { record, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
@@ -387,7 +387,7 @@ export class Run {
   /** The stages (stages/index.ts), then record and the run's settlement. */
   private stages(call: Call): Eventually<Outcome<unknown>> {
     if (!this.host.tools.has(call.tool.name)) this.host.tools.set(call.tool.name, call.tool);
-    const outcome = stagesFrom(call, this.host.env, STAGES, 0);
+    const outcome = runStages(call, this.host.env);
     return isPromise(outcome) ? outcome.then((o) => this.settled(call, o)) : this.settled(call, outcome);
   }
 

@@ -64,20 +64,17 @@ export const STAGES: readonly Stage[] = [
   { name: "verify", shadowed: true, run: verify },
 ];
 
-/** Run the stages in order; the call's outcome before record. */
-export function runStages(call: Call, env: Env, stages: readonly Stage[] = STAGES): Promise<Outcome<unknown>> {
-  try {
-    return Promise.resolve(stagesFrom(call, env, stages, 0));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+/**
+ * Run the stages in order; the call's outcome before record. A stage that answers
+ * synchronously is followed at once by the next: the call waits (a promise) only where a
+ * stage does. May throw (a bug in a stage).
+ */
+export function runStages(call: Call, env: Env, stages: readonly Stage[] = STAGES): Eventually<Outcome<unknown>> {
+  return stagesFrom(call, env, stages, 0);
 }
 
-/**
- * The stages from the `i`-th on. A stage that answers synchronously is followed at once by
- * the next: the call waits (a promise) only where a stage does. May throw (a bug in a stage).
- */
-export function stagesFrom(call: Call, env: Env, stages: readonly Stage[], i: number): Eventually<Outcome<unknown>> {
+/** The stages from the `i`-th on (see runStages). */
+function stagesFrom(call: Call, env: Env, stages: readonly Stage[], i: number): Eventually<Outcome<unknown>> {
   for (; i < stages.length; i++) {
     const stage = stages[i]!;
     const said = stage.run(call, env);
