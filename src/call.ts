@@ -7,7 +7,6 @@ import type { Failure, Note, Outcome, ShadowDecision } from "./failure.js";
 import type { HealthRegistry } from "./resilience/tool-health.js";
 import type { FreezeBoard } from "./decide/freeze.js";
 import type { RunState } from "./run-state.js";
-import type { Lease } from "./lease.js";
 import type { Store } from "./store/types.js";
 import type { DecisionSink } from "./telemetry/tracing.js";
 import type { Tool } from "./tool.js";
@@ -63,7 +62,7 @@ export interface Call {
    * While the call holds its claim: the lease is renewed, `cancel` aborts the call's work if
    * the claim is found lost (or the run stops), `stop` ends the renewals.
    */
-  lease?: Lease;
+  lease?: ClaimLease;
   /**
    * The call took over a lapsed claim it could not settle (idempotency stage): record marks
    * it unsettled, never releases it, or the next caller would run the effect a second time.
@@ -121,6 +120,19 @@ export interface Env {
  * first (the idempotency stage). Here, with the Env that holds it, below the stages.
  */
 export type InFlight = Map<string, { fingerprint: string; outcome: Promise<Outcome<unknown>> }>;
+
+/** A call's lease on its claim, as the stages see it (made in lease.ts). */
+export interface ClaimLease {
+  /** The claim was found taken over: the call reports no success (record). */
+  readonly lost: boolean;
+  /** Whether the call's work is to stop: the claim lost, or the run stopped. */
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** The signal that aborts when the work is to stop; made on first use. */
+  signal(): AbortSignal;
+  /** End the renewals (record). */
+  stop(): void;
+}
 
 /** What a stage says: go on (undefined) or a failure. */
 export type StageResult = Failure | undefined;

@@ -11,9 +11,9 @@
  * running a microtask after it started, a backoff sleep): most calls end first, and a
  * signal per keyed call was the largest cost of a write.
  */
-import type { Call, Env } from "./call.js";
+import type { Call, ClaimLease, Env } from "./call.js";
 
-export class Lease {
+export class Lease implements ClaimLease {
   /** The claim was found taken over: the call reports no success (record). */
   lost = false;
   private controller: AbortController | undefined;
