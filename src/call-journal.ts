@@ -10,6 +10,8 @@ import type { CallJournalEntry } from "./store/types.js";
 
 /** Entries held for a run while its commits fail, at most. */
 export const HELD = 5_000;
+/** Entries held that the next commit writes (see `full`). */
+const BATCH = 256;
 /** A failure's message is cut to this many characters in the journal. */
 const MESSAGE_CHARS = 300;
 
@@ -68,9 +70,12 @@ export class CallJournal {
     return this.held.length > 0;
   }
 
-  /** How many entries are held. */
-  get size(): number {
-    return this.held.length;
+  /**
+   * Enough entries held to be written with the next commit, due or not: a run that calls
+   * faster than HELD per READ_FRESH_MS (see run-state.ts) would drop its oldest.
+   */
+  get full(): boolean {
+    return this.held.length >= BATCH;
   }
 
   /** The entries held now, for a commit (the commit says which were written: `committed`). */

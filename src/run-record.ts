@@ -74,12 +74,15 @@ export function lapse(r: RunRecord, now: number): RunRecord {
   return { ...r, destructive: { used: d.used + d.inFlight.length - live.length, inFlight: live } };
 }
 
+/** Admission's reservation: the step reserved, or the refusal (counted). */
+export type Reservation = { refused: Failure } | { step: number };
+
 /**
  * `r` after admission said yes (a step reserved, and for a destructive call a slot of the
  * budget held until `until`) or no (the refusal counted: see `refused`). A stop requested
  * elsewhere halts the run first.
  */
-export function reserved(r0: RunRecord, policy: Policy, call: { callId: string; tool: string; effect: string }, until: number, now: number, check: (r: RunRecord) => Failure | undefined): { next: RunRecord; result: { refused: Failure } | { step: number } } {
+export function reserved(r0: RunRecord, policy: Policy, call: { callId: string; tool: string; effect: string }, until: number, now: number, check: (r: RunRecord) => Failure | undefined): { next: RunRecord; result: Reservation } {
   let r = lapse(r0, now);
   if (r.stopRequested && r.mode !== "halted") r = transition(r, "halted", `stopped by a person: ${r.stopRequested.reason}`);
   const refusal = check(r);

@@ -21,7 +21,7 @@ import { CallJournal, type JournaledCallInput } from "./call-journal.js";
 import { FactLedger, type LedgerData } from "./decide/ledger.js";
 import type { Policy } from "./policy.js";
 import type { HandoffRecord, RunMode, RunRecord, Store } from "./store/types.js";
-import { confidenceLowered, freshRun, handedOff, passGate, refused, released, reserved, reviewed, settled, transition, type Settled } from "./run-record.js";
+import { confidenceLowered, freshRun, handedOff, passGate, refused, released, reserved, reviewed, settled, transition, type Reservation, type Settled } from "./run-record.js";
 
 /**
  * A read is admitted on the record this process last saw of the run for this long after it
@@ -37,11 +37,6 @@ export const READ_FRESH_MS = 1_000;
  * background, so that a run that only reads never waits for the store.
  */
 export const READS_PER_COMMIT = 32;
-/** Call journal entries held before the next commit writes them, due or not. */
-const JOURNAL_BATCH = 256;
-
-/** Admission's reservation: the step reserved, or the refusal (counted). */
-export type Reservation = { refused: Failure } | { step: number };
 
 /** What `apply` does with one change: the record after it (or the same one) and what to tell the caller. */
 export type Change<T> = (r: RunRecord) => { next: RunRecord; result: T };
@@ -190,13 +185,10 @@ export class RunState {
    * it admits, a step (and for a destructive call, a slot of the budget) is reserved; if
    * it refuses, the refusal is counted toward the chain breaker and a spent destructive
    * budget narrows the run to reading. A stop requested elsewhere halts the run first.
-   * `check` is given `readsHere`, the steps of reads counted in this process and not yet in
-   * the record (0 when the record has them): a check of the step count adds them.
    */
   reserve(callId: string, tool: { name: string; effect: string }, leaseMs: number, check: (r: RunRecord, readsHere?: number) => Failure | undefined): Eventually<Reservation> {
-    // A read on a record seen lately is admitted here, at once, its step written later; a
-    // refusal (to be counted) and everything else go to the store. `check` is told of the
-    // reads counted here beside the record, not given a copy of it with them.
+    // A read on a record seen lately is admitted here, at once, its step written later (`check`
+    // is told of the reads counted here); a refusal (counted) and all else go to the store.
     if (tool.effect === "read" && this.readSteps < READS_PER_COMMIT && !this.rec.stopRequested && this.o.now() - this.seenAt < READ_FRESH_MS) {
       if (!check(this.rec, this.readSteps)) {
         const step = this.rec.steps + this.readSteps + 1;
@@ -267,9 +259,7 @@ export class RunState {
     return this.apply((r) => ({ next: transition(r, to, reason), result: undefined }));
   }
 
-  /**
-   * A person reviewed the run's changes (see `reviewed`).
-   */
+  /** A person reviewed the run's changes (see `reviewed`). */
   review(by: string, note?: string): Promise<RunRecord> {
     return this.apply((r) => {
       const next = reviewed(r, by, note, this.o.now());
@@ -305,8 +295,7 @@ export class RunState {
   }
 
   private countRead(): void {
-    // The steps only: the recent history and the journal go when due (see commitBatch), not
-    // with every few reads (rewriting the history is the costly part of a commit).
+    // The steps only: the history and the journal go when due (see commitBatch), not a flush.
     if (++this.readSteps === READS_PER_COMMIT / 2 && !this.committing) void this.apply((r) => ({ next: this.readSteps > 0 ? { ...r } : r, result: undefined })).catch(() => {});
     this.holdUnsaved();
   }
@@ -334,19 +323,14 @@ export class RunState {
    * cannot commit (the change is then not made), or if `change` throws.
    */
   apply<T>(change: Change<T>): Promise<T> {
-    try {
-      return Promise.resolve(this.applyEventually(change));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return new Promise<T>((resolve) => resolve(this.applyEventually(change)));
   }
 
   /** `apply`, answered synchronously when the change is (see below); throws if `change` does then. */
   applyEventually<T>(change: Change<T>): Eventually<T> {
     // A change that changes nothing, with nothing else to write and nothing under way, is
     // answered at once (a successful read, a verified write on a clean run). Asked of the
-    // record without the reads counted here: no change's effect turns on the step count
-    // alone (the step limit is admission's, which reserves a step: never a no-op).
+    // record without the reads counted here: no no-op turns on the step count alone.
     if (!this.committing && this.seenAt !== -Infinity && this.ledger.unsaved.length === 0) {
       const { next, result } = change(this.rec);
       if (next === this.rec) return result;
@@ -404,13 +388,12 @@ export class RunState {
       if (unsavedFacts) next.facts = FactLedger.merge(r.facts as LedgerData | undefined, facts);
       // The recent history (for a handoff made elsewhere) is rewritten at most every
       // READ_FRESH_MS, not with every commit: it is the largest part of the record. The
-      // journal's entries go with it, appended in the same transaction, and sooner once
-      // JOURNAL_BATCH are held, so that a run calling fast never drops any (see HELD).
+      // journal's entries go with it, in the same transaction, or sooner (see CallJournal.full).
       const writeAll = this.writeAll;
       const due = writeAll || now - this.historyAt >= READ_FRESH_MS;
       const withHistory = (calls.calls.length > 0 || calls.decisions.length > 0) && due;
       if (withHistory) next.history = this.history.mergedInto(r.history as HistoryData | undefined, calls);
-      const entries = due || this.journal.size >= JOURNAL_BATCH ? this.journal.unsaved() : [];
+      const entries = due || this.journal.full ? this.journal.unsaved() : [];
       let res;
       try {
         res = await this.o.store().runs.commit(prev, next, entries);

@@ -13,28 +13,23 @@
 import type { Call, CallOptions, Env } from "./call.js";
 import type { LiveRuns } from "./live-runs.js";
 import type { Clock } from "./clock.js";
-import { decisionMessages, describeThrown, failures, staged, type Failure, type Outcome } from "./failure.js";
+import { decisionMessages, describeThrown, failures, staged, type Outcome } from "./failure.js";
 import type { Policy } from "./policy.js";
 import type { Tool } from "./tool.js";
 import { approvalAhead, type ApprovalDecision } from "./stages/approval.js";
 import { outcomeOf, runStages } from "./stages/index.js";
 import { isPromise, type Eventually } from "./eventually.js";
-import { record, recordMutation } from "./stages/record.js";
 import { rules } from "./stages/rules.js";
 import { copyArguments, validateInput } from "./stages/validate-input.js";
 import { rollback, type RollbackReport, type RollbackWait } from "./rollback.js";
 import { recordShadow } from "./shadow.js";
 import type { CallTelemetry, RunTelemetry, Telemetry } from "./telemetry/telemetry.js";
 import type { CallFacts } from "./telemetry/tracing.js";
-import type { Settled } from "./run-record.js";
-import { callPenalty } from "./decide/confidence.js";
-import { readBackOf } from "./decide/gate.js";
-import { escalationReason } from "./decide/handoff.js";
-import { redactArgs } from "./redact.js";
 import type { LedgerSnapshot, ReconciledFact } from "./decide/ledger.js";
 import { checkDecision, collectVotes, factsVerifier, tally, type Decision, type DecisionVerification, type Verifier } from "./decide/verification.js";
 import { RunState } from "./run-state.js";
 import { PendingWork } from "./pending-work.js";
+import { settleCall, type SettlingRun } from "./settle-call.js";
 import { StoreUnavailableError, type HandoffRecord, type RunMode } from "./store/types.js";
 import type { ApprovalRequest } from "./decide/approvals.js";
 
@@ -71,6 +66,8 @@ export class Run {
   private readonly verifiers: readonly Verifier[];
   /** Spans, span events and metrics of this run, in this process (see telemetry/). */
   private readonly telemetry: RunTelemetry;
+  /** What a call's settlement uses of this run (see settle-call.ts). */
+  private readonly settling: SettlingRun;
 
   constructor(
     private readonly host: RunHost,
@@ -92,6 +89,16 @@ export class Run {
       unsaved: host.unsaved,
     });
     this.telemetry = host.telemetry.run({ runId: this.id, agent: this.agent });
+    this.settling = {
+      state: this.state,
+      get env() {
+        return host.env;
+      },
+      newId: () => host.newId(),
+      decision: (name, attributes) => this.telemetry.decision(name, attributes),
+      published: (rec) => this.published(rec),
+      handOff: (reason) => this.handOff(reason),
+    };
     this.verifiers = [factsVerifier, ...(options.verifiers ?? [])];
     // Started (or resumed) as soon as the store is open; `ready()` reports how that went.
     this.opening = host.track(this.state.open());
@@ -388,94 +395,7 @@ export class Run {
   private stages(call: Call): Eventually<Outcome<unknown>> {
     if (!this.host.tools.has(call.tool.name)) this.host.tools.set(call.tool.name, call.tool);
     const outcome = runStages(call, this.host.env);
-    return isPromise(outcome) ? outcome.then((o) => this.settled(call, o)) : this.settled(call, outcome);
-  }
-
-  /** The outcome recorded and the run's state settled; at once when neither has anything to wait for (a read). */
-  private settled(call: Call, outcome: Outcome<unknown>): Eventually<Outcome<unknown>> {
-    const { env } = this.host;
-    const { tool } = call;
-    const s = this.state;
-    if (outcome.replayed) return this.replayed(call, outcome);
-    if (call.admissionRefused) return this.refusedAtAdmission(call, outcome, call.admissionRefused);
-    s.called(call, outcome, env.clock.now());
-    let penalty: { amount: number; reason: string } | undefined;
-    try {
-      penalty = callPenalty(tool.effect, outcome, call.verified, s.policy.confidence.penalties);
-    } catch (e) {
-      env.onError(e);
-    }
-    // The key and ledger and the run's own state, written at once (one transaction on a
-    // store that commits a turn's writes together).
-    const settled: Settled = { callId: call.callId, tool: tool.name, effect: tool.effect, executed: call.executed };
-    if (call.verified !== undefined) settled.verified = call.verified;
-    // A change's arguments are remembered only while it is unverified (see run-record.ts
-    // `settled`): a verified one's are not redacted for nothing.
-    if (tool.effect !== "read") {
-      if (call.verified !== true) settled.args = redactArgs(call.args, tool.spec.redact);
-    } else {
-      const readBack = readBackOf(tool, call.args);
-      if (readBack !== undefined) settled.readBack = readBack;
-    }
-    let handoff: Eventually<HandoffRecord | undefined>;
-    try {
-      handoff = s.settle(settled, outcome.ok ? undefined : outcome.failure, penalty && { amount: penalty.amount, why: penalty.reason }, this.host.newId);
-    } catch (e) {
-      handoff = Promise.reject(e);
-    }
-    const recorded = record(call, outcome, env, () => call.step ?? 0);
-    // The common case, a call that changed nothing of the run's state and has nothing to
-    // wait for (a successful read): done now.
-    if (handoff === undefined && !penalty && !isPromise(recorded) && !(!recorded.ok && outcome.ok) && !tool.escalation) {
-      call.settleDuplicates?.(recorded);
-      return recorded;
-    }
-    const settling = Promise.resolve(handoff).then(
-      (h) => {
-        if (penalty) this.telemetry.decision("confidence_lowered", { "bulwark.confidence": s.confidence, "bulwark.reason": `${tool.name}: ${penalty.reason}` });
-        return this.published(h);
-      },
-      (e) => void env.onError(e),
-    );
-    return this.afterRecord(call, outcome, recorded, settling);
-  }
-
-  private async afterRecord(call: Call, outcome: Outcome<unknown>, recording: Eventually<Outcome<unknown>>, settling: Promise<unknown>): Promise<Outcome<unknown>> {
-    const { env } = this.host;
-    const { tool } = call;
-    const recorded = await recording;
-    call.settleDuplicates?.(recorded);
-    await settling;
-    // The claim was lost while the call ran (rare): the run counts the failure it became.
-    if (!recorded.ok && outcome.ok) await this.state.refuse(tool.name, recorded.failure).catch(env.onError);
-    if (tool.escalation) await this.handOff(escalationReason(tool.name, call.args, tool.spec.redact)).catch(env.onError);
-    return recorded;
-  }
-
-  /**
-   * Replays use no step, budget or depth. An effect found by the probe after its owner
-   * died was never recorded: it enters the ledger now, for rollback.
-   */
-  private async replayed(call: Call, outcome: Outcome<unknown>): Promise<Outcome<unknown>> {
-    const { env } = this.host;
-    if (call.step !== undefined) await this.state.release(call.callId, call.tool.effect === "destructive").catch(env.onError);
-    if (call.recovered) await recordMutation(call, env, call.step ?? 0);
-    this.state.called(call, outcome, env.clock.now());
-    return outcome;
-  }
-
-  /** Refused at admission, and counted there; a claim sent beside its questions is given back. */
-  private async refusedAtAdmission(call: Call, outcome: Outcome<unknown>, failure: Failure): Promise<Outcome<unknown>> {
-    await record(call, outcome, this.host.env, () => 0);
-    call.settleDuplicates?.(outcome);
-    return this.refused(call, failure);
-  }
-
-  /** A refusal at admission, already counted: it goes into the run's history. */
-  private refused(call: Call, failure: Failure): Outcome<unknown> {
-    staged("admission", failure);
-    this.state.called(call, { ok: false, failure, callId: call.callId }, this.host.env.clock.now());
-    return outcomeOf(call, failure);
+    return isPromise(outcome) ? outcome.then((o) => settleCall(this.settling, call, o)) : settleCall(this.settling, call, outcome);
   }
 
   /** A person reviewed the run's changes (see Runtime.reviewRun). */
