@@ -24,6 +24,8 @@ export interface ToolContext {
    * (a process paused past its lease, whose key another process took over).
    */
   fencingToken?: number;
+  /** The model's id for this call, when the run was given one (`CallOptions.toolCallId`). */
+  toolCallId?: string;
 }
 
 export type AttemptResult<T> =
@@ -53,6 +55,7 @@ export class AttemptContext implements ToolContext {
     readonly attempt: number,
     readonly idempotencyKey: string | undefined,
     readonly fencingToken?: number,
+    readonly toolCallId?: string,
   ) {}
 
   get signal(): AbortSignal {

@@ -65,7 +65,7 @@ async function afterBulkhead(call: Call, env: Env, health: Health, n: number, ti
 
 function attemptNow(call: Call, env: Env, health: Health, n: number, timeoutMs: number): Promise<StageResult> {
   const { tool, run } = call;
-  const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call), call.fence);
+  const ctx = new AttemptContext(run.runId, call.callId, n, toolKey(call), call.fence, call.toolCallId);
   call.attempts = n;
   call.executed = true;
   let running: Promise<AttemptResult<unknown>>;

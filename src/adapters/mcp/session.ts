@@ -10,7 +10,6 @@
  * `input_required` result, decided by the call sent again with the answer. A server's own
  * `input_required` is an unfinished call (see `mcpTool`): relayed, its claim released.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { failures, type Outcome, type PolicyInput, type Run, type Runtime } from "../../index.js";
 import type { Principal } from "../../server/auth.js";
@@ -74,22 +73,25 @@ interface ClientCall {
 /** The problems `checkTools` found: whole messages, reported as they are. */
 class ToolsRefused extends Error {}
 
-// Bulwark calls `execute` inside `run.call`; the client's side of that call reaches it here.
-const clientCall = new AsyncLocalStorage<ClientCall>();
-
 export class GuardedSession {
   private toolset: Promise<McpToolset> | undefined;
   private run: Run | undefined;
   /** The client's name (its initialize's, or its first request's envelope's). */
   private client: string | undefined;
   private readonly caller: McpCaller;
+  /**
+   * The client's side of each call in flight, by its JSON-RPC id, which `run.call` is given
+   * as the call's `toolCallId` and hands to the tool's `execute`. (Not AsyncLocalStorage:
+   * on Node 20 it hooks every promise of the process, some 10–30 µs a call.)
+   */
+  private readonly calls = new Map<string, ClientCall>();
 
   constructor(
     private readonly relay: Relay,
     private readonly o: SessionOptions,
   ) {
-    this.caller = async (params, { signal, timeout }) => {
-      const call = clientCall.getStore();
+    this.caller = async (params, { signal, timeout, toolCallId }) => {
+      const call = toolCallId === undefined ? undefined : this.calls.get(toolCallId);
       if (call) call.upstream = undefined; // an earlier attempt's answer is not this one's
       const meta = call?.meta ? { ...call.meta, ...params._meta } : params._meta;
       try {
@@ -145,7 +147,7 @@ export class GuardedSession {
     const run = this.theRun(envelope);
     // Only from someone who may decide: a "read" token's holder is never asked, and may not answer unasked.
     if (this.mayDecide) for (const [approvalId, reply] of decisions) await this.decide(approvalId, reply, tool.name);
-    let outcome = await clientCall.run(call, () => run.call(tool, args, { toolCallId: String(id) }));
+    let outcome = await this.callWith(call, id, () => run.call(tool, args, { toolCallId: String(id) }));
     if (!outcome.ok && outcome.failure.kind === "approval_required" && this.mayDecide) {
       const approvalId = outcome.failure.detail?.approvalId as string | undefined;
       // The stateless era has no requests to the client: the question goes back as the call's
@@ -216,7 +218,17 @@ export class GuardedSession {
       return outcome;
     }
     if (!(await this.decide(approvalId, reply, tool.name))) return outcome;
-    return clientCall.run(call, () => this.theRun().call(tool, args));
+    return this.callWith(call, id, () => this.theRun().call(tool, args, { toolCallId: String(id) }));
+  }
+
+  /** `work` (a `run.call` given `id` as its `toolCallId`), with the client's side of the call where the caller finds it. */
+  private async callWith<T>(call: ClientCall, id: RequestId, work: () => Promise<T>): Promise<T> {
+    this.calls.set(String(id), call);
+    try {
+      return await work();
+    } finally {
+      this.calls.delete(String(id));
+    }
   }
 
   /**

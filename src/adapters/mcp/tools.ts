@@ -67,7 +67,7 @@ export type McpToolOverrides = ReadonlyMap<string, McpToolOverride> | Record<str
  * How a guarded tool reaches its server: one `tools/call` request. `mcpTools(client)` uses
  * the SDK client's; the proxy its own connection, with the caller's `_meta` and signal.
  */
-export type McpCaller = (params: CallToolRequest["params"], options: { signal: AbortSignal; timeout: number }) => Promise<CallToolResult>;
+export type McpCaller = (params: CallToolRequest["params"], options: { signal: AbortSignal; timeout: number; toolCallId?: string | undefined }) => Promise<CallToolResult>;
 
 export interface McpToolsOptions {
   /** Per-tool overrides, by the tool's MCP name. */
@@ -216,7 +216,7 @@ export function mcpTool(
       let result: CallToolResult;
       try {
         // Bulwark's timeout (the signal) decides; the transport's own must not fire first.
-        result = await caller(params, { signal: ctx.signal, timeout: timeoutMs * 2 + 1_000 });
+        result = await caller(params, { signal: ctx.signal, timeout: timeoutMs * 2 + 1_000, toolCallId: ctx.toolCallId });
       } catch (e) {
         throw asToolError(e, mcpName);
       }
