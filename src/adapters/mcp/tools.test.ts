@@ -134,3 +134,23 @@ describe("an MCP tool whose server asks for input first (input_required, MCP 202
     expect(counts()).toEqual({ asked: 1, acted: 0 });
   });
 });
+
+describe("an MCP tool's caller", () => {
+  it("is told the call's toolCallId (the proxy finds the client's side of the call by it), on every attempt", async () => {
+    const ids: (string | undefined)[] = [];
+    let failOnce = true;
+    const caller: McpCaller = async (_params, { toolCallId }) => {
+      ids.push(toolCallId);
+      if (failOnce) {
+        failOnce = false;
+        throw new Error("flaky");
+      }
+      return { content: [{ type: "text", text: "done" }] };
+    };
+    const tool = mcpTool(caller, { name: "look", annotations: { readOnlyHint: true }, inputSchema: { type: "object" } });
+    const run = createRuntime().startRun({ agent: "a" });
+    expect((await run.call(tool, {}, { toolCallId: "7" })).ok).toBe(true);
+    expect((await run.call(tool, { again: 1 })).ok).toBe(true);
+    expect(ids).toEqual(["7", "7", undefined]);
+  });
+});
