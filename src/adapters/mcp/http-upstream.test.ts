@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { limitedFetch, statelessHeaders } from "./http-upstream.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { limitedFetch, nodeFetch, statelessHeaders } from "./http-upstream.js";
 import type { OversizedMessage } from "./line-transport.js";
 
 const LIMIT = 1_000;
@@ -81,5 +83,55 @@ describe("statelessHeaders: what a request of MCP 2026-07-28 says in its headers
     expect((await headersOf({ jsonrpc: "2.0", id: 1, method: "resources/read", params: { uri: "file:///é", _meta: envelope } }))["mcp-name"]).toBe(`=?base64?${Buffer.from("file:///é").toString("base64")}?=`);
     expect(await headersOf({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope } })).toEqual({ accept: "application/json", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" });
     expect(await headersOf({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo" } })).toEqual({ accept: "application/json" });
+  });
+});
+
+describe("nodeFetch", () => {
+  it("sends the method, headers and body; answers with the status, every header and the body; a redirect is not followed; calls share a connection", async () => {
+    const seen: { method?: string; auth?: string; body: string }[] = [];
+    let connections = 0;
+    const server = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      seen.push({ method: req.method, auth: req.headers.authorization, body });
+      if (req.url === "/moved") return void res.writeHead(307, { location: "/elsewhere" }).end();
+      if (req.url === "/empty") return void res.writeHead(204).end();
+      res.writeHead(200, [["content-type", "application/json"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]]).end('{"ok":true}');
+    });
+    server.on("connection", () => connections++);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const ok = await nodeFetch(`${base}/mcp`, { method: "POST", headers: new Headers({ authorization: "Bearer t" }), body: '{"x":1}' });
+      expect([ok.status, ok.headers.get("content-type"), ok.headers.getSetCookie(), await ok.text()]).toEqual([200, "application/json", ["a=1", "b=2"], '{"ok":true}']);
+      const moved = await nodeFetch(`${base}/moved`, { method: "GET" });
+      expect([moved.status, moved.headers.get("location")]).toEqual([307, "/elsewhere"]);
+      await moved.text();
+      const empty = await nodeFetch(`${base}/empty`, {});
+      expect([empty.status, empty.body]).toEqual([204, null]);
+      expect(seen).toEqual([
+        { method: "POST", auth: "Bearer t", body: '{"x":1}' },
+        { method: "GET", auth: undefined, body: "" },
+        { method: "GET", auth: undefined, body: "" },
+      ]);
+      expect(connections).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it("aborts with its signal", async () => {
+    const server = createServer(() => {}); // never answers
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const abort = new AbortController();
+      const pending = nodeFetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, { method: "POST", body: "{}", signal: abort.signal });
+      setTimeout(() => abort.abort(), 20);
+      await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
