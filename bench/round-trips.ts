@@ -2,7 +2,8 @@
  * What a guarded call costs its store, counted rather than timed (so it holds on a loaded
  * machine): PostgreSQL round trips (queries the `pg` clients send) and SQLite statements
  * and commits, per call, for a read and a keyed write tool, with 1 and 32 calls in flight
- * (one run each), by statement.
+ * (one run each), by statement; and SQLite's WAL frames (pages written) per call, counted with
+ * the store's automatic checkpoint off while it counts.
  *   npx tsx bench/round-trips.ts [--calls 200] [--no-pg] [--by-statement]
  */
 import { randomBytes } from "node:crypto";
@@ -34,7 +35,10 @@ pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
 } as typeof pg.Client.prototype.query;
 const proto = Database.prototype as unknown as { prepare(sql: string): Record<string, (...a: unknown[]) => unknown> };
 const prepare = proto.prepare;
-proto.prepare = function (sql: string) {
+/** The SQLite connections the store opened (their statements are prepared on them). */
+const connections = new Set<Database.Database>();
+proto.prepare = function (this: Database.Database, sql: string) {
+  connections.add(this);
   const s = prepare.call(this, sql);
   for (const m of ["run", "get", "all"]) {
     const f = s[m]!.bind(s);
@@ -46,7 +50,20 @@ proto.prepare = function (sql: string) {
 const read = defineTool({ name: "bench_read", effect: "read", execute: async (a: { i: number }) => ({ n: a.i }) });
 const write = defineTool({ name: "bench_write", effect: "write", execute: async (a: { r: string; i: number }) => ({ id: `${a.r}-${a.i}` }), verify: async () => true });
 
-async function perCall(store: string, kind: "read" | "write", inflight: number): Promise<Map<string, number>> {
+/**
+ * Start counting WAL frames on the store's connection: no automatic checkpoint while it
+ * counts, and the WAL emptied, so that the frames in it at the end are the ones written.
+ */
+function countFrames(): (() => number) | undefined {
+  const db = [...connections].find((c) => c.open && c.name !== ":memory:");
+  if (!db) return undefined;
+  db.pragma("wal_autocheckpoint = 0");
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  return () => (db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[])[0]!.log;
+}
+
+async function perCall(store: string, kind: "read" | "write", inflight: number): Promise<{ per: Map<string, number>; frames?: number }> {
+  connections.clear();
   const rt = createRuntime({ store, policy: { maxSteps: 1e9, maxUnverifiedDepth: 1e9 } });
   await rt.ready();
   const tag = randomBytes(3).toString("hex");
@@ -62,11 +79,13 @@ async function perCall(store: string, kind: "read" | "write", inflight: number):
       }),
     );
   await loop(0, 20); // warm: statements prepared, runs loaded
+  const frames = countFrames();
   seen.clear();
   await loop(20, 20 + CALLS);
   const per = new Map([...seen].map(([k, v]) => [k, v / (CALLS * inflight)]));
+  const written = frames?.();
   await rt.close();
-  return per;
+  return { per, ...(written !== undefined ? { frames: written / (CALLS * inflight) } : {}) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-round-trips-"));
@@ -82,17 +101,17 @@ if (!process.argv.includes("--no-pg"))
     },
   ]);
 try {
-  console.log("| store | call | in flight | statements / call | commits / call |");
-  console.log("|---|---|---:|---:|---:|");
+  console.log("| store | call | in flight | statements / call | commits / call | WAL frames / call |");
+  console.log("|---|---|---:|---:|---:|---:|");
   const detail: string[] = [];
   for (const [name, spec] of stores)
     for (const kind of ["read", "write"] as const)
       for (const inflight of [1, 32]) {
-        const per = await perCall(spec(), kind, inflight);
+        const { per, frames } = await perCall(spec(), kind, inflight);
         const total = [...per.values()].reduce((a, b) => a + b, 0);
         // SQLite: COMMIT statements; PostgreSQL: every statement outside BEGIN…COMMIT commits itself.
         const commits = name === "SQLite" ? (per.get("COMMIT") ?? 0) : total - 2 * (per.get("BEGIN") ?? 0) - (per.get("LOCK") ?? 0);
-        console.log(`| ${name} | ${kind} | ${inflight} | ${total.toFixed(2)} | ${commits.toFixed(2)} |`);
+        console.log(`| ${name} | ${kind} | ${inflight} | ${total.toFixed(2)} | ${commits.toFixed(2)} | ${frames?.toFixed(2) ?? "-"} |`);
         detail.push(`${name} ${kind} ${inflight} in flight:`, ...[...per].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${v.toFixed(3)}  ${k}`));
       }
   if (process.argv.includes("--by-statement")) console.log(`\n${detail.join("\n")}`);
