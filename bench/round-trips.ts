@@ -1,7 +1,8 @@
 /**
  * What a guarded call costs its store, counted rather than timed (so it holds on a loaded
  * machine): PostgreSQL round trips (queries the `pg` clients send) and SQLite statements
- * and commits, per call, for a read and a keyed write tool, with 1 and 32 calls in flight
+ * and commits (and the SQLite statements run alone, outside a transaction: each takes the
+ * locks by itself), per call, for a read and a keyed write tool, with 1 and 32 calls in flight
  * (one run each), by statement; and SQLite's WAL frames (pages written) per call, counted with
  * the store's automatic checkpoint off while it counts.
  *   npx tsx bench/round-trips.ts [--calls 200] [--no-pg] [--by-statement]
@@ -21,6 +22,7 @@ const arg = (name: string, dflt: string) => {
 };
 const CALLS = Number(arg("calls", "200"));
 
+const ALONE = "(alone) ";
 /** Statements seen, by the first words of their text (or their prepared name). */
 const seen = new Map<string, number>();
 const count = (text: string) => {
@@ -42,7 +44,9 @@ proto.prepare = function (this: Database.Database, sql: string) {
   const s = prepare.call(this, sql);
   for (const m of ["run", "get", "all"]) {
     const f = s[m]!.bind(s);
-    s[m] = (...a: unknown[]) => (count(sql), f(...a));
+    // A statement outside a transaction is a transaction of its own: it takes and gives
+    // back the file's locks (a read's, in WAL: the shared-memory read mark) by itself.
+    s[m] = (...a: unknown[]) => (count(this.inTransaction || sql.startsWith("BEGIN") ? sql : `${ALONE}${sql}`), f(...a));
   }
   return s;
 };
@@ -101,8 +105,8 @@ if (!process.argv.includes("--no-pg"))
     },
   ]);
 try {
-  console.log("| store | call | in flight | statements / call | commits / call | WAL frames / call |");
-  console.log("|---|---|---:|---:|---:|---:|");
+  console.log("| store | call | in flight | statements / call | commits / call | SQLite statements alone / call | WAL frames / call |");
+  console.log("|---|---|---:|---:|---:|---:|---:|");
   const detail: string[] = [];
   for (const [name, spec] of stores)
     for (const kind of ["read", "write"] as const)
@@ -110,8 +114,9 @@ try {
         const { per, frames } = await perCall(spec(), kind, inflight);
         const total = [...per.values()].reduce((a, b) => a + b, 0);
         // SQLite: COMMIT statements; PostgreSQL: every statement outside BEGIN…COMMIT commits itself.
+        const alone = [...per].reduce((n, [k, v]) => (k.startsWith(ALONE) ? n + v : n), 0);
         const commits = name === "SQLite" ? (per.get("COMMIT") ?? 0) : total - 2 * (per.get("BEGIN") ?? 0) - (per.get("LOCK") ?? 0);
-        console.log(`| ${name} | ${kind} | ${inflight} | ${total.toFixed(2)} | ${commits.toFixed(2)} | ${frames?.toFixed(2) ?? "-"} |`);
+        console.log(`| ${name} | ${kind} | ${inflight} | ${total.toFixed(2)} | ${commits.toFixed(2)} | ${name === "SQLite" ? alone.toFixed(2) : "-"} | ${frames?.toFixed(2) ?? "-"} |`);
         detail.push(`${name} ${kind} ${inflight} in flight:`, ...[...per].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${v.toFixed(3)}  ${k}`));
       }
   if (process.argv.includes("--by-statement")) console.log(`\n${detail.join("\n")}`);

@@ -9,10 +9,13 @@ import {
   type IdempotencyRow,
 } from "../durable.js";
 import type { SqliteGuard } from "./alerts.js";
+import { dialect, params } from "../sql/dialect.js";
+import { recordSql } from "../sql/records.js";
 import type {
   ClaimRequest,
   ClaimResult,
   IdempotencyStore,
+  RunStop,
   StoredOutcome,
 } from "../types.js";
 
@@ -27,6 +30,7 @@ export class SqliteIdempotency implements IdempotencyStore {
   private readonly renewStmt;
   private readonly sweepStmt;
   private readonly dataVersion;
+  private readonly stopStmt;
   private readonly waiters = new Waiters();
   /** Keys waited on, with the snapshot each waiter started from. */
   private readonly watched = new Map<string, { scope: string; key: string; snapshot: string }>();
@@ -74,6 +78,17 @@ export class SqliteIdempotency implements IdempotencyStore {
       "DELETE FROM idempotency WHERE expires_at <= ? AND state = 'completed'",
     );
     this.dataVersion = db.prepare("PRAGMA data_version").pluck();
+    this.stopStmt = db.prepare<[Record<string, unknown>], { stop_reason: string | null; stop_at: number | null }>(recordSql(dialect.sqlite).runStopGet);
+  }
+
+  /**
+   * The claim's run's stop, read in the claim's transaction (see RunStop): it holds the write
+   * lock, so a stop recorded after this read waits for the claim's commit, and a rollback
+   * that stops the run then finds the claim. Saves the call a read of its own after the claim.
+   */
+  private stopOf(runId: string): RunStop | null {
+    const r = this.stopStmt.get(params(runId));
+    return r && r.stop_reason !== null && r.stop_at !== null ? { reason: r.stop_reason, at: Number(r.stop_at) } : null;
   }
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
@@ -86,17 +101,17 @@ export class SqliteIdempotency implements IdempotencyStore {
           req.now + req.leaseMs, req.now, req.now + req.retentionMs,
         ).lastInsertRowid);
       if (!row || (row.state === "completed" && row.expires_at <= req.now)) {
-        return { status: "claimed", fence: take(0) };
+        return { status: "claimed", fence: take(0), stop: this.stopOf(req.runId) };
       }
       const record = idempotencyRecord(row);
       if (row.fingerprint !== req.fingerprint) return { status: "conflict", record };
       if (req.replace && row.state !== "in_flight" && row.owner === req.replace.owner) {
-        return { status: "claimed", fence: take(req.replace.generation) };
+        return { status: "claimed", fence: take(req.replace.generation), stop: this.stopOf(req.runId) };
       }
       if (row.state === "completed") return { status: "completed", record };
       if (row.state === "unsettled") return { status: "unsettled", record };
       if (row.lease_until > req.now) return { status: "in_flight", record };
-      return { status: "lease_expired", record, fence: take(row.generation) };
+      return { status: "lease_expired", record, fence: take(row.generation), stop: this.stopOf(req.runId) };
     });
     if (result.status === "in_flight") this.waiters.saw(Waiters.id(req.scope, req.key), snapshotOf(result.record));
     return result;

@@ -6,6 +6,7 @@ import { describeStoreConformance } from "../conformance.js";
 import { sqliteStore } from "./store.js";
 import { hasNodeSqlite, isBusy } from "./driver.js";
 import { StoreUnavailableError } from "../types.js";
+import { freshRun } from "../../run-record.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -199,6 +200,23 @@ describe("SQLite store", () => {
     }
     expect(isBusy(undefined)).toBe(false);
     expect(isBusy("SQLITE_BUSY")).toBe(false);
+  });
+
+  it("a claim answers its run's stop from its own transaction, a stop made by another connection included", async () => {
+    const path = join(dir, "claim-stop.db");
+    const a = sqliteStore(path);
+    const b = sqliteStore(path);
+    try {
+      await a.runs.create(freshRun("r", "bot", 1));
+      expect(await a.idempotency.claim({ ...req, key: "k1", owner: "a" })).toMatchObject({ status: "claimed", stop: null });
+      expect(await b.runs.requestStop("r", "enough", 5)).toBe(true);
+      expect(await a.idempotency.claim({ ...req, key: "k2", owner: "a" })).toMatchObject({ status: "claimed", stop: { reason: "enough", at: 5 } });
+      // A lapsed claim taken over is answered the same way; an unknown run has no stop.
+      expect(await a.idempotency.claim({ ...req, key: "k1", owner: "c", now: 120_000 })).toMatchObject({ status: "lease_expired", stop: { reason: "enough", at: 5 } });
+      expect(await a.idempotency.claim({ ...req, key: "k3", owner: "a", runId: "unknown" })).toMatchObject({ status: "claimed", stop: null });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 
   it("a closed store throws StoreUnavailableError", async () => {
