@@ -4,10 +4,12 @@ import { dialect, NO_LIMIT, params } from "../sql/dialect.js";
 import type { Db } from "./driver.js";
 import type { AlertRecord, AlertStore, MonitorStore, NewAlert } from "../types.js";
 
-/** How the SQLite store runs an operation: writes in an IMMEDIATE transaction, both failing as StoreUnavailableError. */
+/** How the SQLite store runs an operation: writes in an IMMEDIATE transaction, all failing as StoreUnavailableError. */
 export interface SqliteGuard {
   write<T>(op: () => T): Promise<T>;
   read<T>(op: () => T): Promise<T>;
+  /** A read asked right before writes: it joins the transaction of this turn's writes (see Writer). */
+  readWithWrites<T>(op: () => T): Promise<T>;
 }
 
 const sql = alertSql(dialect.sqlite);

@@ -217,7 +217,8 @@ export class SqliteFreezes implements FreezeStore {
   async lift(id?: string) {
     return this.g.write(() => (id === undefined ? this.deleteAll.run() : this.deleteOne.run(params(id))).changes);
   }
+  /** Read before every change (FreezeBoard.refresh), so it rides the change's own transaction. */
   async list() {
-    return this.g.read(() => this.selectAll.all().map(freezeRecord));
+    return this.g.readWithWrites(() => this.selectAll.all().map(freezeRecord));
   }
 }

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { describeStoreConformance } from "../conformance.js";
 import { sqliteStore } from "./store.js";
 import { hasNodeSqlite, isBusy } from "./driver.js";
@@ -100,6 +100,45 @@ describe("SQLite store", () => {
     expect(failed.status).toBe("rejected");
     expect(await s.idempotency.get("t", "bad")).toBeUndefined();
     await s.close();
+  });
+
+  it("a freeze read asked with a turn's writes runs in their transaction: no statement alone, one commit", async () => {
+    const s = sqliteStore(join(dir, "freeze-read.db"));
+    const Database = (await import("better-sqlite3")).default;
+    const probe = new Database(":memory:");
+    const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<"run" | "get" | "all", (...a: unknown[]) => unknown>;
+    probe.close();
+    // Every statement the store runs, marked when it runs outside a transaction (it takes the locks itself).
+    const seen: string[] = [];
+    const spies = (["run", "get", "all"] as const).map((m) => {
+      const original = proto[m];
+      return vi.spyOn(proto, m).mockImplementation(function (this: { source: string; database: { inTransaction: boolean } }, ...a: unknown[]) {
+        seen.push(this.database.inTransaction || this.source.startsWith("BEGIN") ? this.source : `alone: ${this.source}`);
+        return original.apply(this, a);
+      });
+    });
+    try {
+      const [freezes, claim] = await Promise.all([s.freezes.list(), s.idempotency.claim({ ...req, owner: "a" }), s.freezes.put({ id: "f", at: 1 })]);
+      expect(freezes).toEqual([]);
+      expect(claim.status).toBe("claimed");
+      expect(seen.filter((x) => x.startsWith("alone"))).toEqual([]);
+      expect(seen.filter((x) => x === "COMMIT")).toHaveLength(1);
+      // In arrival order: a read after a write of its turn sees it.
+      const [, after] = await Promise.all([s.freezes.lift("f"), s.freezes.list()]);
+      expect(after).toEqual([]);
+      // A turn of reads alone takes no write lock: another connection holding it does not delay them.
+      const other = new Database(join(dir, "freeze-read.db"));
+      other.exec("BEGIN IMMEDIATE");
+      try {
+        expect(await s.freezes.list()).toEqual([]);
+      } finally {
+        other.exec("ROLLBACK");
+        other.close();
+      }
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      await s.close();
+    }
   });
 
   it("migrations are recorded once; reopening applies nothing new", async () => {

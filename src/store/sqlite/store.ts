@@ -189,9 +189,13 @@ class SqliteStore implements Store {
     private readonly file: DatabaseFile | undefined,
   ) {
     const busyTimeoutMs = o.busyTimeoutMs ?? 5000;
-    const writer = new Writer(db, fail, { group: o.groupCommit ?? true, busyTimeoutMs, check: () => file?.check() });
+    const writer = new Writer(db, fail, { group: o.groupCommit ?? true, busyTimeoutMs, check: () => file?.check(), read: (op) => read(op) });
     this.writer = writer;
-    const guard = { write: <T>(op: () => T) => this.open(() => writer.run(op)), read: <T>(op: () => T) => this.open(() => read(op)) };
+    const guard = {
+      write: <T>(op: () => T) => this.open(() => writer.run(op)),
+      read: <T>(op: () => T) => this.open(() => read(op)),
+      readWithWrites: <T>(op: () => T) => this.open(() => writer.read(op)),
+    };
     // A WAL read is busy only in rare moments (another connection recovering the WAL):
     // waited for as a write is, asynchronously, the read run again whole.
     const read = async <T>(op: () => T): Promise<T> => {

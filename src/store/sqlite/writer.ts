@@ -30,6 +30,8 @@ interface PendingWrite {
   deadline: number;
   /** Its batch failed: it runs in a transaction of its own. */
   alone: boolean;
+  /** It only reads: it rides the writes of its turn, and is run as a read when there are none. */
+  read: boolean;
 }
 
 /**
@@ -45,6 +47,11 @@ interface PendingWrite {
  * free in between; writes that arrive meanwhile join the queue (and the next batch). A
  * write still waiting at its deadline fails as StoreUnavailableError. Only BEGIN is
  * retried: once it has succeeded the lock is held, and a failure after it is the write's own.
+ *
+ * A read may be queued too (`read`): one asked before every change, ahead of that change's
+ * writes in the same turn. It runs inside the turn's transaction, in arrival order, where it
+ * costs no locks of its own and sees everything committed up to BEGIN (a snapshot no older
+ * than the one it would have had at once); a turn with reads only runs them as plain reads.
  */
 export class Writer {
   private queue: PendingWrite[] = [];
@@ -64,6 +71,8 @@ export class Writer {
       busyTimeoutMs: number;
       /** Called holding the write lock, before the batch runs; throws to refuse it. */
       check: () => void;
+      /** How a read runs outside a transaction (with its own wait for a busy file). */
+      read: <T>(op: () => T) => Promise<T>;
     },
   ) {
     this.begin = db.prepare("BEGIN IMMEDIATE");
@@ -72,9 +81,18 @@ export class Writer {
   }
 
   run<T>(op: () => T): Promise<T> {
+    return this.enqueue(op, false);
+  }
+
+  /** A read that joins the writes of this turn (see above); without group commit, a read now. */
+  read<T>(op: () => T): Promise<T> {
+    return this.o.group ? this.enqueue(op, true) : this.o.read(op);
+  }
+
+  private enqueue<T>(op: () => T, read: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const deadline = Date.now() + this.o.busyTimeoutMs;
-      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject, deadline, alone: false });
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject, deadline, alone: false, read });
       if (this.due !== undefined) return; // joins the batch due, or the wait for the lock
       if (!this.o.group) return this.flush();
       const turn = setImmediate(() => this.flush());
@@ -93,6 +111,10 @@ export class Writer {
   private flush() {
     this.due = undefined;
     while (this.queue.length > 0) {
+      if (this.queue.every((w) => w.read)) {
+        for (const w of this.queue.splice(0)) this.o.read(w.op).then(w.resolve, w.reject);
+        break;
+      }
       try {
         this.begin.run();
       } catch (e) {
