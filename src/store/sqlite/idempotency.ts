@@ -22,6 +22,7 @@ import type {
 export class SqliteIdempotency implements IdempotencyStore {
   private readonly select;
   private readonly upsert;
+  private readonly insertFresh;
   private readonly completeStmt;
   private readonly latestStmt;
   private readonly unfinishedStmt;
@@ -45,6 +46,13 @@ export class SqliteIdempotency implements IdempotencyStore {
     this.select = db.prepare<[string, string], IdempotencyRow>(
       `SELECT scope, key, fingerprint, state, generation, owner, run_id, lease_until, created_at, expires_at, outcome
        FROM idempotency WHERE scope = ? AND key = ?`,
+    );
+    // A key not yet in the table (a write call's own, nearly always): claimed by one
+    // statement, with no read before it. Its new rowid is the fence, as REPLACE's would be.
+    this.insertFresh = db.prepare(
+      `INSERT INTO idempotency
+         (scope, key, fingerprint, state, generation, owner, run_id, lease_until, created_at, expires_at, outcome)
+       VALUES (?, ?, ?, 'in_flight', 0, ?, ?, ?, ?, ?, NULL) ON CONFLICT (scope, key) DO NOTHING`,
     );
     // REPLACE deletes the old row and inserts a new one: a new rowid, the claim order.
     this.upsert = db.prepare(
@@ -93,6 +101,10 @@ export class SqliteIdempotency implements IdempotencyStore {
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const result = await this.g.write((): ClaimResult => {
+      const fresh = this.insertFresh.run(
+        req.scope, req.key, req.fingerprint, req.owner, req.runId, req.now + req.leaseMs, req.now, req.now + req.retentionMs,
+      );
+      if (fresh.changes === 1) return { status: "claimed", fence: Number(fresh.lastInsertRowid), stop: this.stopOf(req.runId) };
       const row = this.select.get(req.scope, req.key);
       // The new row's rowid is the fence: REPLACE inserts a new row, so it only grows.
       const take = (generation: number) =>

@@ -22,6 +22,26 @@ if (hasNodeSqlite()) {
   describeStoreConformance("sqlite (:memory:, node:sqlite)", () => sqliteStore({ path: ":memory:", driver: "node:sqlite" }));
 }
 
+/**
+ * The statements better-sqlite3 runs from now until `stop()`, each marked "alone: " when it
+ * runs outside a transaction (it then takes the file's locks itself).
+ */
+async function countStatements(): Promise<string[] & { stop(): void }> {
+  const Database = (await import("better-sqlite3")).default;
+  const probe = new Database(":memory:");
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<"run" | "get" | "all", (...a: unknown[]) => unknown>;
+  probe.close();
+  const seen: string[] = [];
+  const spies = (["run", "get", "all"] as const).map((m) => {
+    const original = proto[m];
+    return vi.spyOn(proto, m).mockImplementation(function (this: { source: string; database: { inTransaction: boolean } }, ...a: unknown[]) {
+      seen.push(this.database.inTransaction || this.source.startsWith("BEGIN") ? this.source : `alone: ${this.source}`);
+      return original.apply(this, a);
+    });
+  });
+  return Object.assign(seen, { stop: () => spies.forEach((spy) => spy.mockRestore()) });
+}
+
 describe("SQLite store", () => {
   const req = { scope: "t", key: "k", fingerprint: "f", runId: "r", now: 1, leaseMs: 60_000, retentionMs: 60_000 };
 
@@ -104,19 +124,7 @@ describe("SQLite store", () => {
 
   it("a freeze read asked with a turn's writes runs in their transaction: no statement alone, one commit", async () => {
     const s = sqliteStore(join(dir, "freeze-read.db"));
-    const Database = (await import("better-sqlite3")).default;
-    const probe = new Database(":memory:");
-    const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<"run" | "get" | "all", (...a: unknown[]) => unknown>;
-    probe.close();
-    // Every statement the store runs, marked when it runs outside a transaction (it takes the locks itself).
-    const seen: string[] = [];
-    const spies = (["run", "get", "all"] as const).map((m) => {
-      const original = proto[m];
-      return vi.spyOn(proto, m).mockImplementation(function (this: { source: string; database: { inTransaction: boolean } }, ...a: unknown[]) {
-        seen.push(this.database.inTransaction || this.source.startsWith("BEGIN") ? this.source : `alone: ${this.source}`);
-        return original.apply(this, a);
-      });
-    });
+    const seen = await countStatements();
     try {
       const [freezes, claim] = await Promise.all([s.freezes.list(), s.idempotency.claim({ ...req, owner: "a" }), s.freezes.put({ id: "f", at: 1 })]);
       expect(freezes).toEqual([]);
@@ -127,6 +135,7 @@ describe("SQLite store", () => {
       const [, after] = await Promise.all([s.freezes.lift("f"), s.freezes.list()]);
       expect(after).toEqual([]);
       // A turn of reads alone takes no write lock: another connection holding it does not delay them.
+      const Database = (await import("better-sqlite3")).default;
       const other = new Database(join(dir, "freeze-read.db"));
       other.exec("BEGIN IMMEDIATE");
       try {
@@ -136,7 +145,20 @@ describe("SQLite store", () => {
         other.close();
       }
     } finally {
-      for (const spy of spies) spy.mockRestore();
+      seen.stop();
+      await s.close();
+    }
+  });
+
+  it("a claim of a key not yet stored is one statement: no read of the key before it", async () => {
+    const s = sqliteStore(join(dir, "fresh-claim.db"));
+    await s.runs.create(freshRun("r", "bot", 1));
+    const seen = await countStatements();
+    try {
+      expect(await s.idempotency.claim({ ...req, owner: "a" })).toMatchObject({ status: "claimed", stop: null });
+      expect(seen.filter((x) => x.includes("idempotency"))).toEqual([expect.stringMatching(/^INSERT INTO idempotency\s.*ON CONFLICT \(scope, key\) DO NOTHING$/s)]);
+    } finally {
+      seen.stop();
       await s.close();
     }
   });
