@@ -42,7 +42,10 @@ export interface Call {
   output?: unknown;
   /** Attempts made by the execute stage. */
   attempts: number;
-  /** Whether the tool was executed (some attempt started). */
+  /**
+   * Whether the tool was executed (some attempt started); not when its only attempt said it
+   * did not act and asks for input first (input_required: the call that brings it acts).
+   */
   executed: boolean;
   /**
    * The last attempt may have taken effect and nothing settled whether it did (a timeout, a

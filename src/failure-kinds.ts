@@ -33,7 +33,9 @@ export type FailureKind =
   /** The run has been handed to a person: only the escalation tool still runs. */
   | "handed_off"
   /** The runtime serving the run closed (`rt.close()`) while the call was under way: the run itself goes on elsewhere or later. */
-  | "runtime_closed";
+  | "runtime_closed"
+  /** The tool did not act: it needs input first (a ToolError with `inputRequired`); the same call with the input will. */
+  | "input_required";
 
 /** The stages of a call, in order (see stages/index.ts); `run` is a fault of the runner itself. */
 export type Stage =
@@ -108,11 +110,12 @@ export function staged<F extends Failure | undefined>(stage: Stage, failure: F):
 /**
  * How each kind is treated, in one table (a new kind must say): `neutral` kinds say nothing
  * about the run's reasoning or its picture of the world (they ask the caller to wait for a
- * person, or the run is over, or its runtime closed), so neither the chain breaker (by
- * default: see policy.ts) nor confidence counts them; `penalty` names the confidence
- * penalty of the others (decide/confidence.ts), `by-retryable` being the transient or the
- * plain failure's by the failure's own `retryable`. Whether one failure is retryable, and
- * what the model is told to do, is said by its builder below.
+ * person, or for the input a tool asked for, or the run is over, or its runtime closed), so
+ * neither the chain breaker (by default: see policy.ts) nor confidence counts them;
+ * `penalty` names the confidence penalty of the others (decide/confidence.ts),
+ * `by-retryable` being the transient or the plain failure's by the failure's own
+ * `retryable`. Whether one failure is retryable, and what the model is told to do, is said
+ * by its builder below.
  */
 export const KINDS: Readonly<Record<FailureKind, { neutral: true } | { neutral: false; penalty: "contradiction" | "writeUnverified" | "staleData" | "by-retryable" }>> = {
   invalid_input: { neutral: false, penalty: "by-retryable" },
@@ -140,6 +143,7 @@ export const KINDS: Readonly<Record<FailureKind, { neutral: true } | { neutral: 
   policy_violation: { neutral: false, penalty: "by-retryable" },
   handed_off: { neutral: true },
   runtime_closed: { neutral: true },
+  input_required: { neutral: true },
 };
 
 /** The kinds the KINDS table calls neutral. */

@@ -94,6 +94,15 @@ export const failures = {
       { error, attempts },
     ),
 
+  /** The tool did not act: it asked for input first (a ToolError with `inputRequired`). */
+  inputRequired: (tool: string, error: string) =>
+    make(
+      "input_required",
+      `${tool} did not act: it needs input first (${error}). Get that input (ask the user if it is theirs to give), then call it again with the same arguments and the input.`,
+      true,
+      { error },
+    ),
+
   breakerOpen: (tool: string, failed: number, of: number, retryInMs: number, lastError?: string) =>
     make(
       "breaker_open",

@@ -13,11 +13,20 @@ export class ToolError extends Error {
    * Otherwise a ToolError says the call did not take effect [false].
    */
   readonly effectUnknown: boolean;
-  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; effectUnknown?: boolean; cause?: unknown } = {}) {
+  /**
+   * The tool did not act: it needs input first (a confirmation, a choice the user must
+   * make), and the same call sent again with that input will act [false]. Such a round
+   * ends as `input_required`: not retried, its claim released, and neutral to the run
+   * (no failure for the chain breaker or the tool's breaker, no confidence, its
+   * destructive slot given back); it still counts as a step.
+   */
+  readonly inputRequired: boolean;
+  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; effectUnknown?: boolean; inputRequired?: boolean; cause?: unknown } = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = "ToolError";
     this.retryable = options.retryable ?? true;
     this.retryAfterMs = options.retryAfterMs;
     this.effectUnknown = options.effectUnknown ?? false;
+    this.inputRequired = options.inputRequired ?? false;
   }
 }

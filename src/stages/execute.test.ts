@@ -72,6 +72,20 @@ describe("execute stage", () => {
     expect(fn).toHaveBeenCalledTimes(1);
   });
 
+  it("a tool that asks for input first: input_required, not retried, its breaker not told; the call counts as not executed", async () => {
+    const { env, run } = setup();
+    const fn = vi.fn(async () => {
+      throw new ToolError("which account?", { inputRequired: true });
+    });
+    const tool = defineTool({ name: "lookup", effect: "read", retry: { maxAttempts: 3, baseDelayMs: 1 }, breaker: { windowSize: 3, minCalls: 2, failureRate: 0.5, halfOpenAfterMs: 30_000 }, execute: fn });
+    for (let i = 0; i < 4; i++) {
+      const call = makeCall(tool, {}, run, env);
+      expect(await execute(call, env)).toMatchObject({ kind: "input_required", retryable: true, detail: { error: "which account?" } });
+      expect([call.attempts, call.executed]).toEqual([1, false]);
+    }
+    expect([fn.mock.calls.length, env.health.for(tool).breaker?.state]).toEqual([4, "closed"]);
+  });
+
   it("waits a rate limit's Retry-After instead of the backoff", async () => {
     const { env, run } = setup();
     let calls = 0;

@@ -3,7 +3,8 @@
  * times with capped exponential backoff and full jitter, while the tool's retry budget
  * and breaker allow. Each attempt's outcome feeds the breaker; a breaker that opens
  * mid-retries ends them. Fails with timeout, tool_error, breaker_open,
- * retry_budget_exhausted or deadline_exceeded.
+ * retry_budget_exhausted, deadline_exceeded, or input_required (the tool asks for input
+ * before it acts: see ToolError's `inputRequired`).
  *
  * What counts as retryable is the tool's to say (a thrown ToolError with
  * `retryable: false`, or any error with `retryable === false`); the mechanism is here.
@@ -101,6 +102,7 @@ function attempted(call: Call, env: Env, health: Health, n: number, timeoutMs: n
     breaker?.abandonProbe();
     return cancelled(call, result.reason);
   }
+  if (result.status === "error" && asksForInput(result.error)) return inputRequired(call, health, n, result.error);
   return failed(call, env, health, n, timeoutMs, result);
 }
 
@@ -153,6 +155,20 @@ async function failed(call: Call, env: Env, health: Health, n: number, timeoutMs
   return attemptFrom(call, env, health, n + 1);
 }
 
+/**
+ * The tool did not act and asks for input first: neither a success nor a failure of the
+ * tool (its breaker is not told), not retried (the input must come first), and when this
+ * was the only attempt the call is as if the tool had not run (see `Call.executed`): its
+ * claim is released and its destructive slot given back, since the call sent again with
+ * the input is the one that acts.
+ */
+function inputRequired(call: Call, health: Health, n: number, error: unknown): Failure {
+  health.breaker?.abandonProbe();
+  call.ambiguous = false;
+  if (n === 1) call.executed = false;
+  return failures.inputRequired(call.tool.name, redactError(describeThrown(error), call.args));
+}
+
 /** The call's work was cancelled: its run stopped, or its claim was found lost (see the idempotency stage). */
 function cancelled(call: Call, reason: unknown): Failure {
   return call.lease?.lost ? failures.claimLost(call.tool.name, call.key!) : failures.stopped(reason);
@@ -167,6 +183,11 @@ function isDeclared(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const e = error as { retryable?: unknown; effectUnknown?: unknown };
   return typeof e.retryable === "boolean" && e.effectUnknown !== true;
+}
+
+/** A ToolError with `inputRequired`, or any error that says so (read structurally, as the others). */
+function asksForInput(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { inputRequired?: unknown }).inputRequired === true;
 }
 
 function isRetryable(error: unknown): boolean {

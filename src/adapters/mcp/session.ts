@@ -288,12 +288,13 @@ function ownAnswers(responses: unknown): { decisions: [string, ApprovalReply][];
 
 /** What the client gets: the server's own answer when it gave one, else Bulwark's. */
 function answer(outcome: Outcome<CallToolResult>, call: ClientCall): Answer {
-  if (outcome.ok || outcome.failure.kind !== "tool_error" || !call.upstream) return { result: toCallToolResult(outcome) as Record<string, unknown> };
+  if (outcome.ok || !call.upstream) return { result: toCallToolResult(outcome) as Record<string, unknown> };
+  const { kind, retryable } = outcome.failure;
+  // The server's request for input goes to the client as it is: the call is not over.
+  if (kind === "input_required" && "result" in call.upstream && isInputRequired(call.upstream.result)) return { result: call.upstream.result };
+  if (kind !== "tool_error") return { result: toCallToolResult(outcome) as Record<string, unknown> };
   if ("error" in call.upstream) return { error: call.upstream.error };
   const result = call.upstream.result;
-  // The server's request for input goes to the client as it is: the call is not over.
-  if (isInputRequired(result)) return { result };
-  const { kind, retryable } = outcome.failure;
   return { result: { ...result, _meta: { ...result._meta, [FAILURE_META_KEY]: { kind, retryable, callId: outcome.callId } } } };
 }
 

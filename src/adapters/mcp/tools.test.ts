@@ -112,25 +112,25 @@ describe("an MCP tool whose server asks for input first (input_required, MCP 202
     return { caller, counts: () => ({ asked, acted }) };
   }
 
-  it("a write: the round that asks is a failure without effect, not retried, its key released; the call again is the same key and runs once, then replays", async () => {
+  it("a write: the round that asks ends as input_required, without effect, its key released; the call again is the same key and runs once, then replays", async () => {
     const { caller, counts } = asking();
     const tool = mcpTool(caller, { name: "deploy", annotations: { destructiveHint: false }, inputSchema: object });
     const run = createRuntime().startRun({ agent: "a" });
     const first = await run.call(tool, { env: "prod" });
-    expect(first.ok ? undefined : [first.failure.kind, first.failure.retryable]).toEqual(["tool_error", true]);
-    // It may succeed later: it costs no confidence.
+    expect(first.ok ? undefined : [first.failure.kind, first.failure.retryable]).toEqual(["input_required", true]);
+    // Neutral to the run: it costs no confidence.
     expect(run.confidence).toBe(1);
     expect((await run.call(tool, { env: "prod" })).ok).toBe(true);
     const again = await run.call(tool, { env: "prod" });
     expect([again.ok && again.replayed, counts()]).toEqual([true, { asked: 1, acted: 1 }]);
   });
 
-  it("a read, which retries: the question is not sent again unanswered (final, not retryable)", async () => {
+  it("a read, which retries: the question is not sent again unanswered", async () => {
     const { caller, counts } = asking();
     const tool = mcpTool(caller, { name: "which_account", annotations: { readOnlyHint: true }, inputSchema: object });
     const run = createRuntime().startRun({ agent: "a" });
     const first = await run.call(tool, {});
-    expect(first.ok ? undefined : [first.failure.kind, first.failure.retryable]).toEqual(["tool_error", false]);
+    expect(first.ok ? undefined : first.failure.kind).toBe("input_required");
     expect(counts()).toEqual({ asked: 1, acted: 0 });
   });
 });

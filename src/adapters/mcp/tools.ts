@@ -189,7 +189,6 @@ export function mcpTool(
   const structured = definition.outputSchema ? compiled(definition.outputSchema) : undefined;
   const retryErrorResults = override.retryErrorResults ?? false;
   let timeoutMs = 0;
-  let retries = false;
 
   const tool: McpTool = defineTool<McpArgs, CallToolResult>({
     name: bulwarkToolName(mcpName, options.prefix),
@@ -222,16 +221,14 @@ export function mcpTool(
       }
       if (result.isError) throw new ToolError(`the server answered with an error: ${textOf(result) || "(no text)"}`, { retryable: retryErrorResults });
       // Not a result yet (MCP 2026-07-28): the server asks the client for input first, and
-      // acts when the call comes again with the answers. Failed without effect, so its claim
-      // is released and that repeat (the same arguments, the same key) is the same call.
-      // It may succeed later, so it is not a failure of the run's picture of the world; but
-      // a tool that retries must not send it again unanswered, so for it it is final.
-      if (result.resultType === "input_required") throw new ToolError(`${mcpName} needs input from the client before it acts (input_required): answer it and call again`, { retryable: !retries });
+      // acts when the call comes again with the answers. Bulwark's input_required: not
+      // retried unanswered, its claim released, so that repeat (the same arguments, the same
+      // key) is the same call, and neutral to the run's accounting.
+      if (result.resultType === "input_required") throw new ToolError("the server asks the client for input (MCP input_required): answer it", { inputRequired: true });
       return result;
     },
   });
   timeoutMs = tool.timeoutMs;
-  retries = tool.retry !== false && tool.retry.maxAttempts > 1;
   return tool;
 }
 
