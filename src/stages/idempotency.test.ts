@@ -77,6 +77,25 @@ describe("idempotency stage", () => {
     expect(inFlight.size).toBe(0);
   });
 
+  it("a call refused at its claim settles its duplicates once: its later settlement leaves a newer call's entry under the key", async () => {
+    const env = makeEnv();
+    const claim = env.store.idempotency.claim.bind(env.store.idempotency);
+    let calls = 0;
+    env.store.idempotency.claim = (r) => (++calls === 1 ? Promise.reject(new Error("SQLITE_BUSY: database is locked")) : claim(r));
+    const inFlight: InFlight = new Map();
+    const run = makeRun(env);
+    const refused = makeCall(write(), { n: 1 }, run, env);
+    expect(await idempotency(refused, env, inFlight)).toMatchObject({ kind: "store_unavailable" });
+    const next = makeCall(write(), { n: 1 }, run, env);
+    expect(await idempotency(next, env, inFlight)).toBeUndefined();
+    // The refused call's settlement (settle-call.ts) comes after the newer call registered.
+    refused.settleDuplicates?.({ ok: false, failure: { kind: "store_unavailable", message: "", retryable: true }, callId: refused.callId });
+    const joined = idempotency(makeCall(write(), { n: 1 }, run, env), env, inFlight);
+    next.settleDuplicates!({ ok: true, value: "done", callId: next.callId, replayed: false });
+    expect(await joined).toMatchObject({ outcome: { ok: true, value: "done", replayed: true } });
+    expect(calls).toBe(2);
+  });
+
   describe("a claim whose owner died (lease lapsed)", () => {
     async function crashedClaim(env: ReturnType<typeof makeEnv>, tool: ReturnType<typeof write>) {
       const dead = makeCall(tool, { to: "x" }, makeRun(env), env);

@@ -56,9 +56,13 @@ async function keyed(call: Call, env: Env, inFlight: InFlight, gate: (() => Prom
 
   // Registered before the first await, so that a duplicate arriving meanwhile joins this call.
   let settle!: (o: Outcome<unknown>) => void;
-  inFlight.set(local, { fingerprint, outcome: new Promise((resolve) => (settle = resolve)) });
+  const entry = { fingerprint, outcome: new Promise<Outcome<unknown>>((resolve) => (settle = resolve)) };
+  inFlight.set(local, entry);
+  // Once: a call refused here settles its duplicates now, and its settlement later must not
+  // remove the entry of a newer call under the same key (A refused, B in flight, A settles).
   call.settleDuplicates = (o) => {
-    inFlight.delete(local);
+    call.settleDuplicates = undefined;
+    if (inFlight.get(local) === entry) inFlight.delete(local);
     settle(o);
   };
   const said = await claimKey(call, env, gate);
